@@ -1,0 +1,1 @@
+//! Benchmarks of dpi; see `benches/`.

@@ -1,0 +1,157 @@
+//! The streaming entry point: frames in, finished flows out.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::{decode, CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType, Timestamp};
+
+/// Counters of what a [`FlowMeter`] saw, for reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MeterStats {
+    /// Frames handed in.
+    pub frames: u64,
+    /// Frames that decoded to an IP packet and were accounted to a flow.
+    pub packets: u64,
+    /// Frames that are not IP (ARP, LLC, ...).
+    pub not_ip: u64,
+    /// Frames cut short inside a header.
+    pub truncated: u64,
+    /// Frames with an invalid header.
+    pub malformed: u64,
+    /// Later IP fragments (no ports): counted, never a new flow.
+    pub later_fragments: u64,
+    /// Frames of link types this crate does not decode, by link type number.
+    pub unsupported_link_types: BTreeMap<u32, u64>,
+}
+
+impl MeterStats {
+    fn count_error(&mut self, e: DecodeError) {
+        match e {
+            DecodeError::UnsupportedLinkType(l) => *self.unsupported_link_types.entry(l.0).or_default() += 1,
+            DecodeError::NotIp(_) => self.not_ip += 1,
+            DecodeError::Truncated { .. } => self.truncated += 1,
+            DecodeError::Malformed { .. } => self.malformed += 1,
+        }
+    }
+
+    /// Adds another set of counters to this one.
+    pub fn add(&mut self, o: &MeterStats) {
+        self.frames += o.frames;
+        self.packets += o.packets;
+        self.not_ip += o.not_ip;
+        self.truncated += o.truncated;
+        self.malformed += o.malformed;
+        self.later_fragments += o.later_fragments;
+        for (k, v) in &o.unsupported_link_types {
+            *self.unsupported_link_types.entry(*k).or_default() += v;
+        }
+    }
+}
+
+/// What reading one capture file gave: its counters and, when the file
+/// turned out corrupt or unreadable, the error that ended it.
+#[derive(Debug)]
+pub struct FileSummary {
+    /// Counters for this file alone.
+    pub stats: MeterStats,
+    /// The error that stopped reading, if any. Flows seen before it were emitted.
+    pub error: Option<Error>,
+}
+
+/// Decodes frames and accounts them to flows. Finished flows are handed to a callback.
+///
+/// ```
+/// use dpi_core::{FlowConfig, FlowMeter, LinkType, Timestamp};
+/// let mut meter = FlowMeter::new(FlowConfig::default());
+/// let frame = dpi_core::testing::udp_ipv4_frame([10, 0, 0, 1], 40000, [10, 0, 0, 2], 123, &[0x23; 48]);
+/// let mut n = 0;
+/// meter.push_frame(LinkType::ETHERNET, Timestamp::ZERO, &frame, frame.len() as u32, &mut |_| n += 1);
+/// meter.flush(&mut |_| n += 1);
+/// assert_eq!(n, 1);
+/// assert_eq!(meter.stats().packets, 1);
+/// ```
+pub struct FlowMeter {
+    table: FlowTable,
+    stats: MeterStats,
+}
+
+impl FlowMeter {
+    /// A meter with an empty flow table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowMeter {
+            table: FlowTable::new(cfg),
+            stats: MeterStats::default(),
+        }
+    }
+
+    /// Counters since the meter was made.
+    pub fn stats(&self) -> &MeterStats {
+        &self.stats
+    }
+
+    /// The flow table.
+    pub fn table(&self) -> &FlowTable {
+        &self.table
+    }
+
+    /// Hands in one frame. Flows finished by timeouts or eviction go to `emit`.
+    pub fn push_frame<F: FnMut(Flow)>(
+        &mut self,
+        link: LinkType,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+        emit: &mut F,
+    ) {
+        self.stats.frames += 1;
+        match decode(link, data) {
+            Ok(pkt) => {
+                if pkt.fragment == Fragment::Later {
+                    self.stats.later_fragments += 1;
+                }
+                self.stats.packets += 1;
+                self.table.process(ts, orig_len.max(data.len() as u32), &pkt, emit);
+            }
+            Err(e) => self.stats.count_error(e),
+        }
+    }
+
+    /// Finishes every live flow.
+    pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
+        self.table.flush(emit);
+    }
+
+    /// Reads a whole capture file into the meter. Live flows stay in the table
+    /// (call [`flush`](Self::flush) at the end), so several files can make one
+    /// run. A corrupt or unreadable file ends with its error in the summary;
+    /// flows seen before the error are kept.
+    pub fn read_file<F: FnMut(Flow)>(&mut self, path: impl AsRef<Path>, emit: &mut F) -> FileSummary {
+        let path = path.as_ref();
+        let before = self.stats.clone();
+        let error = match CaptureReader::open(path) {
+            Err(e) => Some(e.with_path(path)),
+            Ok(mut reader) => loop {
+                match reader.next_frame() {
+                    Ok(Some(f)) => {
+                        let (link, ts, data, len) = (f.link_type, f.ts, f.data, f.orig_len);
+                        self.push_frame(link, ts, data, len, emit)
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e.with_path(path)),
+                }
+            },
+        };
+        let mut stats = self.stats.clone();
+        stats.frames -= before.frames;
+        stats.packets -= before.packets;
+        stats.not_ip -= before.not_ip;
+        stats.truncated -= before.truncated;
+        stats.malformed -= before.malformed;
+        stats.later_fragments -= before.later_fragments;
+        for (k, v) in stats.unsupported_link_types.iter_mut() {
+            *v -= before.unsupported_link_types.get(k).copied().unwrap_or(0);
+        }
+        stats.unsupported_link_types.retain(|_, v| *v > 0);
+        FileSummary { stats, error }
+    }
+}

@@ -1,0 +1,3 @@
+//! The library behind the `dpi` command: flow records, reference labels,
+//! alignment, training and evaluation.
+#![forbid(unsafe_code)]
