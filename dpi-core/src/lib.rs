@@ -42,6 +42,7 @@ pub mod flow;
 mod link;
 mod meter;
 mod packet;
+pub mod signature;
 pub mod testing;
 mod time;
 

@@ -1,3 +1,4 @@
 //! The library behind the `dpi` command: flow records, reference labels,
 //! alignment, training and evaluation.
 #![forbid(unsafe_code)]
+pub mod labels;

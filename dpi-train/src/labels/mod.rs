@@ -1,0 +1,1 @@
+//! Reference labels from other classifiers (nDPI, libprotoident, argus).
