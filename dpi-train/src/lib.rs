@@ -2,3 +2,6 @@
 //! alignment, training and evaluation.
 #![forbid(unsafe_code)]
 pub mod labels;
+pub mod record;
+pub mod runner;
+pub mod commands;

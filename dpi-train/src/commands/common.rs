@@ -1,0 +1,127 @@
+//! Options and reporting shared by the subcommands that read captures.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dpi_core::{FileSummary, FlowConfig, MeterStats};
+
+use crate::runner::RunOptions;
+
+/// Flow-table and run options common to commands that read captures.
+#[derive(clap::Args, Clone, Debug)]
+pub struct FlowArgs {
+    /// User-data bytes kept per direction.
+    #[arg(long = "bytes", default_value_t = 64, value_name = "N")]
+    pub bytes: usize,
+    /// Payload sizes and inter-arrival times kept per direction.
+    #[arg(long = "sizes", default_value_t = 8, value_name = "K")]
+    pub sizes: usize,
+    /// Seconds without a packet after which a flow is finished.
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    pub idle_timeout: f64,
+    /// Seconds after which a long flow is finished and a new one started.
+    #[arg(long, default_value_t = 3600.0, value_name = "SECS")]
+    pub active_timeout: f64,
+    /// Live flows at most; the longest-idle one is evicted (and written) to make room.
+    #[arg(long, default_value_t = 1 << 20, value_name = "FLOWS")]
+    pub max_flows: usize,
+    /// UDP: concatenate datagrams up to N bytes instead of keeping the first one only.
+    #[arg(long)]
+    pub udp_concat: bool,
+    /// Worker threads over capture files (0: one per core).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bar, no summary on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl FlowArgs {
+    /// The flow-table configuration these options describe.
+    pub fn flow_config(&self) -> FlowConfig {
+        FlowConfig {
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout.max(0.0)),
+            active_timeout: Duration::from_secs_f64(self.active_timeout.max(0.0)),
+            max_flows: self.max_flows.max(1),
+            payload_bytes: self.bytes,
+            feature_packets: self.sizes,
+            udp_concat: self.udp_concat,
+            ..FlowConfig::default()
+        }
+    }
+
+    /// Run options for [`crate::runner::run_files`].
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            flow: self.flow_config(),
+            threads: self.threads,
+            progress: !self.quiet,
+        }
+    }
+
+    /// The output stream: the `-o` file or standard output, buffered.
+    pub fn open_output(&self) -> anyhow::Result<Box<dyn Write>> {
+        Ok(match &self.output {
+            Some(p) => Box::new(BufWriter::new(
+                std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            )),
+            None => Box::new(BufWriter::new(io::stdout().lock())),
+        })
+    }
+}
+
+/// Collects per-file outcomes and reports them on standard error.
+#[derive(Default)]
+pub struct Report {
+    /// Counters over all files.
+    pub totals: MeterStats,
+    /// Files that failed.
+    pub failed: usize,
+    /// Files read.
+    pub files: usize,
+    /// Flows written.
+    pub flows: u64,
+}
+
+impl Report {
+    /// Records the outcome of one file and reports its problems on standard error.
+    pub fn file_done(&mut self, path: &str, summary: &FileSummary) {
+        self.files += 1;
+        self.totals.add(&summary.stats);
+        for (lt, n) in &summary.stats.unsupported_link_types {
+            eprintln!(
+                "dpi: {path}: {n} frame(s) of unsupported {} skipped",
+                dpi_core::LinkType(*lt)
+            );
+        }
+        if let Some(e) = &summary.error {
+            self.failed += 1;
+            eprintln!("dpi: error: {e}");
+        }
+    }
+
+    /// Prints the closing summary unless `quiet`.
+    pub fn finish(&self, quiet: bool) {
+        if quiet {
+            return;
+        }
+        let t = &self.totals;
+        eprintln!(
+            "dpi: {} file(s), {} failed; {} frames, {} IP packets, {} flows; skipped: {} not IP, {} truncated, {} malformed, {} later fragments, {} of unsupported link types",
+            self.files,
+            self.failed,
+            t.frames,
+            t.packets,
+            self.flows,
+            t.not_ip,
+            t.truncated,
+            t.malformed,
+            t.later_fragments,
+            t.unsupported_link_types.values().sum::<u64>()
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! The subcommands of `dpi`.
+
+pub mod common;
+pub mod extract;

@@ -1,0 +1,206 @@
+//! Flow records as the `dpi` command writes them (`dpi extract`, `dpi classify`).
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use dpi_core::Flow;
+use serde::{Deserialize, Serialize};
+
+/// nDPI's lower-case spelling of an IP protocol, or its number.
+///
+/// ```
+/// assert_eq!(dpi_train::record::transport_name(6), "tcp");
+/// assert_eq!(dpi_train::record::transport_name(58), "icmpv6");
+/// assert_eq!(dpi_train::record::transport_name(99), "99");
+/// ```
+pub fn transport_name(protocol: u8) -> std::borrow::Cow<'static, str> {
+    let name = match protocol {
+        1 => "icmp",
+        2 => "igmp",
+        6 => "tcp",
+        17 => "udp",
+        47 => "gre",
+        50 => "esp",
+        51 => "ah",
+        58 => "icmpv6",
+        89 => "ospf",
+        103 => "pim",
+        112 => "vrrp",
+        113 => "pgm",
+        132 => "sctp",
+        n => return std::borrow::Cow::Owned(n.to_string()),
+    };
+    std::borrow::Cow::Borrowed(name)
+}
+
+/// The inverse of [`transport_name`]: a name (any case) or a number.
+pub fn transport_number(name: &str) -> Option<u8> {
+    let lower = name.to_ascii_lowercase();
+    (0..=255u8)
+        .find(|p| transport_name(*p) == lower.as_str())
+        .or_else(|| lower.parse().ok())
+}
+
+/// One flow as written by `dpi extract`. Field names are the JSON keys and CSV columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowRecord {
+    /// The capture's path as given on the command line.
+    pub file: String,
+    /// nDPI's lower-case transport name or the IP protocol number.
+    pub transport: String,
+    /// Initiator address.
+    pub src_ip: String,
+    /// Initiator port (0 without ports).
+    pub src_port: u16,
+    /// Responder address.
+    pub dst_ip: String,
+    /// Responder port (0 without ports).
+    pub dst_port: u16,
+    /// VLAN id, 0 when untagged.
+    pub vlan: u16,
+    /// Outer encapsulation, or null.
+    pub tunnel: Option<String>,
+    /// First packet, Unix seconds.
+    pub first_ts: f64,
+    /// Last packet, Unix seconds.
+    pub last_ts: f64,
+    /// Packets from the initiator.
+    pub c2s_packets: u64,
+    /// Packets from the responder.
+    pub s2c_packets: u64,
+    /// Wire bytes from the initiator.
+    pub c2s_bytes: u64,
+    /// Wire bytes from the responder.
+    pub s2c_bytes: u64,
+    /// Payload sizes of the first K payload packets from the initiator.
+    pub c2s_sizes: Vec<u32>,
+    /// Payload sizes of the first K payload packets from the responder.
+    pub s2c_sizes: Vec<u32>,
+    /// Hex of the first N bytes of user data from the initiator.
+    pub c2s_payload: String,
+    /// Hex of the first N bytes of user data from the responder.
+    pub s2c_payload: String,
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl FlowRecord {
+    /// The record of `flow`, read from capture `file`.
+    pub fn new(file: &str, flow: &Flow) -> Self {
+        FlowRecord {
+            file: file.to_string(),
+            transport: transport_name(flow.protocol).into_owned(),
+            src_ip: flow.client.to_string(),
+            src_port: flow.client_port,
+            dst_ip: flow.server.to_string(),
+            dst_port: flow.server_port,
+            vlan: flow.vlan,
+            tunnel: flow.tunnel.map(|t| t.as_str().to_string()),
+            first_ts: flow.first_ts.as_secs_f64(),
+            last_ts: flow.last_ts.as_secs_f64(),
+            c2s_packets: flow.c2s.packets,
+            s2c_packets: flow.s2c.packets,
+            c2s_bytes: flow.c2s.bytes,
+            s2c_bytes: flow.s2c.bytes,
+            c2s_sizes: flow.c2s.sizes.clone(),
+            s2c_sizes: flow.s2c.sizes.clone(),
+            c2s_payload: hex(&flow.c2s_payload),
+            s2c_payload: hex(&flow.s2c_payload),
+        }
+    }
+}
+
+/// Output formats of flow records.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row; lists are `;`-separated.
+    Csv,
+}
+
+/// The CSV columns of [`FlowRecord`], in order.
+pub const CSV_COLUMNS: &[&str] = &[
+    "file",
+    "transport",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "vlan",
+    "tunnel",
+    "first_ts",
+    "last_ts",
+    "c2s_packets",
+    "s2c_packets",
+    "c2s_bytes",
+    "s2c_bytes",
+    "c2s_sizes",
+    "s2c_sizes",
+    "c2s_payload",
+    "s2c_payload",
+];
+
+/// Quotes a CSV field when it needs it.
+pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+fn join_sizes(v: &[u32]) -> String {
+    let mut s = String::new();
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(';');
+        }
+        let _ = write!(s, "{x}");
+    }
+    s
+}
+
+impl FlowRecord {
+    /// The CSV cells of this record, in [`CSV_COLUMNS`] order (unquoted).
+    pub fn csv_cells(&self) -> Vec<String> {
+        vec![
+            self.file.clone(),
+            self.transport.clone(),
+            self.src_ip.clone(),
+            self.src_port.to_string(),
+            self.dst_ip.clone(),
+            self.dst_port.to_string(),
+            self.vlan.to_string(),
+            self.tunnel.clone().unwrap_or_default(),
+            format!("{:.6}", self.first_ts),
+            format!("{:.6}", self.last_ts),
+            self.c2s_packets.to_string(),
+            self.s2c_packets.to_string(),
+            self.c2s_bytes.to_string(),
+            self.s2c_bytes.to_string(),
+            join_sizes(&self.c2s_sizes),
+            join_sizes(&self.s2c_sizes),
+            self.c2s_payload.clone(),
+            self.s2c_payload.clone(),
+        ]
+    }
+}
+
+/// Writes a CSV line of cells, quoting where needed.
+pub fn write_csv_line<W: Write>(out: &mut W, cells: &[String]) -> io::Result<()> {
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(csv_field(c).as_bytes())?;
+    }
+    out.write_all(b"\n")
+}
