@@ -1,0 +1,117 @@
+//! Errors of the label importers.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A line of a label file that could not be read; the line was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    /// The label file.
+    pub file: PathBuf,
+    /// Line number, from 1.
+    pub line: usize,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+impl LineError {
+    pub(crate) fn new(file: PathBuf, line: usize, reason: String) -> LineError {
+        LineError { file, line, reason }
+    }
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
+    }
+}
+
+/// A label file that could not be imported at all.
+#[derive(Debug)]
+pub struct ImportError {
+    path: PathBuf,
+    kind: ErrorKind,
+}
+
+#[derive(Debug)]
+enum ErrorKind {
+    Io(io::Error),
+    WrongFormat(String),
+    MissingColumn(String),
+    BadLine { line: usize, reason: String },
+}
+
+impl ImportError {
+    pub(crate) fn io(path: &Path, e: io::Error) -> ImportError {
+        ImportError {
+            path: path.to_owned(),
+            kind: ErrorKind::Io(e),
+        }
+    }
+
+    pub(crate) fn wrong_format(path: &Path, reason: impl Into<String>) -> ImportError {
+        ImportError {
+            path: path.to_owned(),
+            kind: ErrorKind::WrongFormat(reason.into()),
+        }
+    }
+
+    pub(crate) fn missing_column(path: &Path, column: &str) -> ImportError {
+        ImportError {
+            path: path.to_owned(),
+            kind: ErrorKind::MissingColumn(column.to_owned()),
+        }
+    }
+
+    pub(crate) fn bad_line(path: &Path, line: usize, reason: impl Into<String>) -> ImportError {
+        ImportError {
+            path: path.to_owned(),
+            kind: ErrorKind::BadLine {
+                line,
+                reason: reason.into(),
+            },
+        }
+    }
+
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The name of the required column the file lacks, if that is the error.
+    pub fn missing_column_name(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::MissingColumn(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether the file is not in the format the importer reads.
+    pub fn is_wrong_format(&self) -> bool {
+        matches!(self.kind, ErrorKind::WrongFormat(_))
+    }
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.path.display();
+        match &self.kind {
+            ErrorKind::Io(e) => write!(f, "{p}: cannot read: {e}"),
+            ErrorKind::WrongFormat(r) => write!(f, "{p}: not the expected format: {r}"),
+            ErrorKind::MissingColumn(c) => write!(f, "{p}: header has no column `{c}`"),
+            ErrorKind::BadLine { line, reason } => write!(f, "{p}:{line}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The protocol-name registry: libprotoident and argus names in nDPI's
+//! spelling.
+//!
+//! The data file (`signatures/protocol-names.csv`, embedded as the
+//! default) has `#` comment lines, a header `tool,name,ndpi`, and one row
+//! per name:
+//!
+//! ```text
+//! tool,name,ndpi
+//! ndpi,TLS,TLS
+//! lpi,HTTPS,TLS
+//! lpi,No_Payload,-
+//! argus,domain,DNS
+//! ```
+//!
+//! `tool` is `ndpi`, `lpi` or `argus`. `ndpi` rows declare nDPI's own
+//! names (`name` and `ndpi` equal); every other row maps to a declared
+//! nDPI name or to `-`, meaning the name has no nDPI equivalent. Names are
+//! case-sensitive, as the tools print them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::error::ImportError;
+use super::record::Tool;
+
+/// The embedded copy of `signatures/protocol-names.csv`.
+pub const EMBEDDED: &str = include_str!("../../../signatures/protocol-names.csv");
+
+/// What the registry says about one tool's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    /// The nDPI name it corresponds to.
+    Ndpi(String),
+    /// The registry lists the name, and nDPI has no equivalent.
+    NoEquivalent,
+    /// The registry does not list the name.
+    Unmapped,
+}
+
+/// Protocol names of every tool, mapped to nDPI's spelling.
+#[derive(Debug, Clone, Default)]
+pub struct NameRegistry {
+    map: BTreeMap<(Tool, String), Option<String>>,
+}
+
+impl NameRegistry {
+    /// The registry built into the program (the data file as it was when
+    /// the program was built).
+    pub fn builtin() -> NameRegistry {
+        NameRegistry::parse(Path::new("signatures/protocol-names.csv"), EMBEDDED)
+            .expect("the embedded protocol-names.csv is valid")
+    }
+
+    /// Reads a registry file.
+    pub fn load(path: &Path) -> Result<NameRegistry, ImportError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
+        NameRegistry::parse(path, &text)
+    }
+
+    /// Reads a registry from text; `path` is only used in messages. Any
+    /// bad row is an error: the file is curated, not tool output.
+    pub fn parse(path: &Path, text: &str) -> Result<NameRegistry, ImportError> {
+        let mut map = BTreeMap::new();
+        let mut targets = Vec::new();
+        let mut seen_header = false;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            if !seen_header {
+                if f != ["tool", "name", "ndpi"] {
+                    return Err(ImportError::wrong_format(
+                        path,
+                        "the first row is not the header `tool,name,ndpi`",
+                    ));
+                }
+                seen_header = true;
+                continue;
+            }
+            let [tool, name, ndpi] = f[..] else {
+                return Err(ImportError::bad_line(
+                    path,
+                    n,
+                    format!("{} fields, expected 3", f.len()),
+                ));
+            };
+            let tool = Tool::from_name(tool)
+                .ok_or_else(|| ImportError::bad_line(path, n, format!("unknown tool `{tool}`")))?;
+            if name.is_empty() || ndpi.is_empty() {
+                return Err(ImportError::bad_line(path, n, "empty field"));
+            }
+            if tool == Tool::Ndpi && name != ndpi {
+                return Err(ImportError::bad_line(
+                    path,
+                    n,
+                    "an ndpi row must map a name to itself",
+                ));
+            }
+            let target = (ndpi != "-").then(|| ndpi.to_owned());
+            if let Some(t) = &target {
+                targets.push((n, t.clone()));
+            }
+            if map.insert((tool, name.to_owned()), target).is_some() {
+                return Err(ImportError::bad_line(
+                    path,
+                    n,
+                    format!("`{tool},{name}` is listed twice"),
+                ));
+            }
+        }
+        if !seen_header {
+            return Err(ImportError::wrong_format(
+                path,
+                "no header `tool,name,ndpi`",
+            ));
+        }
+        for (n, t) in targets {
+            if !map.contains_key(&(Tool::Ndpi, t.clone())) {
+                return Err(ImportError::bad_line(
+                    path,
+                    n,
+                    format!("`{t}` is not declared as an nDPI name (no row `ndpi,{t},{t}`)"),
+                ));
+            }
+        }
+        Ok(NameRegistry { map })
+    }
+
+    /// The nDPI name for `name` as `tool` writes it.
+    pub fn map(&self, tool: Tool, name: &str) -> Mapping {
+        match self.map.get(&(tool, name.to_owned())) {
+            Some(Some(n)) => Mapping::Ndpi(n.clone()),
+            Some(None) => Mapping::NoEquivalent,
+            None => Mapping::Unmapped,
+        }
+    }
+
+    /// The names the registry lists for `tool`, sorted.
+    pub fn names(&self, tool: Tool) -> impl Iterator<Item = &str> {
+        self.map
+            .keys()
+            .filter(move |(t, _)| *t == tool)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// The nDPI names that other tools' names map to, sorted.
+    pub fn mapped_targets(&self) -> BTreeSet<&str> {
+        self.map
+            .iter()
+            .filter(|((t, _), _)| *t != Tool::Ndpi)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the registry has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_is_valid() {
+        let r = NameRegistry::builtin();
+        assert_eq!(r.map(Tool::Lpi, "HTTPS"), Mapping::Ndpi("TLS".into()));
+        assert_eq!(r.map(Tool::Lpi, "No_Payload"), Mapping::NoEquivalent);
+        assert_eq!(r.map(Tool::Lpi, "Unknown_TCP"), Mapping::NoEquivalent);
+        assert_eq!(r.map(Tool::Argus, "domain"), Mapping::Ndpi("DNS".into()));
+        assert_eq!(r.map(Tool::Ndpi, "HTTP"), Mapping::Ndpi("HTTP".into()));
+        assert_eq!(r.map(Tool::Lpi, "NoSuchProtocol"), Mapping::Unmapped);
+    }
+
+    #[test]
+    fn bad_rows_are_errors() {
+        let p = Path::new("t.csv");
+        let cases = [
+            ("lpi,HTTP,HTTP\n", "header"),
+            ("tool,name,ndpi\nlpi,HTTP\n", "t.csv:2: 2 fields"),
+            ("tool,name,ndpi\nfoo,HTTP,HTTP\n", "unknown tool"),
+            ("tool,name,ndpi\nlpi,HTTP,HTTP\n", "not declared"),
+            ("tool,name,ndpi\nndpi,A,A\nndpi,A,A\n", "listed twice"),
+            ("tool,name,ndpi\nndpi,A,B\n", "to itself"),
+        ];
+        for (text, want) in cases {
+            let e = NameRegistry::parse(p, text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+}
