@@ -91,7 +91,8 @@ pub struct Packet<'a> {
     pub src_port: u16,
     /// Destination port; 0 for transports without ports and for later fragments.
     pub dst_port: u16,
-    /// The outermost 802.1Q VLAN id, 0 when untagged.
+    /// The VLAN id of the last 802.1Q tag walked (the inner one with QinQ, and a
+    /// tag inside a tunnel replaces an outer one, as nDPI keeps it); 0 when untagged.
     pub vlan: u16,
     /// The outer encapsulation when a tunnel was looked through.
     pub tunnel: Option<Tunnel>,
