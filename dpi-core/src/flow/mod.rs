@@ -1,26 +1,64 @@
-//! The flow table. (Interface; the implementation is being written.)
+//! The flow table: packets in, finished bidirectional flows out.
+//!
+//! - [`FlowTable`] keeps the live flows, keyed by a canonical bidirectional
+//!   key (IP protocol, the two endpoints in a fixed order, VLAN id), and
+//!   finishes them on idle and active timeouts, on eviction under the
+//!   live-flow cap and on [`FlowTable::flush`].
+//! - [`Flow`] is what comes out: endpoints with the initiator first,
+//!   per-direction [`DirectionStats`] and the first N bytes of user data in
+//!   each direction (TCP reassembled in sequence order).
+//! - [`FlowConfig`] holds the timeouts, the cap, N and K.
+//!
+//! Internals: `key` (the canonical key), `table` (slab of live flows, LRU
+//! list, timeouts, eviction), `stream` (user-data capture and TCP
+//! reassembly).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::{Packet, Timestamp, Tunnel};
+use crate::{Timestamp, Tunnel};
+
+mod key;
+mod stream;
+mod table;
+
+pub use table::FlowTable;
 
 /// Flow-table settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use dpi_core::FlowConfig;
+///
+/// let cfg = FlowConfig { payload_bytes: 256, idle_timeout: Duration::from_secs(30), ..FlowConfig::default() };
+/// assert_eq!(cfg.max_flows, 1 << 20);
+/// ```
 #[derive(Clone, Debug)]
 pub struct FlowConfig {
-    /// A flow with no packet for this long is finished.
+    /// A flow with no packet for longer than this is finished
+    /// ([`FlowEnd::IdleTimeout`]). Time is capture time: it advances with
+    /// the packets handed in and with [`FlowTable::expire`]. Default 120 s.
     pub idle_timeout: Duration,
-    /// A flow older than this is finished and a new one started.
+    /// A packet arriving when its flow is older than this (since the flow's
+    /// first packet) finishes the flow ([`FlowEnd::ActiveTimeout`]) and
+    /// starts a new one with that packet. Default 3600 s.
     pub active_timeout: Duration,
-    /// Hard cap on live flows; the longest-idle flow is evicted to make room.
+    /// Hard cap on live flows; when full, the longest-idle flow is evicted
+    /// ([`FlowEnd::Evicted`]) to make room. 0 is treated as 1 (every new flow
+    /// evicts the previous one). Default 1,048,576.
     pub max_flows: usize,
-    /// User-data bytes kept per direction (N).
+    /// User-data bytes kept per direction (N). Values above 16 MiB are
+    /// treated as 16 MiB. Default 64.
     pub payload_bytes: usize,
-    /// Payload sizes and inter-arrival times kept per direction (K).
+    /// Payload sizes and inter-arrival times kept per direction (K). Values
+    /// above 65,536 are treated as 65,536. Default 8.
     pub feature_packets: usize,
-    /// UDP: concatenate datagrams up to N bytes instead of keeping the first one only.
+    /// UDP (and every transport other than TCP): concatenate datagrams up to
+    /// N bytes instead of keeping the first one only. Default false.
     pub udp_concat: bool,
-    /// TCP: out-of-order segments held per direction while waiting for a gap to fill.
+    /// TCP: out-of-order byte ranges held per direction while waiting for a
+    /// gap to fill (0 keeps in-order data only). Values above 4096 are
+    /// treated as 4096. Default 8.
     pub reorder_segments: usize,
 }
 
@@ -52,6 +90,10 @@ pub enum FlowEnd {
 }
 
 /// Counters of one direction of a flow.
+///
+/// Timestamps that go backwards never make a negative span: `first_ts` is
+/// the earliest and `last_ts` the latest time seen, and a packet stamped
+/// before the latest one seen so far gets an inter-arrival time of 0.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DirectionStats {
     /// Packets.
@@ -72,7 +114,43 @@ pub struct DirectionStats {
     pub iats: Vec<u64>,
 }
 
+impl DirectionStats {
+    /// Empty counters with room for `k` sizes and inter-arrival times.
+    fn with_capacity(k: usize) -> Self {
+        DirectionStats {
+            sizes: Vec::with_capacity(k),
+            iats: Vec::with_capacity(k),
+            ..DirectionStats::default()
+        }
+    }
+
+    /// Accounts one packet; never allocates (the vectors hold at most `k`).
+    fn record(&mut self, ts: Timestamp, wire_len: u32, payload_len: u32, tcp_flags: u8, k: usize) {
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        self.payload_bytes += u64::from(payload_len);
+        self.tcp_flags |= tcp_flags;
+        match self.last_ts {
+            Some(last) => {
+                if self.iats.len() < k {
+                    self.iats.push(ts.nanos_since(last));
+                }
+                self.last_ts = Some(last.max(ts));
+            }
+            None => self.last_ts = Some(ts),
+        }
+        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+        if payload_len > 0 && self.sizes.len() < k {
+            self.sizes.push(payload_len);
+        }
+    }
+}
+
 /// A finished bidirectional flow.
+///
+/// The initiator (`client`) is the sender of the first packet seen, except
+/// when that packet is a TCP SYN+ACK: then its receiver is. `first_ts` and
+/// `last_ts` are the earliest and latest packet times of both directions.
 #[derive(Clone, Debug)]
 pub struct Flow {
     /// IP protocol number.
@@ -87,7 +165,7 @@ pub struct Flow {
     pub server_port: u16,
     /// Outermost VLAN id, 0 when untagged.
     pub vlan: u16,
-    /// Outer encapsulation, when the flow was tunnelled.
+    /// Outer encapsulation, when the flow was tunnelled (the first one seen).
     pub tunnel: Option<Tunnel>,
     /// First packet time.
     pub first_ts: Timestamp,
@@ -97,44 +175,11 @@ pub struct Flow {
     pub c2s: DirectionStats,
     /// Responder to initiator.
     pub s2c: DirectionStats,
-    /// First bytes of user data from the initiator.
+    /// First bytes of user data from the initiator (at most N; for TCP the
+    /// contiguous prefix of the stream in sequence order).
     pub c2s_payload: Vec<u8>,
     /// First bytes of user data from the responder.
     pub s2c_payload: Vec<u8>,
     /// Why the flow was finished.
     pub end: FlowEnd,
-}
-
-/// The table of live flows.
-pub struct FlowTable {
-    _cfg: FlowConfig,
-}
-
-impl FlowTable {
-    /// An empty table.
-    pub fn new(cfg: FlowConfig) -> Self {
-        FlowTable { _cfg: cfg }
-    }
-
-    /// Accounts one decoded packet seen at `ts` with `wire_len` bytes on the wire.
-    pub fn process<F: FnMut(Flow)>(&mut self, ts: Timestamp, wire_len: u32, pkt: &Packet<'_>, emit: &mut F) {
-        let _ = (ts, wire_len, pkt, emit);
-        todo!()
-    }
-
-    /// Finishes every live flow.
-    pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
-        let _ = emit;
-        todo!()
-    }
-
-    /// Live flows.
-    pub fn len(&self) -> usize {
-        0
-    }
-
-    /// No live flow.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

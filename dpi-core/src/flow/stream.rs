@@ -1,0 +1,651 @@
+//! Per-direction user-data capture: the first N bytes of one direction.
+//!
+//! # TCP
+//!
+//! The stream starts at ISN+1 when the SYN of the direction is seen before
+//! any payload, otherwise at the sequence number of the first
+//! payload-bearing segment seen. Bytes are written straight into the
+//! direction's N-byte buffer at their offset from the stream start, so an
+//! out-of-order segment costs no copy beyond its own bytes and no
+//! allocation. Which parts of the buffer hold data is tracked by
+//!
+//! - `contig`: the length of the contiguous prefix from the stream start,
+//! - `ranges`: up to `reorder_segments` disjoint, non-adjacent ranges
+//!   beyond that prefix, sorted by offset (the list's capacity is reserved
+//!   when the flow is made, so it never grows).
+//!
+//! Bytes already written are never overwritten: retransmissions and
+//! overlaps keep the bytes first seen. A segment that would need a new range
+//! while the list is full is dropped (it may be retransmitted later). The
+//! captured user data is the contiguous prefix: bytes after a gap that never
+//! fills are never reported. Sequence numbers are compared with wrapping
+//! arithmetic: a segment starting up to 2^31 bytes before the stream start
+//! counts as "before" and only its part from the start on is used.
+//!
+//! A SYN seen after the stream was started from a data segment (the capture
+//! reordered the handshake) does not move the start.
+//!
+//! # Datagrams (UDP and every other transport)
+//!
+//! The first payload-bearing datagram's first N bytes. With concatenation,
+//! later datagrams are appended until N bytes are held; a datagram cut short
+//! by the snap length (or a first fragment) ends the capture, so bytes that
+//! did not follow each other are never joined.
+
+use crate::TcpInfo;
+
+/// Capture state of one direction. The bytes live in the flow's payload
+/// vector; this holds what is needed to place more of them.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    /// TCP: sequence number of buffer offset 0, valid once `started`.
+    base: u32,
+    /// TCP: the stream start is known.
+    started: bool,
+    /// Datagrams: nothing more is appended.
+    closed: bool,
+    /// TCP: length of the contiguous prefix held in the buffer.
+    contig: u32,
+    /// TCP: out-of-order ranges `[start, end)` beyond `contig`, sorted,
+    /// disjoint and non-adjacent; never grows past its reserved capacity.
+    ranges: Vec<(u32, u32)>,
+    /// TCP: how many ranges may be held.
+    max_ranges: usize,
+}
+
+impl Stream {
+    /// State for a TCP direction holding up to `max_ranges` out-of-order ranges.
+    pub(crate) fn tcp(max_ranges: usize) -> Self {
+        Stream {
+            base: 0,
+            started: false,
+            closed: false,
+            contig: 0,
+            ranges: Vec::with_capacity(max_ranges),
+            max_ranges,
+        }
+    }
+
+    /// State for a datagram direction (UDP and everything that is not TCP).
+    pub(crate) fn datagram() -> Self {
+        Stream {
+            base: 0,
+            started: false,
+            closed: false,
+            contig: 0,
+            ranges: Vec::new(),
+            max_ranges: 0,
+        }
+    }
+
+    /// Accounts one TCP segment of this direction. `n` is the capture limit,
+    /// `data` the payload bytes present, `payload_len` the payload length the
+    /// headers announce.
+    pub(crate) fn tcp_segment(
+        &mut self,
+        buf: &mut Vec<u8>,
+        n: usize,
+        tcp: &TcpInfo,
+        data: &[u8],
+        payload_len: u32,
+    ) {
+        let syn = tcp.flags & TcpInfo::SYN != 0;
+        let seq = if syn {
+            tcp.seq.wrapping_add(1)
+        } else {
+            tcp.seq
+        };
+        if !self.started {
+            if syn || payload_len > 0 || !data.is_empty() {
+                self.base = seq;
+                self.started = true;
+            } else {
+                return;
+            }
+        }
+        if data.is_empty() || self.contig as usize >= n {
+            return;
+        }
+        let start = i64::from(seq.wrapping_sub(self.base) as i32);
+        let end = start + data.len() as i64;
+        let s = start.max(i64::from(self.contig));
+        let e = end.min(n as i64);
+        if s >= e {
+            return;
+        }
+        let from = (s - start) as usize;
+        let to = (e - start) as usize;
+        self.insert(buf, s as u32, e as u32, &data[from..to]);
+    }
+
+    /// Places `data`, which covers `[s, e)` with `contig <= s < e <= n`.
+    fn insert(&mut self, buf: &mut Vec<u8>, s: u32, e: u32, data: &[u8]) {
+        // Ranges that overlap or touch [s, e) merge with it.
+        let first = self.ranges.partition_point(|&(_, re)| re < s);
+        let mut last = first;
+        while last < self.ranges.len() && self.ranges[last].0 <= e {
+            last += 1;
+        }
+        let merging = last - first;
+        if s > self.contig && merging == 0 && self.ranges.len() >= self.max_ranges {
+            return;
+        }
+        if buf.len() < e as usize {
+            buf.resize(e as usize, 0);
+        }
+        // Fill the holes of [s, e) that no range covers yet.
+        let mut cursor = s;
+        for &(rs, re) in &self.ranges[first..last] {
+            if rs > cursor {
+                let hole_end = rs.min(e);
+                write(buf, cursor, hole_end, s, data);
+            }
+            cursor = cursor.max(re);
+        }
+        if cursor < e {
+            write(buf, cursor, e, s, data);
+        }
+        let (mut ms, mut me) = (s, e);
+        if merging > 0 {
+            ms = ms.min(self.ranges[first].0);
+            me = me.max(self.ranges[last - 1].1);
+        }
+        if ms <= self.contig {
+            self.contig = self.contig.max(me);
+            self.ranges.drain(first..last);
+            // The grown prefix may now touch the next range.
+            if let Some(&(rs, re)) = self.ranges.first() {
+                if rs <= self.contig {
+                    self.contig = self.contig.max(re);
+                    self.ranges.remove(0);
+                }
+            }
+        } else if merging == 0 {
+            self.ranges.insert(first, (ms, me));
+        } else {
+            self.ranges[first] = (ms, me);
+            self.ranges.drain(first + 1..last);
+        }
+    }
+
+    /// Accounts one datagram of this direction.
+    pub(crate) fn datagram_payload(
+        &mut self,
+        buf: &mut Vec<u8>,
+        n: usize,
+        data: &[u8],
+        complete: bool,
+        concat: bool,
+    ) {
+        if self.closed {
+            return;
+        }
+        let room = n.saturating_sub(buf.len());
+        let take = room.min(data.len());
+        buf.extend_from_slice(&data[..take]);
+        if !concat || !complete || buf.len() >= n {
+            self.closed = true;
+        }
+    }
+
+    /// Cuts the buffer down to the user data that was captured.
+    pub(crate) fn finish(&self, buf: &mut Vec<u8>, is_tcp: bool) {
+        if is_tcp {
+            buf.truncate(self.contig as usize);
+        }
+    }
+}
+
+/// Copies `data[lo - s .. hi - s]` to `buf[lo..hi]`.
+fn write(buf: &mut [u8], lo: u32, hi: u32, s: u32, data: &[u8]) {
+    let (lo, hi, s) = (lo as usize, hi as usize, s as usize);
+    buf[lo..hi].copy_from_slice(&data[lo - s..hi - s]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISN: u32 = 1000;
+
+    /// Name, N, range capacity, SYN's ISN, segments `(seq, bytes)`, expected capture.
+    type TcpCase<'a> = (
+        &'a str,
+        usize,
+        usize,
+        Option<u32>,
+        &'a [(u32, &'a [u8])],
+        &'a [u8],
+    );
+    /// Name, N, concatenate, datagrams `(bytes, complete)`, expected capture.
+    type DatagramCase<'a> = (&'a str, usize, bool, &'a [(&'a [u8], bool)], &'a [u8]);
+
+    fn seg(seq: u32, flags: u8) -> TcpInfo {
+        TcpInfo {
+            seq,
+            ack: 0,
+            flags,
+            window: 0,
+        }
+    }
+
+    /// Feeds segments `(seq, bytes)` and returns the captured user data.
+    fn run(n: usize, max_ranges: usize, syn: Option<u32>, segs: &[(u32, &[u8])]) -> Vec<u8> {
+        let mut st = Stream::tcp(max_ranges);
+        let mut buf = Vec::with_capacity(n);
+        if let Some(isn) = syn {
+            st.tcp_segment(&mut buf, n, &seg(isn, TcpInfo::SYN), &[], 0);
+        }
+        for &(seq, d) in segs {
+            st.tcp_segment(&mut buf, n, &seg(seq, TcpInfo::ACK), d, d.len() as u32);
+        }
+        st.finish(&mut buf, true);
+        buf
+    }
+
+    #[test]
+    fn tcp_cases() {
+        let s = ISN + 1;
+        let cases: &[TcpCase] = &[
+            (
+                "in order",
+                64,
+                8,
+                Some(ISN),
+                &[(s, b"abc"), (s + 3, b"def")],
+                b"abcdef",
+            ),
+            (
+                "cut at n",
+                4,
+                8,
+                Some(ISN),
+                &[(s, b"abc"), (s + 3, b"def")],
+                b"abcd",
+            ),
+            (
+                "out of order",
+                64,
+                8,
+                Some(ISN),
+                &[(s + 3, b"def"), (s, b"abc")],
+                b"abcdef",
+            ),
+            (
+                "three reversed",
+                64,
+                8,
+                Some(ISN),
+                &[(s + 6, b"ghi"), (s + 3, b"def"), (s, b"abc")],
+                b"abcdefghi",
+            ),
+            (
+                "retransmit",
+                64,
+                8,
+                Some(ISN),
+                &[(s, b"abc"), (s, b"abc"), (s + 3, b"de")],
+                b"abcde",
+            ),
+            (
+                "overlap keeps first bytes",
+                64,
+                8,
+                Some(ISN),
+                &[(s, b"abcd"), (s + 2, b"XXef")],
+                b"abcdef",
+            ),
+            (
+                "overlap over a pending range keeps first bytes",
+                64,
+                8,
+                Some(ISN),
+                &[(s + 4, b"ef"), (s + 2, b"cdXXgh"), (s, b"ab")],
+                b"abcdefgh",
+            ),
+            (
+                "gap never fills",
+                64,
+                8,
+                Some(ISN),
+                &[(s, b"abc"), (s + 5, b"fgh")],
+                b"abc",
+            ),
+            (
+                "gap before anything",
+                64,
+                8,
+                Some(ISN),
+                &[(s + 1, b"bcd")],
+                b"",
+            ),
+            (
+                "no syn: first data starts",
+                64,
+                8,
+                None,
+                &[(5000, b"abc"), (5003, b"def")],
+                b"abcdef",
+            ),
+            (
+                "no syn: earlier data ignored",
+                64,
+                8,
+                None,
+                &[(5003, b"def"), (5000, b"abc")],
+                b"def",
+            ),
+            (
+                "before start ignored",
+                64,
+                8,
+                Some(ISN),
+                &[(ISN - 10, b"zzzz"), (s, b"ab")],
+                b"ab",
+            ),
+            (
+                "straddles start",
+                64,
+                8,
+                Some(ISN),
+                &[(ISN - 1, b"xyab"), (s + 2, b"c")],
+                b"abc",
+            ),
+            (
+                "beyond window ignored",
+                4,
+                8,
+                Some(ISN),
+                &[(s + 4, b"efgh"), (s, b"abcd")],
+                b"abcd",
+            ),
+            (
+                "no reorder room",
+                64,
+                0,
+                Some(ISN),
+                &[(s + 3, b"def"), (s, b"abc")],
+                b"abc",
+            ),
+            ("zero n", 0, 8, Some(ISN), &[(s, b"abc")], b""),
+            (
+                "wrap-around",
+                64,
+                8,
+                Some(u32::MAX - 1),
+                &[(u32::MAX, b"a"), (0, b"bc"), (2, b"d")],
+                b"abcd",
+            ),
+            (
+                "wrap-around out of order",
+                64,
+                8,
+                Some(u32::MAX - 2),
+                &[(0, b"cd"), (u32::MAX - 1, b"ab")],
+                b"abcd",
+            ),
+            (
+                "garbage far seq",
+                64,
+                8,
+                Some(ISN),
+                &[(s, b"ab"), (s.wrapping_add(1 << 31), b"zz")],
+                b"ab",
+            ),
+        ];
+        for (name, n, r, syn, segs, want) in cases {
+            assert_eq!(run(*n, *r, *syn, segs), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn full_range_list_drops_new_islands_but_extends_existing() {
+        let s = ISN + 1;
+        let got = run(
+            64,
+            1,
+            Some(ISN),
+            &[
+                (s + 4, b"ef"),
+                (s + 10, b"kl"), // no room: dropped
+                (s + 6, b"gh"),  // extends the held range
+                (s, b"abcd"),
+                (s + 8, b"ij"),
+                (s + 10, b"kl"),
+            ],
+        );
+        assert_eq!(got, b"abcdefghijkl");
+    }
+
+    #[test]
+    fn syn_with_payload_starts_after_isn() {
+        let mut st = Stream::tcp(8);
+        let mut buf = Vec::with_capacity(16);
+        st.tcp_segment(&mut buf, 16, &seg(ISN, TcpInfo::SYN), b"hi", 2);
+        st.tcp_segment(&mut buf, 16, &seg(ISN + 3, TcpInfo::ACK), b"!", 1);
+        st.finish(&mut buf, true);
+        assert_eq!(buf, b"hi!");
+    }
+
+    #[test]
+    fn truncated_segment_leaves_a_gap() {
+        let mut st = Stream::tcp(8);
+        let mut buf = Vec::with_capacity(16);
+        st.tcp_segment(&mut buf, 16, &seg(ISN, TcpInfo::SYN), &[], 0);
+        st.tcp_segment(&mut buf, 16, &seg(ISN + 1, TcpInfo::ACK), b"ab", 4);
+        st.tcp_segment(&mut buf, 16, &seg(ISN + 5, TcpInfo::ACK), b"ef", 2);
+        st.finish(&mut buf, true);
+        assert_eq!(buf, b"ab");
+    }
+
+    #[test]
+    fn late_syn_does_not_move_the_start() {
+        let mut st = Stream::tcp(8);
+        let mut buf = Vec::with_capacity(16);
+        st.tcp_segment(&mut buf, 16, &seg(ISN + 3, TcpInfo::ACK), b"cd", 2);
+        st.tcp_segment(&mut buf, 16, &seg(ISN, TcpInfo::SYN), &[], 0);
+        st.tcp_segment(&mut buf, 16, &seg(ISN + 1, TcpInfo::ACK), b"ab", 2);
+        st.finish(&mut buf, true);
+        assert_eq!(buf, b"cd");
+    }
+
+    #[test]
+    fn n_4096_in_random_order() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let s = ISN + 1;
+        let chunks: Vec<(u32, &[u8])> = data
+            .chunks(100)
+            .enumerate()
+            .map(|(i, c)| (s + i as u32 * 100, c))
+            .collect();
+        // Deliver odd chunks first, then even ones, then everything again.
+        let mut order: Vec<(u32, &[u8])> = chunks.iter().copied().skip(1).step_by(2).collect();
+        order.extend(chunks.iter().copied().step_by(2));
+        order.extend(chunks.iter().copied());
+        assert_eq!(run(4096, 32, Some(ISN), &order), &data[..4096]);
+    }
+
+    #[test]
+    fn datagrams() {
+        let cases: &[DatagramCase] = &[
+            (
+                "first only",
+                64,
+                false,
+                &[(b"abc", true), (b"def", true)],
+                b"abc",
+            ),
+            ("first cut at n", 2, false, &[(b"abc", true)], b"ab"),
+            (
+                "empty ones skipped",
+                64,
+                false,
+                &[(b"", true), (b"abc", true)],
+                b"abc",
+            ),
+            (
+                "concat",
+                64,
+                true,
+                &[(b"abc", true), (b"def", true)],
+                b"abcdef",
+            ),
+            (
+                "concat to n",
+                5,
+                true,
+                &[(b"abc", true), (b"def", true), (b"g", true)],
+                b"abcde",
+            ),
+            (
+                "concat stops after a cut datagram",
+                64,
+                true,
+                &[(b"ab", false), (b"cd", true)],
+                b"ab",
+            ),
+            ("zero n", 0, true, &[(b"abc", true)], b""),
+        ];
+        for (name, n, concat, grams, want) in cases {
+            let mut st = Stream::datagram();
+            let mut buf = Vec::with_capacity(*n);
+            for &(d, complete) in *grams {
+                if !d.is_empty() {
+                    st.datagram_payload(&mut buf, *n, d, complete, *concat);
+                }
+            }
+            st.finish(&mut buf, false);
+            assert_eq!(buf, *want, "{name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A byte stream, the (offset, len) segments it is sent as (every byte
+    /// covered, plus duplicates and overlaps) in delivery order, the ISN,
+    /// N and the range-list capacity.
+    /// Stream, segments `(offset, len)` in delivery order, ISN, N, range capacity.
+    type Scenario = (Vec<u8>, Vec<(usize, usize)>, u32, usize, usize);
+
+    fn scenario() -> impl Strategy<Value = Scenario> {
+        (
+            prop::collection::vec(any::<u8>(), 0..300),
+            prop::collection::vec(1usize..40, 0..40),
+            prop::collection::vec((0usize..300, 0usize..60), 0..10),
+            prop_oneof![any::<u32>(), (u32::MAX - 200)..=u32::MAX],
+            0usize..400,
+            0usize..12,
+        )
+            .prop_flat_map(|(data, cuts, extra, isn, n, reorder)| {
+                let mut segs = Vec::new();
+                let mut at = 0;
+                let mut cuts = cuts.into_iter().cycle();
+                while at < data.len() {
+                    let len = cuts.next().unwrap_or(data.len()).min(data.len() - at);
+                    segs.push((at, len));
+                    at += len;
+                }
+                for (a, l) in extra {
+                    if a < data.len() {
+                        segs.push((a, l.min(data.len() - a)));
+                    }
+                }
+                (
+                    Just(data),
+                    Just(segs).prop_shuffle(),
+                    Just(isn),
+                    Just(n),
+                    Just(reorder),
+                )
+            })
+    }
+
+    fn capture(
+        data: &[u8],
+        segs: &[(usize, usize)],
+        isn: u32,
+        n: usize,
+        reorder: usize,
+        syn: bool,
+    ) -> Vec<u8> {
+        let mut st = Stream::tcp(reorder);
+        let mut buf = Vec::with_capacity(n);
+        let ack = TcpInfo {
+            seq: 0,
+            ack: 0,
+            flags: TcpInfo::ACK,
+            window: 0,
+        };
+        if syn {
+            let syn = TcpInfo {
+                seq: isn,
+                flags: TcpInfo::SYN,
+                ..ack
+            };
+            st.tcp_segment(&mut buf, n, &syn, &[], 0);
+        }
+        for &(off, len) in segs {
+            let seq = isn.wrapping_add(1).wrapping_add(off as u32);
+            let d = &data[off..off + len];
+            st.tcp_segment(&mut buf, n, &TcpInfo { seq, ..ack }, d, len as u32);
+            assert!(buf.capacity() >= n);
+        }
+        st.finish(&mut buf, true);
+        buf
+    }
+
+    proptest! {
+        #[test]
+        fn capture_is_a_prefix_of_the_stream((data, segs, isn, n, reorder) in scenario()) {
+            let cap = buf_ptr_stable(&data, &segs, isn, n, reorder);
+            let got = capture(&data, &segs, isn, n, reorder, true);
+            prop_assert!(got.len() <= n);
+            prop_assert_eq!(&got[..], &data[..got.len()]);
+            if reorder >= segs.len() {
+                prop_assert_eq!(&got[..], &data[..n.min(data.len())]);
+            }
+            // With room for every segment, all of the first N bytes arrive.
+            let all = capture(&data, &segs, isn, n, segs.len(), true);
+            prop_assert_eq!(&all[..], &data[..n.min(data.len())]);
+            prop_assert!(cap);
+        }
+
+        #[test]
+        fn without_syn_capture_starts_at_the_first_segment((data, segs, isn, n, reorder) in scenario()) {
+            let got = capture(&data, &segs, isn, n, reorder, false);
+            prop_assert!(got.len() <= n);
+            let start = segs.iter().find(|s| s.1 > 0).map_or(0, |s| s.0);
+            prop_assert_eq!(&got[..], &data[start..start + got.len()]);
+        }
+    }
+
+    /// The buffer never moves (no reallocation) while segments are placed.
+    fn buf_ptr_stable(
+        data: &[u8],
+        segs: &[(usize, usize)],
+        isn: u32,
+        n: usize,
+        reorder: usize,
+    ) -> bool {
+        let mut st = Stream::tcp(reorder);
+        let mut buf: Vec<u8> = Vec::with_capacity(n);
+        let ranges_cap = st.ranges.capacity();
+        let ptr = buf.as_ptr();
+        for &(off, len) in segs {
+            let seq = isn.wrapping_add(1).wrapping_add(off as u32);
+            let tcp = TcpInfo {
+                seq,
+                ack: 0,
+                flags: TcpInfo::ACK,
+                window: 0,
+            };
+            st.tcp_segment(&mut buf, n, &tcp, &data[off..off + len], len as u32);
+        }
+        n == 0 || (buf.as_ptr() == ptr && st.ranges.capacity() == ranges_cap)
+    }
+}

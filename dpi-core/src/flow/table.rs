@@ -1,0 +1,1105 @@
+//! The table of live flows: lookup, timeouts and eviction.
+//!
+//! Live flows sit in a slab (`Vec<Option<Live>>`, freed slots chained into
+//! a free list and reused) and are found through a hash index from the
+//! canonical key to the slot index. The slots are also chained into an
+//! intrusive doubly linked list in the order they last saw a packet: the
+//! front is the longest-idle flow, so idle expiry and eviction pop from the
+//! front and a packet moves its flow to the back, all O(1). The list links
+//! and each flow's last packet time live in their own compact array (16
+//! bytes a flow), apart from the large flow records, so that keeping the
+//! order touches few cache lines. Packet times that go backwards only make
+//! that order approximate (expiry stops at the first front flow that is not
+//! idle yet); they never panic or underflow.
+
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::key::FlowKey;
+use super::stream::Stream;
+use super::{DirectionStats, Flow, FlowConfig, FlowEnd};
+use crate::{Fragment, Packet, Timestamp};
+
+/// End of a list.
+const NIL: u32 = u32::MAX;
+/// Largest N honoured.
+const MAX_PAYLOAD_BYTES: usize = 1 << 24;
+/// Largest K honoured.
+const MAX_FEATURE_PACKETS: usize = 1 << 16;
+/// Largest out-of-order range count honoured.
+const MAX_REORDER: usize = 1 << 12;
+/// Largest live-flow cap honoured (slot indices are `u32`, `NIL` excluded).
+const MAX_SLOTS: usize = (u32::MAX - 1) as usize;
+/// IP protocol number of TCP.
+const TCP: u8 = 6;
+
+/// A live flow: the record being built and what is needed to extend it.
+struct Live {
+    key: FlowKey,
+    /// The initiator is the key's `lo` endpoint.
+    client_is_lo: bool,
+    flow: Flow,
+    c2s: Stream,
+    s2c: Stream,
+}
+
+/// List links of one slab entry (the free list uses `next` only), with the
+/// latest packet time of its flow.
+#[derive(Copy, Clone)]
+struct Link {
+    prev: u32,
+    next: u32,
+    last: Timestamp,
+}
+
+/// The table of live flows.
+///
+/// Hand it decoded packets with [`process`](Self::process); finished flows
+/// (idle or active timeout, eviction under the cap) come back through the
+/// callback, and [`flush`](Self::flush) finishes the rest at the end of
+/// input. [`expire`](Self::expire) advances time without a packet.
+/// Defaults ([`FlowConfig::default`]): idle timeout 120 s, active timeout
+/// 3600 s, cap 1,048,576 live flows, N = 64 user-data bytes and K = 8 sizes
+/// and inter-arrival times per direction.
+///
+/// Once a flow exists its packets allocate nothing: its buffers are sized
+/// when it is made, and a finished flow is moved out to the callback.
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use dpi_core::{FlowConfig, FlowTable, Fragment, Packet, TcpInfo, Timestamp};
+///
+/// let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+/// let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 80));
+/// let pkt = |src, sport, dst, dport, seq, flags, payload: &'static [u8]| Packet {
+///     src,
+///     dst,
+///     protocol: 6,
+///     src_port: sport,
+///     dst_port: dport,
+///     vlan: 0,
+///     tunnel: None,
+///     tcp: Some(TcpInfo { seq, ack: 0, flags, window: 65535 }),
+///     fragment: Fragment::Whole,
+///     payload,
+///     payload_len: payload.len() as u32,
+/// };
+///
+/// let mut table = FlowTable::new(FlowConfig::default());
+/// let mut flows = Vec::new();
+/// let mut emit = |f| flows.push(f);
+/// let t = Timestamp::from_micros;
+/// table.process(t(0), 60, &pkt(client, 40000, server, 80, 99, TcpInfo::SYN, b""), &mut emit);
+/// table.process(t(10), 60, &pkt(server, 80, client, 40000, 499, TcpInfo::SYN | TcpInfo::ACK, b""), &mut emit);
+/// // The second half of the request arrives first.
+/// table.process(t(20), 60, &pkt(client, 40000, server, 80, 104, TcpInfo::ACK, b"/ HTTP/1.1"), &mut emit);
+/// table.process(t(30), 60, &pkt(client, 40000, server, 80, 100, TcpInfo::ACK, b"GET "), &mut emit);
+/// assert_eq!(table.len(), 1);
+/// table.flush(&mut emit);
+///
+/// assert_eq!(flows.len(), 1);
+/// let f = &flows[0];
+/// assert_eq!((f.client, f.client_port, f.server_port), (client, 40000, 80));
+/// assert_eq!(f.c2s_payload, b"GET / HTTP/1.1");
+/// assert_eq!(f.c2s.packets, 3);
+/// assert_eq!(f.c2s.sizes, [10, 4]);
+/// assert_eq!(f.s2c.packets, 1);
+/// ```
+pub struct FlowTable {
+    cfg: FlowConfig,
+    idle_ns: u64,
+    active_ns: u64,
+    max_flows: usize,
+    payload_bytes: usize,
+    feature_packets: usize,
+    reorder: usize,
+    /// Slot indices by key hash; the keys themselves live in the slots,
+    /// so the index stays small (4 bytes a flow) and cache-resident.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    slots: Vec<Option<Live>>,
+    links: Vec<Link>,
+    /// First free slot, chained through `next`.
+    free: u32,
+    /// Longest-idle live flow.
+    head: u32,
+    /// Most recently seen live flow.
+    tail: u32,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            idle_ns: nanos(cfg.idle_timeout),
+            active_ns: nanos(cfg.active_timeout),
+            max_flows: cfg.max_flows.clamp(1, MAX_SLOTS),
+            payload_bytes: cfg.payload_bytes.min(MAX_PAYLOAD_BYTES),
+            feature_packets: cfg.feature_packets.min(MAX_FEATURE_PACKETS),
+            reorder: cfg.reorder_segments.min(MAX_REORDER),
+            cfg,
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            slots: Vec::new(),
+            links: Vec::new(),
+            free: NIL,
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    /// The settings the table was made with.
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Accounts one decoded packet seen at `ts` with `wire_len` bytes on the wire.
+    ///
+    /// Flows that this packet's time makes idle, the packet's own flow when
+    /// it timed out, and a flow evicted to make room under the cap are
+    /// finished and handed to `emit` first. Later IP fragments
+    /// ([`Fragment::Later`]) are ignored: they neither make nor touch a flow.
+    pub fn process<F: FnMut(Flow)>(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        pkt: &Packet<'_>,
+        emit: &mut F,
+    ) {
+        if pkt.fragment == Fragment::Later {
+            return;
+        }
+        self.expire(ts, emit);
+        let (key, src_is_lo) = FlowKey::of(pkt);
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let mut found = self
+            .index
+            .find(hash, |&i| {
+                slots[i as usize].as_ref().is_some_and(|l| l.key == key)
+            })
+            .copied();
+        if let Some(idx) = found {
+            let first_ts = self.slots[idx as usize]
+                .as_ref()
+                .map_or(ts, |l| l.flow.first_ts);
+            let end = if ts.nanos_since(self.links[idx as usize].last) > self.idle_ns {
+                Some(FlowEnd::IdleTimeout)
+            } else if ts.nanos_since(first_ts) > self.active_ns {
+                Some(FlowEnd::ActiveTimeout)
+            } else {
+                None
+            };
+            if let Some(end) = end {
+                self.finish(idx, end, emit);
+                found = None;
+            }
+        }
+        let idx = match found {
+            Some(idx) => {
+                self.move_to_back(idx);
+                idx
+            }
+            None => self.create(key, hash, src_is_lo, ts, pkt, emit),
+        };
+        let link = &mut self.links[idx as usize];
+        link.last = link.last.max(ts);
+        let (n, k, concat) = (
+            self.payload_bytes,
+            self.feature_packets,
+            self.cfg.udp_concat,
+        );
+        if let Some(live) = self.slots[idx as usize].as_mut() {
+            live.account(src_is_lo, ts, wire_len, pkt, n, k, concat);
+        }
+    }
+
+    /// Advances time to `now` without a packet: every flow idle for longer
+    /// than the idle timeout at `now` is finished and handed to `emit`.
+    /// A `now` earlier than the flows' last packets finishes nothing.
+    pub fn expire<F: FnMut(Flow)>(&mut self, now: Timestamp, emit: &mut F) {
+        while self.head != NIL
+            && now.nanos_since(self.links[self.head as usize].last) > self.idle_ns
+        {
+            self.finish(self.head, FlowEnd::IdleTimeout, emit);
+        }
+    }
+
+    /// Finishes every live flow, longest-idle first.
+    pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
+        while self.head != NIL {
+            self.finish(self.head, FlowEnd::Flushed, emit);
+        }
+    }
+
+    /// Live flows.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No live flow.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Makes a flow for `pkt`, evicting the longest-idle flow when full.
+    fn create<F: FnMut(Flow)>(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        src_is_lo: bool,
+        ts: Timestamp,
+        pkt: &Packet<'_>,
+        emit: &mut F,
+    ) -> u32 {
+        while self.index.len() >= self.max_flows && self.head != NIL {
+            self.finish(self.head, FlowEnd::Evicted, emit);
+        }
+        let syn_ack = pkt.protocol == TCP
+            && pkt.tcp.is_some_and(|t| {
+                t.flags & (crate::TcpInfo::SYN | crate::TcpInfo::ACK)
+                    == crate::TcpInfo::SYN | crate::TcpInfo::ACK
+            });
+        let client_is_src = !syn_ack;
+        let client_is_lo = key.is_loop() || src_is_lo == client_is_src;
+        let (client, client_port, server, server_port) = if client_is_src {
+            (pkt.src, pkt.src_port, pkt.dst, pkt.dst_port)
+        } else {
+            (pkt.dst, pkt.dst_port, pkt.src, pkt.src_port)
+        };
+        let (n, k) = (self.payload_bytes, self.feature_packets);
+        let stream = |is_tcp: bool| {
+            if is_tcp {
+                Stream::tcp(self.reorder)
+            } else {
+                Stream::datagram()
+            }
+        };
+        let is_tcp = pkt.protocol == TCP;
+        let live = Live {
+            key,
+            client_is_lo,
+            flow: Flow {
+                protocol: pkt.protocol,
+                client,
+                client_port,
+                server,
+                server_port,
+                vlan: pkt.vlan,
+                tunnel: pkt.tunnel,
+                first_ts: ts,
+                last_ts: ts,
+                c2s: DirectionStats::with_capacity(k),
+                s2c: DirectionStats::with_capacity(k),
+                c2s_payload: Vec::with_capacity(n),
+                s2c_payload: Vec::with_capacity(n),
+                end: FlowEnd::Flushed,
+            },
+            c2s: stream(is_tcp),
+            s2c: stream(is_tcp),
+        };
+        let idx = if self.free != NIL {
+            let idx = self.free;
+            self.free = self.links[idx as usize].next;
+            self.slots[idx as usize] = Some(live);
+            idx
+        } else {
+            self.slots.push(Some(live));
+            self.links.push(Link {
+                prev: NIL,
+                next: NIL,
+                last: ts,
+            });
+            (self.slots.len() - 1) as u32
+        };
+        self.links[idx as usize].last = ts;
+        self.push_back(idx);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, idx, |&i| {
+            slots[i as usize]
+                .as_ref()
+                .map_or(0, |l| hasher.hash_one(l.key))
+        });
+        idx
+    }
+
+    /// Takes the flow in slot `idx` out of the table and emits it.
+    fn finish<F: FnMut(Flow)>(&mut self, idx: u32, end: FlowEnd, emit: &mut F) {
+        self.unlink(idx);
+        let live = self.slots[idx as usize].take();
+        self.links[idx as usize].next = self.free;
+        self.free = idx;
+        if let Some(live) = live {
+            let hash = self.hasher.hash_one(live.key);
+            if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
+                entry.remove();
+            }
+            emit(live.into_flow(end));
+        }
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let Link { prev, next, .. } = self.links[idx as usize];
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.links[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.links[next as usize].prev = prev;
+        }
+        let s = &mut self.links[idx as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+
+    fn push_back(&mut self, idx: u32) {
+        let tail = self.tail;
+        {
+            let s = &mut self.links[idx as usize];
+            s.prev = tail;
+            s.next = NIL;
+        }
+        if tail == NIL {
+            self.head = idx;
+        } else {
+            self.links[tail as usize].next = idx;
+        }
+        self.tail = idx;
+    }
+
+    fn move_to_back(&mut self, idx: u32) {
+        if self.tail != idx {
+            self.unlink(idx);
+            self.push_back(idx);
+        }
+    }
+}
+
+impl Live {
+    /// Accounts one packet of this flow.
+    #[allow(clippy::too_many_arguments)]
+    fn account(
+        &mut self,
+        src_is_lo: bool,
+        ts: Timestamp,
+        wire_len: u32,
+        pkt: &Packet<'_>,
+        n: usize,
+        k: usize,
+        concat: bool,
+    ) {
+        let flow = &mut self.flow;
+        flow.first_ts = flow.first_ts.min(ts);
+        flow.last_ts = flow.last_ts.max(ts);
+        if flow.tunnel.is_none() {
+            flow.tunnel = pkt.tunnel;
+        }
+        let c2s = self.key.is_loop() || src_is_lo == self.client_is_lo;
+        let (stats, buf, stream) = if c2s {
+            (&mut flow.c2s, &mut flow.c2s_payload, &mut self.c2s)
+        } else {
+            (&mut flow.s2c, &mut flow.s2c_payload, &mut self.s2c)
+        };
+        let flags = pkt.tcp.map_or(0, |t| t.flags);
+        stats.record(ts, wire_len, pkt.payload_len, flags, k);
+        if flow.protocol == TCP {
+            if let Some(tcp) = &pkt.tcp {
+                stream.tcp_segment(buf, n, tcp, pkt.payload, pkt.payload_len);
+            }
+        } else if pkt.payload_len > 0 || !pkt.payload.is_empty() {
+            let complete =
+                pkt.payload.len() >= pkt.payload_len as usize && pkt.fragment == Fragment::Whole;
+            stream.datagram_payload(buf, n, pkt.payload, complete, concat);
+        }
+    }
+
+    /// The finished record.
+    fn into_flow(self, end: FlowEnd) -> Flow {
+        let mut flow = self.flow;
+        let is_tcp = flow.protocol == TCP;
+        self.c2s.finish(&mut flow.c2s_payload, is_tcp);
+        self.s2c.finish(&mut flow.s2c_payload, is_tcp);
+        flow.end = end;
+        flow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::{TcpInfo, Tunnel};
+
+    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    const C: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+    const SYN: u8 = TcpInfo::SYN;
+    const ACK: u8 = TcpInfo::ACK;
+
+    fn secs(s: u64) -> Timestamp {
+        Timestamp::from_secs_nanos(s, 0)
+    }
+
+    fn udp(src: IpAddr, sp: u16, dst: IpAddr, dp: u16, payload: &[u8]) -> Packet<'_> {
+        Packet {
+            src,
+            dst,
+            protocol: 17,
+            src_port: sp,
+            dst_port: dp,
+            vlan: 0,
+            tunnel: None,
+            tcp: None,
+            fragment: Fragment::Whole,
+            payload,
+            payload_len: payload.len() as u32,
+        }
+    }
+
+    fn tcp(
+        src: IpAddr,
+        sp: u16,
+        dst: IpAddr,
+        dp: u16,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Packet<'_> {
+        Packet {
+            protocol: 6,
+            tcp: Some(TcpInfo {
+                seq,
+                ack: 0,
+                flags,
+                window: 0,
+            }),
+            ..udp(src, sp, dst, dp, payload)
+        }
+    }
+
+    /// A table and the flows it emitted.
+    struct Run {
+        table: FlowTable,
+        out: Vec<Flow>,
+    }
+
+    impl Run {
+        fn new(cfg: FlowConfig) -> Self {
+            Run {
+                table: FlowTable::new(cfg),
+                out: Vec::new(),
+            }
+        }
+        fn push(&mut self, ts: Timestamp, pkt: &Packet<'_>) {
+            let out = &mut self.out;
+            self.table.process(ts, 100, pkt, &mut |f| out.push(f));
+        }
+        fn flush(mut self) -> Vec<Flow> {
+            let out = &mut self.out;
+            self.table.flush(&mut |f| out.push(f));
+            self.out
+        }
+    }
+
+    fn one_flow(cfg: FlowConfig, pkts: &[(u64, Packet<'_>)]) -> Flow {
+        let mut r = Run::new(cfg);
+        for (t, p) in pkts {
+            r.push(Timestamp::from_nanos(*t), p);
+        }
+        let mut flows = r.flush();
+        assert_eq!(flows.len(), 1, "{flows:?}");
+        flows.remove(0)
+    }
+
+    #[test]
+    fn initiator_is_first_sender() {
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (0, udp(B, 53, A, 5353, b"x")),
+                (1, udp(A, 5353, B, 53, b"yy")),
+            ],
+        );
+        assert_eq!(
+            (f.client, f.client_port, f.server, f.server_port),
+            (B, 53, A, 5353)
+        );
+        assert_eq!((f.c2s.packets, f.s2c.packets), (1, 1));
+        assert_eq!(
+            (f.c2s_payload.as_slice(), f.s2c_payload.as_slice()),
+            (&b"x"[..], &b"yy"[..])
+        );
+    }
+
+    #[test]
+    fn syn_ack_first_makes_the_receiver_initiator() {
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (0, tcp(B, 80, A, 40000, 500, SYN | ACK, b"")),
+                (1, tcp(A, 40000, B, 80, 101, ACK, b"")),
+                (2, tcp(A, 40000, B, 80, 101, ACK, b"GET")),
+                (3, tcp(B, 80, A, 40000, 501, ACK, b"HTTP")),
+            ],
+        );
+        assert_eq!((f.client, f.client_port, f.server_port), (A, 40000, 80));
+        assert_eq!((f.c2s.packets, f.s2c.packets), (2, 2));
+        assert_eq!(f.c2s_payload, b"GET");
+        assert_eq!(f.s2c_payload, b"HTTP");
+        assert_eq!(f.s2c.tcp_flags, SYN | ACK);
+    }
+
+    #[test]
+    fn initiator_never_changes() {
+        // A SYN from the other side later does not swap the roles.
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (0, tcp(A, 1, B, 2, 7, ACK, b"")),
+                (1, tcp(B, 2, A, 1, 9, SYN, b"")),
+            ],
+        );
+        assert_eq!((f.client, f.client_port), (A, 1));
+    }
+
+    #[test]
+    fn key_fields_make_separate_flows() {
+        let mut r = Run::new(FlowConfig::default());
+        let base = udp(A, 1, B, 2, b"");
+        let pkts = [
+            base,
+            udp(B, 2, A, 1, b""),
+            Packet { vlan: 5, ..base },
+            Packet {
+                protocol: 132,
+                ..base
+            },
+            Packet {
+                tunnel: Some(Tunnel::Vxlan),
+                ..base
+            },
+            udp(A, 1, C, 2, b""),
+        ];
+        for p in &pkts {
+            r.push(secs(0), p);
+        }
+        assert_eq!(r.table.len(), 4);
+        let flows = r.flush();
+        assert_eq!(
+            flows
+                .iter()
+                .map(|f| f.c2s.packets + f.s2c.packets)
+                .sum::<u64>(),
+            6
+        );
+        let tunnelled = flows
+            .iter()
+            .find(|f| f.protocol == 17 && f.vlan == 0 && f.server == B)
+            .unwrap();
+        assert_eq!(tunnelled.tunnel, Some(Tunnel::Vxlan));
+    }
+
+    #[test]
+    fn later_fragments_are_ignored() {
+        let mut r = Run::new(FlowConfig::default());
+        let p = Packet {
+            fragment: Fragment::Later,
+            ..udp(A, 0, B, 0, b"frag")
+        };
+        r.push(secs(0), &p);
+        assert!(r.table.is_empty());
+        r.push(secs(0), &udp(A, 1, B, 2, b"x"));
+        r.push(
+            secs(1),
+            &Packet {
+                src_port: 1,
+                dst_port: 2,
+                ..p
+            },
+        );
+        let flows = r.flush();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].c2s.packets, 1);
+    }
+
+    #[test]
+    fn first_fragment_counts_and_stops_concat() {
+        let cfg = FlowConfig {
+            udp_concat: true,
+            ..FlowConfig::default()
+        };
+        let first = Packet {
+            fragment: Fragment::First,
+            ..udp(A, 1, B, 2, b"abc")
+        };
+        let f = one_flow(cfg, &[(0, first), (1, udp(A, 1, B, 2, b"def"))]);
+        assert_eq!(f.c2s.packets, 2);
+        assert_eq!(f.c2s_payload, b"abc");
+    }
+
+    #[test]
+    fn idle_timeout_driven_by_packet_time() {
+        let mut r = Run::new(FlowConfig::default());
+        r.push(secs(0), &udp(A, 1, B, 2, b""));
+        r.push(secs(100), &udp(A, 3, B, 4, b""));
+        r.push(secs(120), &udp(A, 5, B, 6, b""));
+        assert!(r.out.is_empty(), "exactly the timeout is not idle yet");
+        r.push(secs(121), &udp(A, 5, B, 6, b""));
+        assert_eq!(r.out.len(), 1);
+        assert_eq!(
+            (r.out[0].client_port, r.out[0].end),
+            (1, FlowEnd::IdleTimeout)
+        );
+        assert_eq!(r.table.len(), 2);
+        // Time going backwards expires nothing.
+        r.table.expire(secs(5), &mut |_| panic!("nothing is idle"));
+        let out = &mut r.out;
+        r.table.expire(secs(221), &mut |f| out.push(f));
+        assert_eq!(r.out.len(), 2);
+        assert_eq!(r.out[1].client_port, 3);
+        let out = &mut r.out;
+        r.table.expire(secs(242), &mut |f| out.push(f));
+        assert_eq!(r.out.len(), 3);
+        assert!(r.table.is_empty());
+    }
+
+    #[test]
+    fn idle_flow_is_restarted_by_its_next_packet() {
+        let mut r = Run::new(FlowConfig::default());
+        r.push(secs(0), &udp(A, 1, B, 2, b"one"));
+        r.push(secs(500), &udp(B, 2, A, 1, b"two"));
+        let flows = r.flush();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(
+            (flows[0].end, flows[0].c2s_payload.as_slice()),
+            (FlowEnd::IdleTimeout, &b"one"[..])
+        );
+        assert_eq!((flows[1].end, flows[1].client), (FlowEnd::Flushed, B));
+        assert_eq!(flows[1].c2s_payload, b"two");
+    }
+
+    #[test]
+    fn active_timeout_splits_a_long_flow() {
+        let mut r = Run::new(FlowConfig::default());
+        for t in (0..=3660).step_by(60) {
+            let p = if t % 120 == 0 {
+                udp(A, 1, B, 2, b"q")
+            } else {
+                udp(B, 2, A, 1, b"r")
+            };
+            r.push(secs(t), &p);
+        }
+        assert_eq!(r.out.len(), 1);
+        let f = &r.out[0];
+        assert_eq!(f.end, FlowEnd::ActiveTimeout);
+        assert_eq!((f.first_ts, f.last_ts), (secs(0), secs(3600)));
+        assert_eq!(f.c2s.packets + f.s2c.packets, 61);
+        let flows = r.flush();
+        assert_eq!(flows[1].first_ts, secs(3660));
+        // The packet that started the new flow was B's.
+        assert_eq!((flows[1].client, flows[1].c2s.packets), (B, 1));
+    }
+
+    #[test]
+    fn eviction_takes_the_longest_idle() {
+        let cfg = FlowConfig {
+            max_flows: 3,
+            ..FlowConfig::default()
+        };
+        let mut r = Run::new(cfg);
+        for (t, port) in [(0, 1), (1, 2), (2, 3), (3, 1), (4, 4), (5, 5), (6, 2)] {
+            r.push(secs(t), &udp(A, port, B, 9, b""));
+            assert!(r.table.len() <= 3);
+        }
+        let ends: Vec<(u16, FlowEnd)> = r.out.iter().map(|f| (f.client_port, f.end)).collect();
+        assert_eq!(
+            ends,
+            [
+                (2, FlowEnd::Evicted),
+                (3, FlowEnd::Evicted),
+                (1, FlowEnd::Evicted)
+            ]
+        );
+        let rest: Vec<u16> = r.flush().iter().skip(3).map(|f| f.client_port).collect();
+        assert_eq!(rest, [4, 5, 2]);
+    }
+
+    #[test]
+    fn zero_and_one_flow_caps() {
+        for max_flows in [0, 1] {
+            let mut r = Run::new(FlowConfig {
+                max_flows,
+                ..FlowConfig::default()
+            });
+            r.push(secs(0), &udp(A, 1, B, 2, b""));
+            r.push(secs(0), &udp(A, 1, B, 2, b""));
+            r.push(secs(1), &udp(A, 3, B, 2, b""));
+            assert_eq!(r.table.len(), 1);
+            let flows = r.flush();
+            assert_eq!(flows.len(), 2);
+            assert_eq!((flows[0].end, flows[0].c2s.packets), (FlowEnd::Evicted, 2));
+        }
+    }
+
+    #[test]
+    fn direction_stats() {
+        let cfg = FlowConfig {
+            feature_packets: 3,
+            ..FlowConfig::default()
+        };
+        let ms = 1_000_000;
+        let mut r = Run::new(cfg);
+        let pkts = [
+            (0, tcp(A, 1, B, 2, 10, SYN, b"")),
+            (5 * ms, tcp(B, 2, A, 1, 90, SYN | ACK, b"")),
+            (10 * ms, tcp(A, 1, B, 2, 11, ACK, b"")),
+            (12 * ms, tcp(A, 1, B, 2, 11, ACK, b"abcd")),
+            (20 * ms, tcp(A, 1, B, 2, 15, ACK | TcpInfo::PSH, b"ef")),
+            (19 * ms, tcp(A, 1, B, 2, 17, ACK, b"g")),
+            (30 * ms, tcp(A, 1, B, 2, 18, ACK | TcpInfo::FIN, b"hij")),
+        ];
+        for (t, p) in &pkts {
+            let out = &mut r.out;
+            r.table.process(
+                Timestamp::from_nanos(*t),
+                60 + p.payload.len() as u32,
+                p,
+                &mut |f| out.push(f),
+            );
+        }
+        let f = &r.flush()[0];
+        let c = &f.c2s;
+        assert_eq!((c.packets, c.bytes, c.payload_bytes), (6, 370, 10));
+        assert_eq!(c.tcp_flags, SYN | ACK | TcpInfo::PSH | TcpInfo::FIN);
+        assert_eq!(c.sizes, [4, 2, 1]);
+        // Backwards time gives a zero gap, measured against the latest time.
+        assert_eq!(c.iats, [10 * ms, 2 * ms, 8 * ms]);
+        assert_eq!(
+            (c.first_ts, c.last_ts),
+            (Some(Timestamp::ZERO), Some(Timestamp::from_nanos(30 * ms)))
+        );
+        assert_eq!(f.c2s_payload, b"abcdefghij");
+        assert_eq!(
+            (
+                f.s2c.packets,
+                f.s2c.bytes,
+                f.s2c.sizes.len(),
+                f.s2c.iats.len()
+            ),
+            (1, 60, 0, 0)
+        );
+        assert_eq!(
+            (f.first_ts, f.last_ts),
+            (Timestamp::ZERO, Timestamp::from_nanos(30 * ms))
+        );
+        assert!(f.c2s.sizes.capacity() >= 3);
+    }
+
+    #[test]
+    fn backwards_time_before_flow_start() {
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (1_000, udp(A, 1, B, 2, b"a")),
+                (10, udp(B, 2, A, 1, b"b")),
+                (5, udp(A, 1, B, 2, b"c")),
+            ],
+        );
+        assert_eq!((f.first_ts.as_nanos(), f.last_ts.as_nanos()), (5, 1_000));
+        assert_eq!(f.c2s.iats, [0]);
+        assert_eq!(f.c2s.first_ts, Some(Timestamp::from_nanos(5)));
+    }
+
+    #[test]
+    fn zero_k_and_zero_n() {
+        let cfg = FlowConfig {
+            feature_packets: 0,
+            payload_bytes: 0,
+            ..FlowConfig::default()
+        };
+        let f = one_flow(
+            cfg,
+            &[(0, udp(A, 1, B, 2, b"abc")), (1, udp(A, 1, B, 2, b"d"))],
+        );
+        assert!(f.c2s.sizes.is_empty() && f.c2s.iats.is_empty() && f.c2s_payload.is_empty());
+        assert_eq!(f.c2s.payload_bytes, 4);
+    }
+
+    #[test]
+    fn udp_capture() {
+        let grams = [
+            (0, udp(A, 1, B, 2, b"")),
+            (1, udp(A, 1, B, 2, b"hello")),
+            (2, udp(A, 1, B, 2, b"world")),
+        ];
+        let cases = [
+            (false, 64, &b"hello"[..]),
+            (true, 64, b"helloworld"),
+            (true, 7, b"hellowo"),
+            (false, 3, b"hel"),
+        ];
+        for (udp_concat, payload_bytes, want) in cases {
+            let cfg = FlowConfig {
+                udp_concat,
+                payload_bytes,
+                ..FlowConfig::default()
+            };
+            let f = one_flow(cfg, &grams);
+            assert_eq!(f.c2s_payload, want, "concat {udp_concat} n {payload_bytes}");
+            assert!(f.s2c_payload.is_empty());
+        }
+    }
+
+    #[test]
+    fn snap_cut_datagram() {
+        let mut p = udp(A, 1, B, 2, b"abc");
+        p.payload_len = 100;
+        let cfg = FlowConfig {
+            udp_concat: true,
+            ..FlowConfig::default()
+        };
+        let f = one_flow(cfg, &[(0, p), (1, udp(A, 1, B, 2, b"def"))]);
+        assert_eq!(f.c2s_payload, b"abc");
+        assert_eq!(f.c2s.payload_bytes, 103);
+        assert_eq!(f.c2s.sizes, [100, 3]);
+    }
+
+    #[test]
+    fn tcp_capture_through_the_table() {
+        let isn_c = u32::MAX - 2;
+        let isn_s = 7_000;
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (0, tcp(A, 1, B, 2, isn_c, SYN, b"")),
+                (1, tcp(B, 2, A, 1, isn_s, SYN | ACK, b"")),
+                // Client data wraps the sequence space and arrives out of order.
+                (2, tcp(A, 1, B, 2, 2, ACK, b"DE")),
+                (3, tcp(A, 1, B, 2, isn_c.wrapping_add(1), ACK, b"ABCX")),
+                (4, tcp(A, 1, B, 2, isn_c.wrapping_add(1), ACK, b"ABC")),
+                (5, tcp(B, 2, A, 1, isn_s + 1, ACK, b"ok")),
+                (6, tcp(B, 2, A, 1, isn_s + 6, ACK, b"late")),
+            ],
+        );
+        assert_eq!(f.c2s_payload, b"ABCXDE");
+        assert_eq!(f.s2c_payload, b"ok");
+    }
+
+    #[test]
+    fn tcp_without_handshake_starts_at_first_data() {
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (0, tcp(A, 1, B, 2, 500, ACK, b"")),
+                (1, tcp(A, 1, B, 2, 600, ACK, b"mid")),
+                (2, tcp(A, 1, B, 2, 597, ACK, b"abcmid")),
+                (3, tcp(A, 1, B, 2, 603, ACK, b"dle")),
+            ],
+        );
+        assert_eq!(f.c2s_payload, b"middle");
+    }
+
+    #[test]
+    fn tcp_4096_bytes() {
+        let data: Vec<u8> = (0..6000u32).map(|i| (i % 253) as u8).collect();
+        let cfg = FlowConfig {
+            payload_bytes: 4096,
+            ..FlowConfig::default()
+        };
+        let mut pkts = vec![(0, tcp(A, 1, B, 2, 41, SYN, b""))];
+        for (i, chunk) in data.chunks(1460).enumerate().rev() {
+            pkts.push((
+                i as u64 + 1,
+                tcp(A, 1, B, 2, 42 + (i * 1460) as u32, ACK, chunk),
+            ));
+        }
+        let f = one_flow(cfg, &pkts);
+        assert_eq!(f.c2s_payload, &data[..4096]);
+    }
+
+    #[test]
+    fn tcp_without_header_counts_but_captures_nothing() {
+        let mut p = tcp(A, 1, B, 2, 0, ACK, b"abc");
+        p.tcp = None;
+        let f = one_flow(FlowConfig::default(), &[(0, p)]);
+        assert_eq!((f.c2s.packets, f.c2s_payload.len()), (1, 0));
+    }
+
+    #[test]
+    fn looped_endpoints_stay_one_direction() {
+        let f = one_flow(
+            FlowConfig::default(),
+            &[
+                (0, tcp(A, 7, A, 7, 1, SYN | ACK, b"")),
+                (1, tcp(A, 7, A, 7, 2, ACK, b"x")),
+            ],
+        );
+        assert_eq!((f.c2s.packets, f.s2c.packets), (2, 0));
+    }
+
+    #[test]
+    fn slots_are_reused() {
+        let cfg = FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        };
+        let mut r = Run::new(cfg);
+        for port in 0..100 {
+            r.push(secs(0), &udp(A, port, B, 2, b""));
+        }
+        assert_eq!(r.table.slots.len(), 2);
+        assert_eq!(r.flush().len(), 100);
+    }
+
+    #[test]
+    fn table_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<FlowTable>();
+        check::<Flow>();
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::TcpInfo;
+
+    #[derive(Clone, Debug)]
+    struct P {
+        dt: i64,
+        src: u8,
+        dst: u8,
+        sport: u8,
+        dport: u8,
+        protocol: u8,
+        vlan: u16,
+        frag: u8,
+        tcp: Option<(u32, u8)>,
+        payload: Vec<u8>,
+        extra_len: u32,
+    }
+
+    fn packet() -> impl Strategy<Value = P> {
+        (
+            (-5i64..200, 0u8..4, 0u8..4, 0u8..3, 0u8..3),
+            (
+                prop_oneof![Just(6u8), Just(17), Just(1), Just(132)],
+                0u16..2,
+                0u8..6,
+            ),
+            prop::option::of((any::<u32>(), any::<u8>())),
+            prop::collection::vec(any::<u8>(), 0..24),
+            prop_oneof![Just(0u32), 0u32..50],
+        )
+            .prop_map(
+                |(
+                    (dt, src, dst, sport, dport),
+                    (protocol, vlan, frag),
+                    tcp,
+                    payload,
+                    extra_len,
+                )| P {
+                    dt,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    protocol,
+                    vlan,
+                    frag,
+                    tcp,
+                    payload,
+                    extra_len,
+                },
+            )
+    }
+
+    fn addr(i: u8) -> IpAddr {
+        match i {
+            0 => IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            1 => IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            2 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            _ => IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn nothing_is_lost(
+            pkts in prop::collection::vec(packet(), 0..200),
+            max_flows in 0usize..5,
+            idle_s in 0u64..300,
+            active_s in 0u64..600,
+            n in 0usize..40,
+            k in 0usize..4,
+            reorder in 0usize..3,
+            udp_concat in any::<bool>(),
+            expire_every in 0usize..20,
+        ) {
+            let cfg = FlowConfig {
+                idle_timeout: Duration::from_secs(idle_s),
+                active_timeout: Duration::from_secs(active_s),
+                max_flows,
+                payload_bytes: n,
+                feature_packets: k,
+                udp_concat,
+                reorder_segments: reorder,
+            };
+            let mut table = FlowTable::new(cfg);
+            let mut out: Vec<Flow> = Vec::new();
+            let mut t: u64 = 1_000_000_000_000;
+            let mut counted = 0u64;
+            for (i, p) in pkts.iter().enumerate() {
+                t = t.saturating_add_signed(p.dt * 1_000_000_000);
+                let fragment = match p.frag { 0 => Fragment::Later, 1 => Fragment::First, _ => Fragment::Whole };
+                let pkt = Packet {
+                    src: addr(p.src),
+                    dst: addr(p.dst),
+                    protocol: p.protocol,
+                    src_port: u16::from(p.sport),
+                    dst_port: u16::from(p.dport),
+                    vlan: p.vlan,
+                    tunnel: None,
+                    tcp: p.tcp.map(|(seq, flags)| TcpInfo { seq, ack: 0, flags, window: 0 }),
+                    fragment,
+                    payload: &p.payload,
+                    payload_len: p.payload.len() as u32 + p.extra_len,
+                };
+                if fragment != Fragment::Later {
+                    counted += 1;
+                }
+                table.process(Timestamp::from_nanos(t), 60, &pkt, &mut |f| out.push(f));
+                prop_assert!(table.len() <= max_flows.max(1));
+                if expire_every > 0 && i % expire_every == 0 {
+                    table.expire(Timestamp::from_nanos(t), &mut |f| out.push(f));
+                }
+            }
+            table.flush(&mut |f| out.push(f));
+            prop_assert!(table.is_empty());
+            let total: u64 = out.iter().map(|f| f.c2s.packets + f.s2c.packets).sum();
+            prop_assert_eq!(total, counted);
+            for f in &out {
+                prop_assert!(f.first_ts <= f.last_ts);
+                prop_assert!(f.c2s.packets + f.s2c.packets > 0);
+                prop_assert!(f.c2s_payload.len() <= n && f.s2c_payload.len() <= n);
+                prop_assert!(f.c2s.sizes.len() <= k && f.c2s.iats.len() <= k);
+                prop_assert!(f.s2c.sizes.len() <= k && f.s2c.iats.len() <= k);
+            }
+        }
+    }
+}
