@@ -46,7 +46,7 @@ pub mod signature;
 pub mod testing;
 mod time;
 
-pub use capture::{CaptureFormat, CaptureReader, Frame};
+pub use capture::{CaptureFormat, CaptureReader, Frame, InterfaceInfo};
 pub use decode::{decode, DecodeError};
 pub use error::{Error, ErrorKind};
 pub use flow::{DirectionStats, Flow, FlowConfig, FlowEnd, FlowTable};

@@ -1,1 +1,1090 @@
 //! Signatures: one model, with codecs for argus std.sig and the extended format.
+//!
+//! A [`SignatureSet`] is a list of [`Signature`]s. Each signature names the
+//! protocol it recognises (nDPI spelling), the transport and ports it applies
+//! to, byte [`Pattern`]s per direction and flow-[`Feature`] predicates, plus
+//! what the trainer knows about it ([`Provenance`], support count).
+//!
+//! Two text codecs read and write the same model:
+//!
+//! - **std.sig**, argus's service-signature grammar ([`parse_std_sig`],
+//!   [`to_std_sig`]): one port, tcp or udp, up to 32 masked bytes at offset 0
+//!   per direction. Reading and writing loses nothing.
+//! - **extended** ([`parse_extended`], [`to_extended`]): a block format for
+//!   everything else — literals and masked bytes at any offset or anywhere in
+//!   the first N bytes, case-insensitive literals, regexes, port sets,
+//!   directions, size and packet predicates, priority, provenance.
+//!
+//! Both formats are specified in `signatures/README.md`.
+//!
+//! Parsing reports every bad line and loads nothing when any line is bad.
+//!
+//! ```
+//! use dpi_core::signature::{parse_std_sig, to_extended, parse_extended, Direction};
+//!
+//! let set = parse_std_sig(
+//!     "Service: http tcp port 80 n = 5 src = \"474554202F\"  dst = \"485454502F312E  20\"\n",
+//!     "std.sig",
+//! ).unwrap();
+//! let sig = &set.signatures[0];
+//! assert_eq!(sig.protocol, "http");
+//! assert_eq!(sig.support, 5);
+//! assert_eq!(sig.patterns[0].direction, Direction::Initiator);
+//!
+//! // The same model, written in the extended format, reads back equal.
+//! let text = to_extended(&set);
+//! let mut again = parse_extended(&text, "x.rules").unwrap();
+//! let mut original = set.clone();
+//! again.strip_locations();
+//! original.strip_locations();
+//! assert_eq!(again, original);
+//! ```
+
+mod error;
+mod extended;
+mod stdsig;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{NotExpressible, SignatureError, SignatureErrors};
+pub use extended::{parse_extended, to_extended};
+pub use stdsig::{parse_std_sig, std_sig_line, to_std_sig};
+
+pub(crate) use regex_automata::meta::Regex;
+
+/// An ordered collection of signatures, as read from one file.
+///
+/// Comment and blank lines are kept (attached to the signature that follows
+/// them, or in [`trailing_comments`](SignatureSet::trailing_comments)) so a
+/// file survives a read and a write.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignatureSet {
+    /// The signatures, in file order.
+    pub signatures: Vec<Signature>,
+    /// Comment and blank lines after the last signature.
+    pub trailing_comments: Vec<String>,
+}
+
+impl SignatureSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        SignatureSet::default()
+    }
+
+    /// Number of signatures.
+    pub fn len(&self) -> usize {
+        self.signatures.len()
+    }
+
+    /// True when the set holds no signature.
+    pub fn is_empty(&self) -> bool {
+        self.signatures.is_empty()
+    }
+
+    /// Forgets where each signature was read from, so sets read from
+    /// different files (or written and read again) compare by content.
+    ///
+    /// ```
+    /// use dpi_core::signature::parse_std_sig;
+    ///
+    /// let mut a = parse_std_sig("Service: x udp port 1 n = 1\n", "a.sig").unwrap();
+    /// let mut b = parse_std_sig("\nService: x udp port 1 n = 1\n", "b.sig").unwrap();
+    /// b.signatures[0].comments.clear();
+    /// assert_ne!(a, b);
+    /// a.strip_locations();
+    /// b.strip_locations();
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn strip_locations(&mut self) {
+        for s in &mut self.signatures {
+            s.location = None;
+        }
+    }
+}
+
+/// Where a signature was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Location {
+    /// The file (or other source name) given to the parser.
+    pub source: String,
+    /// The 1-based line of the signature (its `rule` line in the extended format).
+    pub line: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.source, self.line)
+    }
+}
+
+/// One classification rule: when its conditions hold, the flow is `protocol`
+/// (and `app`, when given).
+///
+/// All conditions must hold together: transport, ports, every pattern and
+/// every feature predicate. See `signatures/README.md` for the exact meaning
+/// of each field.
+///
+/// ```
+/// use dpi_core::signature::{Direction, Pattern, PortSet, Signature, Transport};
+///
+/// let mut sig = Signature::new("HTTP");
+/// sig.transport = Transport::Tcp;
+/// sig.ports = PortSet::single(80);
+/// sig.patterns.push(Pattern::literal_at(Direction::Initiator, 0, b"GET "));
+/// assert!(sig.ports.contains(80));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    /// A stable identifier, when the rule has one (`rule NAME` in the extended format).
+    pub id: Option<String>,
+    /// Where the signature was read from; `None` for signatures built in code.
+    pub location: Option<Location>,
+    /// Comment lines (with their `#` or `!`) and blank lines (empty strings)
+    /// that came right before the signature in its file.
+    pub comments: Vec<String>,
+    /// The protocol, in nDPI spelling (`"HTTP"`, `"TLS"`); argus service
+    /// names (`"http"`) as read from std.sig.
+    pub protocol: String,
+    /// The application on top of the protocol (nDPI's `TLS.Google` is
+    /// protocol `TLS`, app `Google`).
+    pub app: Option<String>,
+    /// The transport the rule applies to.
+    pub transport: Transport,
+    /// The server ports the rule applies to; empty means any port.
+    pub ports: PortSet,
+    /// Byte patterns; all must match.
+    pub patterns: Vec<Pattern>,
+    /// Flow-feature predicates; all must hold.
+    pub features: Vec<Feature>,
+    /// The payload is encrypted after the matched preamble (argus's `encrypted` flag).
+    pub encrypted: bool,
+    /// Higher priority wins when several rules match; default 0.
+    pub priority: i32,
+    /// How many flows backed this rule when it was learnt (std.sig `n =`).
+    pub support: u64,
+    /// Where the rule came from and how well it scored.
+    pub provenance: Provenance,
+    /// How the pattern strings were labelled in std.sig, kept so a line is
+    /// written back as it was read.
+    pub std_quoting: StdQuoting,
+}
+
+impl Signature {
+    /// A signature for `protocol` with no condition yet: any transport, any
+    /// port, no pattern, priority 0, support 0.
+    pub fn new(protocol: impl Into<String>) -> Self {
+        Signature {
+            id: None,
+            location: None,
+            comments: Vec::new(),
+            protocol: protocol.into(),
+            app: None,
+            transport: Transport::Any,
+            ports: PortSet::any(),
+            patterns: Vec::new(),
+            features: Vec::new(),
+            encrypted: false,
+            priority: 0,
+            support: 0,
+            provenance: Provenance::default(),
+            std_quoting: StdQuoting::default(),
+        }
+    }
+
+    /// The label in nDPI form: `protocol` or `protocol.app`.
+    ///
+    /// ```
+    /// let mut s = dpi_core::signature::Signature::new("TLS");
+    /// s.app = Some("Google".into());
+    /// assert_eq!(s.label(), "TLS.Google");
+    /// ```
+    pub fn label(&self) -> String {
+        match &self.app {
+            Some(app) => format!("{}.{}", self.protocol, app),
+            None => self.protocol.clone(),
+        }
+    }
+}
+
+/// Which std.sig pattern strings were written without their `src =` /
+/// `dst =` label.
+///
+/// In std.sig a bare quoted string fills the first of src and dst not yet
+/// given (argus files contain lines like `src = "..."  "..."`). This only
+/// affects how a line is written; the model is the same either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StdQuoting {
+    /// The src string had no `src =` label.
+    pub bare_src: bool,
+    /// The dst string had no `dst =` label.
+    pub bare_dst: bool,
+}
+
+/// The transport a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Transport {
+    /// Any transport.
+    Any,
+    /// TCP (IP protocol 6).
+    Tcp,
+    /// UDP (IP protocol 17).
+    Udp,
+    /// Another IP protocol number (never 6 or 17; use [`Transport::from_number`]).
+    Other(u8),
+}
+
+impl Transport {
+    /// The transport for an IP protocol number: 6 is TCP, 17 is UDP.
+    ///
+    /// ```
+    /// use dpi_core::signature::Transport;
+    /// assert_eq!(Transport::from_number(6), Transport::Tcp);
+    /// assert_eq!(Transport::from_number(132), Transport::Other(132));
+    /// ```
+    pub fn from_number(n: u8) -> Self {
+        match n {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            n => Transport::Other(n),
+        }
+    }
+
+    /// The IP protocol number, or `None` for [`Transport::Any`].
+    pub fn number(self) -> Option<u8> {
+        match self {
+            Transport::Any => None,
+            Transport::Tcp => Some(6),
+            Transport::Udp => Some(17),
+            Transport::Other(n) => Some(n),
+        }
+    }
+
+    /// True when a flow with IP protocol `proto` satisfies this condition.
+    pub fn matches(self, proto: u8) -> bool {
+        match self.number() {
+            None => true,
+            Some(n) => n == proto,
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Any => f.write_str("any"),
+            Transport::Tcp => f.write_str("tcp"),
+            Transport::Udp => f.write_str("udp"),
+            Transport::Other(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// An inclusive range of ports; `start == end` for a single port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port of the range.
+    pub start: u16,
+    /// Last port of the range (inclusive, `>= start`).
+    pub end: u16,
+}
+
+impl PortRange {
+    /// The range holding only `port`.
+    pub fn single(port: u16) -> Self {
+        PortRange {
+            start: port,
+            end: port,
+        }
+    }
+
+    /// True when `port` lies in the range.
+    pub fn contains(self, port: u16) -> bool {
+        self.start <= port && port <= self.end
+    }
+}
+
+/// The ports a rule applies to: a list of ranges, kept in the order written.
+/// An empty list means any port.
+///
+/// ```
+/// use dpi_core::signature::{PortRange, PortSet};
+///
+/// let ports = PortSet { ranges: vec![PortRange::single(80), PortRange { start: 8000, end: 8099 }] };
+/// assert!(ports.contains(8080));
+/// assert!(!ports.contains(443));
+/// assert!(PortSet::any().contains(443));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortSet {
+    /// The ranges; empty means any port.
+    pub ranges: Vec<PortRange>,
+}
+
+impl PortSet {
+    /// Any port.
+    pub fn any() -> Self {
+        PortSet { ranges: Vec::new() }
+    }
+
+    /// Exactly one port.
+    pub fn single(port: u16) -> Self {
+        PortSet {
+            ranges: vec![PortRange::single(port)],
+        }
+    }
+
+    /// True when the set places no condition on the port.
+    pub fn is_any(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// True when `port` satisfies the condition.
+    pub fn contains(&self, port: u16) -> bool {
+        self.is_any() || self.ranges.iter().any(|r| r.contains(port))
+    }
+
+    /// The port, when the set is exactly one single port (as std.sig needs).
+    pub fn single_port(&self) -> Option<u16> {
+        match self.ranges.as_slice() {
+            [r] if r.start == r.end => Some(r.start),
+            _ => None,
+        }
+    }
+}
+
+/// Which direction's bytes a pattern is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Direction {
+    /// The bytes sent by the flow's initiator (client to server, `c2s`, std.sig `src`).
+    Initiator,
+    /// The bytes sent by the responder (server to client, `s2c`, std.sig `dst`).
+    Responder,
+    /// Either direction's bytes may match.
+    Either,
+    /// Both directions' bytes must match.
+    Both,
+}
+
+/// One side of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Side {
+    /// The initiator (client).
+    Initiator,
+    /// The responder (server).
+    Responder,
+}
+
+/// A byte pattern with the direction it applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pattern {
+    /// The direction whose first bytes are searched.
+    pub direction: Direction,
+    /// What to look for, and where.
+    pub kind: PatternKind,
+}
+
+impl Pattern {
+    /// Masked bytes at a fixed `offset`.
+    pub fn masked(direction: Direction, offset: u32, bytes: Vec<MaskedByte>) -> Self {
+        Pattern {
+            direction,
+            kind: PatternKind::Masked { offset, bytes },
+        }
+    }
+
+    /// A case-sensitive literal at a fixed `offset`.
+    pub fn literal_at(direction: Direction, offset: u32, bytes: &[u8]) -> Self {
+        Pattern {
+            direction,
+            kind: PatternKind::Literal {
+                bytes: bytes.to_vec(),
+                nocase: false,
+                position: Position::At(offset),
+            },
+        }
+    }
+
+    /// A regex searched anywhere in the captured bytes. The source is not
+    /// checked here; the parsers check that it compiles.
+    pub fn regex(direction: Direction, source: impl Into<String>) -> Self {
+        Pattern {
+            direction,
+            kind: PatternKind::Regex {
+                source: source.into(),
+                position: Position::Anywhere,
+            },
+        }
+    }
+}
+
+/// What a pattern looks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PatternKind {
+    /// Masked bytes starting at `offset`: byte `i` of the payload at
+    /// `offset + i` must equal `bytes[i].value` under `bytes[i].mask`.
+    /// Trailing and inner wildcard bytes (mask 0) need not be present.
+    Masked {
+        /// Offset of the first byte from the start of the direction's payload.
+        offset: u32,
+        /// The masked bytes.
+        bytes: Vec<MaskedByte>,
+    },
+    /// A literal byte string.
+    Literal {
+        /// The bytes; never empty in a parsed signature.
+        bytes: Vec<u8>,
+        /// Compare ASCII letters without regard to case.
+        nocase: bool,
+        /// Where the literal must lie.
+        position: Position,
+    },
+    /// A regular expression in regex-automata syntax, kept as its source.
+    /// It is compiled in bytes mode, Unicode off (`\\xFF` is the byte 0xFF).
+    Regex {
+        /// The regex source.
+        source: String,
+        /// Where the match must lie ([`Position::At`] anchors the match start).
+        position: Position,
+    },
+}
+
+/// Where a literal or regex must lie in a direction's captured bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Position {
+    /// Anywhere in the captured bytes.
+    Anywhere,
+    /// Starting exactly at this offset.
+    At(u32),
+    /// Entirely within the first N bytes (the match ends at or before N).
+    Within(u32),
+}
+
+/// One byte of a masked pattern: the payload byte `b` matches when
+/// `b & mask == value`.
+///
+/// `mask` 0xff compares exactly, 0x00 is a wildcard, 0xf0 / 0x0f compare one
+/// nibble; any other mask compares the chosen bits. `value` never has bits
+/// outside `mask` (the constructor clears them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MaskedByte {
+    /// The expected bits.
+    pub value: u8,
+    /// Which bits are compared.
+    pub mask: u8,
+}
+
+impl MaskedByte {
+    /// A masked byte; bits of `value` outside `mask` are cleared.
+    pub fn new(value: u8, mask: u8) -> Self {
+        MaskedByte {
+            value: value & mask,
+            mask,
+        }
+    }
+
+    /// A byte that must equal `value`.
+    pub fn exact(value: u8) -> Self {
+        MaskedByte { value, mask: 0xff }
+    }
+
+    /// A byte that matches anything.
+    pub fn any() -> Self {
+        MaskedByte { value: 0, mask: 0 }
+    }
+
+    /// True when `byte` matches.
+    pub fn matches(self, byte: u8) -> bool {
+        byte & self.mask == self.value
+    }
+
+    /// True for a wildcard (mask 0).
+    pub fn is_any(self) -> bool {
+        self.mask == 0
+    }
+
+    /// Parses the extended format's hex notation: two characters per byte,
+    /// each a hex digit or `?` (a wildcard nibble), optionally followed by
+    /// `&MM` for an arbitrary bit mask; whitespace between bytes is ignored.
+    ///
+    /// ```
+    /// use dpi_core::signature::MaskedByte;
+    ///
+    /// let bytes = MaskedByte::parse_hex("47 ?? 5? 80&C0").unwrap();
+    /// assert_eq!(bytes, vec![
+    ///     MaskedByte::exact(0x47),
+    ///     MaskedByte::any(),
+    ///     MaskedByte::new(0x50, 0xf0),
+    ///     MaskedByte::new(0x80, 0xc0),
+    /// ]);
+    /// assert!(MaskedByte::parse_hex("4").is_err());
+    /// ```
+    pub fn parse_hex(text: &str) -> Result<Vec<MaskedByte>, String> {
+        extended::parse_hex_bytes(text).map_err(|(offset, found, expected)| {
+            format!(
+                "at character {}: expected {expected}, found `{found}`",
+                offset + 1
+            )
+        })
+    }
+}
+
+/// A predicate over flow features, for what bytes alone cannot decide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Feature {
+    /// The payload size of the first payload-carrying packet sent by `side`
+    /// lies in `range` (a side that sent no payload has no first size, so the
+    /// predicate fails).
+    FirstPayloadSize {
+        /// Whose first payload packet.
+        side: Side,
+        /// Allowed sizes in bytes.
+        range: ValueRange,
+    },
+    /// The number of packets (all packets, with or without payload) sent by
+    /// `side`, or by both sides together when `side` is `None`, lies in `range`.
+    Packets {
+        /// Whose packets; `None` counts both directions.
+        side: Option<Side>,
+        /// Allowed counts.
+        range: ValueRange,
+    },
+    /// The first payload of the flow was sent by this side.
+    FirstPayloadFrom(Side),
+}
+
+/// An inclusive range of counts or sizes; `max: None` is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ValueRange {
+    /// The smallest allowed value.
+    pub min: u64,
+    /// The largest allowed value, or `None` for no upper bound.
+    pub max: Option<u64>,
+}
+
+impl ValueRange {
+    /// True when `v` lies in the range.
+    pub fn contains(self, v: u64) -> bool {
+        v >= self.min
+            && match self.max {
+                Some(m) => v <= m,
+                None => true,
+            }
+    }
+}
+
+/// Where a rule came from and how well it scored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Who made it: `"hand"`, `"argus"`, `"trained:ndpi"`, ...
+    pub source: Option<String>,
+    /// Measured precision on held-out files, in `0.0..=1.0`.
+    pub precision: Option<f64>,
+    /// Held-out flows the rule labelled as the reference did.
+    pub true_positives: Option<u64>,
+    /// Held-out flows the rule labelled differently from the reference.
+    pub false_positives: Option<u64>,
+    /// Free text: why the rule exists, what replaced what.
+    pub note: Option<String>,
+}
+
+impl Provenance {
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == Provenance::default()
+    }
+}
+
+/// Compiles a regex source the way signatures use it: bytes mode (Unicode
+/// off, so `\xFF` is the byte 0xFF and `.` any byte but `\n`), matches need
+/// not be valid UTF-8. `(?u)` turns Unicode back on inside a pattern.
+///
+/// The parsers call this to reject bad regexes; the matcher compiles with
+/// the same settings by calling it too.
+pub(crate) fn compile_regex(source: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
+    regex_automata::meta::Regex::builder()
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false),
+        )
+        .build(source)
+        .map_err(Box::new)
+}
+
+/// The two text formats of a signature file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// argus std.sig (`Service:` lines).
+    StdSig,
+    /// The extended format (`rule` blocks).
+    Extended,
+}
+
+impl Format {
+    /// Guesses the format: by extension (`.sig` is std.sig, `.rules` is
+    /// extended), otherwise by content (the first line that is not blank
+    /// nor a comment starts with `Service:` in std.sig).
+    ///
+    /// ```
+    /// use dpi_core::signature::Format;
+    ///
+    /// assert_eq!(Format::detect(Some("a/std.sig".as_ref()), ""), Format::StdSig);
+    /// assert_eq!(Format::detect(None, "# x\nService: a tcp port 1 n = 1\n"), Format::StdSig);
+    /// assert_eq!(Format::detect(None, "rule x\nprotocol A\nend\n"), Format::Extended);
+    /// ```
+    pub fn detect(path: Option<&Path>, text: &str) -> Format {
+        match path.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            Some("sig") => return Format::StdSig,
+            Some("rules") => return Format::Extended,
+            _ => {}
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'));
+        match first {
+            Some(l) if l.starts_with("Service:") => Format::StdSig,
+            _ => Format::Extended,
+        }
+    }
+}
+
+/// Parses `text` in the given format; `source` names it in errors and locations.
+///
+/// ```
+/// use dpi_core::signature::{parse, Format};
+///
+/// let set = parse("rule r\n  protocol DNS\nend\n", "x.rules", Format::Extended).unwrap();
+/// assert_eq!(set.signatures[0].protocol, "DNS");
+/// ```
+pub fn parse(text: &str, source: &str, format: Format) -> Result<SignatureSet, SignatureErrors> {
+    match format {
+        Format::StdSig => parse_std_sig(text, source),
+        Format::Extended => parse_extended(text, source),
+    }
+}
+
+/// Reads a signature file, detecting its format with [`Format::detect`].
+///
+/// Every bad line is reported; on any error nothing is returned.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("dpi-sig-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("std.sig");
+/// std::fs::write(&path, "Service: ssh tcp port 22 n = 3 src = \"5353482D\"\n").unwrap();
+/// let set = dpi_core::signature::load(&path).unwrap();
+/// assert_eq!(set.signatures[0].protocol, "ssh");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn load(path: impl AsRef<Path>) -> Result<SignatureSet, SignatureErrors> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SignatureErrors::new(vec![SignatureError::io(&name, &e)]))?;
+    parse(&text, &name, Format::detect(Some(path), &text))
+}
+
+/// Column (1-based, in characters) of byte offset `at` in `line`.
+pub(crate) fn column_of(line: &str, at: usize) -> u32 {
+    let at = at.min(line.len());
+    let prefix = line.get(..at).unwrap_or(line);
+    prefix.chars().count() as u32 + 1
+}
+
+/// Splits text into lines, keeping 1-based numbers and dropping a `\r` before `\n`.
+pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (u32, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| ((i + 1) as u32, l.strip_suffix('\r').unwrap_or(l)))
+}
+
+/// Writes comment lines so they read back as the same comments.
+pub(crate) fn write_comment(out: &mut String, comment: &str) {
+    let c = comment.replace('\n', " ");
+    let c = c.trim();
+    if !c.is_empty() && !c.starts_with('#') && !c.starts_with('!') {
+        out.push_str("# ");
+    }
+    out.push_str(c);
+    out.push('\n');
+}
+
+#[cfg(test)]
+pub(crate) mod strategies {
+    //! Proptest generators for the model, shared by the codec tests.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    pub fn comment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[#!][ -~]{0,20}".prop_map(|s| s.trim().to_string()),
+        ]
+    }
+
+    pub fn masked_byte() -> impl Strategy<Value = MaskedByte> {
+        prop_oneof![
+            any::<u8>().prop_map(MaskedByte::exact),
+            Just(MaskedByte::any()),
+            (any::<u8>(), prop::sample::select(vec![0xf0u8, 0x0f]))
+                .prop_map(|(v, m)| MaskedByte::new(v, m)),
+            (any::<u8>(), any::<u8>()).prop_map(|(v, m)| MaskedByte::new(v, m)),
+        ]
+    }
+
+    pub fn nibble_masked_byte() -> impl Strategy<Value = MaskedByte> {
+        (
+            any::<u8>(),
+            prop::sample::select(vec![0xffu8, 0xf0, 0x0f, 0x00]),
+        )
+            .prop_map(|(v, m)| MaskedByte::new(v, m))
+    }
+
+    fn position() -> impl Strategy<Value = Position> {
+        prop_oneof![
+            Just(Position::Anywhere),
+            (0u32..2000).prop_map(Position::At),
+            (0u32..2000).prop_map(Position::Within),
+        ]
+    }
+
+    fn regex_source() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9 ]{0,8}",
+            prop::sample::select(vec![
+                r"^GET /".to_string(),
+                r"\x16\x03[\x00-\x03]".to_string(),
+                r#"say "hi""#.to_string(),
+                r##"x\"#"##.to_string(),
+                r"(?i)host:\s*\S+\r\n".to_string(),
+                r"[^\\]+\\".to_string(),
+                "\u{e9}t\u{e9}".to_string(),
+            ]),
+        ]
+    }
+
+    fn direction() -> impl Strategy<Value = Direction> {
+        prop::sample::select(vec![
+            Direction::Initiator,
+            Direction::Responder,
+            Direction::Either,
+            Direction::Both,
+        ])
+    }
+
+    fn side() -> impl Strategy<Value = Side> {
+        prop::sample::select(vec![Side::Initiator, Side::Responder])
+    }
+
+    pub fn pattern() -> impl Strategy<Value = Pattern> {
+        let kind = prop_oneof![
+            (0u32..1000, prop::collection::vec(masked_byte(), 0..40))
+                .prop_map(|(offset, bytes)| PatternKind::Masked { offset, bytes }),
+            (
+                prop::collection::vec(any::<u8>(), 1..20),
+                any::<bool>(),
+                position()
+            )
+                .prop_map(|(bytes, nocase, position)| PatternKind::Literal {
+                    bytes,
+                    nocase,
+                    position
+                }),
+            (regex_source(), position())
+                .prop_map(|(source, position)| PatternKind::Regex { source, position }),
+        ];
+        (direction(), kind).prop_map(|(direction, kind)| Pattern { direction, kind })
+    }
+
+    fn value_range() -> impl Strategy<Value = ValueRange> {
+        (any::<u64>(), proptest::option::of(any::<u64>())).prop_map(|(a, b)| match b {
+            Some(b) => ValueRange {
+                min: a.min(b),
+                max: Some(a.max(b)),
+            },
+            None => ValueRange { min: a, max: None },
+        })
+    }
+
+    fn feature() -> impl Strategy<Value = Feature> {
+        prop_oneof![
+            (side(), value_range())
+                .prop_map(|(side, range)| Feature::FirstPayloadSize { side, range }),
+            (proptest::option::of(side()), value_range())
+                .prop_map(|(side, range)| Feature::Packets { side, range }),
+            side().prop_map(Feature::FirstPayloadFrom),
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z][A-Za-z0-9_.:-]{0,12}",
+            ".{0,12}",
+            "[ -~\t\r\n\0]{0,8}"
+        ]
+    }
+
+    fn transport() -> impl Strategy<Value = Transport> {
+        prop_oneof![
+            Just(Transport::Any),
+            Just(Transport::Tcp),
+            Just(Transport::Udp),
+            any::<u8>().prop_map(Transport::from_number),
+        ]
+    }
+
+    fn ports() -> impl Strategy<Value = PortSet> {
+        prop::collection::vec((any::<u16>(), any::<u16>()), 0..4).prop_map(|v| PortSet {
+            ranges: v
+                .into_iter()
+                .map(|(a, b)| PortRange {
+                    start: a.min(b),
+                    end: a.max(b),
+                })
+                .collect(),
+        })
+    }
+
+    fn provenance() -> impl Strategy<Value = Provenance> {
+        (
+            proptest::option::of(text()),
+            proptest::option::of((0u32..=1_000_000).prop_map(|x| f64::from(x) / 1e6)),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(text()),
+        )
+            .prop_map(
+                |(source, precision, true_positives, false_positives, note)| Provenance {
+                    source,
+                    precision,
+                    true_positives,
+                    false_positives,
+                    note,
+                },
+            )
+    }
+
+    /// Any signature the model can hold (locations left out).
+    pub fn signature() -> impl Strategy<Value = Signature> {
+        (
+            (
+                proptest::option::of(text()),
+                prop::collection::vec(comment(), 0..3),
+                text(),
+                proptest::option::of(text()),
+                transport(),
+                ports(),
+            ),
+            (
+                prop::collection::vec(pattern(), 0..4),
+                prop::collection::vec(feature(), 0..3),
+                any::<bool>(),
+                any::<i32>(),
+                any::<u64>(),
+                provenance(),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (id, comments, protocol, app, transport, ports),
+                    (patterns, features, encrypted, priority, support, provenance, bs, bd),
+                )| Signature {
+                    id,
+                    location: None,
+                    comments,
+                    protocol,
+                    app,
+                    transport,
+                    ports,
+                    patterns,
+                    features,
+                    encrypted,
+                    priority,
+                    support,
+                    provenance,
+                    std_quoting: StdQuoting {
+                        bare_src: bs,
+                        bare_dst: bd,
+                    },
+                },
+            )
+    }
+
+    /// Any set of signatures.
+    pub fn signature_set() -> impl Strategy<Value = SignatureSet> {
+        (
+            prop::collection::vec(signature(), 0..5),
+            prop::collection::vec(comment(), 0..3),
+        )
+            .prop_map(|(signatures, trailing_comments)| SignatureSet {
+                signatures,
+                trailing_comments,
+            })
+    }
+
+    /// Signatures of the kind std.sig can express.
+    pub fn std_signature() -> impl Strategy<Value = Signature> {
+        let name = "[A-Za-z][A-Za-z0-9_-]{0,15}";
+        (
+            (
+                prop::collection::vec(comment(), 0..3),
+                name,
+                proptest::option::of(name),
+                any::<bool>(),
+                any::<u16>(),
+                any::<u64>(),
+                any::<bool>(),
+            ),
+            (
+                proptest::option::of(prop::collection::vec(nibble_masked_byte(), 0..=32)),
+                proptest::option::of(prop::collection::vec(nibble_masked_byte(), 0..=32)),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (comments, protocol, app, tcp, port, support, encrypted),
+                    (src, dst, bs, bd, dst_first),
+                )| {
+                    let mut sig = Signature::new(protocol);
+                    sig.comments = comments;
+                    sig.app = app;
+                    sig.transport = if tcp { Transport::Tcp } else { Transport::Udp };
+                    sig.ports = PortSet::single(port);
+                    sig.support = support;
+                    sig.encrypted = encrypted;
+                    if let Some(b) = src {
+                        sig.patterns
+                            .push(Pattern::masked(Direction::Initiator, 0, b));
+                    }
+                    if let Some(b) = dst {
+                        sig.patterns
+                            .push(Pattern::masked(Direction::Responder, 0, b));
+                    }
+                    if dst_first {
+                        sig.patterns.reverse();
+                    }
+                    sig.std_quoting = StdQuoting {
+                        bare_src: bs,
+                        bare_dst: bd,
+                    };
+                    sig
+                },
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_sync() {
+        fn check<T: Send + Sync + std::panic::UnwindSafe>() {}
+        check::<SignatureSet>();
+        check::<Signature>();
+        check::<SignatureError>();
+        check::<SignatureErrors>();
+        check::<NotExpressible>();
+    }
+
+    #[test]
+    fn readme_examples_parse() {
+        let readme = include_str!("../../../signatures/README.md");
+        let mut parsed = 0;
+        for block in readme.split("```text\n").skip(1) {
+            let block = block.split("```").next().unwrap_or("");
+            if block.lines().any(|l| l.starts_with("rule")) {
+                let set = parse_extended(block, "README.md").unwrap_or_else(|e| panic!("{e}"));
+                let mut back = parse_extended(&to_extended(&set), "README.md").unwrap();
+                let mut orig = set;
+                back.strip_locations();
+                orig.strip_locations();
+                assert_eq!(back, orig);
+                parsed += 1;
+            } else if block.lines().any(|l| l.starts_with("Service:")) {
+                let set = parse_std_sig(block, "README.md").unwrap_or_else(|e| panic!("{e}"));
+                assert!(to_std_sig(&set).1.is_empty());
+                parsed += 1;
+            }
+        }
+        assert_eq!(parsed, 2);
+    }
+
+    #[test]
+    fn regexes_compile_in_bytes_mode() {
+        let re = compile_regex(r"^\x16\x03[\x00-\x03]").unwrap();
+        assert!(re.is_match(b"\x16\x03\x01\x02\x00".as_slice()));
+        assert!(compile_regex(r"\xFF").unwrap().is_match(b"\xff".as_slice()));
+        assert!(compile_regex("(unclosed").is_err());
+    }
+
+    #[test]
+    fn masked_byte_matching() {
+        let cases = [
+            (MaskedByte::exact(0x47), 0x47, true),
+            (MaskedByte::exact(0x47), 0x46, false),
+            (MaskedByte::any(), 0x00, true),
+            (MaskedByte::new(0x5f, 0xf0), 0x5a, true),
+            (MaskedByte::new(0x5f, 0xf0), 0x6a, false),
+            (MaskedByte::new(0x07, 0x0f), 0xa7, true),
+            (MaskedByte::new(0x80, 0xc0), 0xbf, true),
+            (MaskedByte::new(0x80, 0xc0), 0xff, false),
+        ];
+        for (m, b, want) in cases {
+            assert_eq!(m.matches(b), want, "{m:?} vs {b:#04x}");
+        }
+        assert_eq!(MaskedByte::new(0xff, 0xf0).value, 0xf0);
+    }
+
+    #[test]
+    fn ranges_and_ports() {
+        let r = ValueRange {
+            min: 10,
+            max: Some(20),
+        };
+        assert!(r.contains(10) && r.contains(20) && !r.contains(21) && !r.contains(9));
+        assert!(ValueRange { min: 5, max: None }.contains(u64::MAX));
+        assert_eq!(PortSet::single(53).single_port(), Some(53));
+        assert_eq!(PortSet::any().single_port(), None);
+        assert!(Transport::Any.matches(1));
+        assert!(!Transport::Tcp.matches(17));
+    }
+
+    #[test]
+    fn load_reports_missing_file() {
+        let err = load("/nonexistent/dir/none.sig").unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(err.errors()[0].line(), 0);
+        assert!(err
+            .to_string()
+            .contains("/nonexistent/dir/none.sig: cannot read"));
+    }
+
+    #[test]
+    fn load_detects_extended() {
+        let dir = std::env::temp_dir().join(format!("dpi-sig-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.rules");
+        std::fs::write(&path, "rule a\n  protocol DNS\n  transport udp\nend\n").unwrap();
+        let set = load(&path).unwrap();
+        assert_eq!(set.signatures[0].transport, Transport::Udp);
+        assert_eq!(
+            set.signatures[0].location,
+            Some(Location {
+                source: path.display().to_string(),
+                line: 1
+            })
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
