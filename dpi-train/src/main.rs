@@ -17,12 +17,21 @@ struct Cli {
 enum Command {
     /// Write one record per flow: endpoints, counters, first payload sizes and user data.
     Extract(commands::extract::ExtractArgs),
+    /// Reference labels: run ndpiReader over captures, or read label files.
+    Label(commands::label::LabelArgs),
+    /// Line up reference labels with our flows; write the aligned dataset.
+    Align(commands::align::AlignArgs),
+    /// Agreement of a label source with a reference: coverage, accuracy, precision, per protocol.
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract(a) => commands::extract::run(a),
+        Command::Label(a) => commands::label::run(a),
+        Command::Align(a) => commands::align::run(a),
+        Command::Eval(a) => commands::eval::run(a),
     };
     match result {
         Ok(code) => code,

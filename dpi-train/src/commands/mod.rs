@@ -1,4 +1,7 @@
 //! The subcommands of `dpi`.
 
+pub mod align;
 pub mod common;
+pub mod eval;
 pub mod extract;
+pub mod label;

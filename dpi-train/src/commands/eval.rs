@@ -1,0 +1,109 @@
+//! `dpi eval`: agreement of a label source with a reference.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::align::{registry, ReferenceArg};
+use super::common::FlowArgs;
+use crate::eval::{self, report, svg, EvalOptions, Source};
+use crate::labels::Corpus;
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    /// A readable table.
+    Text,
+    /// One JSON object (see `dpi_train::eval::report`).
+    Json,
+}
+
+/// Arguments of `dpi eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The corpus folder (`pcap/`, `expected/`, `labels/<tool>/`).
+    #[arg(long, value_name = "DIR")]
+    pub corpus: PathBuf,
+    /// The reference labels.
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub reference: ReferenceArg,
+    /// The labels under evaluation.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub candidate: Source,
+    /// Signature file for the dpi candidate (repeatable).
+    #[arg(long = "sig", value_name = "FILE")]
+    pub sigs: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
+    pub format: EvalFormat,
+    /// Count only reference flows whose nDPI confidence starts with "DPI".
+    #[arg(long)]
+    pub only_dpi_confidence: bool,
+    /// Write confusion.svg, per_protocol.csv and flows.csv here.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Protocols in the confusion matrix, by support.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub top: usize,
+    /// Protocol-name registry (default: the built-in copy of
+    /// `signatures/protocol-names.csv`).
+    #[arg(long, value_name = "FILE")]
+    pub names: Option<PathBuf>,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+fn create(p: PathBuf) -> anyhow::Result<BufWriter<std::fs::File>> {
+    Ok(BufWriter::new(
+        std::fs::File::create(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+    ))
+}
+
+/// Runs `dpi eval`.
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let corpus = Corpus::open(&args.corpus)?;
+    let registry = registry(&args.names)?;
+    let opts = EvalOptions {
+        reference: args.reference.tool(),
+        candidate: args.candidate,
+        only_dpi_confidence: args.only_dpi_confidence,
+        signatures: args.sigs.clone(),
+        top: args.top,
+    };
+    let e = eval::evaluate(&corpus, &registry, &args.flow.run_options(), &opts)?;
+    let name = args.corpus.display().to_string();
+    let mut out = args.flow.open_output()?;
+    match args.format {
+        EvalFormat::Text => out.write_all(report::to_text(&name, &opts, &e).as_bytes())?,
+        EvalFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report::to_json(&name, &opts, &e))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        let title = format!(
+            "{} vs {} on {}{}",
+            opts.candidate,
+            opts.reference,
+            name,
+            if opts.only_dpi_confidence {
+                " (DPI confidence)"
+            } else {
+                ""
+            }
+        );
+        std::fs::write(
+            dir.join("confusion.svg"),
+            svg::heatmap(&e.metrics.confusion, &title),
+        )?;
+        let mut w = create(dir.join("per_protocol.csv"))?;
+        report::write_per_protocol(&mut w, &e.metrics)?;
+        w.flush()?;
+        let mut w = create(dir.join("flows.csv"))?;
+        report::write_flows(&mut w, &e.flows)?;
+        w.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
