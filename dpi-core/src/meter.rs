@@ -16,7 +16,7 @@ pub struct MeterStats {
     pub not_ip: u64,
     /// Frames cut short inside a header.
     pub truncated: u64,
-    /// Frames with an invalid header.
+    /// Frames with an invalid header, or whose IP length exceeds the frame's length on the wire.
     pub malformed: u64,
     /// Later IP fragments (no ports): counted, never a new flow.
     pub later_fragments: u64,
@@ -105,6 +105,11 @@ impl FlowMeter {
     ) {
         self.stats.frames += 1;
         match decode(link, data) {
+            Ok(pkt) if pkt.payload_len > orig_len => {
+                // The IP header claims more bytes than the frame had on the
+                // wire: a corrupt packet, not one cut by the snap length.
+                self.stats.malformed += 1;
+            }
             Ok(pkt) => {
                 if pkt.fragment == Fragment::Later {
                     self.stats.later_fragments += 1;

@@ -106,7 +106,7 @@ fn our_flows_match_ndpi_flows() {
             worst.push((m, x, name));
         }
     }
-    worst.sort_by(|a, b| (b.0 + b.1).cmp(&(a.0 + a.1)));
+    worst.sort_by_key(|w| std::cmp::Reverse(w.0 + w.1));
     let found = 1.0 - theirs_missing as f64 / theirs_total as f64;
     let extra = ours_extra as f64 / ours_total as f64;
     println!("captures: {}, failed with an error: {}", captures.len(), failed_files.len());

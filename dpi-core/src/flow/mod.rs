@@ -37,7 +37,9 @@ pub use table::FlowTable;
 pub struct FlowConfig {
     /// A flow with no packet for longer than this is finished
     /// ([`FlowEnd::IdleTimeout`]). Time is capture time: it advances with
-    /// the packets handed in and with [`FlowTable::expire`]. Default 120 s.
+    /// the packets handed in and with [`FlowTable::expire`]. Default 600 s:
+    /// long enough that a capture gives the flows nDPI reports (it does not
+    /// split flows on idle gaps), short enough, with the cap, to bound a probe's table.
     pub idle_timeout: Duration,
     /// A packet arriving when its flow is older than this (since the flow's
     /// first packet) finishes the flow ([`FlowEnd::ActiveTimeout`]) and
@@ -65,7 +67,7 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            idle_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(600),
             active_timeout: Duration::from_secs(3600),
             max_flows: 1 << 20,
             payload_bytes: 64,

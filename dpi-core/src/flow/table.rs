@@ -60,7 +60,7 @@ struct Link {
 /// (idle or active timeout, eviction under the cap) come back through the
 /// callback, and [`flush`](Self::flush) finishes the rest at the end of
 /// input. [`expire`](Self::expire) advances time without a packet.
-/// Defaults ([`FlowConfig::default`]): idle timeout 120 s, active timeout
+/// Defaults ([`FlowConfig::default`]): idle timeout 600 s, active timeout
 /// 3600 s, cap 1,048,576 live flows, N = 64 user-data bytes and K = 8 sizes
 /// and inter-arrival times per direction.
 ///

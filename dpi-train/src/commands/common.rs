@@ -18,7 +18,7 @@ pub struct FlowArgs {
     #[arg(long = "sizes", default_value_t = 8, value_name = "K")]
     pub sizes: usize,
     /// Seconds without a packet after which a flow is finished.
-    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 600.0, value_name = "SECS")]
     pub idle_timeout: f64,
     /// Seconds after which a long flow is finished and a new one started.
     #[arg(long, default_value_t = 3600.0, value_name = "SECS")]
