@@ -128,3 +128,38 @@ fn our_flows_match_ndpi_flows() {
     assert!(found >= 0.98, "only {:.2}% of nDPI's flows found", 100.0 * found);
     assert!(extra <= 0.03, "{:.2}% of our flows are not nDPI's", 100.0 * extra);
 }
+
+/// Every capture of both corpora is read without a panic; failures are per
+/// file, with the reason (printed), and the flows before them are kept.
+#[test]
+fn every_corpus_capture_is_read_or_fails_cleanly() {
+    let Some(ndpi) = corpus() else { return };
+    let root = ndpi.parent().unwrap().to_path_buf();
+    let mut files = 0;
+    let mut failed = Vec::new();
+    for sub in ["ndpi", "zeek"] {
+        let dir = root.join(sub).join("pcap");
+        assert!(dir.is_dir(), "{} is missing", dir.display());
+        let mut caps: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        caps.sort();
+        for cap in caps {
+            files += 1;
+            let mut meter = FlowMeter::new(FlowConfig::default());
+            let mut n = 0usize;
+            let summary = meter.read_file(&cap, &mut |_| n += 1);
+            meter.flush(&mut |_| n += 1);
+            if let Some(e) = summary.error {
+                assert_eq!(e.path(), Some(cap.as_path()), "the error names the file");
+                failed.push(format!("{e} ({n} flows kept)"));
+            }
+        }
+    }
+    println!("{files} captures read, {} failed:", failed.len());
+    for f in &failed {
+        println!("  {f}");
+    }
+    assert!(files > 1000);
+}
