@@ -22,16 +22,70 @@ fn frames() -> Vec<Vec<u8>> {
             let req = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: bench\r\n\r\n";
             let resp = [0x55u8; 1400];
             out.push(tcp_ipv4_frame(c, port, s, 80, 1000, 0, TcpInfo::SYN, b""));
-            out.push(tcp_ipv4_frame(s, 80, c, port, 5000, 1001, TcpInfo::SYN | TcpInfo::ACK, b""));
-            out.push(tcp_ipv4_frame(c, port, s, 80, 1001, 5001, TcpInfo::ACK, b""));
-            out.push(tcp_ipv4_frame(c, port, s, 80, 1001, 5001, TcpInfo::ACK | TcpInfo::PSH, req));
+            out.push(tcp_ipv4_frame(
+                s,
+                80,
+                c,
+                port,
+                5000,
+                1001,
+                TcpInfo::SYN | TcpInfo::ACK,
+                b"",
+            ));
+            out.push(tcp_ipv4_frame(
+                c,
+                port,
+                s,
+                80,
+                1001,
+                5001,
+                TcpInfo::ACK,
+                b"",
+            ));
+            out.push(tcp_ipv4_frame(
+                c,
+                port,
+                s,
+                80,
+                1001,
+                5001,
+                TcpInfo::ACK | TcpInfo::PSH,
+                req,
+            ));
             let mut seq = 5001u32;
             for _ in 0..4 {
-                out.push(tcp_ipv4_frame(s, 80, c, port, seq, 1001 + req.len() as u32, TcpInfo::ACK, &resp));
+                out.push(tcp_ipv4_frame(
+                    s,
+                    80,
+                    c,
+                    port,
+                    seq,
+                    1001 + req.len() as u32,
+                    TcpInfo::ACK,
+                    &resp,
+                ));
                 seq += resp.len() as u32;
             }
-            out.push(tcp_ipv4_frame(c, port, s, 80, 1001 + req.len() as u32, seq, TcpInfo::ACK | TcpInfo::FIN, b""));
-            out.push(tcp_ipv4_frame(s, 80, c, port, seq, 1002 + req.len() as u32, TcpInfo::ACK | TcpInfo::FIN, b""));
+            out.push(tcp_ipv4_frame(
+                c,
+                port,
+                s,
+                80,
+                1001 + req.len() as u32,
+                seq,
+                TcpInfo::ACK | TcpInfo::FIN,
+                b"",
+            ));
+            out.push(tcp_ipv4_frame(
+                s,
+                80,
+                c,
+                port,
+                seq,
+                1002 + req.len() as u32,
+                TcpInfo::ACK | TcpInfo::FIN,
+                b"",
+            ));
         }
     }
     out

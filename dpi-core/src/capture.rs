@@ -197,6 +197,25 @@ impl<R: Read> Inner<R> {
             Inner::Ng(r) => r,
         }
     }
+
+    /// The unread bytes of the buffer; called per record, so dispatched
+    /// statically rather than through [`get`](Self::get).
+    #[inline]
+    fn data(&self) -> &[u8] {
+        match self {
+            Inner::Pcap(r) => r.data(),
+            Inner::Ng(r) => r.data(),
+        }
+    }
+
+    /// Marks `n` bytes read without moving the rest of the buffer.
+    #[inline]
+    fn consume_noshift(&mut self, n: usize) {
+        match self {
+            Inner::Pcap(r) => r.consume_noshift(n),
+            Inner::Ng(r) => r.consume_noshift(n),
+        }
+    }
 }
 
 /// The input as pcap-parser sees it: the bytes already read to recognise the
@@ -264,6 +283,22 @@ fn u16_at(data: &[u8], at: usize, big_endian: bool) -> Option<u16> {
     } else {
         u16::from_le_bytes(b)
     })
+}
+
+/// The time of a pcap record: seconds and the micro- or nanosecond part.
+#[inline]
+fn pcap_timestamp(sec: u32, frac: u32, nanos: bool) -> Timestamp {
+    let frac = u64::from(frac);
+    let frac_nanos = if nanos {
+        frac
+    } else {
+        frac.saturating_mul(1_000)
+    };
+    Timestamp::from_nanos(
+        u64::from(sec)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(frac_nanos),
+    )
 }
 
 fn too_large(len: usize) -> String {
@@ -374,17 +409,7 @@ impl State {
         offset: u64,
     ) -> Result<Step, Error> {
         let iface = self.interface(0, offset)?;
-        let frac = u64::from(frac);
-        let frac_nanos = if iface.ts_resolution == 9 {
-            frac
-        } else {
-            frac.saturating_mul(1_000)
-        };
-        let ts = Timestamp::from_nanos(
-            u64::from(sec)
-                .saturating_mul(1_000_000_000)
-                .saturating_add(frac_nanos),
-        );
+        let ts = pcap_timestamp(sec, frac, iface.ts_resolution == 9);
         self.last_ts = ts;
         Ok(Step::Frame {
             start: self.record_header,
@@ -716,11 +741,21 @@ impl<R: Read> CaptureReader<R> {
         if self.done {
             return Ok(None);
         }
-        let result = self.advance();
-        if !matches!(result, Ok(Some(_))) {
-            self.done = true;
-        }
-        let Some(step) = result? else { return Ok(None) };
+        let fast = match self.format {
+            CaptureFormat::Pcap { .. } => self.pcap_record_in_buffer(),
+            CaptureFormat::PcapNg => None,
+        };
+        let step = match fast {
+            Some(step) => step,
+            None => {
+                let result = self.advance();
+                if !matches!(result, Ok(Some(_))) {
+                    self.done = true;
+                }
+                let Some(step) = result? else { return Ok(None) };
+                step
+            }
+        };
         let Step::Frame {
             start,
             len,
@@ -735,7 +770,7 @@ impl<R: Read> CaptureReader<R> {
         let offset = self.offset;
         let data = start
             .checked_add(len)
-            .and_then(|end| self.inner.get().data().get(start..end))
+            .and_then(|end| self.inner.data().get(start..end))
             .ok_or_else(|| Error::capture(offset, "packet data lies outside its record"))?;
         Ok(Some(Frame {
             data,
@@ -747,9 +782,40 @@ impl<R: Read> CaptureReader<R> {
         }))
     }
 
+    /// The common case of a pcap file: the next record is already whole in
+    /// the buffer. Takes it as [`advance`](Self::advance) would, in one
+    /// pass over its header; `None` leaves everything else (refills,
+    /// growth, the end, errors) to `advance`.
+    #[inline]
+    fn pcap_record_in_buffer(&mut self) -> Option<Step> {
+        let hdr = self.state.record_header;
+        let data = self.inner.data();
+        let (caplen, orig_len, _) = self.state.pcap_lengths(data)?;
+        let len = usize::try_from(caplen).ok()?;
+        if data.len() < hdr.checked_add(len)? {
+            return None;
+        }
+        let be = self.state.big_endian;
+        let (sec, frac) = (u32_at(data, 0, be)?, u32_at(data, 4, be)?);
+        let iface = *self.state.interfaces.first()?;
+        let ts = pcap_timestamp(sec, frac, iface.ts_resolution == 9);
+        self.state.last_ts = ts;
+        self.pending = hdr + len;
+        Some(Step::Frame {
+            start: hdr,
+            len,
+            orig_len,
+            link_type: iface.link_type,
+            ts,
+            interface: 0,
+        })
+    }
+
     fn consume_pending(&mut self) {
         if self.pending > 0 {
-            self.inner.get_mut().consume(self.pending);
+            // No shift here: `refill` moves the unread tail to the front
+            // when more bytes are needed, so each byte is moved at most once.
+            self.inner.consume_noshift(self.pending);
             self.offset += self.pending as u64;
             self.pending = 0;
         }
@@ -767,8 +833,11 @@ impl<R: Read> CaptureReader<R> {
                 CaptureFormat::PcapNg => block_name(self.state.block_type),
             };
             if let CaptureFormat::Pcap { .. } = self.format {
-                let data = self.inner.get().data();
-                if let Some((caplen, orig_len, true)) = self.state.pcap_lengths(data) {
+                let data = self.inner.data();
+                // The whole record is in the buffer (`fill_record`): take it
+                // here rather than through pcap-parser, which would read the
+                // same header again.
+                if let Some((caplen, orig_len, _)) = self.state.pcap_lengths(data) {
                     let sec = u32_at(data, 0, self.state.big_endian).unwrap_or(0);
                     let frac = u32_at(data, 4, self.state.big_endian).unwrap_or(0);
                     let len = usize::try_from(caplen).unwrap_or(usize::MAX);
@@ -839,8 +908,7 @@ impl<R: Read> CaptureReader<R> {
             _ => e,
         };
         loop {
-            let it = self.inner.get();
-            let data = it.data();
+            let data = self.inner.data();
             let avail = data.len();
             let needed = match self.format {
                 CaptureFormat::Pcap { .. } => {
@@ -868,7 +936,7 @@ impl<R: Read> CaptureReader<R> {
             if avail >= needed && avail > 0 {
                 return Ok(true);
             }
-            if it.reader_exhausted() {
+            if self.inner.get().reader_exhausted() {
                 if avail == 0 {
                     return Ok(false);
                 }

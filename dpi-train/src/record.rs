@@ -83,10 +83,38 @@ pub struct FlowRecord {
 }
 
 /// Lower-case hex of `bytes`.
+///
+/// ```
+/// assert_eq!(dpi_train::record::hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+/// ```
 pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// The address as `IpAddr`'s `Display` writes it, without the formatting
+/// machinery for the common IPv4 case.
+fn ip_string(ip: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut s = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
     }
     s
 }
@@ -97,9 +125,9 @@ impl FlowRecord {
         FlowRecord {
             file: file.to_string(),
             transport: transport_name(flow.protocol).into_owned(),
-            src_ip: flow.client.to_string(),
+            src_ip: ip_string(flow.client),
             src_port: flow.client_port,
-            dst_ip: flow.server.to_string(),
+            dst_ip: ip_string(flow.server),
             dst_port: flow.server_port,
             vlan: flow.vlan,
             tunnel: flow.tunnel.map(|t| t.as_str().to_string()),
@@ -203,4 +231,37 @@ pub fn write_csv_line<W: Write>(out: &mut W, cells: &[String]) -> io::Result<()>
         out.write_all(csv_field(c).as_bytes())?;
     }
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    #[test]
+    fn ip_string_matches_display() {
+        for v in [
+            0u32,
+            1,
+            9,
+            10,
+            99,
+            100,
+            255,
+            0x0a00_0001,
+            0xc0a8_6401,
+            0x0a63_0a09,
+            u32::MAX,
+        ] {
+            let ip = IpAddr::V4(Ipv4Addr::from(v));
+            assert_eq!(ip_string(ip), ip.to_string());
+        }
+        for b in 0..=255u8 {
+            let ip = IpAddr::V4(Ipv4Addr::new(b, b / 3, 255 - b, b / 10));
+            assert_eq!(ip_string(ip), ip.to_string());
+        }
+        let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+        assert_eq!(ip_string(v6), "2001:db8::1");
+    }
 }

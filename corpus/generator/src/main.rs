@@ -1,12 +1,18 @@
 //! `dpi-samples [--check] DIR`: writes the sample captures into DIR, or with
 //! `--check` regenerates them in memory and fails if DIR differs.
+//! `dpi-samples flood ...` writes a capture of many distinct flows (see `flood`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: dpi-samples [--check] DIR";
+mod flood;
+
+const USAGE: &str = "usage: dpi-samples [--check] DIR\n       dpi-samples flood [--flows N] [--packets-per-flow P] -o FILE.pcap";
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("flood") {
+        return flood::main(std::env::args().skip(2));
+    }
     let mut check = false;
     let mut dir: Option<PathBuf> = None;
     for arg in std::env::args().skip(1) {

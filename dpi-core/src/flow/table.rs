@@ -649,7 +649,10 @@ mod tests {
 
     #[test]
     fn idle_timeout_driven_by_packet_time() {
-        let mut r = Run::new(FlowConfig::default());
+        let mut r = Run::new(FlowConfig {
+            idle_timeout: Duration::from_secs(120),
+            ..FlowConfig::default()
+        });
         r.push(secs(0), &udp(A, 1, B, 2, b""));
         r.push(secs(100), &udp(A, 3, B, 4, b""));
         r.push(secs(120), &udp(A, 5, B, 6, b""));
@@ -675,7 +678,10 @@ mod tests {
 
     #[test]
     fn idle_flow_is_restarted_by_its_next_packet() {
-        let mut r = Run::new(FlowConfig::default());
+        let mut r = Run::new(FlowConfig {
+            idle_timeout: Duration::from_secs(120),
+            ..FlowConfig::default()
+        });
         r.push(secs(0), &udp(A, 1, B, 2, b"one"));
         r.push(secs(500), &udp(B, 2, A, 1, b"two"));
         let flows = r.flush();

@@ -1,12 +1,13 @@
 //! `dpi extract`: one record per flow.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::process::ExitCode;
 
 use dpi_core::{FileSummary, Flow};
 
 use super::common::{FlowArgs, Report};
-use crate::record::{write_csv_line, FlowRecord, RecordFormat, CSV_COLUMNS};
+use crate::record::{transport_name, write_csv_line, FlowRecord, RecordFormat, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
 /// Arguments of `dpi extract`.
@@ -26,18 +27,133 @@ struct Writer<'a> {
     paths: &'a [String],
     format: RecordFormat,
     out: Box<dyn Write>,
+    /// One record, serialised here and written with one call.
+    line: Vec<u8>,
+    /// The JSON string of `paths[.0]`, escaped once per file.
+    file_json: (usize, Vec<u8>),
     report: Report,
+}
+
+/// Appends the decimal digits of `n`.
+fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `"ip"` as `IpAddr`'s `Display` writes it.
+fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    out.push(b'"');
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                put_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends `"hex"` of `bytes` (lower case, as [`crate::record::hex`]).
+fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2 + 2);
+    out.push(b'"');
+    for &b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
+    }
+    out.push(b'"');
+}
+
+fn put_sizes(out: &mut Vec<u8>, sizes: &[u32]) {
+    out.push(b'[');
+    for (i, &n) in sizes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        put_u64(out, u64::from(n));
+    }
+    out.push(b']');
+}
+
+/// Appends the JSON line of `flow`, byte for byte what `serde_json` writes
+/// for its [`FlowRecord`] (same keys, order and number formatting), without
+/// building the record. `file_json` is the capture path as a JSON string.
+fn put_json_record(out: &mut Vec<u8>, file_json: &[u8], flow: &Flow) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"file\":");
+    out.extend_from_slice(file_json);
+    out.extend_from_slice(b",\"transport\":\"");
+    out.extend_from_slice(transport_name(flow.protocol).as_bytes());
+    out.extend_from_slice(b"\",\"src_ip\":");
+    put_ip(out, flow.client);
+    out.extend_from_slice(b",\"src_port\":");
+    put_u64(out, u64::from(flow.client_port));
+    out.extend_from_slice(b",\"dst_ip\":");
+    put_ip(out, flow.server);
+    out.extend_from_slice(b",\"dst_port\":");
+    put_u64(out, u64::from(flow.server_port));
+    out.extend_from_slice(b",\"vlan\":");
+    put_u64(out, u64::from(flow.vlan));
+    out.extend_from_slice(b",\"tunnel\":");
+    match flow.tunnel {
+        Some(t) => serde_json::to_writer(&mut *out, t.as_str())?,
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"first_ts\":");
+    serde_json::to_writer(&mut *out, &flow.first_ts.as_secs_f64())?;
+    out.extend_from_slice(b",\"last_ts\":");
+    serde_json::to_writer(&mut *out, &flow.last_ts.as_secs_f64())?;
+    out.extend_from_slice(b",\"c2s_packets\":");
+    put_u64(out, flow.c2s.packets);
+    out.extend_from_slice(b",\"s2c_packets\":");
+    put_u64(out, flow.s2c.packets);
+    out.extend_from_slice(b",\"c2s_bytes\":");
+    put_u64(out, flow.c2s.bytes);
+    out.extend_from_slice(b",\"s2c_bytes\":");
+    put_u64(out, flow.s2c.bytes);
+    out.extend_from_slice(b",\"c2s_sizes\":");
+    put_sizes(out, &flow.c2s.sizes);
+    out.extend_from_slice(b",\"s2c_sizes\":");
+    put_sizes(out, &flow.s2c.sizes);
+    out.extend_from_slice(b",\"c2s_payload\":");
+    put_hex(out, &flow.c2s_payload);
+    out.extend_from_slice(b",\"s2c_payload\":");
+    put_hex(out, &flow.s2c_payload);
+    out.extend_from_slice(b"}\n");
+    Ok(())
 }
 
 impl FlowSink for Writer<'_> {
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
-        let rec = FlowRecord::new(&self.paths[file], &flow);
         match self.format {
             RecordFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, &rec)?;
-                self.out.write_all(b"\n")?;
+                if self.file_json.0 != file || self.file_json.1.is_empty() {
+                    self.file_json.1.clear();
+                    serde_json::to_writer(&mut self.file_json.1, &self.paths[file])?;
+                    self.file_json.0 = file;
+                }
+                self.line.clear();
+                put_json_record(&mut self.line, &self.file_json.1, &flow)?;
+                self.out.write_all(&self.line)?;
             }
-            RecordFormat::Csv => write_csv_line(&mut self.out, &rec.csv_cells())?,
+            RecordFormat::Csv => {
+                let rec = FlowRecord::new(&self.paths[file], &flow);
+                write_csv_line(&mut self.out, &rec.csv_cells())?
+            }
         }
         self.report.flows += 1;
         Ok(())
@@ -61,6 +177,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         paths: &args.captures,
         format: args.format,
         out,
+        line: Vec::with_capacity(1024),
+        file_json: (0, Vec::new()),
         report: Report::default(),
     };
     run_files(&args.captures, &args.flow.run_options(), &mut w)?;
@@ -71,4 +189,99 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use dpi_core::{DirectionStats, FlowEnd, Timestamp, Tunnel};
+
+    use super::*;
+
+    fn flow(i: u32) -> Flow {
+        let stats = |packets: u64, sizes: Vec<u32>| DirectionStats {
+            packets,
+            bytes: packets * 1514 + u64::from(i),
+            payload_bytes: 0,
+            first_ts: None,
+            last_ts: None,
+            tcp_flags: 0,
+            sizes,
+            iats: Vec::new(),
+        };
+        let v4 = |v: u32| IpAddr::V4(Ipv4Addr::from(v.wrapping_mul(2_654_435_761)));
+        Flow {
+            protocol: [6, 17, 1, 58, 132, 99, 255, 0][i as usize % 8],
+            client: if i % 5 == 4 {
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16))
+            } else {
+                v4(i)
+            },
+            client_port: (i * 7919) as u16,
+            server: if i % 7 == 6 {
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
+            } else {
+                v4(i + 1)
+            },
+            server_port: [0, 1, 80, 443, 65535][i as usize % 5],
+            vlan: [0, 1, 4095][i as usize % 3],
+            tunnel: [
+                None,
+                Some(Tunnel::Gtp),
+                Some(Tunnel::Vxlan),
+                Some(Tunnel::IpInIp),
+            ][i as usize % 4],
+            first_ts: Timestamp::from_nanos(
+                u64::from(i) * 123_456_789_011 % 1_800_000_000_000_000_000,
+            ),
+            last_ts: Timestamp::from_micros(u64::from(i) * 1_000_003),
+            c2s: stats(u64::from(i) * 3, (0..i % 9).map(|k| k * 100 + i).collect()),
+            s2c: stats(u64::from(i).pow(3), vec![]),
+            c2s_payload: (0..(i * 13 % 70) as u8)
+                .map(|b| b.wrapping_mul(37))
+                .collect(),
+            s2c_payload: if i % 3 == 0 {
+                Vec::new()
+            } else {
+                vec![0xff, 0, 0x0a, i as u8]
+            },
+            end: FlowEnd::Flushed,
+        }
+    }
+
+    #[test]
+    fn json_lines_match_the_serde_record() {
+        let files = [
+            "a.pcap",
+            "/tmp/dir with space/x.pcapng",
+            "quote\"back\\slash\ttab",
+            "é.pcap",
+        ];
+        let mut line = Vec::new();
+        for i in 0..200 {
+            let f = flow(i);
+            let file = files[i as usize % files.len()];
+            let file_json = serde_json::to_vec(file).unwrap();
+            line.clear();
+            put_json_record(&mut line, &file_json, &f).unwrap();
+            let mut want = serde_json::to_vec(&FlowRecord::new(file, &f)).unwrap();
+            want.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&line),
+                String::from_utf8_lossy(&want),
+                "flow {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimal_digits() {
+        let mut out = Vec::new();
+        for n in [0, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX] {
+            out.clear();
+            put_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
 }
