@@ -36,10 +36,12 @@
 #![deny(missing_docs)]
 
 mod capture;
+pub mod classify;
 pub mod decode;
 mod error;
 pub mod flow;
 mod link;
+pub mod matcher;
 mod meter;
 mod packet;
 pub mod signature;
@@ -47,6 +49,7 @@ pub mod testing;
 mod time;
 
 pub use capture::{CaptureFormat, CaptureReader, Frame, InterfaceInfo};
+pub use classify::{Classification, Classifier, Confidence, Decision, FlowView};
 pub use decode::{decode, DecodeError};
 pub use error::{Error, ErrorKind};
 pub use flow::{DirectionStats, Flow, FlowConfig, FlowEnd, FlowTable};

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::{decode, CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType, Timestamp};
+use crate::{
+    decode, CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType,
+    Timestamp,
+};
 
 /// Counters of what a [`FlowMeter`] saw, for reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,7 +30,9 @@ pub struct MeterStats {
 impl MeterStats {
     fn count_error(&mut self, e: DecodeError) {
         match e {
-            DecodeError::UnsupportedLinkType(l) => *self.unsupported_link_types.entry(l.0).or_default() += 1,
+            DecodeError::UnsupportedLinkType(l) => {
+                *self.unsupported_link_types.entry(l.0).or_default() += 1
+            }
             DecodeError::NotIp(_) => self.not_ip += 1,
             DecodeError::Truncated { .. } => self.truncated += 1,
             DecodeError::Malformed { .. } => self.malformed += 1,
@@ -115,7 +120,8 @@ impl FlowMeter {
                     self.stats.later_fragments += 1;
                 }
                 self.stats.packets += 1;
-                self.table.process(ts, orig_len.max(data.len() as u32), &pkt, emit);
+                self.table
+                    .process(ts, orig_len.max(data.len() as u32), &pkt, emit);
             }
             Err(e) => self.stats.count_error(e),
         }
@@ -130,7 +136,11 @@ impl FlowMeter {
     /// (call [`flush`](Self::flush) at the end), so several files can make one
     /// run. A corrupt or unreadable file ends with its error in the summary;
     /// flows seen before the error are kept.
-    pub fn read_file<F: FnMut(Flow)>(&mut self, path: impl AsRef<Path>, emit: &mut F) -> FileSummary {
+    pub fn read_file<F: FnMut(Flow)>(
+        &mut self,
+        path: impl AsRef<Path>,
+        emit: &mut F,
+    ) -> FileSummary {
         let path = path.as_ref();
         let before = self.stats.clone();
         let error = match CaptureReader::open(path) {

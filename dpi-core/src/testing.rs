@@ -8,12 +8,19 @@ use etherparse::PacketBuilder;
 /// let f = dpi_core::testing::udp_ipv4_frame([10, 0, 0, 1], 1, [10, 0, 0, 2], 2, b"hi");
 /// assert_eq!(f.len(), 14 + 20 + 8 + 2);
 /// ```
-pub fn udp_ipv4_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+pub fn udp_ipv4_frame(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
         .ipv4(src, dst, 64)
         .udp(sport, dport);
     let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, payload).expect("writing to a Vec cannot fail");
+    b.write(&mut out, payload)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -55,6 +62,7 @@ pub fn tcp_ipv4_frame(
         b = b.psh();
     }
     let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, payload).expect("writing to a Vec cannot fail");
+    b.write(&mut out, payload)
+        .expect("writing to a Vec cannot fail");
     out
 }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(t.as_nanos(), 1_500_000_000);
 /// assert_eq!(t.as_secs_f64(), 1.5);
 /// ```
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp(u64);
 
 impl Timestamp {
@@ -32,7 +34,10 @@ impl Timestamp {
 
     /// From whole seconds and a sub-second part in nanoseconds (saturating).
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as u64),
+        )
     }
 
     /// Nanoseconds since the epoch.

@@ -2,8 +2,10 @@
 //! alignment, training and evaluation.
 #![forbid(unsafe_code)]
 pub mod align;
+pub mod commands;
+pub mod default_sigs;
 pub mod eval;
 pub mod labels;
 pub mod record;
 pub mod runner;
-pub mod commands;
+pub mod train;

@@ -17,21 +17,30 @@ struct Cli {
 enum Command {
     /// Write one record per flow: endpoints, counters, first payload sizes and user data.
     Extract(commands::extract::ExtractArgs),
+    /// Label every flow: protocol, app, confidence and the deciding signature.
+    Classify(commands::classify::ClassifyArgs),
     /// Reference labels: run ndpiReader over captures, or read label files.
     Label(commands::label::LabelArgs),
     /// Line up reference labels with our flows; write the aligned dataset.
     Align(commands::align::AlignArgs),
     /// Agreement of a label source with a reference: coverage, accuracy, precision, per protocol.
     Eval(commands::eval::EvalArgs),
+    /// Mine signatures from reference labels, validate them on held-out captures, grow a std.sig.
+    Train(commands::train::TrainArgs),
+    /// Unite signature files: one record per rule, support added.
+    Merge(commands::train::MergeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract(a) => commands::extract::run(a),
+        Command::Classify(a) => commands::classify::run(a),
         Command::Label(a) => commands::label::run(a),
         Command::Align(a) => commands::align::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Merge(a) => commands::train::run_merge(a),
     };
     match result {
         Ok(code) => code,

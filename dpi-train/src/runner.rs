@@ -59,10 +59,16 @@ fn one_file(path: &str, cfg: &FlowConfig) -> (Vec<Flow>, FileSummary) {
 /// Runs every capture of `paths` and feeds `sink`. Each file is its own flow
 /// table. One file is streamed straight to the sink; several are read in
 /// parallel and handed over in order.
-pub fn run_files<S: FlowSink>(paths: &[String], opts: &RunOptions, sink: &mut S) -> anyhow::Result<()> {
+pub fn run_files<S: FlowSink>(
+    paths: &[String],
+    opts: &RunOptions,
+    sink: &mut S,
+) -> anyhow::Result<()> {
     let pb = progress_bar(paths, opts.progress, "reading");
     let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         opts.threads
     };
@@ -88,7 +94,9 @@ pub fn run_files<S: FlowSink>(paths: &[String], opts: &RunOptions, sink: &mut S)
         pb.finish_and_clear();
         return Ok(());
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     let batch = threads * 4;
     for (b, chunk) in paths.chunks(batch).enumerate() {
         let results: Vec<(Vec<Flow>, FileSummary)> = pool.install(|| {

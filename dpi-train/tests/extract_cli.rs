@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn dpi() -> Command {
@@ -27,7 +30,12 @@ fn samples() -> Vec<String> {
                 Some("pcap" | "pcapng")
             )
         })
-        .map(|p| format!("corpus/samples/{}", p.file_name().unwrap().to_string_lossy()))
+        .map(|p| {
+            format!(
+                "corpus/samples/{}",
+                p.file_name().unwrap().to_string_lossy()
+            )
+        })
         .collect();
     v.sort();
     v
@@ -47,18 +55,33 @@ fn samples_match_golden_output() {
             .args(samples())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let golden = root().join(format!("dpi-train/tests/golden/extract-samples.{format}"));
         if std::env::var_os("DPI_BLESS").is_some() {
             std::fs::write(&golden, &out.stdout).unwrap();
         }
-        let want = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with DPI_BLESS=1 to create)", golden.display()));
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+            panic!("{}: {e} (run with DPI_BLESS=1 to create)", golden.display())
+        });
         let got = String::from_utf8(out.stdout).unwrap();
         for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-            assert_eq!(g, w, "{format} line {} differs from {}", i + 1, golden.display());
+            assert_eq!(
+                g,
+                w,
+                "{format} line {} differs from {}",
+                i + 1,
+                golden.display()
+            );
         }
-        assert_eq!(got.lines().count(), want.lines().count(), "{format}: number of lines");
+        assert_eq!(
+            got.lines().count(),
+            want.lines().count(),
+            "{format}: number of lines"
+        );
     }
 }
 
@@ -74,14 +97,32 @@ fn records_carry_the_documented_fields() {
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         for k in [
-            "file", "transport", "src_ip", "src_port", "dst_ip", "dst_port", "vlan", "tunnel",
-            "first_ts", "last_ts", "c2s_packets", "s2c_packets", "c2s_bytes", "s2c_bytes",
-            "c2s_sizes", "s2c_sizes", "c2s_payload", "s2c_payload",
+            "file",
+            "transport",
+            "src_ip",
+            "src_port",
+            "dst_ip",
+            "dst_port",
+            "vlan",
+            "tunnel",
+            "first_ts",
+            "last_ts",
+            "c2s_packets",
+            "s2c_packets",
+            "c2s_bytes",
+            "s2c_bytes",
+            "c2s_sizes",
+            "s2c_sizes",
+            "c2s_payload",
+            "s2c_payload",
         ] {
             assert!(v.get(k).is_some(), "missing {k} in {line}");
         }
         assert_eq!(v["file"], "corpus/samples/web.pcap");
-        assert!(v["c2s_payload"].as_str().unwrap().len() <= 32, "--bytes 16 keeps 16 bytes");
+        assert!(
+            v["c2s_payload"].as_str().unwrap().len() <= 32,
+            "--bytes 16 keeps 16 bytes"
+        );
         if v["c2s_payload"].as_str().unwrap().starts_with("474554202f") {
             // "GET /" from the client to port 80 or 8080.
             http += 1;
@@ -109,18 +150,30 @@ fn a_truncated_capture_keeps_its_flows_and_the_next_file_is_read() {
         .arg("corpus/samples/dns.pcapng")
         .output()
         .unwrap();
-    assert!(!out.status.success(), "failures give a non-zero exit status");
+    assert!(
+        !out.status.success(),
+        "failures give a non-zero exit status"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stderr.contains(&format!("{}: corrupt capture at byte offset", cut.display())),
+        stderr.contains(&format!(
+            "{}: corrupt capture at byte offset",
+            cut.display()
+        )),
         "{stderr}"
     );
-    assert!(stderr.contains(&format!("{}: ", garbage.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: ", garbage.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("missing.pcap"), "{stderr}");
     let from_cut = stdout.lines().filter(|l| l.contains("cut.pcap")).count();
     let from_dns = stdout.lines().filter(|l| l.contains("dns.pcapng")).count();
-    assert!(from_cut >= 6, "flows before the cut are written ({from_cut})");
+    assert!(
+        from_cut >= 6,
+        "flows before the cut are written ({from_cut})"
+    );
     assert!(from_dns > 0, "the files after a bad one are read");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -134,7 +187,11 @@ fn every_truncation_of_a_sample_is_handled() {
         std::fs::write(&path, &whole[..len]).unwrap();
         let out = dpi().args(["extract", "-q"]).arg(&path).output().unwrap();
         // Exit 0 (a cut on a record boundary) or 1 (corrupt); never a crash.
-        assert!(matches!(out.status.code(), Some(0 | 1)), "len {len}: {:?}", out.status);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "len {len}: {:?}",
+            out.status
+        );
     }
     std::fs::remove_dir_all(dir).ok();
 }

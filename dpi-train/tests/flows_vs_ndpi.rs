@@ -21,7 +21,11 @@ fn key(transport: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Key {
         6 | 17 => transport,
         _ => 0,
     };
-    let (a, b) = if class == 0 { ((a.0, 0), (b.0, 0)) } else { (a, b) };
+    let (a, b) = if class == 0 {
+        ((a.0, 0), (b.0, 0))
+    } else {
+        (a, b)
+    };
     if a <= b {
         (class, a, b)
     } else {
@@ -66,8 +70,16 @@ fn count(keys: impl Iterator<Item = Key>) -> HashMap<Key, usize> {
 fn our_flows_match_ndpi_flows() {
     let Some(root) = corpus() else { return };
     let (found, extra) = compare(&root, FlowConfig::default(), true);
-    assert!(found >= 0.98, "only {:.2}% of nDPI's flows found", 100.0 * found);
-    assert!(extra <= 0.03, "{:.2}% of our flows are not nDPI's", 100.0 * extra);
+    assert!(
+        found >= 0.98,
+        "only {:.2}% of nDPI's flows found",
+        100.0 * found
+    );
+    assert!(
+        extra <= 0.03,
+        "{:.2}% of our flows are not nDPI's",
+        100.0 * extra
+    );
     // The same without timeouts, to show how many differences the idle
     // timeout alone makes (nDPI's reader does not split flows on idle gaps).
     let endless = FlowConfig {
@@ -109,10 +121,13 @@ fn compare(root: &Path, cfg: FlowConfig, details: bool) -> (f64, f64) {
         if let Some(e) = summary.error {
             failed_files.push(e.to_string());
         }
-        let ours = count(
-            ours.iter()
-                .map(|f| key(f.protocol, (f.client, f.client_port), (f.server, f.server_port))),
-        );
+        let ours = count(ours.iter().map(|f| {
+            key(
+                f.protocol,
+                (f.client, f.client_port),
+                (f.server, f.server_port),
+            )
+        }));
         let m = missing(&theirs, &ours);
         let x = missing(&ours, &theirs);
         theirs_total += theirs.values().sum::<usize>();
@@ -126,7 +141,11 @@ fn compare(root: &Path, cfg: FlowConfig, details: bool) -> (f64, f64) {
     worst.sort_by_key(|w| std::cmp::Reverse(w.0 + w.1));
     let found = 1.0 - theirs_missing as f64 / theirs_total as f64;
     let extra = ours_extra as f64 / ours_total as f64;
-    println!("captures: {}, failed with an error: {}", captures.len(), failed_files.len());
+    println!(
+        "captures: {}, failed with an error: {}",
+        captures.len(),
+        failed_files.len()
+    );
     for e in &failed_files {
         println!("  {e}");
     }

@@ -1,7 +1,9 @@
 //! The subcommands of `dpi`.
 
 pub mod align;
+pub mod classify;
 pub mod common;
 pub mod eval;
 pub mod extract;
 pub mod label;
+pub mod train;

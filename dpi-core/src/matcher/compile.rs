@@ -1,0 +1,586 @@
+//! Compiling a signature set: distinct patterns ("probes"), their atoms,
+//! the atom automata, the gates and the port indices.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta::Regex;
+use regex_syntax::hir::literal::{rank, ExtractKind, Extractor};
+use regex_syntax::hir::Look;
+
+use super::{BuildError, BuildErrorKind, Matcher};
+use crate::signature::{
+    compile_regex, Direction, Feature, MaskedByte, PatternKind, Position, Signature, SignatureSet,
+};
+
+/// At most this many literal prefixes of one regex become atoms; a regex
+/// with more is checked without an atom.
+const MAX_REGEX_ATOMS: usize = 32;
+
+/// Port ranges up to this many ports in total are expanded into the exact
+/// port map; wider ones are kept as ranges and checked one by one.
+const MAX_EXPANDED_PORTS: u32 = 256;
+
+/// One distinct pattern (direction aside), compiled.
+pub(crate) struct Probe {
+    pub(crate) kind: ProbeKind,
+    /// The pattern has at least one atom: it can only match where the scan
+    /// found one, so its result is settled by the scan.
+    pub(crate) has_atom: bool,
+    /// The pattern constrains nothing and matches any bytes, even none.
+    pub(crate) trivial: bool,
+}
+
+pub(crate) enum ProbeKind {
+    /// Masked bytes: the constrained bytes only, at absolute offsets.
+    Masked { checks: Box<[(usize, u8, u8)]> },
+    /// A literal; for `nocase` the bytes are lower-cased.
+    Literal {
+        bytes: Box<[u8]>,
+        nocase: bool,
+        position: Position,
+    },
+    /// A regex, with its literal prefixes when it has a usable set.
+    Regex {
+        re: Regex,
+        position: Position,
+        prefixes: Option<Box<[Box<[u8]>]>>,
+    },
+}
+
+/// One signature, compiled: what the matcher needs to verify it.
+pub(crate) struct CompiledSig {
+    /// IP protocol number, or `None` for any.
+    pub(crate) transport: Option<u8>,
+    /// Port ranges; empty for any port.
+    pub(crate) ports: Box<[(u16, u16)]>,
+    pub(crate) features: Box<[Feature]>,
+    /// (probe, direction) per pattern, in signature order.
+    pub(crate) patterns: Box<[(u32, Direction)]>,
+    /// The signature could stop matching as the flow grows: a `packets`
+    /// feature has an upper bound, or a regex looks at what follows its match.
+    pub(crate) may_stop: bool,
+}
+
+impl CompiledSig {
+    #[inline]
+    pub(crate) fn applies_to(&self, transport: u8, server_port: u16) -> bool {
+        self.transport.is_none_or(|t| t == transport)
+            && (self.ports.is_empty()
+                || self
+                    .ports
+                    .iter()
+                    .any(|&(lo, hi)| lo <= server_port && server_port <= hi))
+    }
+}
+
+/// Where an atom occurrence points: probe `probe`, needing the atom to
+/// start at `pos` (anchored targets) or anywhere (floating targets).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target {
+    pub(crate) pos: u32,
+    pub(crate) probe: u32,
+}
+
+/// An automaton over distinct atoms and, per atom, its targets: first the
+/// anchored ones sorted by position, then the floating ones.
+pub(crate) struct AtomTable {
+    pub(crate) ac: AhoCorasick,
+    /// Only the first this many bytes can hold a wanted atom occurrence
+    /// (the furthest end of an anchored atom; `usize::MAX` with floating ones).
+    pub(crate) scan_limit: usize,
+    /// The automaton ignores ASCII case.
+    pub(crate) nocase: bool,
+    ranges: Vec<(u32, u32, u32)>,
+    targets: Vec<Target>,
+}
+
+impl AtomTable {
+    #[inline]
+    pub(crate) fn targets(&self, atom: usize) -> (&[Target], &[Target]) {
+        let (lo, mid, hi) = self.ranges[atom];
+        (
+            &self.targets[lo as usize..mid as usize],
+            &self.targets[mid as usize..hi as usize],
+        )
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub(crate) fn memory(&self) -> usize {
+        self.ac.memory_usage()
+            + self.ranges.len() * std::mem::size_of::<(u32, u32, u32)>()
+            + self.targets.len() * std::mem::size_of::<Target>()
+    }
+}
+
+/// Collects atoms and their targets before the automaton is built.
+#[derive(Default)]
+struct AtomCollector {
+    ids: HashMap<Vec<u8>, usize>,
+    scan_limit: usize,
+    atoms: Vec<Vec<u8>>,
+    anchored: Vec<Vec<Target>>,
+    floating: Vec<Vec<Target>>,
+}
+
+impl AtomCollector {
+    /// Registers `atom` for `probe`: at `pos`, or anywhere ending by `end`.
+    fn add(&mut self, atom: &[u8], pos: Option<usize>, end: usize, probe: u32) {
+        let id = match self.ids.get(atom) {
+            Some(&id) => id,
+            None => {
+                let id = self.atoms.len();
+                self.ids.insert(atom.to_vec(), id);
+                self.atoms.push(atom.to_vec());
+                self.anchored.push(Vec::new());
+                self.floating.push(Vec::new());
+                id
+            }
+        };
+        let end = pos.map_or(end, |p| p.saturating_add(atom.len()));
+        self.scan_limit = self.scan_limit.max(end);
+        match pos {
+            Some(pos) => self.anchored[id].push(Target {
+                // Positions past u32 can never be reached by a scan (the
+                // scan skips hits that start there); clamp them.
+                pos: u32::try_from(pos).unwrap_or(u32::MAX),
+                probe,
+            }),
+            None => self.floating[id].push(Target { pos: 0, probe }),
+        }
+    }
+
+    fn build(self, nocase: bool) -> Result<Option<AtomTable>, BuildError> {
+        if self.atoms.is_empty() {
+            return Ok(None);
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(nocase)
+            .build(&self.atoms)
+            .map_err(|e| BuildError {
+                kind: BuildErrorKind::Automaton {
+                    message: e.to_string(),
+                },
+            })?;
+        let mut ranges = Vec::with_capacity(self.atoms.len());
+        let mut targets = Vec::new();
+        for (mut anchored, floating) in self.anchored.into_iter().zip(self.floating) {
+            anchored.sort_by_key(|t| (t.pos, t.probe));
+            anchored.dedup_by_key(|t| (t.pos, t.probe));
+            let lo = targets.len() as u32;
+            targets.extend(anchored);
+            let mid = targets.len() as u32;
+            targets.extend(floating);
+            ranges.push((lo, mid, targets.len() as u32));
+        }
+        Ok(Some(AtomTable {
+            ac,
+            scan_limit: self.scan_limit,
+            nocase,
+            ranges,
+            targets,
+        }))
+    }
+}
+
+/// Signatures by transport and server port. Keys use 256 for "any
+/// transport".
+#[derive(Default)]
+pub(crate) struct PortIndex {
+    exact: HashMap<(u16, u16), Vec<u32>>,
+    ranges: HashMap<u16, Vec<(u16, u16, u32)>>,
+    any_port: HashMap<u16, Vec<u32>>,
+    count: usize,
+}
+
+const ANY_TRANSPORT: u16 = 256;
+
+impl PortIndex {
+    fn insert(&mut self, s: u32, sig: &CompiledSig) {
+        self.count += 1;
+        let key = sig.transport.map_or(ANY_TRANSPORT, u16::from);
+        if sig.ports.is_empty() {
+            self.any_port.entry(key).or_default().push(s);
+            return;
+        }
+        let total: u32 = sig
+            .ports
+            .iter()
+            .map(|&(lo, hi)| u32::from(hi) - u32::from(lo) + 1)
+            .sum();
+        for &(lo, hi) in sig.ports.iter() {
+            if total <= MAX_EXPANDED_PORTS {
+                for port in lo..=hi {
+                    self.exact.entry((key, port)).or_default().push(s);
+                }
+            } else {
+                self.ranges.entry(key).or_default().push((lo, hi, s));
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Calls `f` for each signature that can apply to `transport` and
+    /// `port` (a signature with several matching ranges may come twice),
+    /// until `f` returns false. Returns false when stopped early.
+    #[inline]
+    pub(crate) fn for_each(
+        &self,
+        transport: u8,
+        port: u16,
+        f: &mut dyn FnMut(u32) -> bool,
+    ) -> bool {
+        if self.count == 0 {
+            return true;
+        }
+        for key in [u16::from(transport), ANY_TRANSPORT] {
+            if let Some(v) = self.exact.get(&(key, port)) {
+                if !v.iter().all(|&s| f(s)) {
+                    return false;
+                }
+            }
+            if let Some(v) = self.ranges.get(&key) {
+                for &(lo, hi, s) in v {
+                    if lo <= port && port <= hi && !f(s) {
+                        return false;
+                    }
+                }
+            }
+            if let Some(v) = self.any_port.get(&key) {
+                if !v.iter().all(|&s| f(s)) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Constrained bytes of a pattern, as used for gates and precedence: a
+/// masked byte with a non-zero mask, each literal byte, the shortest
+/// literal prefix of a regex (0 without one).
+pub(crate) fn pattern_weight(kind: &PatternKind) -> u32 {
+    match kind {
+        PatternKind::Masked { bytes, .. } => bytes.iter().filter(|b| !b.is_any()).count() as u32,
+        PatternKind::Literal { bytes, .. } => bytes.len() as u32,
+        PatternKind::Regex { source, .. } => regex_prefixes(source)
+            .and_then(|p| p.iter().map(|l| l.len()).min())
+            .unwrap_or(0) as u32,
+    }
+}
+
+/// The literal prefixes every match of `source` starts with, when that is
+/// a small finite set of non-empty literals.
+fn regex_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = parse_hir(source)?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > MAX_REGEX_ATOMS || lits.iter().any(|l| l.is_empty()) {
+        return None;
+    }
+    let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+fn parse_hir(source: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(source)
+        .ok()
+}
+
+/// Whether a match of `source` can disappear when bytes are appended: it
+/// looks at what follows (`$`, word boundaries, CRLF-mode `^`). Only `^`
+/// and multi-line `^` look solely at what precedes.
+fn regex_looks_ahead(source: &str) -> bool {
+    parse_hir(source).is_none_or(|hir| {
+        !hir.properties()
+            .look_set()
+            .remove(Look::Start)
+            .remove(Look::StartLF)
+            .is_empty()
+    })
+}
+
+/// The best atom of a masked pattern: the longest run of exact bytes,
+/// ties broken towards rarer bytes. Returns (start index, length).
+fn masked_atom(bytes: &[MaskedByte]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize, u32)> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].mask != 0xff {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].mask == 0xff {
+            i += 1;
+        }
+        let len = i - start;
+        let score: u32 = bytes[start..i]
+            .iter()
+            .map(|b| u32::from(rank(b.value)))
+            .sum();
+        let better = match best {
+            None => true,
+            Some((_, blen, bscore)) => len > blen || (len == blen && score < bscore),
+        };
+        if better {
+            best = Some((start, len, score));
+        }
+    }
+    best.map(|(s, l, _)| (s, l))
+}
+
+fn regex_error(signature: usize, pattern: usize, e: &dyn std::fmt::Display) -> BuildError {
+    BuildError {
+        kind: BuildErrorKind::Regex {
+            signature,
+            pattern,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The atom collectors: case-sensitive atoms at a fixed position (their
+/// automaton scans only as far as the furthest one can end), and all the
+/// others, lower-cased, in one ASCII case-insensitive automaton that scans
+/// everything (a case-sensitive atom found in another case is turned down
+/// when its pattern is verified).
+#[derive(Default)]
+struct Collectors {
+    anchored: AtomCollector,
+    other: AtomCollector,
+}
+
+impl Collectors {
+    fn add(&mut self, atom: &[u8], nocase: bool, position: Position, probe: u32) {
+        let (pos, end) = match position {
+            Position::At(o) => (Some(o as usize), usize::MAX),
+            Position::Within(n) => (None, n as usize),
+            Position::Anywhere => (None, usize::MAX),
+        };
+        if !nocase && pos.is_some() {
+            self.anchored.add(atom, pos, end, probe);
+        } else {
+            self.other.add(&atom.to_ascii_lowercase(), pos, end, probe);
+        }
+    }
+}
+
+/// Compiles one distinct pattern and registers its atoms.
+fn compile_probe(
+    kind: &PatternKind,
+    id: u32,
+    tables: &mut Collectors,
+    at: (usize, usize),
+) -> Result<Probe, BuildError> {
+    match kind {
+        PatternKind::Masked { offset, bytes } => {
+            let offset = *offset as usize;
+            let checks: Box<[(usize, u8, u8)]> = bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| !b.is_any())
+                .map(|(i, b)| (offset + i, b.value, b.mask))
+                .collect();
+            let trivial = checks.is_empty();
+            let mut has_atom = false;
+            if let Some((start, len)) = masked_atom(bytes) {
+                let atom: Vec<u8> = bytes[start..start + len].iter().map(|b| b.value).collect();
+                let at = u32::try_from(offset + start).unwrap_or(u32::MAX);
+                tables.add(&atom, false, Position::At(at), id);
+                has_atom = true;
+            }
+            Ok(Probe {
+                kind: ProbeKind::Masked { checks },
+                has_atom,
+                trivial,
+            })
+        }
+        PatternKind::Literal {
+            bytes,
+            nocase,
+            position,
+        } => {
+            // A literal without ASCII letters is the same either way.
+            let nocase = *nocase && bytes.iter().any(u8::is_ascii_alphabetic);
+            let bytes: Vec<u8> = if nocase {
+                bytes.to_ascii_lowercase()
+            } else {
+                bytes.clone()
+            };
+            let has_atom = !bytes.is_empty();
+            if has_atom {
+                tables.add(&bytes, nocase, *position, id);
+            }
+            Ok(Probe {
+                kind: ProbeKind::Literal {
+                    bytes: bytes.into_boxed_slice(),
+                    nocase,
+                    position: *position,
+                },
+                has_atom,
+                trivial: !has_atom,
+            })
+        }
+        PatternKind::Regex { source, position } => {
+            let re = compile_regex(source).map_err(|e| regex_error(at.0, at.1, &e))?;
+            let prefixes = regex_prefixes(source);
+            if let Some(p) = &prefixes {
+                for lit in p {
+                    tables.add(lit, false, *position, id);
+                }
+            }
+            Ok(Probe {
+                has_atom: prefixes.is_some(),
+                kind: ProbeKind::Regex {
+                    re,
+                    position: *position,
+                    prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
+                },
+                trivial: false,
+            })
+        }
+    }
+}
+
+fn compile_sig(sig: &Signature, patterns: Box<[(u32, Direction)]>) -> CompiledSig {
+    let looks_ahead = sig.patterns.iter().any(|p| match &p.kind {
+        PatternKind::Regex { source, .. } => regex_looks_ahead(source),
+        _ => false,
+    });
+    CompiledSig {
+        transport: sig.transport.number(),
+        ports: sig.ports.ranges.iter().map(|r| (r.start, r.end)).collect(),
+        features: sig.features.clone().into_boxed_slice(),
+        patterns,
+        may_stop: looks_ahead
+            || sig
+                .features
+                .iter()
+                .any(|f| matches!(f, Feature::Packets { range, .. } if range.max.is_some())),
+    }
+}
+
+/// Compiles a whole set.
+pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
+    let mut probe_ids: HashMap<&PatternKind, u32> = HashMap::new();
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut weights: Vec<u32> = Vec::new();
+    let mut tables = Collectors::default();
+    let mut sigs = Vec::with_capacity(set.signatures.len());
+    let mut gates: Vec<Option<u32>> = Vec::with_capacity(set.signatures.len());
+
+    for (si, sig) in set.signatures.iter().enumerate() {
+        let mut pats = Vec::with_capacity(sig.patterns.len());
+        let mut gate: Option<(u32, u32)> = None;
+        for (pi, pat) in sig.patterns.iter().enumerate() {
+            let id = match probe_ids.get(&pat.kind) {
+                Some(&id) => id,
+                None => {
+                    let id = probes.len() as u32;
+                    let probe = compile_probe(&pat.kind, id, &mut tables, (si, pi))?;
+                    probes.push(probe);
+                    weights.push(pattern_weight(&pat.kind));
+                    probe_ids.insert(&pat.kind, id);
+                    id
+                }
+            };
+            if probes[id as usize].has_atom {
+                let w = weights[id as usize];
+                if gate.is_none_or(|(_, gw)| w > gw) {
+                    gate = Some((id, w));
+                }
+            }
+            pats.push((id, pat.direction));
+        }
+        sigs.push(compile_sig(sig, pats.into_boxed_slice()));
+        gates.push(gate.map(|(id, _)| id));
+    }
+
+    let mut per_probe: Vec<Vec<u32>> = vec![Vec::new(); probes.len()];
+    let mut ungated = PortIndex::default();
+    let mut all = PortIndex::default();
+    for (s, (sig, gate)) in sigs.iter().zip(&gates).enumerate() {
+        match gate {
+            Some(p) => per_probe[*p as usize].push(s as u32),
+            None => ungated.insert(s as u32, sig),
+        }
+        all.insert(s as u32, sig);
+    }
+    let mut gate_ranges = Vec::with_capacity(probes.len());
+    let mut gated = Vec::with_capacity(sigs.len());
+    for list in per_probe {
+        let lo = gated.len() as u32;
+        gated.extend(list);
+        gate_ranges.push((lo, gated.len() as u32));
+    }
+
+    Ok(Matcher {
+        probes,
+        sigs,
+        atom_tables: [tables.anchored.build(false)?, tables.other.build(true)?]
+            .into_iter()
+            .flatten()
+            .collect(),
+        gate_ranges,
+        gated,
+        ungated,
+        all,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_atom_prefers_long_then_rare() {
+        let b = MaskedByte::parse_hex("47 ?? 45 54 20 ?? 00 00").unwrap();
+        assert_eq!(masked_atom(&b), Some((2, 3)));
+        let b = MaskedByte::parse_hex("20 20 ?? 16 03").unwrap();
+        assert_eq!(masked_atom(&b), Some((3, 2)));
+        let b = MaskedByte::parse_hex("4? ?? 80&C0").unwrap();
+        assert_eq!(masked_atom(&b), None);
+    }
+
+    #[test]
+    fn regex_prefix_sets() {
+        assert_eq!(
+            regex_prefixes("GET|POST"),
+            Some(vec![b"GET".to_vec(), b"POST".to_vec()])
+        );
+        assert_eq!(
+            regex_prefixes(r"\x16\x03[\x00-\x03]").map(|v| v.len()),
+            Some(4)
+        );
+        assert_eq!(regex_prefixes(r".*foo"), None);
+        assert_eq!(regex_prefixes(r"a?"), None);
+    }
+
+    #[test]
+    fn regexes_that_look_ahead() {
+        for (re, want) in [
+            ("^ab", false),
+            ("(?m)^ab", false),
+            ("ab", false),
+            ("ab$", true),
+            (r"\bab", true),
+            ("(?Rm)^ab", true),
+        ] {
+            assert_eq!(regex_looks_ahead(re), want, "{re}");
+        }
+    }
+}

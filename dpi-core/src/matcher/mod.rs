@@ -1,0 +1,549 @@
+//! The signature matcher: a [`SignatureSet`] compiled once into an
+//! immutable, `Send + Sync` value that tells which signatures hold for a
+//! flow.
+//!
+//! Most users want the [`Classifier`](crate::Classifier), which sits on top
+//! of the matcher and picks one label. The matcher is the lower-level piece:
+//! [`Matcher::matches`] returns every signature whose conditions all hold.
+//!
+//! # How a flow is matched
+//!
+//! 1. **Atoms.** Every pattern contributes the literal bytes a match cannot
+//!    do without: a literal pattern its bytes, a masked pattern its longest
+//!    run of exact bytes (ties broken towards rarer bytes), a regex the set
+//!    of literal prefixes every match starts with (when that set is small
+//!    and finite). The atoms go into two Aho-Corasick automata, both with
+//!    standard semantics and overlapping search, so every occurrence of
+//!    every atom is seen: one for case-sensitive atoms at a fixed offset,
+//!    which scans only as far as the furthest of them can end (a std.sig
+//!    set of 32-byte prefixes scans 32 bytes), and one, ASCII
+//!    case-insensitive, for all the others, which scans the bytes a
+//!    `within N` or floating pattern can use. Each direction is scanned
+//!    once by each.
+//! 2. **Verification.** Each atom occurrence names the patterns it belongs
+//!    to, indexed by the offset the atom must sit at (for patterns at a fixed
+//!    offset) or not (for patterns that float). The pattern is then checked
+//!    in full: masked bytes at their offsets, `within N` bounds, the regex
+//!    (anchored for `at N`; run at most once per direction and flow).
+//!    Identical patterns of different signatures are compiled and checked
+//!    once.
+//! 3. **Signatures.** Every signature with at least one atom-bearing pattern
+//!    is woken by one of them (its *gate*: the one with the most constrained
+//!    bytes); only woken signatures are verified (transport, ports,
+//!    features, the remaining patterns). Signatures with no atom at all
+//!    (feature rules, port rules, all-wildcard masks, regexes without a
+//!    literal) are found through a port index keyed by transport and server
+//!    port, so only those that can apply to the flow are looked at.
+//!
+//! The cost per flow is one automaton pass per direction plus work
+//! proportional to the atom occurrences found and the signatures they wake,
+//! so it grows far slower than the number of signatures.
+//!
+//! The per-flow state lives in a [`Scratch`] owned by the caller and reused
+//! from flow to flow: after it has grown to the size of the set, matching
+//! allocates nothing.
+//!
+//! # Example
+//!
+//! ```
+//! use dpi_core::matcher::{Matcher, Scratch};
+//! use dpi_core::signature::parse_extended;
+//! use dpi_core::FlowView;
+//!
+//! let set = parse_extended(
+//!     "rule http\n  protocol HTTP\n  transport tcp\n  c2s at 0 \"GET \"\nend\n\
+//!      rule web-port\n  protocol HTTP\n  transport tcp\n  ports 80\nend\n",
+//!     "x.rules",
+//! ).unwrap();
+//! let matcher = Matcher::new(&set).unwrap();
+//! let mut scratch = Scratch::new();
+//!
+//! let view = FlowView::new(6, 80).with_c2s(b"GET / HTTP/1.1\r\n");
+//! assert_eq!(matcher.matches(&view, &mut scratch), &[0, 1]);
+//!
+//! let view = FlowView::new(6, 8080).with_c2s(b"POST / HTTP/1.1\r\n");
+//! assert!(matcher.matches(&view, &mut scratch).is_empty());
+//! ```
+
+mod compile;
+mod eval;
+
+use std::fmt;
+
+use crate::classify::FlowView;
+use crate::signature::{Direction, SignatureSet};
+
+pub(crate) use compile::pattern_weight;
+pub(crate) use eval::Tri;
+
+/// A signature set compiled for matching. Immutable and `Send + Sync`:
+/// share one between threads (each thread with its own [`Scratch`]).
+pub struct Matcher {
+    probes: Vec<compile::Probe>,
+    sigs: Vec<compile::CompiledSig>,
+    /// Atom automata: fixed-position case-sensitive atoms (scanned only as
+    /// far as the furthest one can end), then all other atoms (ASCII
+    /// case-insensitive).
+    atom_tables: Vec<compile::AtomTable>,
+    /// For each probe, the signatures it gates (flattened: `gate_ranges[p]`
+    /// is a range of `gated`).
+    gate_ranges: Vec<(u32, u32)>,
+    gated: Vec<u32>,
+    /// Signatures that no atom can wake, by transport and port.
+    ungated: compile::PortIndex,
+    /// Every signature, by transport and port (for early decisions).
+    all: compile::PortIndex,
+}
+
+impl fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Matcher")
+            .field("signatures", &self.sigs.len())
+            .field("patterns", &self.probes.len())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Sizes of a compiled set, for diagnostics and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MatcherStats {
+    /// Signatures in the set.
+    pub signatures: usize,
+    /// Distinct patterns (identical patterns of several signatures count once).
+    pub patterns: usize,
+    /// Distinct atoms at a fixed offset (case-sensitive automaton, which
+    /// scans only as far as the furthest of them can end).
+    pub anchored_atoms: usize,
+    /// Distinct other atoms: floating and case-insensitive ones (ASCII
+    /// case-insensitive automaton over all captured bytes).
+    pub floating_atoms: usize,
+    /// Patterns with no atom, checked directly when their signature is looked at.
+    pub atomless_patterns: usize,
+    /// Signatures that no atom wakes (found through the port index).
+    pub ungated_signatures: usize,
+    /// Heap bytes used by the automata (approximate).
+    pub automaton_bytes: usize,
+}
+
+/// Why a signature set could not be compiled.
+///
+/// Sets read by the parsers always compile (the parsers check their
+/// regexes); this error comes from sets built in code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    kind: BuildErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BuildErrorKind {
+    Regex {
+        signature: usize,
+        pattern: usize,
+        message: String,
+    },
+    Automaton {
+        message: String,
+    },
+}
+
+impl BuildError {
+    /// The index of the signature at fault, when one is.
+    pub fn signature(&self) -> Option<usize> {
+        match &self.kind {
+            BuildErrorKind::Regex { signature, .. } => Some(*signature),
+            BuildErrorKind::Automaton { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildErrorKind::Regex {
+                signature,
+                pattern,
+                message,
+            } => write!(
+                f,
+                "signature {signature}, pattern {pattern}: regex does not compile: {message}"
+            ),
+            BuildErrorKind::Automaton { message } => {
+                write!(f, "cannot build the atom automaton: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Per-flow working memory of a [`Matcher`] (and of the classifier on top
+/// of it), owned by the caller and reused from flow to flow.
+///
+/// A scratch is not tied to one matcher: it grows to the largest set it has
+/// been used with. Resetting between flows is O(1) (generation stamps), so
+/// reusing one scratch allocates nothing once it has grown.
+#[derive(Debug, Clone, Default)]
+pub struct Scratch {
+    gen: u32,
+    probe_stamp: Vec<u32>,
+    probe_bits: Vec<u8>,
+    sig_stamp: Vec<u32>,
+    outlook_stamp: Vec<u32>,
+    matched_probes: Vec<u32>,
+    matches: Vec<u32>,
+}
+
+const EVAL: [u8; 2] = [1, 4];
+const MATCH: [u8; 2] = [2, 8];
+
+impl Scratch {
+    /// An empty scratch; it grows on first use.
+    pub fn new() -> Self {
+        Scratch::default()
+    }
+
+    /// Starts a new flow for a set of `probes` patterns and `sigs` signatures.
+    fn start(&mut self, probes: usize, sigs: usize) {
+        if self.probe_stamp.len() < probes {
+            self.probe_stamp.resize(probes, 0);
+            self.probe_bits.resize(probes, 0);
+        }
+        if self.sig_stamp.len() < sigs {
+            self.sig_stamp.resize(sigs, 0);
+            self.outlook_stamp.resize(sigs, 0);
+        }
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            self.probe_stamp.iter_mut().for_each(|s| *s = 0);
+            self.sig_stamp.iter_mut().for_each(|s| *s = 0);
+            self.outlook_stamp.iter_mut().for_each(|s| *s = 0);
+            self.gen = 1;
+        }
+        self.matched_probes.clear();
+        self.matches.clear();
+    }
+
+    /// The state bits of probe `p` for the current flow.
+    #[inline]
+    fn bits(&mut self, p: usize) -> &mut u8 {
+        if self.probe_stamp[p] != self.gen {
+            self.probe_stamp[p] = self.gen;
+            self.probe_bits[p] = 0;
+        }
+        &mut self.probe_bits[p]
+    }
+
+    /// The signatures found by the last run, unordered.
+    pub(crate) fn matches(&self) -> &[u32] {
+        &self.matches
+    }
+
+    /// Marks signature `s` as looked at; false when it already was.
+    #[inline]
+    fn visit(&mut self, s: usize) -> bool {
+        if self.sig_stamp[s] == self.gen {
+            false
+        } else {
+            self.sig_stamp[s] = self.gen;
+            true
+        }
+    }
+
+    /// Marks signature `s` as looked at by an early decision; false when
+    /// it already was.
+    #[inline]
+    fn visit_outlook(&mut self, s: usize) -> bool {
+        if self.outlook_stamp[s] == self.gen {
+            false
+        } else {
+            self.outlook_stamp[s] = self.gen;
+            true
+        }
+    }
+}
+
+impl Matcher {
+    /// Compiles `set`.
+    ///
+    /// Fails only when a regex does not compile (sets read by the parsers
+    /// never fail) or the automaton cannot be built.
+    pub fn new(set: &SignatureSet) -> Result<Matcher, BuildError> {
+        compile::build(set)
+    }
+
+    /// Number of signatures in the compiled set.
+    pub fn len(&self) -> usize {
+        self.sigs.len()
+    }
+
+    /// True when the set has no signature.
+    pub fn is_empty(&self) -> bool {
+        self.sigs.is_empty()
+    }
+
+    /// Sizes of the compiled set.
+    pub fn stats(&self) -> MatcherStats {
+        MatcherStats {
+            signatures: self.sigs.len(),
+            patterns: self.probes.len(),
+            anchored_atoms: self
+                .atom_tables
+                .iter()
+                .filter(|t| !t.nocase)
+                .map(|t| t.len())
+                .sum(),
+            floating_atoms: self
+                .atom_tables
+                .iter()
+                .filter(|t| t.nocase)
+                .map(|t| t.len())
+                .sum(),
+            atomless_patterns: self
+                .probes
+                .iter()
+                .filter(|p| !p.has_atom && !p.trivial)
+                .count(),
+            ungated_signatures: self.ungated.len(),
+            automaton_bytes: self.atom_tables.iter().map(|t| t.memory()).sum(),
+        }
+    }
+
+    /// The indices (in set order, ascending) of every signature whose
+    /// conditions all hold for `view`.
+    ///
+    /// The slice borrows `scratch` and is valid until its next use.
+    pub fn matches<'s>(&self, view: &FlowView<'_>, scratch: &'s mut Scratch) -> &'s [u32] {
+        self.run(view, scratch);
+        scratch.matches.sort_unstable();
+        &scratch.matches
+    }
+
+    /// Fills `scratch.matches` (unordered) for `view`.
+    pub(crate) fn run(&self, view: &FlowView<'_>, scratch: &mut Scratch) {
+        scratch.start(self.probes.len(), self.sigs.len());
+        for (d, hay) in [view.c2s, view.s2c].into_iter().enumerate() {
+            if hay.is_empty() {
+                continue;
+            }
+            for t in &self.atom_tables {
+                self.scan(t, d, hay, scratch);
+            }
+        }
+        let mut i = 0;
+        while i < scratch.matched_probes.len() {
+            let p = scratch.matched_probes[i] as usize;
+            i += 1;
+            let (lo, hi) = self.gate_ranges[p];
+            for k in lo..hi {
+                let s = self.gated[k as usize] as usize;
+                if scratch.visit(s) && self.verify(s, view, scratch) {
+                    scratch.matches.push(s as u32);
+                }
+            }
+        }
+        let mut each = |s: u32| {
+            let s = s as usize;
+            if scratch.visit(s) && self.verify(s, view, scratch) {
+                scratch.matches.push(s as u32);
+            }
+            true
+        };
+        self.ungated
+            .for_each(view.transport, view.server_port, &mut each);
+    }
+
+    /// One automaton pass over direction `d`'s bytes.
+    fn scan(&self, table: &compile::AtomTable, d: usize, hay: &[u8], scratch: &mut Scratch) {
+        let hay_scan = &hay[..hay.len().min(table.scan_limit)];
+        let Ok(iter) = table.ac.try_find_overlapping_iter(hay_scan) else {
+            return;
+        };
+        for m in iter {
+            let (anchored, floating) = table.targets(m.pattern().as_usize());
+            if !anchored.is_empty() {
+                if let Ok(start) = u32::try_from(m.start()) {
+                    let lo = anchored.partition_point(|t| t.pos < start);
+                    for t in anchored[lo..].iter().take_while(|t| t.pos == start) {
+                        self.on_hit(t.probe as usize, d, hay, m.end(), scratch);
+                    }
+                }
+            }
+            for t in floating {
+                self.on_hit(t.probe as usize, d, hay, m.end(), scratch);
+            }
+        }
+    }
+
+    /// An atom of probe `p` occurs where the probe needs it, in direction
+    /// `d`, ending at `end`: verify the probe there.
+    #[inline]
+    fn on_hit(&self, p: usize, d: usize, hay: &[u8], end: usize, scratch: &mut Scratch) {
+        let before = *scratch.bits(p);
+        if before & MATCH[d] != 0 {
+            return;
+        }
+        let probe = &self.probes[p];
+        let ok = match probe.hit_check(hay, end) {
+            Some(ok) => ok,
+            None => {
+                if before & EVAL[d] != 0 {
+                    return;
+                }
+                *scratch.bits(p) |= EVAL[d];
+                probe.eval(hay)
+            }
+        };
+        if ok {
+            *scratch.bits(p) |= MATCH[d] | EVAL[d];
+            if before & (MATCH[0] | MATCH[1]) == 0 {
+                scratch.matched_probes.push(p as u32);
+            }
+        }
+    }
+
+    /// Whether probe `p` matches direction `d` of the flow; atom-bearing
+    /// probes were settled by the scan, the others are evaluated on demand.
+    fn probe_matches(
+        &self,
+        p: usize,
+        d: usize,
+        view: &FlowView<'_>,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let probe = &self.probes[p];
+        if probe.trivial {
+            return true;
+        }
+        let bits = *scratch.bits(p);
+        if probe.has_atom || bits & EVAL[d] != 0 {
+            return bits & MATCH[d] != 0;
+        }
+        let ok = probe.eval(view.side(d));
+        *scratch.bits(p) |= EVAL[d] | if ok { MATCH[d] } else { 0 };
+        ok
+    }
+
+    /// Checks every condition of signature `s`.
+    fn verify(&self, s: usize, view: &FlowView<'_>, scratch: &mut Scratch) -> bool {
+        let sig = &self.sigs[s];
+        if !sig.applies_to(view.transport, view.server_port) {
+            return false;
+        }
+        if !sig
+            .features
+            .iter()
+            .all(|f| eval::feature(f, view, true) == Tri::Yes)
+        {
+            return false;
+        }
+        sig.patterns.iter().all(|&(p, dir)| {
+            let p = p as usize;
+            match dir {
+                Direction::Initiator => self.probe_matches(p, 0, view, scratch),
+                Direction::Responder => self.probe_matches(p, 1, view, scratch),
+                Direction::Either => {
+                    self.probe_matches(p, 0, view, scratch)
+                        || self.probe_matches(p, 1, view, scratch)
+                }
+                Direction::Both => {
+                    self.probe_matches(p, 0, view, scratch)
+                        && self.probe_matches(p, 1, view, scratch)
+                }
+            }
+        })
+    }
+
+    /// Whether signature `s` matches now ([`Tri::Yes`]), cannot match
+    /// however many more bytes and packets arrive ([`Tri::No`]), or might
+    /// ([`Tri::Maybe`]). Call after [`Matcher::run`] on the same view and
+    /// scratch.
+    pub(crate) fn outlook(
+        &self,
+        s: usize,
+        view: &FlowView<'_>,
+        complete: bool,
+        scratch: &mut Scratch,
+    ) -> Tri {
+        let sig = &self.sigs[s];
+        if !sig.applies_to(view.transport, view.server_port) {
+            return Tri::No;
+        }
+        let mut all = Tri::Yes;
+        for f in &sig.features {
+            all = all.and(eval::feature(f, view, complete));
+            if all == Tri::No {
+                return Tri::No;
+            }
+        }
+        for &(p, dir) in sig.patterns.iter() {
+            let p = p as usize;
+            let mut side = |d: usize| {
+                if self.probe_matches(p, d, view, scratch) {
+                    Tri::Yes
+                } else {
+                    let hay = view.side(d);
+                    let done = complete || view.byte_limit.is_some_and(|n| hay.len() >= n);
+                    if done {
+                        Tri::No
+                    } else {
+                        self.probes[p].could_grow_into_match(hay)
+                    }
+                }
+            };
+            let t = match dir {
+                Direction::Initiator => side(0),
+                Direction::Responder => side(1),
+                Direction::Either => side(0).or(side(1)),
+                Direction::Both => side(0).and(side(1)),
+            };
+            all = all.and(t);
+            if all == Tri::No {
+                return Tri::No;
+            }
+        }
+        all
+    }
+
+    /// True when `pred` holds for some signature that could apply to a
+    /// flow with this transport and server port (each is asked at most once
+    /// per flow; the search stops at the first `true`). Call after
+    /// [`Matcher::run`] on the same view and scratch.
+    pub(crate) fn any_applicable(
+        &self,
+        view: &FlowView<'_>,
+        scratch: &mut Scratch,
+        pred: &mut dyn FnMut(usize, &mut Scratch) -> bool,
+    ) -> bool {
+        !self
+            .all
+            .for_each(view.transport, view.server_port, &mut |s| {
+                !(scratch.visit_outlook(s as usize) && pred(s as usize, scratch))
+            })
+    }
+
+    /// Whether a signature that matches now could stop matching as the
+    /// flow grows (a `packets` upper bound, a regex that looks ahead).
+    pub(crate) fn may_stop_matching(&self, s: usize) -> bool {
+        self.sigs[s].may_stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_generation_wraps() {
+        let mut s = Scratch::new();
+        s.start(2, 2);
+        *s.bits(0) = MATCH[0];
+        assert!(s.visit(1));
+        s.gen = u32::MAX;
+        s.start(2, 2);
+        assert_eq!(s.gen, 1);
+        assert_eq!(*s.bits(0), 0);
+        assert!(s.visit(1));
+        assert!(!s.visit(1));
+    }
+}

@@ -1,0 +1,394 @@
+//! `dpi classify`: one label per flow.
+//!
+//! Each flow is written with the fields of `dpi extract` (same names; the
+//! payload hex only with `--payload`) and four more:
+//!
+//! | field | meaning |
+//! | --- | --- |
+//! | `protocol` | the protocol of the deciding signature, `Unknown` when none matched |
+//! | `app` | its application, empty (CSV, table `-`) or null (JSON) when it names none |
+//! | `confidence` | `signature`, `feature`, `port` or `unknown` |
+//! | `reason` | the deciding signature: its id, else `file:line` |
+//!
+//! Formats: `table` (default; aligned columns — file, transport, endpoints,
+//! packets and bytes per direction, the four labels — then a summary of
+//! flows, packets and bytes per protocol), `csv` (a header row, every field)
+//! and `jsonl` (one object per flow, every field).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use dpi_core::matcher::Scratch;
+use dpi_core::signature::{load, SignatureSet};
+use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView};
+use serde::Serialize;
+
+use super::common::{FlowArgs, Report};
+use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
+use crate::runner::{run_files, FlowSink};
+
+/// User-data bytes per direction that `dpi classify` keeps unless `--bytes`
+/// says otherwise. More than `dpi extract`'s 64: rules look for literals
+/// (an HTTP `Host:` header, a TLS server name) well past the first bytes.
+pub const DEFAULT_BYTES: &str = "512";
+
+/// Output formats of `dpi classify`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifyFormat {
+    /// Aligned columns for reading, then flows and bytes per protocol.
+    Table,
+    /// Comma-separated values with a header row; lists are `;`-separated.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Arguments of `dpi classify`.
+#[derive(clap::Args, Debug)]
+#[command(mut_arg("bytes", |a| a
+    .default_value(DEFAULT_BYTES)
+    .help("User-data bytes kept per direction (more than extract keeps, so literals further in, such as an HTTP Host header or a TLS server name, are seen)")))]
+pub struct ClassifyArgs {
+    /// Signature file, std.sig or extended rules (by extension, else by
+    /// content). Repeatable; replaces the built-in set. Earlier files win
+    /// full ties.
+    #[arg(long = "sig", value_name = "FILE")]
+    pub sigs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ClassifyFormat::Table)]
+    pub format: ClassifyFormat,
+    /// Also write the first bytes of each direction, in hex.
+    #[arg(long)]
+    pub payload: bool,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    /// pcap or pcapng files.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<String>,
+}
+
+/// The signature set of a run: the files given, else the built-in set.
+/// Every bad line of every file is printed on standard error.
+pub fn load_signatures(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
+    if paths.is_empty() {
+        return match crate::default_sigs::default_set() {
+            Ok(set) => Ok(set),
+            Err(e) => bail!("the built-in signature set does not load: {e}"),
+        };
+    }
+    let mut set = SignatureSet::new();
+    let mut bad = 0;
+    for p in paths {
+        match load(p) {
+            Ok(s) => {
+                set.signatures.extend(s.signatures);
+            }
+            Err(e) => {
+                bad += 1;
+                eprint!("dpi: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} signature file(s) could not be loaded");
+    }
+    Ok(set)
+}
+
+/// One classified flow as written in JSON lines.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    file: &'a str,
+    transport: &'a str,
+    src_ip: &'a str,
+    src_port: u16,
+    dst_ip: &'a str,
+    dst_port: u16,
+    vlan: u16,
+    tunnel: Option<&'a str>,
+    first_ts: f64,
+    last_ts: f64,
+    c2s_packets: u64,
+    s2c_packets: u64,
+    c2s_bytes: u64,
+    s2c_bytes: u64,
+    c2s_sizes: &'a [u32],
+    s2c_sizes: &'a [u32],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c2s_payload: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s2c_payload: Option<&'a str>,
+    protocol: &'a str,
+    app: Option<&'a str>,
+    confidence: &'static str,
+    reason: &'a str,
+}
+
+impl<'a> JsonRow<'a> {
+    fn new(r: &'a FlowRecord, c: &'a Classification, payload: bool) -> Self {
+        JsonRow {
+            file: &r.file,
+            transport: &r.transport,
+            src_ip: &r.src_ip,
+            src_port: r.src_port,
+            dst_ip: &r.dst_ip,
+            dst_port: r.dst_port,
+            vlan: r.vlan,
+            tunnel: r.tunnel.as_deref(),
+            first_ts: r.first_ts,
+            last_ts: r.last_ts,
+            c2s_packets: r.c2s_packets,
+            s2c_packets: r.s2c_packets,
+            c2s_bytes: r.c2s_bytes,
+            s2c_bytes: r.s2c_bytes,
+            c2s_sizes: &r.c2s_sizes,
+            s2c_sizes: &r.s2c_sizes,
+            c2s_payload: payload.then_some(r.c2s_payload.as_str()),
+            s2c_payload: payload.then_some(r.s2c_payload.as_str()),
+            protocol: &c.protocol,
+            app: c.app.as_deref(),
+            confidence: c.confidence.as_str(),
+            reason: &c.reason,
+        }
+    }
+}
+
+const LABEL_COLUMNS: [&str; 4] = ["protocol", "app", "confidence", "reason"];
+
+const TABLE_COLUMNS: [&str; 10] = [
+    "file",
+    "transport",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "c2s_packets",
+    "s2c_packets",
+    "c2s_bytes",
+    "s2c_bytes",
+];
+
+/// The CSV header of `dpi classify`.
+pub fn csv_columns(payload: bool) -> Vec<&'static str> {
+    CSV_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| payload || !c.ends_with("_payload"))
+        .chain(LABEL_COLUMNS)
+        .collect()
+}
+
+/// Flows, packets and bytes of one protocol.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+}
+
+struct Writer<'a> {
+    paths: &'a [String],
+    format: ClassifyFormat,
+    payload: bool,
+    classifier: Classifier,
+    scratch: Scratch,
+    out: Box<dyn Write>,
+    report: Report,
+    rows: Vec<Vec<String>>,
+    tally: BTreeMap<String, Tally>,
+}
+
+impl Writer<'_> {
+    fn table_header(&self) -> Vec<String> {
+        let mut h: Vec<String> = TABLE_COLUMNS.iter().map(|s| s.to_string()).collect();
+        h.extend(LABEL_COLUMNS.iter().map(|s| s.to_string()));
+        if self.payload {
+            h.push("c2s_payload".into());
+            h.push("s2c_payload".into());
+        }
+        h
+    }
+
+    fn write_table(&mut self) -> anyhow::Result<()> {
+        let header = self.table_header();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for r in &self.rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let numeric = |i: usize| matches!(i, 3 | 5..=9);
+        let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+            let mut s = String::new();
+            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                let pad = w.saturating_sub(c.chars().count());
+                if numeric(i) {
+                    s.extend(std::iter::repeat_n(' ', pad));
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    if i + 1 < cells.len() {
+                        s.extend(std::iter::repeat_n(' ', pad));
+                    }
+                }
+            }
+            writeln!(out, "{s}")
+        };
+        line(&mut *self.out, &header)?;
+        for r in &self.rows {
+            line(&mut *self.out, r)?;
+        }
+        self.write_summary()
+    }
+
+    fn write_summary(&mut self) -> anyhow::Result<()> {
+        let mut by: Vec<(&String, &Tally)> = self.tally.iter().collect();
+        by.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        let total = by.iter().fold(Tally::default(), |acc, (_, t)| Tally {
+            flows: acc.flows + t.flows,
+            packets: acc.packets + t.packets,
+            bytes: acc.bytes + t.bytes,
+        });
+        let name_w = by
+            .iter()
+            .map(|(n, _)| n.chars().count())
+            .chain(["protocol".len(), "total".len()])
+            .max()
+            .unwrap_or(8);
+        let pct = |b: u64| {
+            if total.bytes == 0 {
+                0.0
+            } else {
+                100.0 * b as f64 / total.bytes as f64
+            }
+        };
+        writeln!(self.out)?;
+        writeln!(
+            self.out,
+            "{:<name_w$}  {:>8}  {:>10}  {:>14}  {:>6}",
+            "protocol", "flows", "packets", "bytes", "bytes%"
+        )?;
+        for (name, t) in by
+            .iter()
+            .map(|(n, t)| (n.as_str(), **t))
+            .chain([("total", total)])
+        {
+            writeln!(
+                self.out,
+                "{:<name_w$}  {:>8}  {:>10}  {:>14}  {:>6.1}",
+                name,
+                t.flows,
+                t.packets,
+                t.bytes,
+                pct(t.bytes)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl FlowSink for Writer<'_> {
+    fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
+        let c = self
+            .classifier
+            .classify_with(&FlowView::from(&flow), &mut self.scratch);
+        let rec = FlowRecord::new(&self.paths[file], &flow);
+        let t = self.tally.entry(c.protocol.to_string()).or_default();
+        t.flows += 1;
+        t.packets += flow.c2s.packets + flow.s2c.packets;
+        t.bytes += flow.c2s.bytes + flow.s2c.bytes;
+        match self.format {
+            ClassifyFormat::Jsonl => {
+                serde_json::to_writer(&mut self.out, &JsonRow::new(&rec, &c, self.payload))?;
+                self.out.write_all(b"\n")?;
+            }
+            ClassifyFormat::Csv => {
+                let mut cells: Vec<String> = rec
+                    .csv_cells()
+                    .into_iter()
+                    .zip(CSV_COLUMNS)
+                    .filter(|(_, col)| self.payload || !col.ends_with("_payload"))
+                    .map(|(c, _)| c)
+                    .collect();
+                cells.push(c.protocol.to_string());
+                cells.push(c.app.as_deref().unwrap_or("").to_string());
+                cells.push(c.confidence.as_str().to_string());
+                cells.push(c.reason.to_string());
+                write_csv_line(&mut self.out, &cells)?;
+            }
+            ClassifyFormat::Table => {
+                let mut cells = vec![
+                    rec.file.clone(),
+                    rec.transport.clone(),
+                    rec.src_ip.clone(),
+                    rec.src_port.to_string(),
+                    rec.dst_ip.clone(),
+                    rec.dst_port.to_string(),
+                    rec.c2s_packets.to_string(),
+                    rec.s2c_packets.to_string(),
+                    rec.c2s_bytes.to_string(),
+                    rec.s2c_bytes.to_string(),
+                    c.protocol.to_string(),
+                    c.app.as_deref().unwrap_or("-").to_string(),
+                    c.confidence.as_str().to_string(),
+                    c.reason.to_string(),
+                ];
+                if self.payload {
+                    cells.push(rec.c2s_payload.clone());
+                    cells.push(rec.s2c_payload.clone());
+                }
+                self.rows.push(cells);
+            }
+        }
+        self.report.flows += 1;
+        Ok(())
+    }
+
+    fn file_done(&mut self, file: usize, summary: FileSummary) -> anyhow::Result<()> {
+        self.out.flush()?;
+        self.report.file_done(&self.paths[file], &summary);
+        Ok(())
+    }
+}
+
+/// Runs `dpi classify`.
+pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
+    let set = load_signatures(&args.sigs)?;
+    let classifier = Classifier::new(&set)?;
+    let mut out = args.flow.open_output()?;
+    if args.format == ClassifyFormat::Csv {
+        let header: Vec<String> = csv_columns(args.payload)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        write_csv_line(&mut out, &header)?;
+    }
+    let mut w = Writer {
+        paths: &args.captures,
+        format: args.format,
+        payload: args.payload,
+        classifier,
+        scratch: Scratch::new(),
+        out,
+        report: Report::default(),
+        rows: Vec::new(),
+        tally: BTreeMap::new(),
+    };
+    run_files(&args.captures, &args.flow.run_options(), &mut w)?;
+    if w.format == ClassifyFormat::Table {
+        w.write_table()?;
+    }
+    w.out.flush()?;
+    w.report.finish(args.flow.quiet);
+    Ok(if w.report.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,279 @@
+//! `dpi train` (mine signatures from reference labels and merge them into
+//! a cumulative set) and `dpi merge` (unite signature files).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use dpi_core::signature::SignatureSet;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::align::{registry, ReferenceArg};
+use super::common::FlowArgs;
+use crate::train::{self, hash::part_of, merge, MineOptions, Partial, Settings};
+
+/// Arguments of `dpi train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Corpus folders (`pcap/`, `expected/`, `labels/<tool>/`); repeatable.
+    #[arg(long = "corpus", value_name = "DIR")]
+    pub corpora: Vec<PathBuf>,
+    /// Reference labels: the first decides; a second must agree (repeatable, at most two).
+    #[arg(
+        long = "reference",
+        value_enum,
+        value_name = "TOOL",
+        default_value = "ndpi"
+    )]
+    pub references: Vec<ReferenceArg>,
+    /// Existing signature files to grow (std.sig or .rules; repeatable).
+    #[arg(long = "base", value_name = "FILE")]
+    pub base: Vec<PathBuf>,
+    /// Where the signatures std.sig cannot carry go (default: the output
+    /// with extension `.rules`).
+    #[arg(long, value_name = "FILE")]
+    pub extended_out: Option<PathBuf>,
+    /// Least training flows a signature must match correctly on its mining fold.
+    #[arg(long, default_value_t = 5.0, value_name = "N")]
+    pub min_support: f64,
+    /// Least precision, on the mining fold and on the held-out fold.
+    #[arg(long, default_value_t = 0.99, value_name = "P")]
+    pub min_precision: f64,
+    /// Least correct matches on the held-out fold.
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub min_heldout: f64,
+    /// Keep signatures that match nothing on the held-out fold.
+    #[arg(long)]
+    pub allow_untested: bool,
+    /// Weight of a match on a flow the reference leaves unlabelled (or labels only by port).
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub unlabelled_weight: f64,
+    /// Examples kept per group in the statistics (bottom-k sample).
+    #[arg(long, default_value_t = 4096, value_name = "K")]
+    pub sample: usize,
+    /// Training folds (2 to 16): captures split by file name; rules mined on
+    /// the other folds are validated on each in turn.
+    #[arg(long, default_value_t = 4, value_name = "K")]
+    pub folds: u8,
+    /// Write the statistics of these captures (a partial, JSON) to `-o` and stop.
+    #[arg(long)]
+    pub partial: bool,
+    /// Mine from these partials instead of reading corpora (repeatable).
+    #[arg(long = "from-partials", value_name = "FILE", num_args = 1..)]
+    pub from_partials: Vec<PathBuf>,
+    /// Use only the captures whose file name falls in part I of N
+    /// (`I/N`, by a hash of the name; `--exclude-part` for the others).
+    #[arg(long, value_name = "I/N")]
+    pub only_part: Option<String>,
+    /// Use only the captures NOT in part I of N.
+    #[arg(long, value_name = "I/N")]
+    pub exclude_part: Option<String>,
+    /// Protocol-name registry (default: the built-in copy).
+    #[arg(long, value_name = "FILE")]
+    pub names: Option<PathBuf>,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+/// The start of the header line `dpi train` writes (dropped on reading a base).
+pub const HEADER_PREFIX: &str = "# Trained by dpi ";
+
+/// The salt of `--only-part` / `--exclude-part`.
+pub const SPLIT_SALT: &str = "dpi-split";
+
+fn parse_part(s: &str) -> anyhow::Result<(u64, u64)> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("expected I/N, found {s}"))?;
+    let (i, n): (u64, u64) = (i.trim().parse()?, n.trim().parse()?);
+    if n == 0 || i >= n {
+        anyhow::bail!("expected I/N with I < N, found {s}");
+    }
+    Ok((i, n))
+}
+
+fn bar(enabled: bool, what: &str) -> ProgressBar {
+    let pb = if enabled && std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len}")
+            .expect("a fixed, valid template"),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Reads signature files (std.sig provenance comments restored) and merges them.
+pub fn load_sets(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
+    let mut sets = Vec::new();
+    for p in paths {
+        let mut s = dpi_core::signature::load(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        merge::restore_provenance(&mut s);
+        for sig in &mut s.signatures {
+            sig.comments.retain(|c| !c.starts_with(HEADER_PREFIX));
+        }
+        sets.push(s);
+    }
+    Ok(merge::merge_sets(&sets))
+}
+
+fn default_extended(out: &Path) -> PathBuf {
+    let p = out.with_extension("rules");
+    if p == out {
+        PathBuf::from(format!("{}.extended.rules", out.display()))
+    } else {
+        p
+    }
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Writes `set` as std.sig to `out` and the rest to `extended`; returns
+/// the two counts.
+pub fn write_outputs(
+    set: &SignatureSet,
+    out: &Path,
+    extended: &Path,
+    header: &[String],
+) -> anyhow::Result<(usize, usize)> {
+    let (std_text, ext_text, ns, ne) = merge::split_outputs(set, header);
+    write(out, &std_text)?;
+    write(extended, &ext_text)?;
+    Ok((ns, ne))
+}
+
+/// Runs `dpi train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let out = args
+        .flow
+        .output
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("dpi train needs -o OUT"))?;
+    let mut refs = args.references.clone();
+    refs.dedup();
+    if refs.len() > 2 {
+        anyhow::bail!("at most two references (the first decides, the second must agree)");
+    }
+    let tools: Vec<_> = refs.iter().map(|r| r.tool()).collect();
+    let settings = Settings {
+        references: tools.iter().map(|t| t.name().to_owned()).collect(),
+        bytes: args.flow.bytes,
+        sample: args.sample.max(1),
+        folds: args.folds.clamp(2, 16),
+    };
+    let quiet = args.flow.quiet;
+    let partial = if args.from_partials.is_empty() {
+        if args.corpora.is_empty() {
+            anyhow::bail!("give --corpus DIR (or --from-partials FILE...)");
+        }
+        let only = args.only_part.as_deref().map(parse_part).transpose()?;
+        let exclude = args.exclude_part.as_deref().map(parse_part).transpose()?;
+        let include = move |name: &str| {
+            only.is_none_or(|(i, n)| part_of(name, SPLIT_SALT, n) == i)
+                && exclude.is_none_or(|(i, n)| part_of(name, SPLIT_SALT, n) != i)
+        };
+        let registry = registry(&args.names)?;
+        train::collect_partial(
+            &args.corpora,
+            &tools,
+            &registry,
+            &args.flow.run_options(),
+            settings,
+            &include,
+        )?
+    } else {
+        let mut acc: Option<Partial> = None;
+        for p in &args.from_partials {
+            let part = Partial::read(p)?;
+            acc = Some(match acc {
+                None => part,
+                Some(a) => a.merge(part)?,
+            });
+        }
+        acc.expect("at least one partial")
+    };
+    if args.partial {
+        partial.write(&out)?;
+        if !quiet {
+            eprintln!(
+                "dpi: wrote statistics of {} captures ({} groups) to {}",
+                partial.captures.len(),
+                partial.groups.len(),
+                out.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let base = load_sets(&args.base)?;
+    let opts = MineOptions {
+        min_support: args.min_support,
+        min_precision: args.min_precision,
+        min_heldout: args.min_heldout,
+        allow_untested: args.allow_untested,
+        unlabelled_weight: args.unlabelled_weight,
+        source: format!("trained:{}", partial.settings.references.join("+")),
+    };
+    let pb = bar(!quiet, "mining");
+    let trained = train::train(&partial, &base, &opts, &pb);
+    pb.finish_and_clear();
+    let extended = args
+        .extended_out
+        .clone()
+        .unwrap_or_else(|| default_extended(&out));
+    let header = vec![format!(
+        "Trained by dpi {} from {} captures against {}; support n = training flows matched",
+        env!("CARGO_PKG_VERSION"),
+        partial.captures.len(),
+        partial.settings.references.join("+")
+    )];
+    let (ns, ne) = write_outputs(&trained.set, &out, &extended, &header)?;
+    let report = train::report_text(&partial, &trained, &opts);
+    let report_path = PathBuf::from(format!("{}.report.txt", out.display()));
+    write(&report_path, &report)?;
+    if !quiet {
+        eprint!("{report}");
+        eprintln!(
+            "dpi: {ns} signatures to {}, {ne} to {}, report in {}",
+            out.display(),
+            extended.display(),
+            report_path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `dpi merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Signature files (std.sig or .rules).
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// The std.sig output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Where the signatures std.sig cannot carry go (default: the output
+    /// with extension `.rules`).
+    #[arg(long, value_name = "FILE")]
+    pub extended_out: Option<PathBuf>,
+}
+
+/// Runs `dpi merge`.
+pub fn run_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let set = load_sets(&args.inputs)?;
+    let extended = args
+        .extended_out
+        .clone()
+        .unwrap_or_else(|| default_extended(&args.output));
+    let (ns, ne) = write_outputs(&set, &args.output, &extended, &[])?;
+    eprintln!(
+        "dpi: {ns} signatures to {}, {ne} to {}",
+        args.output.display(),
+        extended.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

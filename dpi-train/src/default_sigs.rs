@@ -1,0 +1,46 @@
+//! The signature set built into `dpi`, so `dpi classify` works with no file
+//! around it: the hand-made rules of `signatures/default.rules` (extended
+//! format) followed by the trained `signatures/std.sig`.
+
+use dpi_core::signature::{parse_extended, parse_std_sig, SignatureErrors, SignatureSet};
+
+/// The text of `signatures/default.rules`, as built in.
+pub const DEFAULT_RULES: &str = include_str!("../../signatures/default.rules");
+
+/// The text of `signatures/std.sig`, as built in.
+pub const STD_SIG: &str = include_str!("../../signatures/std.sig");
+
+/// The built-in set: `default.rules` first, then `std.sig`. Locations name
+/// the files as `default.rules` and `std.sig`.
+///
+/// ```
+/// let set = dpi_train::default_sigs::default_set().unwrap();
+/// assert_eq!(
+///     set.len(),
+///     dpi_train::default_sigs::rules().unwrap().len() + dpi_train::default_sigs::std_sig().unwrap().len()
+/// );
+/// ```
+pub fn default_set() -> Result<SignatureSet, SignatureErrors> {
+    let mut set = rules()?;
+    set.signatures.extend(std_sig()?.signatures);
+    Ok(set)
+}
+
+/// The built-in hand-made rules.
+pub fn rules() -> Result<SignatureSet, SignatureErrors> {
+    parse_extended(DEFAULT_RULES, "default.rules")
+}
+
+/// The built-in trained signatures.
+pub fn std_sig() -> Result<SignatureSet, SignatureErrors> {
+    parse_std_sig(STD_SIG, "std.sig")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn built_in_set_parses_and_compiles() {
+        let set = super::default_set().unwrap_or_else(|e| panic!("{e}"));
+        dpi_core::Classifier::new(&set).unwrap();
+    }
+}

@@ -1,0 +1,204 @@
+//! Training examples: our flows with the reference's verdict.
+
+use dpi_core::signature::Side;
+use serde::{Deserialize, Serialize};
+
+use super::hash::hash_fields;
+use crate::align::{named, AlignedFlow, RefLabel};
+use crate::labels::Tool;
+use crate::record::{transport_number, FlowRecord};
+
+/// What the reference says about a flow, as training sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "protocol", rename_all = "lowercase")]
+pub enum Class {
+    /// The reference names this master protocol with confidence: nDPI by
+    /// DPI (`DPI`, `DPI (cache)`, ...), libprotoident and argus whenever
+    /// they name one. A positive example of the protocol.
+    Labelled(String),
+    /// The reference names this protocol, but weakly (nDPI by port or by
+    /// IP), or two references disagree (the first one's name is kept).
+    /// Neither for nor against this protocol; against any other.
+    Weak(String),
+    /// The reference names nothing. Against every protocol.
+    Unlabelled,
+}
+
+impl Class {
+    /// The protocol of a labelled or weak example.
+    pub fn protocol(&self) -> Option<&str> {
+        match self {
+            Class::Labelled(p) | Class::Weak(p) => Some(p),
+            Class::Unlabelled => None,
+        }
+    }
+
+    /// The class of a flow from its aligned labels (one per tool in
+    /// `tools`, in order).
+    ///
+    /// The first tool decides. nDPI counts as labelled only when its
+    /// confidence starts with `DPI`. With a second tool: when it names a
+    /// different protocol, the example is [`Class::Weak`] (a disagreement
+    /// is not evidence); when it names nothing, the first tool's verdict
+    /// stands. Further tools are ignored.
+    pub fn of(labels: &[Option<RefLabel>], tools: &[Tool]) -> Class {
+        let first = labels.first().and_then(Option::as_ref);
+        let Some(l) = first else {
+            return Class::Unlabelled;
+        };
+        let Some(master) = l.named_master() else {
+            return Class::Unlabelled;
+        };
+        let strong = match tools.first() {
+            Some(Tool::Ndpi) => l
+                .confidence
+                .as_deref()
+                .is_some_and(|c| c.starts_with("DPI")),
+            _ => true,
+        };
+        if !strong {
+            return Class::Weak(master.to_owned());
+        }
+        if let Some(Some(second)) = labels.get(1) {
+            if let Some(other) = named(second.master.as_deref()) {
+                if other != master {
+                    return Class::Weak(master.to_owned());
+                }
+            }
+        }
+        Class::Labelled(master.to_owned())
+    }
+}
+
+/// One flow as training uses it: what a signature can look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Example {
+    /// Stable hash of the flow (capture, endpoints, start, user data);
+    /// orders the bottom-k samples.
+    pub hash: u64,
+    /// The capture's file name.
+    pub capture: String,
+    /// IP protocol number.
+    pub transport: u8,
+    /// The initiator's port.
+    pub client_port: u16,
+    /// The responder's port.
+    pub server_port: u16,
+    /// The initiator's first bytes, as lower-case hex.
+    #[serde(with = "hex_bytes")]
+    pub c2s: Vec<u8>,
+    /// The responder's first bytes, as lower-case hex.
+    #[serde(with = "hex_bytes")]
+    pub s2c: Vec<u8>,
+    /// Size of the initiator's first payload packet.
+    pub c2s_first_size: Option<u32>,
+    /// Size of the responder's first payload packet.
+    pub s2c_first_size: Option<u32>,
+    /// The side that sent the first payload, when known (only one side sent any).
+    pub first_payload: Option<Side>,
+    /// Packets sent by the initiator.
+    pub c2s_packets: u64,
+    /// Packets sent by the responder.
+    pub s2c_packets: u64,
+}
+
+impl Example {
+    /// The example of one of our flows; `None` when the flow carries no
+    /// user data in either direction (no byte or size rule can match it)
+    /// or its fields do not parse.
+    pub fn from_record(capture: &str, f: &FlowRecord) -> Option<Example> {
+        let transport = transport_number(&f.transport)?;
+        let c2s = unhex(&f.c2s_payload)?;
+        let s2c = unhex(&f.s2c_payload)?;
+        if c2s.is_empty() && s2c.is_empty() {
+            return None;
+        }
+        let c2s_sent = !c2s.is_empty() || !f.c2s_sizes.is_empty();
+        let s2c_sent = !s2c.is_empty() || !f.s2c_sizes.is_empty();
+        let first_payload = match (c2s_sent, s2c_sent) {
+            (true, false) => Some(Side::Initiator),
+            (false, true) => Some(Side::Responder),
+            _ => None,
+        };
+        let hash = hash_fields(&[
+            capture.as_bytes(),
+            f.src_ip.as_bytes(),
+            &f.src_port.to_le_bytes(),
+            f.dst_ip.as_bytes(),
+            &f.dst_port.to_le_bytes(),
+            &[transport],
+            &f.first_ts.to_bits().to_le_bytes(),
+            &c2s,
+            &s2c,
+        ]);
+        Some(Example {
+            hash,
+            capture: capture.to_owned(),
+            transport,
+            client_port: f.src_port,
+            server_port: f.dst_port,
+            c2s,
+            s2c,
+            c2s_first_size: f.c2s_sizes.first().copied(),
+            s2c_first_size: f.s2c_sizes.first().copied(),
+            first_payload,
+            c2s_packets: f.c2s_packets,
+            s2c_packets: f.s2c_packets,
+        })
+    }
+
+    /// The example of an aligned flow with its class.
+    pub fn from_aligned(f: &AlignedFlow, tools: &[Tool]) -> Option<(Example, Class)> {
+        let e = Example::from_record(&f.capture, &f.flow)?;
+        Some((e, Class::of(&f.labels, tools)))
+    }
+
+    /// The bytes of direction `d` (0 initiator, 1 responder).
+    pub fn payload(&self, d: usize) -> &[u8] {
+        if d == 0 {
+            &self.c2s
+        } else {
+            &self.s2c
+        }
+    }
+
+    /// The first payload size of direction `d`.
+    pub fn first_size(&self, d: usize) -> Option<u32> {
+        if d == 0 {
+            self.c2s_first_size
+        } else {
+            self.s2c_first_size
+        }
+    }
+}
+
+/// Bytes of lower-case (or upper-case) hex; `None` when not hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    b.chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::record::hex(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        super::unhex(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected an even number of hex digits"))
+    }
+}

@@ -1,0 +1,241 @@
+//! The trainer: mining signatures from reference labels, validating them
+//! on held-out captures, and merging them into a cumulative set.
+//!
+//! - [`example`]: our flows with the reference's verdict ([`Class`]).
+//! - [`partial`]: per-shard statistics ([`Partial`]) that merge
+//!   associatively: the map step of training.
+//! - [`mine`]: candidates per protocol and direction (positional masked
+//!   patterns, literals, flow features), kept only when precise on the
+//!   held-out fold: the reduce step.
+//! - [`score`]: matching a candidate against examples and counting.
+//! - [`merge`]: cumulative sets (`--base`, `dpi merge`) and the std.sig
+//!   provenance comment.
+//!
+//! The pipeline of `dpi train` is [`collect_partial`] (or reading
+//! partials), then [`train`], then [`merge::split_outputs`] and
+//! [`report_text`].
+
+pub mod example;
+pub mod hash;
+pub mod merge;
+pub mod mine;
+pub mod partial;
+pub mod score;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use dpi_core::signature::SignatureSet;
+
+pub use example::{Class, Example};
+pub use mine::{MineOptions, Mined, ProtocolSummary};
+pub use partial::{Partial, Settings};
+
+use crate::align::align_corpus;
+use crate::labels::{Corpus, NameRegistry, Tool};
+use crate::runner::RunOptions;
+
+/// Reads every capture of `corpora` (those `include` accepts, by file
+/// name), aligns them with `tools` and counts them into one partial.
+pub fn collect_partial(
+    corpora: &[PathBuf],
+    tools: &[Tool],
+    registry: &NameRegistry,
+    run: &RunOptions,
+    settings: Settings,
+    include: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<Partial> {
+    let mut partial = Partial::new(settings);
+    for dir in corpora {
+        let corpus = Corpus::open(dir)?;
+        align_corpus(&corpus, tools, registry, run, |capture| {
+            if !capture.has_capture || !include(&capture.capture) {
+                return Ok(());
+            }
+            partial.add_capture(&capture.capture);
+            for f in &capture.flows {
+                if let Some((e, c)) = Example::from_aligned(f, tools) {
+                    partial.add(e, c);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(partial)
+}
+
+/// A base signature dropped by new evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedBase {
+    /// The rule, in one line.
+    pub rule: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The result of [`train`].
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The merged set: the base (less what was dropped) and what was learnt.
+    pub set: SignatureSet,
+    /// What mining did.
+    pub mined: Mined,
+    /// Base signatures dropped, with the reason.
+    pub dropped: Vec<DroppedBase>,
+    /// Learnt signatures that were already in the base (their support added).
+    pub refound: usize,
+    /// Base signatures kept.
+    pub base_kept: usize,
+}
+
+/// Mines `partial`, re-measures `base` on it and merges.
+///
+/// A base signature with a byte pattern or a feature predicate is dropped
+/// when it matches at least `min_support` training flows (weighted, both
+/// folds) with a precision below `min_precision`; port-only rules and
+/// rules with regexes are kept as they are.
+pub fn train(
+    partial: &Partial,
+    base: &SignatureSet,
+    opts: &MineOptions,
+    progress: &indicatif::ProgressBar,
+) -> Trained {
+    let mined = mine::mine(partial, opts, progress);
+    let pool = score::Pool::new(partial, opts.unlabelled_weight);
+    let mut kept = SignatureSet {
+        signatures: Vec::new(),
+        trailing_comments: base.trailing_comments.clone(),
+    };
+    let mut dropped = Vec::new();
+    for sig in &base.signatures {
+        let measurable =
+            !score::has_regex(sig) && (!sig.patterns.is_empty() || !sig.features.is_empty());
+        if measurable {
+            let m = score::measure(sig, &pool);
+            let c = m.total();
+            if let Some(p) = c.precision() {
+                if c.tp + c.fp >= opts.min_support && p < opts.min_precision {
+                    dropped.push(DroppedBase {
+                        rule: merge::describe(sig),
+                        reason: format!(
+                            "precision {p:.4} < {} on this training set (tp {:.0}, fp {:.0})",
+                            opts.min_precision, c.tp, c.fp
+                        ),
+                    });
+                    continue;
+                }
+            }
+        }
+        kept.signatures.push(sig.clone());
+    }
+    let ids: std::collections::BTreeSet<String> =
+        kept.signatures.iter().map(merge::identity).collect();
+    let refound = mined
+        .signatures
+        .iter()
+        .filter(|s| ids.contains(&merge::identity(s)))
+        .count();
+    let learnt = SignatureSet {
+        signatures: mined.signatures.clone(),
+        trailing_comments: Vec::new(),
+    };
+    let base_kept = kept.len();
+    let set = merge::merge_sets([&kept, &learnt]);
+    Trained {
+        set,
+        mined,
+        dropped,
+        refound,
+        base_kept,
+    }
+}
+
+/// The training summary: per protocol what was kept and dropped and why.
+pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String {
+    let mut s = String::new();
+    let flows: u64 = partial.groups.iter().map(|g| g.flows).sum();
+    let labelled: u64 = partial
+        .groups
+        .iter()
+        .filter(|g| matches!(g.key.class, Class::Labelled(_)))
+        .map(|g| g.flows)
+        .sum();
+    let _ = writeln!(
+        s,
+        "training: {} captures, {flows} flows with user data, {labelled} labelled; min support {}, min precision {}, min held-out {}{}",
+        partial.captures.len(),
+        opts.min_support,
+        opts.min_precision,
+        opts.min_heldout,
+        if opts.allow_untested { ", untested allowed" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "learnt {} signatures ({} already in the base); base: {} kept, {} dropped; result {}",
+        t.mined.signatures.len(),
+        t.refound,
+        t.base_kept,
+        t.dropped.len(),
+        t.set.len()
+    );
+    let _ = writeln!(
+        s,
+        "\n{:<26} {:<5} {:>20} {:>6} {:>6} {:>6} {:>5}  note",
+        "protocol", "trans", "examples per fold", "cands", "chosen", "reject", "kept"
+    );
+    for p in &t.mined.summaries {
+        let per_fold: Vec<String> = p
+            .examples
+            .iter()
+            .map(|x| format!("{:.0}", x + 0.0))
+            .collect();
+        let note = if p.folds_skipped == p.examples.len() {
+            "too few examples, or all in one fold".to_owned()
+        } else if p.folds_skipped > 0 {
+            format!(
+                "{} of {} rotations skipped",
+                p.folds_skipped,
+                p.examples.len()
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "{:<26} {:<5} {:>20} {:>6} {:>6} {:>6} {:>5}  {note}",
+            p.protocol,
+            p.transport,
+            per_fold.join("/"),
+            p.candidates,
+            p.chosen,
+            p.rejected.len(),
+            p.kept,
+        );
+    }
+    let _ = writeln!(s, "\nkept:");
+    for sig in &t.mined.signatures {
+        let pr = &sig.provenance;
+        let _ = writeln!(
+            s,
+            "  n={} precision={} tp={} fp={}  {}",
+            sig.support,
+            pr.precision.map_or("-".into(), |p| format!("{p:.4}")),
+            pr.true_positives.map_or("-".into(), |x| x.to_string()),
+            pr.false_positives.map_or("-".into(), |x| x.to_string()),
+            merge::describe(sig)
+        );
+    }
+    let _ = writeln!(s, "\nrejected on held-out folds:");
+    for p in &t.mined.summaries {
+        for r in &p.rejected {
+            let _ = writeln!(s, "  {}: {}  [{}]", p.protocol, r.reason, r.rule);
+        }
+    }
+    if !t.dropped.is_empty() {
+        let _ = writeln!(s, "\nbase signatures dropped:");
+        for d in &t.dropped {
+            let _ = writeln!(s, "  {}  [{}]", d.reason, d.rule);
+        }
+    }
+    s
+}

@@ -1,0 +1,218 @@
+//! Mining on small synthetic examples, and partials that merge
+//! associatively.
+
+use dpi_core::signature::{PatternKind, Side, Signature};
+use dpi_train::train::hash::stable_hash;
+use dpi_train::train::score::{measure, Pool};
+use dpi_train::train::{self, Class, Example, MineOptions, Partial, Settings};
+use indicatif::ProgressBar;
+
+fn settings() -> Settings {
+    Settings {
+        references: vec!["ndpi".into()],
+        bytes: 64,
+        sample: 4096,
+        folds: 4,
+    }
+}
+
+/// Pseudo-random bytes from a seed.
+fn noise(seed: u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| {
+            (stable_hash(&[seed.to_le_bytes(), (i as u64).to_le_bytes()].concat()) & 0xff) as u8
+        })
+        .collect()
+}
+
+fn example(capture: &str, i: u64, port: u16, c2s: Vec<u8>) -> Example {
+    Example {
+        hash: stable_hash(&[capture.as_bytes(), &i.to_le_bytes(), &c2s].concat()),
+        capture: capture.into(),
+        transport: 17,
+        client_port: 40000 + i as u16,
+        server_port: port,
+        c2s_first_size: Some(c2s.len() as u32),
+        c2s,
+        s2c: Vec::new(),
+        s2c_first_size: None,
+        first_payload: Some(Side::Initiator),
+        c2s_packets: 1,
+        s2c_packets: 0,
+    }
+}
+
+/// `n` flows per protocol spread over 24 captures.
+/// A protocol: its name, server port and payload generator.
+type Spec<'a> = (&'a str, u16, &'a dyn Fn(u64) -> Vec<u8>);
+
+fn corpus(protocols: &[Spec<'_>], n: u64) -> Vec<(Example, Class)> {
+    let mut out = Vec::new();
+    for (pi, (name, port, gen)) in protocols.iter().enumerate() {
+        for i in 0..n {
+            let cap = format!("cap-{}.pcap", (i + pi as u64 * 7) % 24);
+            let ex = example(&cap, i * 31 + pi as u64, *port, gen(i * 31 + pi as u64));
+            out.push((ex, Class::Labelled((*name).into())));
+        }
+    }
+    out
+}
+
+fn partial_of(examples: &[(Example, Class)]) -> Partial {
+    let mut p = Partial::new(settings());
+    for (e, c) in examples {
+        p.add(e.clone(), c.clone());
+    }
+    p
+}
+
+fn mine(p: &Partial) -> Vec<Signature> {
+    let t = train::train(
+        p,
+        &Default::default(),
+        &MineOptions::default(),
+        &ProgressBar::hidden(),
+    );
+    t.set.signatures
+}
+
+#[test]
+fn shared_prefix_gives_no_imprecise_pattern() {
+    let a = |s: u64| [b"HELO".as_slice(), b"A", &noise(s, 20)].concat();
+    let b = |s: u64| [b"HELO".as_slice(), b"B", &noise(s, 20)].concat();
+    let ex = corpus(&[("Alpha", 7000, &a), ("Beta", 7000, &b)], 80);
+    let p = partial_of(&ex);
+    let sigs = mine(&p);
+    assert!(!sigs.is_empty(), "something is learnt");
+    let pool = Pool::new(&p, 1.0);
+    for s in &sigs {
+        let c = measure(s, &pool).total();
+        assert_eq!(c.fp, 0.0, "imprecise: {s:?}");
+        assert!(c.tp >= 5.0);
+    }
+    for proto in ["Alpha", "Beta"] {
+        assert!(sigs.iter().any(|s| s.protocol == proto), "{proto} learnt");
+    }
+}
+
+#[test]
+fn magic_at_offset_four_gives_masked_pattern() {
+    let magic = |s: u64| {
+        [
+            noise(s, 4).as_slice(),
+            b"\xDE\xAD\xBE\xEF",
+            &noise(s + 1, 12),
+        ]
+        .concat()
+    };
+    let other = |s: u64| noise(s + 99, 20);
+    let ex = corpus(&[("Magic", 9000, &magic), ("Noise", 9001, &other)], 80);
+    let sigs = mine(&partial_of(&ex));
+    let found = sigs.iter().filter(|s| s.protocol == "Magic").any(|s| {
+        s.patterns.iter().any(|p| match &p.kind {
+            PatternKind::Masked { offset: 0, bytes } => {
+                bytes.len() >= 8
+                    && bytes[..4]
+                        .iter()
+                        .all(|b| b.mask == 0 || b.mask == 0xf0 || b.mask == 0x0f)
+                    && bytes[4..8]
+                        .iter()
+                        .map(|b| (b.value, b.mask))
+                        .collect::<Vec<_>>()
+                        == vec![(0xDE, 0xff), (0xAD, 0xff), (0xBE, 0xff), (0xEF, 0xff)]
+            }
+            _ => false,
+        })
+    });
+    assert!(found, "no masked DE AD BE EF at offset 4 in {sigs:#?}");
+    // The std.sig codec can carry it.
+    let (std_text, _, ns, _) = train::merge::split_outputs(
+        &dpi_core::signature::SignatureSet {
+            signatures: sigs,
+            trailing_comments: vec![],
+        },
+        &[],
+    );
+    assert!(ns >= 1);
+    assert!(std_text.contains("DEADBEEF"), "{std_text}");
+    dpi_core::signature::parse_std_sig(&std_text, "t.sig").unwrap();
+}
+
+#[test]
+fn sharding_does_not_change_the_result() {
+    let a = |s: u64| [b"\x01\x02".as_slice(), &noise(s, 10)].concat();
+    let b = |s: u64| [noise(s, 2).as_slice(), b"ZZ", &noise(s + 5, 10)].concat();
+    let c = |s: u64| noise(s + 7, 12);
+    let ex = corpus(&[("A", 1, &a), ("B", 2, &b), ("C", 3, &c)], 60);
+    let whole = partial_of(&ex);
+    // Two different cuts by capture: (odd, even) and (three shards by name length and index).
+    let shard = |f: &dyn Fn(&str) -> usize, n: usize| -> Vec<Partial> {
+        let mut parts: Vec<Partial> = (0..n).map(|_| Partial::new(settings())).collect();
+        for (e, c) in &ex {
+            parts[f(&e.capture) % n].add(e.clone(), c.clone());
+        }
+        parts
+    };
+    let num = |c: &str| -> usize { c[4..c.len() - 5].parse().unwrap() };
+    let cut1 = shard(&|c| num(c) % 2, 2);
+    let cut2 = shard(&|c| num(c) / 5, 5);
+    let merge_all = |parts: Vec<Partial>, rev: bool| {
+        let mut it: Vec<Partial> = parts;
+        if rev {
+            it.reverse();
+        }
+        let mut acc = it.remove(0);
+        for p in it {
+            acc = acc.merge(p).unwrap();
+        }
+        acc
+    };
+    let m1 = merge_all(cut1, false);
+    let m2 = merge_all(cut2.clone(), true);
+    // ((a+b)+c) against (a+(b+c)) on the second cut.
+    let mut c2 = cut2;
+    let right = {
+        let tail = c2.split_off(1);
+        let tail = merge_all(tail, false);
+        c2.remove(0).merge(tail).unwrap()
+    };
+    assert_eq!(m1, whole);
+    assert_eq!(m2, whole);
+    assert_eq!(right, whole);
+    // A JSON round trip keeps everything.
+    let dir = std::env::temp_dir().join(format!("dpi-train-part-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("x.part");
+    m1.write(&path).unwrap();
+    let back = Partial::read(&path).unwrap();
+    assert_eq!(back, whole);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(mine(&m1), mine(&whole));
+    assert!(!mine(&whole).is_empty());
+    // Overlapping shards are refused.
+    assert!(whole.clone().merge(whole.clone()).is_err());
+}
+
+#[test]
+fn small_sample_keeps_smallest_hashes() {
+    let a = |s: u64| noise(s, 8);
+    let ex = corpus(&[("A", 1, &a)], 50);
+    let mut s = settings();
+    s.sample = 10;
+    let mut p = Partial::new(s.clone());
+    for (e, c) in &ex {
+        p.add(e.clone(), c.clone());
+    }
+    for g in &p.groups {
+        assert!(g.sample.len() <= 10);
+        assert!(g.sample.windows(2).all(|w| w[0].hash < w[1].hash));
+        let min_all = ex
+            .iter()
+            .filter(|(e, _)| dpi_train::train::hash::fold_of(&e.capture, 4) == g.key.fold)
+            .map(|(e, _)| e.hash)
+            .min()
+            .unwrap();
+        assert_eq!(g.sample[0].hash, min_all);
+        assert!(g.flows >= g.sample.len() as u64);
+    }
+}
