@@ -1,6 +1,7 @@
 //! The signature set built into `dpi`, so `dpi classify` works with no file
 //! around it: the hand-made rules of `signatures/default.rules` (extended
-//! format) followed by the trained `signatures/std.sig`.
+//! format), then what training learnt: `signatures/std.sig` (argus grammar)
+//! and `signatures/trained.rules` (what std.sig cannot carry).
 
 use dpi_core::signature::{parse_extended, parse_std_sig, SignatureErrors, SignatureSet};
 
@@ -10,19 +11,25 @@ pub const DEFAULT_RULES: &str = include_str!("../../signatures/default.rules");
 /// The text of `signatures/std.sig`, as built in.
 pub const STD_SIG: &str = include_str!("../../signatures/std.sig");
 
-/// The built-in set: `default.rules` first, then `std.sig`. Locations name
-/// the files as `default.rules` and `std.sig`.
+/// The text of `signatures/trained.rules`, as built in.
+pub const TRAINED_RULES: &str = include_str!("../../signatures/trained.rules");
+
+/// The built-in set: `default.rules` first, then `std.sig`, then
+/// `trained.rules`. Locations name the files by their file names.
 ///
 /// ```
 /// let set = dpi_train::default_sigs::default_set().unwrap();
 /// assert_eq!(
 ///     set.len(),
-///     dpi_train::default_sigs::rules().unwrap().len() + dpi_train::default_sigs::std_sig().unwrap().len()
+///     dpi_train::default_sigs::rules().unwrap().len()
+///         + dpi_train::default_sigs::std_sig().unwrap().len()
+///         + dpi_train::default_sigs::trained_rules().unwrap().len()
 /// );
 /// ```
 pub fn default_set() -> Result<SignatureSet, SignatureErrors> {
     let mut set = rules()?;
     set.signatures.extend(std_sig()?.signatures);
+    set.signatures.extend(trained_rules()?.signatures);
     Ok(set)
 }
 
@@ -34,6 +41,11 @@ pub fn rules() -> Result<SignatureSet, SignatureErrors> {
 /// The built-in trained signatures.
 pub fn std_sig() -> Result<SignatureSet, SignatureErrors> {
     parse_std_sig(STD_SIG, "std.sig")
+}
+
+/// The built-in trained signatures that std.sig cannot carry.
+pub fn trained_rules() -> Result<SignatureSet, SignatureErrors> {
+    parse_extended(TRAINED_RULES, "trained.rules")
 }
 
 #[cfg(test)]
