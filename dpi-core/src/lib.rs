@@ -57,3 +57,8 @@ pub use link::LinkType;
 pub use meter::{FileSummary, FlowMeter, MeterStats};
 pub use packet::{Fragment, Packet, TcpInfo, Tunnel};
 pub use time::Timestamp;
+
+/// The README's Rust examples, compiled and run by `cargo test --doc`.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
