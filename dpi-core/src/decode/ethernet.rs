@@ -16,6 +16,10 @@ const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 pub(super) const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Cisco FabricPath: 2 bytes (FTag, TTL) after the ethertype, then the
+/// inner Ethernet frame.
+const ETHERTYPE_FABRICPATH: u16 = 0x8903;
+const FABRICPATH_TAG_LEN: usize = 2;
 /// Values up to this are an 802.3 length, not an ethertype.
 const MAX_8023_LENGTH: u16 = 1500;
 
@@ -63,6 +67,11 @@ pub(super) fn ethertype(f: &[u8], mut off: usize, mut et: u16, mut ctx: Ctx) -> 
                 off += VLAN_LEN;
             }
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(f, off, ctx),
+            ETHERTYPE_FABRICPATH => {
+                off += FABRICPATH_TAG_LEN;
+                et = be16(f, off + ETH_TYPE).ok_or(truncated("fabricpath", off))?;
+                off += ETH_LEN;
+            }
             ETHERTYPE_PPPOE_SESSION => {
                 if f.len() < off + PPPOE_LEN {
                     return Err(truncated("pppoe", off));

@@ -362,6 +362,12 @@ fn ok_cases() -> Vec<(&'static str, LinkType, Vec<u8>, Want)> {
             inner(),
         ),
         (
+            "cisco fabricpath",
+            LinkType::ETHERNET,
+            eth(0x8903, &cat(&[&[0x00, 0x3f], &eth(0x0800, &u4)])),
+            inner(),
+        ),
+        (
             "pppoe",
             LinkType::ETHERNET,
             eth(0x8864, &cat(&[&[0x11, 0, 0, 1, 0, 0, 0x00, 0x21], &u4])),

@@ -51,7 +51,13 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a conversation between `a` and `b`, in either direction.
+    /// Ports count for TCP and UDP only: the reference tools write 0 for
+    /// the ports of other transports (nDPI does so for SCTP too).
     pub fn new(transport: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> FlowKey {
+        let (a, b) = match transport {
+            6 | 17 => (a, b),
+            _ => ((a.0, 0), (b.0, 0)),
+        };
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         FlowKey { transport, lo, hi }
     }
