@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{NotExpressible, SignatureError, SignatureErrors};
 pub use extended::{parse_extended, to_extended};
-pub use stdsig::{parse_std_sig, std_sig_line, to_std_sig};
+pub use stdsig::{argus_loadable, parse_std_sig, std_sig_line, to_std_sig};
 
 pub(crate) use regex_automata::meta::Regex;
 

@@ -416,6 +416,46 @@ pub fn to_std_sig(set: &SignatureSet) -> (String, Vec<NotExpressible>) {
     (out, left_out)
 }
 
+/// Whether argus's `raservices` (argus-client 3.0.8) loads the std.sig line
+/// of `sig` and reads it as dpi does: the line must be writable
+/// ([`std_sig_line`]), carry at least one pattern string with a constrained
+/// byte (raservices crashes on a line with no string), and every byte must be
+/// exact or a whole wildcard (raservices refuses a wildcard low nibble and
+/// widens a wildcard high nibble to the whole byte). Returns why not.
+///
+/// ```
+/// use dpi_core::signature::{argus_loadable, parse_std_sig};
+/// let set = parse_std_sig(
+///     "Service: a tcp port 1 n = 1 src = \"4142\"\nService: b tcp port 2 n = 1 src = \"4 42\"\n",
+///     "x.sig",
+/// ).unwrap();
+/// assert!(argus_loadable(&set.signatures[0]).is_ok());
+/// assert!(argus_loadable(&set.signatures[1]).is_err());
+/// ```
+pub fn argus_loadable(sig: &Signature) -> Result<(), String> {
+    std_sig_line(sig).map_err(|e| e.reason)?;
+    let mut constrained = false;
+    for p in &sig.patterns {
+        if let PatternKind::Masked { bytes, .. } = &p.kind {
+            for b in bytes {
+                match b.mask {
+                    0xff => constrained = true,
+                    0x00 => {}
+                    m => {
+                        return Err(format!(
+                        "a nibble mask {m:02X} (raservices reads only exact and wildcard bytes)"
+                    ))
+                    }
+                }
+            }
+        }
+    }
+    if !constrained {
+        return Err("no constrained byte (raservices needs a pattern string)".into());
+    }
+    Ok(())
+}
+
 /// Writes one signature as a std.sig line (no newline, no comments), or
 /// says why std.sig cannot express it (with `index` 0; [`to_std_sig`] sets
 /// the real index).

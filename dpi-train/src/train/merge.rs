@@ -224,7 +224,8 @@ pub fn split_outputs(set: &SignatureSet, header: &[String]) -> (String, String, 
         let mut plain = s.clone();
         plain.provenance = Provenance::default();
         plain.id = None;
-        if dpi_core::signature::std_sig_line(&plain).is_ok() {
+        // std.sig gets only what argus's raservices reads as dpi does.
+        if dpi_core::signature::argus_loadable(&plain).is_ok() {
             if let Some(c) = provenance_comment(&sig.provenance) {
                 plain.comments.push(c);
             }
