@@ -127,12 +127,16 @@ fn evaluation() -> (EvalOptions, Evaluation) {
         only_dpi_confidence: true,
         signatures: vec![],
         top: 15,
+        folds: 0,
+        train_corpus: None,
+        train_bytes: 64,
     };
     let e = Evaluation {
         reference_records: 11,
         unaligned: 1,
         flows: vec![],
         metrics: Metrics::compute(&table(), 15),
+        comparison: Default::default(),
     };
     (opts, e)
 }

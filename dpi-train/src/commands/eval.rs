@@ -1,10 +1,17 @@
 //! `dpi eval`: agreement of a label source with a reference.
+//!
+//! The flows are read as `dpi classify` reads them: `--bytes` defaults to
+//! [`DEFAULT_BYTES`] (512) here too, so `dpi eval --candidate dpi` gives
+//! each flow the label `dpi classify` gives it. Training (`--folds`,
+//! `--train-corpus`) cuts the flows to `--train-bytes` (64, `dpi train`'s
+//! default) before mining.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::align::{registry, ReferenceArg};
+use super::classify::DEFAULT_BYTES;
 use super::common::FlowArgs;
 use crate::eval::{self, report, svg, EvalOptions, Source};
 use crate::labels::Corpus;
@@ -20,6 +27,9 @@ pub enum EvalFormat {
 
 /// Arguments of `dpi eval`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("bytes", |a| a
+    .default_value(DEFAULT_BYTES)
+    .help("User-data bytes kept per direction (as dpi classify: the dpi candidate sees the flows dpi classify sees)")))]
 pub struct EvalArgs {
     /// The corpus folder (`pcap/`, `expected/`, `labels/<tool>/`).
     #[arg(long, value_name = "DIR")]
@@ -30,9 +40,24 @@ pub struct EvalArgs {
     /// The labels under evaluation.
     #[arg(long, value_enum, value_name = "SOURCE")]
     pub candidate: Source,
-    /// Signature file for the dpi candidate (repeatable).
+    /// Signature file for the dpi candidate (repeatable); replaces the
+    /// built-in set (default.rules + std.sig, as dpi classify). With
+    /// training, the hand-written set to grow (default: the built-in
+    /// default.rules).
     #[arg(long = "sig", value_name = "FILE")]
     pub sigs: Vec<PathBuf>,
+    /// K-fold evaluation by capture file (dpi candidate): for each fold,
+    /// grow the hand-written set with `dpi train`'s mining on the other
+    /// folds and evaluate on it; figures are means over the folds.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(2..=64))]
+    pub folds: Option<u8>,
+    /// Grow the hand-written set on this corpus and evaluate on --corpus
+    /// (dpi candidate).
+    #[arg(long, value_name = "DIR", conflicts_with = "folds")]
+    pub train_corpus: Option<PathBuf>,
+    /// User-data bytes per direction the trainer sees.
+    #[arg(long, default_value_t = eval::train::TRAIN_BYTES, value_name = "N")]
+    pub train_bytes: usize,
     /// Report format.
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     pub format: EvalFormat,
@@ -69,6 +94,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         only_dpi_confidence: args.only_dpi_confidence,
         signatures: args.sigs.clone(),
         top: args.top,
+        folds: args.folds.unwrap_or(0),
+        train_corpus: args.train_corpus.clone(),
+        train_bytes: args.train_bytes.max(1),
     };
     let e = eval::evaluate(&corpus, &registry, &args.flow.run_options(), &opts)?;
     let name = args.corpus.display().to_string();

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use dpi_core::signature::SignatureSet;
+use dpi_core::{Classifier, Flow, FlowView};
+
 use crate::align::{named, AlignedFlow};
 use crate::labels::Tool;
 
@@ -49,11 +52,12 @@ impl fmt::Display for Source {
 
 /// Something that names the master protocol of an aligned flow.
 ///
-/// An evaluation asks it once per reference flow; `None` means it names
-/// nothing (unknown, or a name with no nDPI equivalent).
+/// An evaluation asks it once per reference flow, with the aligned row
+/// and the flow as the flow meter gave it (user data as bytes); `None`
+/// means it names nothing (unknown, or a name with no nDPI equivalent).
 pub trait Candidate: Send + Sync {
     /// The nDPI master protocol of `flow`, if the candidate names one.
-    fn label(&self, flow: &AlignedFlow) -> Option<String>;
+    fn label(&self, flow: &AlignedFlow, raw: &Flow) -> Option<String>;
 }
 
 /// A reference tool's labels, read from the aligned flow.
@@ -64,19 +68,58 @@ pub struct ToolCandidate {
 }
 
 impl Candidate for ToolCandidate {
-    fn label(&self, flow: &AlignedFlow) -> Option<String> {
+    fn label(&self, flow: &AlignedFlow, _raw: &Flow) -> Option<String> {
         let l = flow.labels.get(self.index)?.as_ref()?;
         named(l.master.as_deref()).map(str::to_owned)
     }
 }
 
+/// Our classifier as a candidate: each flow is classified from
+/// `FlowView::from(&flow)`, as `dpi classify` does, and every label but
+/// `Unknown` counts (port guesses too). The protocol of a signature is
+/// an nDPI master name; a dotted name is cut at the dot.
+#[derive(Debug)]
+pub struct DpiCandidate {
+    /// The compiled set.
+    pub classifier: Classifier,
+}
+
+impl DpiCandidate {
+    /// The candidate of `set`.
+    pub fn new(set: &SignatureSet) -> anyhow::Result<DpiCandidate> {
+        Ok(DpiCandidate {
+            classifier: Classifier::new(set)?,
+        })
+    }
+}
+
+impl Candidate for DpiCandidate {
+    fn label(&self, _flow: &AlignedFlow, raw: &Flow) -> Option<String> {
+        let c = self.classifier.classify(&FlowView::from(raw));
+        if c.is_unknown() {
+            return None;
+        }
+        let master = c.protocol.split('.').next().unwrap_or("");
+        named(Some(master)).map(str::to_owned)
+    }
+}
+
 /// Our classifier as a candidate, built from the signature files `sigs`
-/// (the shipped set when empty).
-///
-/// The classifier is not part of dpi-core yet; until it is, this is an
-/// error. Wiring it in means: build the classifier here, and label each
-/// flow from its user data, sizes and ports.
+/// (the built-in set of `dpi classify`, `default.rules` then `std.sig`,
+/// when empty).
 pub fn dpi_candidate(sigs: &[PathBuf]) -> anyhow::Result<Box<dyn Candidate>> {
-    let _ = sigs;
-    anyhow::bail!("the dpi candidate needs the classifier, which dpi-core does not have yet")
+    let set = crate::commands::classify::load_signatures(sigs)?;
+    Ok(Box::new(DpiCandidate::new(&set)?))
+}
+
+/// The hand-written set that training grows: the files `sigs`, else the
+/// built-in `default.rules` alone. The built-in `std.sig` is left out:
+/// it is what `dpi train` learnt, possibly from the very captures held
+/// out, so it would leak them into the evaluation.
+pub fn hand_written(sigs: &[PathBuf]) -> anyhow::Result<SignatureSet> {
+    if sigs.is_empty() {
+        return crate::default_sigs::rules()
+            .map_err(|e| anyhow::anyhow!("the built-in rules do not load: {e}"));
+    }
+    crate::commands::classify::load_signatures(sigs)
 }

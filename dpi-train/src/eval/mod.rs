@@ -11,20 +11,36 @@
 //! candidate's label of the other parts counts; likewise a candidate
 //! tool's record that spans the flow names it. [`metrics`] computes the figures, [`report`] writes them as
 //! text, JSON and CSV, [`svg`] draws the confusion matrix.
+//!
+//! With our classifier as the candidate ([`Source::Dpi`]) the same run
+//! also gives libprotoident's and argus's figures on the same flows (when
+//! the corpus has their labels), and can train: with
+//! [`EvalOptions::folds`] the captures are split into K folds by a hash
+//! of their file name and each fold is evaluated with the hand-written
+//! set grown by the trainer on the other folds; with
+//! [`EvalOptions::train_corpus`] the set is grown on another corpus. In
+//! both cases the hand-written set alone is measured on the same flows
+//! (the baseline). See [`train`](self::train) for the details.
 
 pub mod candidate;
+pub mod load;
 pub mod metrics;
 pub mod report;
 pub mod svg;
+pub mod train;
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::align::{align_corpus, named, AlignedFlow};
-use crate::labels::{Corpus, NameRegistry, Tool};
+use crate::align::named;
+use crate::labels::{Corpus, LabelSource, NameRegistry, Tool};
 use crate::runner::RunOptions;
 
-pub use candidate::{dpi_candidate, Candidate, Source, ToolCandidate};
+pub use candidate::{dpi_candidate, hand_written, Candidate, DpiCandidate, Source, ToolCandidate};
+pub use load::{Loaded, LoadedCapture};
 pub use metrics::{Confusion, Metrics, Outcome, ProtocolStats};
+pub use train::{Comparison, Figures, FoldResult, TrainingSummary};
 
 /// What to evaluate.
 #[derive(Debug, Clone)]
@@ -36,9 +52,38 @@ pub struct EvalOptions {
     /// Keep only reference labels with an nDPI confidence starting with `DPI`.
     pub only_dpi_confidence: bool,
     /// Signature files for the `dpi` candidate.
-    pub signatures: Vec<std::path::PathBuf>,
+    pub signatures: Vec<PathBuf>,
     /// Protocols in the confusion matrix (by support).
     pub top: usize,
+    /// K-fold evaluation by capture (0 or 1: none); `dpi` candidate only.
+    pub folds: u8,
+    /// Grow the hand-written set on this corpus, evaluate on the other;
+    /// `dpi` candidate only.
+    pub train_corpus: Option<PathBuf>,
+    /// User-data bytes per direction the trainer looks at (flows are cut
+    /// to this many before mining; `dpi train` keeps 64 by default).
+    pub train_bytes: usize,
+}
+
+impl EvalOptions {
+    /// Options with no training.
+    pub fn new(reference: Tool, candidate: Source) -> EvalOptions {
+        EvalOptions {
+            reference,
+            candidate,
+            only_dpi_confidence: false,
+            signatures: Vec::new(),
+            top: 15,
+            folds: 0,
+            train_corpus: None,
+            train_bytes: train::TRAIN_BYTES,
+        }
+    }
+
+    /// Whether this run trains (folds or another corpus).
+    pub fn trains(&self) -> bool {
+        self.folds > 1 || self.train_corpus.is_some()
+    }
 }
 
 /// One evaluated flow.
@@ -64,10 +109,14 @@ pub struct Evaluation {
     pub reference_records: u64,
     /// Of those, the records that found no flow of ours.
     pub unaligned: u64,
-    /// The flows evaluated, in capture order.
+    /// The flows evaluated, in capture order (with folds, every fold's
+    /// held-out flows, each labelled by its fold's candidate).
     pub flows: Vec<EvalFlow>,
-    /// The figures.
+    /// The figures over [`Evaluation::flows`].
     pub metrics: Metrics,
+    /// Baseline, other tools, folds and training (empty for a plain run
+    /// of a tool candidate).
+    pub comparison: Comparison,
 }
 
 /// Whether a reference label counts, and its master protocol: it names a
@@ -84,57 +133,78 @@ pub fn considered<'a>(
     named(master)
 }
 
-/// Builds the candidate: a reference tool's labels (at `index` among the
-/// aligned labels) or our classifier.
-fn build_candidate(opts: &EvalOptions, tools: &[Tool]) -> anyhow::Result<Box<dyn Candidate>> {
-    match opts.candidate.tool() {
-        Some(t) => Ok(Box::new(ToolCandidate {
-            index: tools
-                .iter()
-                .position(|x| *x == t)
-                .expect("the candidate tool is aligned"),
-        })),
-        None => dpi_candidate(&opts.signatures),
-    }
+/// Whether `corpus` holds label files of `tool`.
+pub fn has_labels(corpus: &Corpus, tool: Tool) -> bool {
+    let sources: &[LabelSource] = match tool {
+        Tool::Ndpi => &[
+            LabelSource::NdpiOut,
+            LabelSource::NdpiJson,
+            LabelSource::NdpiCsv,
+        ],
+        Tool::Lpi => &[LabelSource::Lpi],
+        Tool::Argus => &[LabelSource::Argus],
+    };
+    sources
+        .iter()
+        .any(|s| corpus.label_files(*s).is_ok_and(|f| !f.is_empty()))
 }
 
-/// The tools to align for `opts`: the reference, then the candidate tool.
-pub fn tools_for(opts: &EvalOptions) -> Vec<Tool> {
+/// The tools to align for `opts` on `corpus`: the reference, then the
+/// candidate tool; for the `dpi` candidate, libprotoident and argus when
+/// the corpus has their labels (their figures on the same flows).
+pub fn tools_for(opts: &EvalOptions, corpus: &Corpus) -> Vec<Tool> {
     let mut tools = vec![opts.reference];
-    if let Some(t) = opts.candidate.tool() {
-        if t != opts.reference {
-            tools.push(t);
-        }
+    match opts.candidate.tool() {
+        Some(t) => tools.push(t),
+        None => tools.extend(
+            [Tool::Lpi, Tool::Argus]
+                .into_iter()
+                .filter(|t| has_labels(corpus, *t)),
+        ),
     }
+    let mut seen = Vec::new();
+    tools.retain(|t| {
+        let new = !seen.contains(t);
+        seen.push(*t);
+        new
+    });
     tools
 }
 
-/// Evaluates the candidate against the reference over `corpus`.
-pub fn evaluate(
-    corpus: &Corpus,
-    registry: &NameRegistry,
-    run: &RunOptions,
-    opts: &EvalOptions,
-) -> anyhow::Result<Evaluation> {
-    if opts.only_dpi_confidence && opts.reference != Tool::Ndpi {
-        anyhow::bail!(
-            "--only-dpi-confidence needs the ndpi reference (only nDPI gives a confidence)"
-        );
-    }
-    let tools = tools_for(opts);
-    let candidate = build_candidate(opts, &tools)?;
-    let cand_index = opts
-        .candidate
-        .tool()
-        .and_then(|t| tools.iter().position(|x| *x == t));
-    let mut flows = Vec::new();
+/// Evaluated flows, each with one label per candidate asked.
+pub type Rows = Vec<(EvalFlow, Vec<Option<String>>)>;
+
+/// One candidate asked over a loaded corpus: the labels, and the index of
+/// its tool among the aligned tools (so that a record of that tool that
+/// spans a flow names it too).
+pub struct Asked<'a> {
+    /// The candidate.
+    pub candidate: &'a dyn Candidate,
+    /// Its tool's index among the aligned tools, if it is a tool.
+    pub tool_index: Option<usize>,
+}
+
+/// The reference flows of the captures `include` accepts, each labelled
+/// by every candidate of `asked` (in order), with the counts of reference
+/// records that count and of those left unaligned.
+pub fn label_flows(
+    loaded: &Loaded,
+    include: &dyn Fn(&str) -> bool,
+    asked: &[Asked<'_>],
+    only_dpi_confidence: bool,
+) -> (Rows, u64, u64) {
+    let mut rows = Vec::new();
     let (mut reference_records, mut unaligned) = (0u64, 0u64);
-    align_corpus(corpus, &tools, registry, run, |capture| {
+    for lc in &loaded.captures {
+        let capture = &lc.alignment;
+        if !include(&capture.capture) {
+            continue;
+        }
         for (r, m) in &capture.records[0] {
             if considered(
                 r.master.as_deref(),
                 r.confidence.as_deref(),
-                opts.only_dpi_confidence,
+                only_dpi_confidence,
             )
             .is_some()
             {
@@ -152,52 +222,115 @@ pub fn evaluate(
             }
         }
         for (i, f) in capture.flows.iter().enumerate() {
-            let Some(mut e) = eval_flow(f, candidate.as_ref(), opts.only_dpi_confidence) else {
+            let Some(r) = f.labels.first().and_then(Option::as_ref) else {
                 continue;
             };
-            // A candidate tool's record that spans this flow names it too.
-            let at = |j: usize| -> Option<String> {
-                let from_cover = cand_index.and_then(|c| {
-                    let (r, _) = &capture.records[c][capture.covers[c][j]?];
-                    named(r.master.as_deref()).map(str::to_owned)
-                });
-                from_cover.or_else(|| candidate.label(&capture.flows[j]))
+            let Some(master) = considered(
+                r.master.as_deref(),
+                r.confidence.as_deref(),
+                only_dpi_confidence,
+            ) else {
+                continue;
             };
-            e.candidate = at(i);
-            if let (None, Some(r)) = (&e.candidate, cover[i]) {
-                e.candidate = spans[&r].iter().filter(|&&j| j != i).find_map(|&j| at(j));
-            }
-            flows.push(e);
+            let e = EvalFlow {
+                capture: f.capture.clone(),
+                reference_line: r.line,
+                reference_label: r.protocol.clone(),
+                reference: master.to_owned(),
+                candidate: None,
+            };
+            let labels = asked
+                .iter()
+                .map(|a| {
+                    // A candidate tool's record that spans this flow names it too.
+                    let at = |j: usize| -> Option<String> {
+                        let from_cover = a.tool_index.and_then(|c| {
+                            let (r, _) = &capture.records[c][capture.covers[c][j]?];
+                            named(r.master.as_deref()).map(str::to_owned)
+                        });
+                        from_cover
+                            .or_else(|| a.candidate.label(&capture.flows[j], &lc.raw[j]))
+                            .and_then(|c| named(Some(&c)).map(str::to_owned))
+                    };
+                    let mut l = at(i);
+                    if let (None, Some(r)) = (&l, cover[i]) {
+                        l = spans[&r].iter().filter(|&&j| j != i).find_map(|&j| at(j));
+                    }
+                    l
+                })
+                .collect();
+            rows.push((e, labels));
         }
-        Ok(())
-    })?;
-    let outcomes: Vec<Outcome> = flows
-        .iter()
-        .map(|f| Outcome {
-            reference: f.reference.clone(),
-            candidate: f.candidate.clone(),
+    }
+    (rows, reference_records, unaligned)
+}
+
+/// The outcomes of candidate `k` over `rows`.
+pub fn outcomes(rows: &[(EvalFlow, Vec<Option<String>>)], k: usize) -> Vec<Outcome> {
+    rows.iter()
+        .map(|(e, l)| Outcome {
+            reference: e.reference.clone(),
+            candidate: l[k].clone(),
+        })
+        .collect()
+}
+
+/// Evaluates the candidate against the reference over `corpus`.
+pub fn evaluate(
+    corpus: &Corpus,
+    registry: &NameRegistry,
+    run: &RunOptions,
+    opts: &EvalOptions,
+) -> anyhow::Result<Evaluation> {
+    if opts.only_dpi_confidence && opts.reference != Tool::Ndpi {
+        anyhow::bail!(
+            "--only-dpi-confidence needs the ndpi reference (only nDPI gives a confidence)"
+        );
+    }
+    if opts.trains() && opts.candidate != Source::Dpi {
+        anyhow::bail!("--folds and --train-corpus need --candidate dpi");
+    }
+    if opts.folds > 1 && opts.train_corpus.is_some() {
+        anyhow::bail!("give --folds or --train-corpus, not both");
+    }
+    let tools = tools_for(opts, corpus);
+    let loaded = load::load(corpus, &tools, registry, run)?;
+    if opts.candidate == Source::Dpi {
+        return train::evaluate_dpi(&loaded, registry, run, opts);
+    }
+    let t = opts.candidate.tool().expect("a tool candidate");
+    let index = tools.iter().position(|x| *x == t).expect("aligned");
+    let candidate = ToolCandidate { index };
+    let asked = [Asked {
+        candidate: &candidate,
+        tool_index: Some(index),
+    }];
+    let (rows, reference_records, unaligned) =
+        label_flows(&loaded, &|_| true, &asked, opts.only_dpi_confidence);
+    Ok(finish(rows, 0, reference_records, unaligned, opts.top))
+}
+
+/// The evaluation of candidate `k` over `rows`.
+pub fn finish(
+    rows: Rows,
+    k: usize,
+    reference_records: u64,
+    unaligned: u64,
+    top: usize,
+) -> Evaluation {
+    let metrics = Metrics::compute(&outcomes(&rows, k), top);
+    let flows = rows
+        .into_iter()
+        .map(|(mut e, mut l)| {
+            e.candidate = l.swap_remove(k);
+            e
         })
         .collect();
-    let metrics = Metrics::compute(&outcomes, opts.top);
-    Ok(Evaluation {
+    Evaluation {
         reference_records,
         unaligned,
         flows,
         metrics,
-    })
-}
-
-/// The evaluated flow of `f`, when the reference (label 0) counts.
-fn eval_flow(f: &AlignedFlow, candidate: &dyn Candidate, only_dpi: bool) -> Option<EvalFlow> {
-    let r = f.labels.first()?.as_ref()?;
-    let master = considered(r.master.as_deref(), r.confidence.as_deref(), only_dpi)?;
-    Some(EvalFlow {
-        capture: f.capture.clone(),
-        reference_line: r.line,
-        reference_label: r.protocol.clone(),
-        reference: master.to_owned(),
-        candidate: candidate
-            .label(f)
-            .and_then(|c| named(Some(&c)).map(str::to_owned)),
-    })
+        comparison: Comparison::default(),
+    }
 }

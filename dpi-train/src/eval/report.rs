@@ -11,6 +11,25 @@
 //! `precision`, `recall`, `f1`; ratios are null when undefined) and
 //! `confusion` (`rows`, `columns`, `cells`).
 //!
+//! With `--candidate dpi`, for each of `lpi` and `argus` whose labels the
+//! corpus has, an object with the same `flows`, `named`, `correct`,
+//! `coverage`, `accuracy`, `precision` over the same flows. With
+//! training, `baseline` (the hand-written set alone, same fields) and
+//! `train_bytes`; with `--train-corpus`, `training` (`corpus`,
+//! `captures`, `examples`, `base`, `base_flagged` (hand-written rules
+//! the trainer finds imprecise; kept), `learnt`,
+//! `signatures`).
+//!
+//! With `--folds K`: `coverage`, `accuracy` and `precision`
+//! (top level, and in `baseline`, `lpi`, `argus`) are the MEANS over the
+//! folds that hold flows, while `flows`, `named` and `correct` are
+//! totals over all folds (every flow is held out once); `pooled` (also
+//! inside `baseline`, `lpi`, `argus`) has the figures over all held-out
+//! flows at once, which `per_protocol` and `confusion` also describe.
+//! `folds` is an array of K objects with, per fold: `fold`, `captures`
+//! (held out), `training` (as above), the six figures, `baseline` and
+//! `lpi`/`argus`.
+//!
 //! # CSV
 //!
 //! `per_protocol.csv`: `protocol,support,predicted,correct,precision,recall,f1`
@@ -24,7 +43,8 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 
 use super::metrics::Metrics;
-use super::{EvalFlow, EvalOptions, Evaluation};
+use super::train::Figures;
+use super::{EvalFlow, EvalOptions, Evaluation, Source};
 use crate::record::write_csv_line;
 
 /// The report as a JSON value.
@@ -43,7 +63,143 @@ pub fn to_json(corpus: &str, opts: &EvalOptions, e: &Evaluation) -> Value {
     ) {
         m.extend(rest);
     }
+    add_comparison(&mut v, opts, e);
     v
+}
+
+fn figures(f: &Figures) -> Value {
+    serde_json::to_value(f).expect("figures serialise")
+}
+
+fn with_pooled(f: &Figures, pooled: Option<&Figures>) -> Value {
+    let mut v = figures(f);
+    if let (Value::Object(m), Some(p)) = (&mut v, pooled) {
+        m.insert("pooled".into(), figures(p));
+    }
+    v
+}
+
+fn add_comparison(v: &mut Value, opts: &EvalOptions, e: &Evaluation) {
+    let Value::Object(m) = v else { return };
+    let c = &e.comparison;
+    let pooled_other = |s: Source| c.others_pooled.iter().find(|(x, _)| *x == s).map(|x| &x.1);
+    for (s, f) in &c.others {
+        m.insert(s.name().into(), with_pooled(f, pooled_other(*s)));
+    }
+    if let Some(b) = &c.baseline {
+        let pooled = (!c.folds.is_empty())
+            .then_some(c.baseline_pooled.as_ref())
+            .flatten();
+        m.insert("baseline".into(), with_pooled(b, pooled));
+    }
+    if opts.trains() && opts.candidate == Source::Dpi {
+        m.insert("train_bytes".into(), opts.train_bytes.into());
+    }
+    if let Some(t) = &c.training {
+        m.insert(
+            "training".into(),
+            serde_json::to_value(t).expect("a summary serialises"),
+        );
+    }
+    if let Some(mean) = &c.mean {
+        m.insert("pooled".into(), figures(&Figures::of(&e.metrics)));
+        m.insert("coverage".into(), mean.coverage.into());
+        m.insert("accuracy".into(), mean.accuracy.into());
+        m.insert("precision".into(), mean.precision.into());
+        let folds: Vec<Value> = c
+            .folds
+            .iter()
+            .map(|f| {
+                let mut v = figures(&f.figures);
+                if let Value::Object(o) = &mut v {
+                    o.insert("fold".into(), f.fold.into());
+                    o.insert("captures".into(), f.captures.into());
+                    o.insert(
+                        "training".into(),
+                        serde_json::to_value(&f.training).expect("a summary serialises"),
+                    );
+                    o.insert("baseline".into(), figures(&f.baseline));
+                    for (s, x) in &f.others {
+                        o.insert(s.name().into(), figures(x));
+                    }
+                }
+                v
+            })
+            .collect();
+        m.insert("folds".into(), Value::Array(folds));
+    }
+}
+
+fn figures_line(name: &str, f: &Figures) -> String {
+    format!(
+        "{name:<10} flows {:>6}  coverage {:>7}  accuracy {:>7}  precision {:>7}\n",
+        f.flows,
+        pct(f.coverage),
+        pct(f.accuracy),
+        pct(f.precision)
+    )
+}
+
+fn comparison_text(e: &Evaluation) -> String {
+    let c = &e.comparison;
+    let mut s = String::new();
+    if let Some(t) = &c.training {
+        let _ = writeln!(
+            s,
+            "trained on {} ({} captures, {} examples): {} hand-written ({} flagged imprecise, kept) + {} learnt = {} signatures",
+            t.corpus.as_deref().unwrap_or("-"),
+            t.captures,
+            t.examples,
+            t.base,
+            t.base_flagged,
+            t.learnt,
+            t.signatures
+        );
+    }
+    if !c.folds.is_empty() {
+        let _ = writeln!(
+            s,
+            "{:>4} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "fold",
+            "captures",
+            "learnt",
+            "flows",
+            "coverage",
+            "accuracy",
+            "precision",
+            "base acc",
+            "base prec"
+        );
+        for f in &c.folds {
+            let _ = writeln!(
+                s,
+                "{:>4} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                f.fold,
+                f.captures,
+                f.training.learnt,
+                f.figures.flows,
+                pct(f.figures.coverage),
+                pct(f.figures.accuracy),
+                pct(f.figures.precision),
+                pct(f.baseline.accuracy),
+                pct(f.baseline.precision)
+            );
+        }
+        if let Some(mean) = &c.mean {
+            s.push_str("mean over folds:\n");
+            s.push_str(&figures_line("trained", mean));
+        }
+    }
+    if let Some(b) = &c.baseline {
+        s.push_str(&figures_line("baseline", b));
+    }
+    for (src, f) in &c.others {
+        s.push_str(&figures_line(src.name(), f));
+    }
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s
 }
 
 fn pct(x: f64) -> String {
@@ -89,6 +245,7 @@ pub fn to_text(corpus: &str, opts: &EvalOptions, e: &Evaluation) -> String {
         m.named
     );
     s.push('\n');
+    s.push_str(&comparison_text(e));
     let width = m
         .per_protocol
         .iter()

@@ -1,0 +1,368 @@
+//! Evaluating our classifier, alone or grown by the trainer.
+//!
+//! - Plain: the signature set (`--sig` files, else the built-in set of
+//!   `dpi classify`) over every flow.
+//! - Folds (`--folds K`): each capture falls in one of K folds by
+//!   [`part_of`] of its file name salted with [`FOLD_SALT`] (independent
+//!   of the trainer's own inner folds). For each fold, the trainer (the
+//!   mining of `dpi train`, default thresholds, its own inner folds)
+//!   learns from the other K-1 folds on top of the hand-written set
+//!   ([`hand_written`]): the evaluated set is the hand-written set
+//!   followed by the learnt signatures it does not already hold, and is
+//!   evaluated on the held-out fold. The headline figures
+//!   are the means over the folds that hold flows.
+//! - Another corpus (`--train-corpus A`): the same training on every
+//!   capture of A, evaluated on the corpus given.
+//!
+//! With training, the hand-written set alone is evaluated on the same
+//! flows (the baseline). libprotoident and argus are read from the
+//! aligned labels of the same flows when the corpus has them.
+//!
+//! Training sees each flow's first [`EvalOptions::train_bytes`] bytes per
+//! direction (64 by default, as `dpi train`); the classifier is evaluated
+//! on all the bytes the run kept (512 by default, as `dpi classify`).
+
+use serde::Serialize;
+
+use super::candidate::{hand_written, Candidate, DpiCandidate, Source, ToolCandidate};
+use super::load::{load, Loaded};
+use super::metrics::Metrics;
+use super::{finish, label_flows, outcomes, Asked, EvalOptions, Evaluation, Rows};
+use crate::labels::{Corpus, NameRegistry, Tool};
+use crate::runner::RunOptions;
+use crate::train::hash::part_of;
+use crate::train::merge::identity;
+use crate::train::{self as trainer, Class, Example, MineOptions, Partial, Settings};
+use dpi_core::signature::SignatureSet;
+
+/// User-data bytes per direction the trainer sees by default (`dpi
+/// train`'s default).
+pub const TRAIN_BYTES: usize = 64;
+/// The salt of the evaluation folds.
+pub const FOLD_SALT: &str = "dpi-eval-fold";
+/// Examples kept per group (`dpi train`'s default `--sample`).
+pub const SAMPLE: usize = 4096;
+/// The trainer's inner folds (`dpi train`'s default `--folds`).
+pub const INNER_FOLDS: u8 = 4;
+
+/// The headline figures of one candidate on some flows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Figures {
+    /// Reference flows.
+    pub flows: u64,
+    /// Flows the candidate names.
+    pub named: u64,
+    /// Flows it names as the reference does.
+    pub correct: u64,
+    /// `named / flows`.
+    pub coverage: f64,
+    /// `correct / flows`.
+    pub accuracy: f64,
+    /// `correct / named`.
+    pub precision: f64,
+}
+
+impl Figures {
+    /// The figures of `m`.
+    pub fn of(m: &Metrics) -> Figures {
+        Figures {
+            flows: m.flows,
+            named: m.named,
+            correct: m.correct,
+            coverage: m.coverage,
+            accuracy: m.accuracy,
+            precision: m.precision,
+        }
+    }
+
+    /// Counts added, ratios averaged over the items with flows.
+    pub fn mean<'a>(items: impl IntoIterator<Item = &'a Figures>) -> Figures {
+        let mut out = Figures::default();
+        let mut n = 0u32;
+        for f in items {
+            out.flows += f.flows;
+            out.named += f.named;
+            out.correct += f.correct;
+            if f.flows > 0 {
+                n += 1;
+                out.coverage += f.coverage;
+                out.accuracy += f.accuracy;
+                out.precision += f.precision;
+            }
+        }
+        if n > 0 {
+            out.coverage /= f64::from(n);
+            out.accuracy /= f64::from(n);
+            out.precision /= f64::from(n);
+        }
+        out
+    }
+}
+
+/// One fold of `--folds`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldResult {
+    /// The fold (0-based).
+    pub fold: u8,
+    /// Held-out captures (read from the capture files).
+    pub captures: usize,
+    /// What was trained on the other folds.
+    pub training: TrainingSummary,
+    /// The trained set (hand-written + learnt) on the held-out fold.
+    pub figures: Figures,
+    /// The hand-written set alone on the same flows.
+    pub baseline: Figures,
+    /// Other tools on the same flows.
+    pub others: Vec<(Source, Figures)>,
+}
+
+/// What one training run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrainingSummary {
+    /// The training corpus (with `--train-corpus`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<String>,
+    /// Captures trained on.
+    pub captures: usize,
+    /// Training flows with user data (examples).
+    pub examples: u64,
+    /// Signatures in the hand-written set.
+    pub base: usize,
+    /// Hand-written signatures the trainer finds imprecise on the
+    /// training flows (`dpi train --base` would drop them; here they are
+    /// kept).
+    pub base_flagged: usize,
+    /// Signatures learnt (some may equal hand-written ones).
+    pub learnt: usize,
+    /// Signatures in the evaluated set.
+    pub signatures: usize,
+}
+
+/// What an evaluation of our classifier adds to the figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Comparison {
+    /// With folds: the means over the folds (the headline figures).
+    pub mean: Option<Figures>,
+    /// With training: the hand-written set alone (means with folds).
+    pub baseline: Option<Figures>,
+    /// With training: the hand-written set alone, over all flows at once.
+    pub baseline_pooled: Option<Figures>,
+    /// Other tools on the same flows (means with folds).
+    pub others: Vec<(Source, Figures)>,
+    /// Other tools over all flows at once (with folds).
+    pub others_pooled: Vec<(Source, Figures)>,
+    /// The folds, in order.
+    pub folds: Vec<FoldResult>,
+    /// With `--train-corpus`: the training.
+    pub training: Option<TrainingSummary>,
+}
+
+fn source_of(t: Tool) -> Source {
+    match t {
+        Tool::Ndpi => Source::Ndpi,
+        Tool::Lpi => Source::Lpi,
+        Tool::Argus => Source::Argus,
+    }
+}
+
+/// The statistics `dpi train --bytes N` would collect from the captures
+/// of `loaded` that `include` accepts, against `reference` alone (the
+/// first aligned tool).
+pub fn partial_of(
+    loaded: &Loaded,
+    include: &dyn Fn(&str) -> bool,
+    reference: Tool,
+    bytes: usize,
+) -> Partial {
+    let mut partial = Partial::new(Settings {
+        references: vec![reference.name().to_owned()],
+        bytes,
+        sample: SAMPLE,
+        folds: INNER_FOLDS,
+    });
+    let tools = [reference];
+    for lc in &loaded.captures {
+        let a = &lc.alignment;
+        if !a.has_capture || !include(&a.capture) {
+            continue;
+        }
+        partial.add_capture(&a.capture);
+        for f in &a.flows {
+            let mut rec = f.flow.clone();
+            rec.c2s_payload.truncate(2 * bytes);
+            rec.s2c_payload.truncate(2 * bytes);
+            if let Some(e) = Example::from_record(&f.capture, &rec) {
+                partial.add(e, Class::of(&f.labels[..1], &tools));
+            }
+        }
+    }
+    partial
+}
+
+/// Grows `base` on `partial` with the trainer's default settings: the
+/// result is `base` as it is, in its order, then the learnt signatures
+/// that are not already in it. The trainer's verdict on the hand-written
+/// rules (those it would drop from a `--base`) is counted, not applied.
+fn grow(
+    partial: &Partial,
+    base: &SignatureSet,
+    reference: Tool,
+) -> (SignatureSet, TrainingSummary) {
+    let opts = MineOptions {
+        source: format!("trained:{}", reference.name()),
+        ..MineOptions::default()
+    };
+    let t = trainer::train(partial, base, &opts, &indicatif::ProgressBar::hidden());
+    let known: std::collections::BTreeSet<String> = base.signatures.iter().map(identity).collect();
+    let mut set = base.clone();
+    set.signatures.extend(
+        t.mined
+            .signatures
+            .iter()
+            .filter(|s| !known.contains(&identity(s)))
+            .cloned(),
+    );
+    let summary = TrainingSummary {
+        corpus: None,
+        captures: partial.captures.len(),
+        examples: partial.groups.iter().map(|g| g.flows).sum(),
+        base: base.len(),
+        base_flagged: t.dropped.len(),
+        learnt: t.mined.signatures.len(),
+        signatures: set.len(),
+    };
+    (set, summary)
+}
+
+/// `first`, then the tool candidates.
+fn asked<'a>(first: &[&'a dyn Candidate], tools: &'a [(Source, ToolCandidate)]) -> Vec<Asked<'a>> {
+    let mut v: Vec<Asked<'a>> = first
+        .iter()
+        .map(|c| Asked {
+            candidate: *c,
+            tool_index: None,
+        })
+        .collect();
+    v.extend(tools.iter().map(|(_, t)| Asked {
+        candidate: t,
+        tool_index: Some(t.index),
+    }));
+    v
+}
+
+/// Evaluates the `dpi` candidate over `loaded` (see the module docs).
+pub fn evaluate_dpi(
+    loaded: &Loaded,
+    registry: &NameRegistry,
+    run: &RunOptions,
+    opts: &EvalOptions,
+) -> anyhow::Result<Evaluation> {
+    let tool_cands: Vec<(Source, ToolCandidate)> = loaded
+        .tools
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(index, t)| (source_of(*t), ToolCandidate { index }))
+        .collect();
+    let others_of = |rows: &Rows, skip: usize| -> Vec<(Source, Figures)> {
+        tool_cands
+            .iter()
+            .enumerate()
+            .map(|(k, (s, _))| {
+                (
+                    *s,
+                    Figures::of(&Metrics::compute(&outcomes(rows, skip + k), 0)),
+                )
+            })
+            .collect()
+    };
+    let only = opts.only_dpi_confidence;
+    if opts.folds > 1 {
+        let base = hand_written(&opts.signatures)?;
+        let base_cand = DpiCandidate::new(&base)?;
+        let k = u64::from(opts.folds);
+        let fold = |name: &str| part_of(name, FOLD_SALT, k);
+        let mut all: Rows = Vec::new();
+        let (mut records, mut unaligned) = (0u64, 0u64);
+        let mut folds = Vec::new();
+        for f in 0..k {
+            let partial = partial_of(
+                loaded,
+                &|name| fold(name) != f,
+                opts.reference,
+                opts.train_bytes,
+            );
+            let (set, training) = grow(&partial, &base, opts.reference);
+            let cand = DpiCandidate::new(&set)?;
+            let asked = asked(&[&cand, &base_cand], &tool_cands);
+            let (rows, rr, ua) = label_flows(loaded, &|name| fold(name) == f, &asked, only);
+            records += rr;
+            unaligned += ua;
+            folds.push(FoldResult {
+                fold: f as u8,
+                captures: loaded
+                    .captures
+                    .iter()
+                    .filter(|c| c.alignment.has_capture && fold(&c.alignment.capture) == f)
+                    .count(),
+                training,
+                figures: Figures::of(&Metrics::compute(&outcomes(&rows, 0), 0)),
+                baseline: Figures::of(&Metrics::compute(&outcomes(&rows, 1), 0)),
+                others: others_of(&rows, 2),
+            });
+            all.extend(rows);
+        }
+        let mut comparison = Comparison {
+            mean: Some(Figures::mean(folds.iter().map(|f| &f.figures))),
+            baseline: Some(Figures::mean(folds.iter().map(|f| &f.baseline))),
+            baseline_pooled: Some(Figures::of(&Metrics::compute(&outcomes(&all, 1), 0))),
+            others: Vec::new(),
+            others_pooled: others_of(&all, 2),
+            folds: Vec::new(),
+            training: None,
+        };
+        comparison.others = tool_cands
+            .iter()
+            .enumerate()
+            .map(|(j, (s, _))| (*s, Figures::mean(folds.iter().map(|f| &f.others[j].1))))
+            .collect();
+        comparison.folds = folds;
+        let mut e = finish(all, 0, records, unaligned, opts.top);
+        e.comparison = comparison;
+        return Ok(e);
+    }
+    if let Some(dir) = &opts.train_corpus {
+        let base = hand_written(&opts.signatures)?;
+        let base_cand = DpiCandidate::new(&base)?;
+        let train_corpus = Corpus::open(dir)?;
+        let training = load(&train_corpus, &[opts.reference], registry, run)?;
+        let partial = partial_of(&training, &|_| true, opts.reference, opts.train_bytes);
+        let (set, mut summary) = grow(&partial, &base, opts.reference);
+        summary.corpus = Some(dir.display().to_string());
+        let cand = DpiCandidate::new(&set)?;
+        let asked = asked(&[&cand, &base_cand], &tool_cands);
+        let (rows, rr, ua) = label_flows(loaded, &|_| true, &asked, only);
+        let baseline = Figures::of(&Metrics::compute(&outcomes(&rows, 1), 0));
+        let others = others_of(&rows, 2);
+        let mut e = finish(rows, 0, rr, ua, opts.top);
+        e.comparison = Comparison {
+            baseline: Some(baseline),
+            baseline_pooled: Some(baseline),
+            others,
+            training: Some(summary),
+            ..Comparison::default()
+        };
+        return Ok(e);
+    }
+    let set = crate::commands::classify::load_signatures(&opts.signatures)?;
+    let cand = DpiCandidate::new(&set)?;
+    let asked = asked(&[&cand], &tool_cands);
+    let (rows, rr, ua) = label_flows(loaded, &|_| true, &asked, only);
+    let others = others_of(&rows, 1);
+    let mut e = finish(rows, 0, rr, ua, opts.top);
+    e.comparison = Comparison {
+        others,
+        ..Comparison::default()
+    };
+    Ok(e)
+}
