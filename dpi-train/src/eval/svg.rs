@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use super::metrics::Confusion;
 
 const CELL: usize = 44;
-const LABEL: usize = 130;
-const TOP: usize = 130;
+/// Approximate width of one character at the 11 px font, for the margins.
+const CHAR_WIDTH: usize = 7;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -33,8 +33,13 @@ fn shade(t: f64) -> String {
 
 /// The SVG document for `c`, titled `title`.
 pub fn heatmap(c: &Confusion, title: &str) -> String {
-    let w = LABEL + CELL * c.columns.len() + 20;
-    let h = TOP + CELL * c.rows.len() + 40;
+    // Margins wide enough for the longest row name, and tall enough for the
+    // longest column name written at 60 degrees below the title.
+    let longest = |names: &[String]| names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let label = 12 + CHAR_WIDTH * longest(&c.rows).max(4);
+    let top = 36 + (CHAR_WIDTH * longest(&c.columns).max(4)) * 87 / 100;
+    let w = label + CELL * c.columns.len() + 20 + CHAR_WIDTH * longest(&c.columns) / 2;
+    let h = top + CELL * c.rows.len() + 40;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -52,8 +57,8 @@ pub fn heatmap(c: &Confusion, title: &str) -> String {
         h - 12
     );
     for (j, col) in c.columns.iter().enumerate() {
-        let x = LABEL + j * CELL + CELL / 2;
-        let y = TOP - 6;
+        let x = label + j * CELL + CELL / 2;
+        let y = top - 6;
         let _ = writeln!(
             s,
             r#"<text x="{x}" y="{y}" transform="rotate(-60 {x} {y})">{}</text>"#,
@@ -61,17 +66,17 @@ pub fn heatmap(c: &Confusion, title: &str) -> String {
         );
     }
     for (i, (row, cells)) in c.rows.iter().zip(&c.cells).enumerate() {
-        let y = TOP + i * CELL;
+        let y = top + i * CELL;
         let _ = writeln!(
             s,
             r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            LABEL - 6,
+            label - 6,
             y + CELL / 2 + 4,
             escape(row)
         );
         let total: u64 = cells.iter().sum();
         for (j, &n) in cells.iter().enumerate() {
-            let x = LABEL + j * CELL;
+            let x = label + j * CELL;
             let share = if total == 0 {
                 0.0
             } else {
