@@ -116,6 +116,120 @@ impl AtomTable {
     }
 }
 
+/// Case-sensitive atoms at fixed offsets, looked up where they must be
+/// rather than searched for: for each distinct offset, the atoms starting
+/// there bucketed by their first byte. A flow costs one lookup per offset
+/// that its bytes reach, plus a comparison per atom sharing the byte found.
+#[derive(Default)]
+pub(crate) struct FixedAtoms {
+    /// Distinct start offsets, ascending.
+    pub(crate) offsets: Box<[u32]>,
+    /// For offset index `i` and byte `b`, the entries starting with `b` at
+    /// that offset are `entries[buckets[i * 256 + b]..buckets[i * 256 + b + 1]]`.
+    buckets: Box<[u32]>,
+    entries: Box<[FixedEntry]>,
+    /// The atoms' bytes, one after the other.
+    bytes: Box<[u8]>,
+    /// The probes of each entry.
+    probes: Box<[u32]>,
+    /// Distinct atoms (whatever their offsets).
+    distinct: usize,
+}
+
+/// One atom at one offset, and the probes needing it there.
+#[derive(Clone, Copy)]
+pub(crate) struct FixedEntry {
+    bytes: (u32, u32),
+    probes: (u32, u32),
+}
+
+impl FixedAtoms {
+    /// The atoms at offset index `i` whose first byte is `b`.
+    #[inline]
+    pub(crate) fn bucket(&self, i: usize, b: u8) -> &[FixedEntry] {
+        let k = i * 256 + usize::from(b);
+        &self.entries[self.buckets[k] as usize..self.buckets[k + 1] as usize]
+    }
+
+    /// The bytes of `e`.
+    #[inline]
+    pub(crate) fn atom(&self, e: &FixedEntry) -> &[u8] {
+        &self.bytes[e.bytes.0 as usize..e.bytes.1 as usize]
+    }
+
+    /// The probes of `e`.
+    #[inline]
+    pub(crate) fn probes(&self, e: &FixedEntry) -> &[u32] {
+        &self.probes[e.probes.0 as usize..e.probes.1 as usize]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.distinct
+    }
+
+    pub(crate) fn memory(&self) -> usize {
+        self.offsets.len() * 4
+            + self.buckets.len() * 4
+            + self.entries.len() * std::mem::size_of::<FixedEntry>()
+            + self.bytes.len()
+            + self.probes.len() * 4
+    }
+
+    /// Builds the table from the collected atoms (anchored targets only).
+    fn build(c: &AtomCollector) -> FixedAtoms {
+        // (offset, atom id, probe), sorted: grouping by offset, then by atom.
+        let mut all: Vec<(u32, u8, usize, u32)> = Vec::new();
+        for (id, targets) in c.anchored.iter().enumerate() {
+            for t in targets {
+                all.push((t.pos, c.atoms[id][0], id, t.probe));
+            }
+        }
+        all.sort_unstable();
+        all.dedup();
+        let mut offsets: Vec<u32> = all.iter().map(|a| a.0).collect();
+        offsets.dedup();
+        let mut buckets = vec![0u32; offsets.len() * 256 + 1];
+        let mut entries: Vec<FixedEntry> = Vec::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut probes: Vec<u32> = Vec::new();
+        let mut placed: HashMap<usize, (u32, u32)> = HashMap::new();
+        let mut i = 0;
+        let mut slot = 0;
+        for (oi, &off) in offsets.iter().enumerate() {
+            for b in 0..256usize {
+                buckets[oi * 256 + b] = entries.len() as u32;
+                while i < all.len() && all[i].0 == off && usize::from(all[i].1) == b {
+                    let id = all[i].2;
+                    let lo = probes.len() as u32;
+                    while i < all.len() && all[i].0 == off && all[i].2 == id {
+                        probes.push(all[i].3);
+                        i += 1;
+                    }
+                    let span = *placed.entry(id).or_insert_with(|| {
+                        let lo = bytes.len() as u32;
+                        bytes.extend_from_slice(&c.atoms[id]);
+                        (lo, bytes.len() as u32)
+                    });
+                    entries.push(FixedEntry {
+                        bytes: span,
+                        probes: (lo, probes.len() as u32),
+                    });
+                }
+            }
+            slot = oi * 256 + 256;
+        }
+        buckets[slot] = entries.len() as u32;
+        FixedAtoms {
+            offsets: offsets.into_boxed_slice(),
+            buckets: buckets.into_boxed_slice(),
+            entries: entries.into_boxed_slice(),
+            bytes: bytes.into_boxed_slice(),
+            probes: probes.into_boxed_slice(),
+            distinct: c.anchored.iter().filter(|t| !t.is_empty()).count(),
+        }
+    }
+}
+
 /// Collects atoms and their targets before the automaton is built.
 #[derive(Default)]
 struct AtomCollector {
@@ -353,9 +467,8 @@ fn regex_error(signature: usize, pattern: usize, e: &dyn std::fmt::Display) -> B
     }
 }
 
-/// The atom collectors: case-sensitive atoms at a fixed position (their
-/// automaton scans only as far as the furthest one can end), and all the
-/// others, lower-cased, in one ASCII case-insensitive automaton that scans
+/// The atom collectors: case-sensitive atoms at a fixed position (looked
+/// up at that position, see [`FixedAtoms`]), and all the others, lower-cased, in one ASCII case-insensitive automaton that scans
 /// everything (a case-sensitive atom found in another case is turned down
 /// when its pattern is verified).
 #[derive(Default)]
@@ -531,10 +644,8 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
     Ok(Matcher {
         probes,
         sigs,
-        atom_tables: [tables.anchored.build(false)?, tables.other.build(true)?]
-            .into_iter()
-            .flatten()
-            .collect(),
+        fixed: FixedAtoms::build(&tables.anchored),
+        atom_tables: tables.other.build(true)?.into_iter().collect(),
         gate_ranges,
         gated,
         ungated,

@@ -12,14 +12,16 @@
 //!    do without: a literal pattern its bytes, a masked pattern its longest
 //!    run of exact bytes (ties broken towards rarer bytes), a regex the set
 //!    of literal prefixes every match starts with (when that set is small
-//!    and finite). The atoms go into two Aho-Corasick automata, both with
-//!    standard semantics and overlapping search, so every occurrence of
-//!    every atom is seen: one for case-sensitive atoms at a fixed offset,
-//!    which scans only as far as the furthest of them can end (a std.sig
-//!    set of 32-byte prefixes scans 32 bytes), and one, ASCII
-//!    case-insensitive, for all the others, which scans the bytes a
-//!    `within N` or floating pattern can use. Each direction is scanned
-//!    once by each.
+//!    and finite). Case-sensitive atoms at a fixed offset are not searched
+//!    for but looked up where they must sit: for each distinct offset, a
+//!    table by first byte of the atoms starting there, so a direction costs
+//!    one lookup per offset its bytes reach (a std.sig set of prefixes has
+//!    a few dozen offsets) whatever the number of atoms, and short atoms
+//!    cost no more than long ones. All the other atoms go into one ASCII
+//!    case-insensitive Aho-Corasick automaton with standard semantics and
+//!    overlapping search, so every occurrence of every atom is seen; it
+//!    scans the bytes a `within N` or floating pattern can use, once per
+//!    direction.
 //! 2. **Verification.** Each atom occurrence names the patterns it belongs
 //!    to, indexed by the offset the atom must sit at (for patterns at a fixed
 //!    offset) or not (for patterns that float). The pattern is then checked
@@ -35,9 +37,10 @@
 //!    literal) are found through a port index keyed by transport and server
 //!    port, so only those that can apply to the flow are looked at.
 //!
-//! The cost per flow is one automaton pass per direction plus work
-//! proportional to the atom occurrences found and the signatures they wake,
-//! so it grows far slower than the number of signatures.
+//! The cost per flow is one lookup per fixed offset and one automaton pass
+//! per direction, plus work proportional to the atom occurrences found and
+//! the signatures they wake, so it grows far slower than the number of
+//! signatures.
 //!
 //! The per-flow state lives in a [`Scratch`] owned by the caller and reused
 //! from flow to flow: after it has grown to the size of the set, matching
@@ -81,9 +84,9 @@ pub(crate) use eval::Tri;
 pub struct Matcher {
     probes: Vec<compile::Probe>,
     sigs: Vec<compile::CompiledSig>,
-    /// Atom automata: fixed-position case-sensitive atoms (scanned only as
-    /// far as the furthest one can end), then all other atoms (ASCII
-    /// case-insensitive).
+    /// Case-sensitive atoms at fixed offsets, looked up at those offsets.
+    fixed: compile::FixedAtoms,
+    /// The atom automaton of all other atoms (ASCII case-insensitive).
     atom_tables: Vec<compile::AtomTable>,
     /// For each probe, the signatures it gates (flattened: `gate_ranges[p]`
     /// is a range of `gated`).
@@ -112,8 +115,8 @@ pub struct MatcherStats {
     pub signatures: usize,
     /// Distinct patterns (identical patterns of several signatures count once).
     pub patterns: usize,
-    /// Distinct atoms at a fixed offset (case-sensitive automaton, which
-    /// scans only as far as the furthest of them can end).
+    /// Distinct case-sensitive atoms at a fixed offset (looked up at their
+    /// offsets, not searched for).
     pub anchored_atoms: usize,
     /// Distinct other atoms: floating and case-insensitive ones (ASCII
     /// case-insensitive automaton over all captured bytes).
@@ -122,7 +125,8 @@ pub struct MatcherStats {
     pub atomless_patterns: usize,
     /// Signatures that no atom wakes (found through the port index).
     pub ungated_signatures: usize,
-    /// Heap bytes used by the automata (approximate).
+    /// Heap bytes used by the automaton and the fixed-offset tables
+    /// (approximate).
     pub automaton_bytes: usize,
 }
 
@@ -287,12 +291,7 @@ impl Matcher {
         MatcherStats {
             signatures: self.sigs.len(),
             patterns: self.probes.len(),
-            anchored_atoms: self
-                .atom_tables
-                .iter()
-                .filter(|t| !t.nocase)
-                .map(|t| t.len())
-                .sum(),
+            anchored_atoms: self.fixed.len(),
             floating_atoms: self
                 .atom_tables
                 .iter()
@@ -305,7 +304,8 @@ impl Matcher {
                 .filter(|p| !p.has_atom && !p.trivial)
                 .count(),
             ungated_signatures: self.ungated.len(),
-            automaton_bytes: self.atom_tables.iter().map(|t| t.memory()).sum(),
+            automaton_bytes: self.fixed.memory()
+                + self.atom_tables.iter().map(|t| t.memory()).sum::<usize>(),
         }
     }
 
@@ -326,6 +326,7 @@ impl Matcher {
             if hay.is_empty() {
                 continue;
             }
+            self.scan_fixed(d, hay, scratch);
             for t in &self.atom_tables {
                 self.scan(t, d, hay, scratch);
             }
@@ -351,6 +352,27 @@ impl Matcher {
         };
         self.ungated
             .for_each(view.transport, view.server_port, &mut each);
+    }
+
+    /// Looks up the fixed-offset atoms in direction `d`'s bytes.
+    #[inline]
+    fn scan_fixed(&self, d: usize, hay: &[u8], scratch: &mut Scratch) {
+        let fx = &self.fixed;
+        for (i, &off) in fx.offsets.iter().enumerate() {
+            let off = off as usize;
+            let Some(&b) = hay.get(off) else {
+                break;
+            };
+            for e in fx.bucket(i, b) {
+                let atom = fx.atom(e);
+                let end = off + atom.len();
+                if hay.get(off..end) == Some(atom) {
+                    for &p in fx.probes(e) {
+                        self.on_hit(p as usize, d, hay, end, scratch);
+                    }
+                }
+            }
+        }
     }
 
     /// One automaton pass over direction `d`'s bytes.

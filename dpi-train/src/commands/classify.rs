@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,10 +25,9 @@ use anyhow::bail;
 use dpi_core::matcher::Scratch;
 use dpi_core::signature::{load, SignatureSet};
 use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView};
-use serde::Serialize;
 
 use super::common::{FlowArgs, Report};
-use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
+use crate::record::{transport_name, write_csv_line, FlowRecord, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
 /// User-data bytes per direction that `dpi classify` keeps unless `--bytes`
@@ -98,62 +98,134 @@ pub fn load_signatures(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
     Ok(set)
 }
 
-/// One classified flow as written in JSON lines.
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    file: &'a str,
-    transport: &'a str,
-    src_ip: &'a str,
-    src_port: u16,
-    dst_ip: &'a str,
-    dst_port: u16,
-    vlan: u16,
-    tunnel: Option<&'a str>,
-    first_ts: f64,
-    last_ts: f64,
-    c2s_packets: u64,
-    s2c_packets: u64,
-    c2s_bytes: u64,
-    s2c_bytes: u64,
-    c2s_sizes: &'a [u32],
-    s2c_sizes: &'a [u32],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    c2s_payload: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    s2c_payload: Option<&'a str>,
-    protocol: &'a str,
-    app: Option<&'a str>,
-    confidence: &'static str,
-    reason: &'a str,
-}
-
-impl<'a> JsonRow<'a> {
-    fn new(r: &'a FlowRecord, c: &'a Classification, payload: bool) -> Self {
-        JsonRow {
-            file: &r.file,
-            transport: &r.transport,
-            src_ip: &r.src_ip,
-            src_port: r.src_port,
-            dst_ip: &r.dst_ip,
-            dst_port: r.dst_port,
-            vlan: r.vlan,
-            tunnel: r.tunnel.as_deref(),
-            first_ts: r.first_ts,
-            last_ts: r.last_ts,
-            c2s_packets: r.c2s_packets,
-            s2c_packets: r.s2c_packets,
-            c2s_bytes: r.c2s_bytes,
-            s2c_bytes: r.s2c_bytes,
-            c2s_sizes: &r.c2s_sizes,
-            s2c_sizes: &r.s2c_sizes,
-            c2s_payload: payload.then_some(r.c2s_payload.as_str()),
-            s2c_payload: payload.then_some(r.s2c_payload.as_str()),
-            protocol: &c.protocol,
-            app: c.app.as_deref(),
-            confidence: c.confidence.as_str(),
-            reason: &c.reason,
+/// Appends the decimal digits of `n`.
+fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `"ip"` as `IpAddr`'s `Display` writes it.
+fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    out.push(b'"');
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                put_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends `"hex"` of `bytes` (lower case, as [`crate::record::hex`]).
+fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2 + 2);
+    out.push(b'"');
+    for &b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
+    }
+    out.push(b'"');
+}
+
+fn put_sizes(out: &mut Vec<u8>, sizes: &[u32]) {
+    out.push(b'[');
+    for (i, &n) in sizes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        put_u64(out, u64::from(n));
+    }
+    out.push(b']');
+}
+
+/// The end of a JSON line for classification `c`: its four label fields
+/// and the closing brace and newline. The same for every flow the same
+/// signature decides, so it is built once per signature.
+fn label_tail(c: &Classification) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(96);
+    out.extend_from_slice(b",\"protocol\":");
+    serde_json::to_writer(&mut out, &*c.protocol)?;
+    out.extend_from_slice(b",\"app\":");
+    serde_json::to_writer(&mut out, &c.app.as_deref())?;
+    out.extend_from_slice(b",\"confidence\":\"");
+    out.extend_from_slice(c.confidence.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"reason\":");
+    serde_json::to_writer(&mut out, &*c.reason)?;
+    out.extend_from_slice(b"}\n");
+    Ok(out)
+}
+
+/// Appends the JSON line of a classified flow, byte for byte what
+/// `serde_json` writes for the flow's [`FlowRecord`] fields (the payloads
+/// only with `payload`) followed by the label fields, without building the
+/// record. `file_json` is the capture path as a JSON string, `tail` the
+/// [`label_tail`] of the flow's classification.
+fn put_json_line(
+    out: &mut Vec<u8>,
+    file_json: &[u8],
+    flow: &Flow,
+    payload: bool,
+    tail: &[u8],
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"file\":");
+    out.extend_from_slice(file_json);
+    out.extend_from_slice(b",\"transport\":\"");
+    out.extend_from_slice(transport_name(flow.protocol).as_bytes());
+    out.extend_from_slice(b"\",\"src_ip\":");
+    put_ip(out, flow.client);
+    out.extend_from_slice(b",\"src_port\":");
+    put_u64(out, u64::from(flow.client_port));
+    out.extend_from_slice(b",\"dst_ip\":");
+    put_ip(out, flow.server);
+    out.extend_from_slice(b",\"dst_port\":");
+    put_u64(out, u64::from(flow.server_port));
+    out.extend_from_slice(b",\"vlan\":");
+    put_u64(out, u64::from(flow.vlan));
+    out.extend_from_slice(b",\"tunnel\":");
+    match flow.tunnel {
+        Some(t) => serde_json::to_writer(&mut *out, t.as_str())?,
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"first_ts\":");
+    serde_json::to_writer(&mut *out, &flow.first_ts.as_secs_f64())?;
+    out.extend_from_slice(b",\"last_ts\":");
+    serde_json::to_writer(&mut *out, &flow.last_ts.as_secs_f64())?;
+    out.extend_from_slice(b",\"c2s_packets\":");
+    put_u64(out, flow.c2s.packets);
+    out.extend_from_slice(b",\"s2c_packets\":");
+    put_u64(out, flow.s2c.packets);
+    out.extend_from_slice(b",\"c2s_bytes\":");
+    put_u64(out, flow.c2s.bytes);
+    out.extend_from_slice(b",\"s2c_bytes\":");
+    put_u64(out, flow.s2c.bytes);
+    out.extend_from_slice(b",\"c2s_sizes\":");
+    put_sizes(out, &flow.c2s.sizes);
+    out.extend_from_slice(b",\"s2c_sizes\":");
+    put_sizes(out, &flow.s2c.sizes);
+    if payload {
+        out.extend_from_slice(b",\"c2s_payload\":");
+        put_hex(out, &flow.c2s_payload);
+        out.extend_from_slice(b",\"s2c_payload\":");
+        put_hex(out, &flow.s2c_payload);
+    }
+    out.extend_from_slice(tail);
+    Ok(())
 }
 
 const LABEL_COLUMNS: [&str; 4] = ["protocol", "app", "confidence", "reason"];
@@ -198,7 +270,20 @@ struct Writer<'a> {
     out: Box<dyn Write>,
     report: Report,
     rows: Vec<Vec<String>>,
-    tally: BTreeMap<String, Tally>,
+    /// Per deciding signature (index + 1; 0 for no signature), once seen.
+    labels: Vec<Option<Label>>,
+    /// One JSON line, built here and written with one call.
+    line: Vec<u8>,
+    /// The JSON string of `paths[.0]`, escaped once per file.
+    file_json: (usize, Vec<u8>),
+}
+
+/// What is kept per deciding signature: its protocol, the end of its JSON
+/// lines and the flows, packets and bytes it labelled.
+struct Label {
+    protocol: std::sync::Arc<str>,
+    tail: Box<[u8]>,
+    tally: Tally,
 }
 
 impl Writer<'_> {
@@ -248,7 +333,14 @@ impl Writer<'_> {
     }
 
     fn write_summary(&mut self) -> anyhow::Result<()> {
-        let mut by: Vec<(&String, &Tally)> = self.tally.iter().collect();
+        let mut tally: BTreeMap<&str, Tally> = BTreeMap::new();
+        for l in self.labels.iter().flatten() {
+            let t = tally.entry(&l.protocol).or_default();
+            t.flows += l.tally.flows;
+            t.packets += l.tally.packets;
+            t.bytes += l.tally.bytes;
+        }
+        let mut by: Vec<(&&str, &Tally)> = tally.iter().collect();
         by.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
         let total = by.iter().fold(Tally::default(), |acc, (_, t)| Tally {
             flows: acc.flows + t.flows,
@@ -274,11 +366,7 @@ impl Writer<'_> {
             "{:<name_w$}  {:>8}  {:>10}  {:>14}  {:>6}",
             "protocol", "flows", "packets", "bytes", "bytes%"
         )?;
-        for (name, t) in by
-            .iter()
-            .map(|(n, t)| (n.as_str(), **t))
-            .chain([("total", total)])
-        {
+        for (name, t) in by.iter().map(|(n, t)| (**n, **t)).chain([("total", total)]) {
             writeln!(
                 self.out,
                 "{:<name_w$}  {:>8}  {:>10}  {:>14}  {:>6.1}",
@@ -293,22 +381,55 @@ impl Writer<'_> {
     }
 }
 
+impl Writer<'_> {
+    /// The index in `labels` of classification `c`, its label kept on
+    /// first use.
+    fn label(&mut self, c: &Classification) -> anyhow::Result<usize> {
+        let k = c.signature.map_or(0, |s| s + 1);
+        if self.labels.len() <= k {
+            self.labels.resize_with(k + 1, || None);
+        }
+        if self.labels[k].is_none() {
+            self.labels[k] = Some(Label {
+                protocol: c.protocol.clone(),
+                tail: label_tail(c)?.into_boxed_slice(),
+                tally: Tally::default(),
+            });
+        }
+        Ok(k)
+    }
+
+    /// Writes the JSON line of `flow`, read from file `file`, whose label
+    /// is `labels[k]`.
+    fn write_json(&mut self, file: usize, flow: &Flow, k: usize) -> anyhow::Result<()> {
+        if self.file_json.0 != file || self.file_json.1.is_empty() {
+            self.file_json.1.clear();
+            serde_json::to_writer(&mut self.file_json.1, &self.paths[file])?;
+            self.file_json.0 = file;
+        }
+        let tail = self.labels[k].as_ref().map_or(&[][..], |l| &l.tail);
+        self.line.clear();
+        put_json_line(&mut self.line, &self.file_json.1, flow, self.payload, tail)?;
+        self.out.write_all(&self.line)?;
+        Ok(())
+    }
+}
+
 impl FlowSink for Writer<'_> {
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
         let c = self
             .classifier
             .classify_with(&FlowView::from(&flow), &mut self.scratch);
-        let rec = FlowRecord::new(&self.paths[file], &flow);
-        let t = self.tally.entry(c.protocol.to_string()).or_default();
-        t.flows += 1;
-        t.packets += flow.c2s.packets + flow.s2c.packets;
-        t.bytes += flow.c2s.bytes + flow.s2c.bytes;
+        let k = self.label(&c)?;
+        if let Some(l) = &mut self.labels[k] {
+            l.tally.flows += 1;
+            l.tally.packets += flow.c2s.packets + flow.s2c.packets;
+            l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
+        }
         match self.format {
-            ClassifyFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, &JsonRow::new(&rec, &c, self.payload))?;
-                self.out.write_all(b"\n")?;
-            }
+            ClassifyFormat::Jsonl => self.write_json(file, &flow, k)?,
             ClassifyFormat::Csv => {
+                let rec = FlowRecord::new(&self.paths[file], &flow);
                 let mut cells: Vec<String> = rec
                     .csv_cells()
                     .into_iter()
@@ -323,6 +444,7 @@ impl FlowSink for Writer<'_> {
                 write_csv_line(&mut self.out, &cells)?;
             }
             ClassifyFormat::Table => {
+                let rec = FlowRecord::new(&self.paths[file], &flow);
                 let mut cells = vec![
                     rec.file.clone(),
                     rec.transport.clone(),
@@ -378,7 +500,9 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         out,
         report: Report::default(),
         rows: Vec::new(),
-        tally: BTreeMap::new(),
+        labels: Vec::new(),
+        line: Vec::with_capacity(4096),
+        file_json: (0, Vec::new()),
     };
     run_files(&args.captures, &args.flow.run_options(), &mut w)?;
     if w.format == ClassifyFormat::Table {
@@ -391,4 +515,181 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
+
+    use dpi_core::{Confidence, DirectionStats, FlowEnd, Timestamp, Tunnel};
+    use serde::Serialize;
+
+    use super::*;
+
+    /// One classified flow as `serde_json` writes it: the record's fields
+    /// (payloads only when asked for), then the label fields.
+    #[derive(Serialize)]
+    struct JsonRow<'a> {
+        file: &'a str,
+        transport: &'a str,
+        src_ip: &'a str,
+        src_port: u16,
+        dst_ip: &'a str,
+        dst_port: u16,
+        vlan: u16,
+        tunnel: Option<&'a str>,
+        first_ts: f64,
+        last_ts: f64,
+        c2s_packets: u64,
+        s2c_packets: u64,
+        c2s_bytes: u64,
+        s2c_bytes: u64,
+        c2s_sizes: &'a [u32],
+        s2c_sizes: &'a [u32],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        c2s_payload: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        s2c_payload: Option<&'a str>,
+        protocol: &'a str,
+        app: Option<&'a str>,
+        confidence: &'static str,
+        reason: &'a str,
+    }
+
+    impl<'a> JsonRow<'a> {
+        fn new(r: &'a FlowRecord, c: &'a Classification, payload: bool) -> Self {
+            JsonRow {
+                file: &r.file,
+                transport: &r.transport,
+                src_ip: &r.src_ip,
+                src_port: r.src_port,
+                dst_ip: &r.dst_ip,
+                dst_port: r.dst_port,
+                vlan: r.vlan,
+                tunnel: r.tunnel.as_deref(),
+                first_ts: r.first_ts,
+                last_ts: r.last_ts,
+                c2s_packets: r.c2s_packets,
+                s2c_packets: r.s2c_packets,
+                c2s_bytes: r.c2s_bytes,
+                s2c_bytes: r.s2c_bytes,
+                c2s_sizes: &r.c2s_sizes,
+                s2c_sizes: &r.s2c_sizes,
+                c2s_payload: payload.then_some(r.c2s_payload.as_str()),
+                s2c_payload: payload.then_some(r.s2c_payload.as_str()),
+                protocol: &c.protocol,
+                app: c.app.as_deref(),
+                confidence: c.confidence.as_str(),
+                reason: &c.reason,
+            }
+        }
+    }
+
+    fn flow(i: u32) -> Flow {
+        let stats = |packets: u64, sizes: Vec<u32>| DirectionStats {
+            packets,
+            bytes: packets * 1514 + u64::from(i),
+            payload_bytes: 0,
+            first_ts: None,
+            last_ts: None,
+            tcp_flags: 0,
+            sizes,
+            iats: Vec::new(),
+        };
+        let v4 = |v: u32| IpAddr::V4(Ipv4Addr::from(v.wrapping_mul(2_654_435_761)));
+        Flow {
+            protocol: [6, 17, 1, 58, 132, 99, 255, 0][i as usize % 8],
+            client: if i % 5 == 4 {
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16))
+            } else {
+                v4(i)
+            },
+            client_port: (i * 7919) as u16,
+            server: if i % 7 == 6 {
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
+            } else {
+                v4(i + 1)
+            },
+            server_port: [0, 1, 80, 443, 65535][i as usize % 5],
+            vlan: [0, 1, 4095][i as usize % 3],
+            tunnel: [
+                None,
+                Some(Tunnel::Gtp),
+                Some(Tunnel::Vxlan),
+                Some(Tunnel::IpInIp),
+            ][i as usize % 4],
+            first_ts: Timestamp::from_nanos(
+                u64::from(i) * 123_456_789_011 % 1_800_000_000_000_000_000,
+            ),
+            last_ts: Timestamp::from_micros(u64::from(i) * 1_000_003),
+            c2s: stats(u64::from(i) * 3, (0..i % 9).map(|k| k * 100 + i).collect()),
+            s2c: stats(u64::from(i).pow(3), vec![]),
+            c2s_payload: (0..(i * 13 % 70) as u8)
+                .map(|b| b.wrapping_mul(37))
+                .collect(),
+            s2c_payload: if i % 3 == 0 {
+                Vec::new()
+            } else {
+                vec![0xff, 0, 0x0a, i as u8]
+            },
+            end: FlowEnd::Flushed,
+        }
+    }
+
+    fn classification(i: u32) -> Classification {
+        let text = ["HTTP", "q\"uote\\back", "tab\there", "é ☃", "\u{1}ctl"];
+        let pick = |k: u32| Arc::<str>::from(text[(i + k) as usize % text.len()]);
+        Classification {
+            protocol: pick(0),
+            app: (i % 3 != 0).then(|| pick(1)),
+            confidence: [
+                Confidence::Unknown,
+                Confidence::Port,
+                Confidence::Feature,
+                Confidence::Signature,
+            ][i as usize % 4],
+            reason: pick(2),
+            signature: (i % 4 != 0).then_some(i as usize),
+        }
+    }
+
+    #[test]
+    fn json_lines_match_the_serde_rows() {
+        let files = [
+            "a.pcap",
+            "/tmp/dir with space/x.pcapng",
+            "quote\"back\\slash\ttab",
+            "é.pcap",
+        ];
+        let mut line = Vec::new();
+        for i in 0..400 {
+            let f = flow(i);
+            let c = classification(i);
+            let payload = i % 2 == 0;
+            let file = files[i as usize % files.len()];
+            let file_json = serde_json::to_vec(file).unwrap();
+            let tail = label_tail(&c).unwrap();
+            line.clear();
+            put_json_line(&mut line, &file_json, &f, payload, &tail).unwrap();
+            let rec = FlowRecord::new(file, &f);
+            let mut want = serde_json::to_vec(&JsonRow::new(&rec, &c, payload)).unwrap();
+            want.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&line),
+                String::from_utf8_lossy(&want),
+                "flow {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimal_digits() {
+        let mut out = Vec::new();
+        for n in [0, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX] {
+            out.clear();
+            put_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
 }
