@@ -125,15 +125,14 @@ impl<'a> FlowView<'a> {
 
 impl<'a> From<&'a Flow> for FlowView<'a> {
     /// The view of a finished flow. The side that sent the first payload is
-    /// known when only one side sent any; when both did, a [`Flow`] does
-    /// not say which was first and `first_payload` is `None`.
+    /// the one whose first payload-carrying packet came first (the
+    /// initiator on a tie).
     fn from(flow: &'a Flow) -> Self {
-        let c2s_sent = flow.c2s.payload_bytes > 0 || !flow.c2s_payload.is_empty();
-        let s2c_sent = flow.s2c.payload_bytes > 0 || !flow.s2c_payload.is_empty();
-        let first_payload = match (c2s_sent, s2c_sent) {
-            (true, false) => Some(Side::Initiator),
-            (false, true) => Some(Side::Responder),
-            _ => None,
+        let first_payload = match (flow.c2s.first_payload_ts, flow.s2c.first_payload_ts) {
+            (Some(c), Some(s)) if s < c => Some(Side::Responder),
+            (Some(_), _) => Some(Side::Initiator),
+            (None, Some(_)) => Some(Side::Responder),
+            (None, None) => None,
         };
         FlowView {
             transport: flow.protocol,
@@ -148,5 +147,52 @@ impl<'a> From<&'a Flow> for FlowView<'a> {
             first_payload,
             byte_limit: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::tcp_ipv4_frame;
+    use crate::{FlowConfig, FlowMeter, LinkType, TcpInfo, Timestamp};
+
+    /// A TCP session where `first` speaks first after the handshake.
+    fn session(server_first: bool) -> Flow {
+        let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let mut frames = vec![
+            tcp_ipv4_frame(c, 40000, s, 25, 100, 0, TcpInfo::SYN, b""),
+            tcp_ipv4_frame(s, 25, c, 40000, 500, 101, TcpInfo::SYN | TcpInfo::ACK, b""),
+            tcp_ipv4_frame(c, 40000, s, 25, 101, 501, TcpInfo::ACK, b""),
+        ];
+        let banner = tcp_ipv4_frame(s, 25, c, 40000, 501, 101, TcpInfo::ACK, b"220 mx\r\n");
+        let hello = tcp_ipv4_frame(c, 40000, s, 25, 101, 509, TcpInfo::ACK, b"EHLO a\r\n");
+        if server_first {
+            frames.extend([banner, hello]);
+        } else {
+            frames.extend([hello, banner]);
+        }
+        let mut meter = FlowMeter::new(FlowConfig::default());
+        let mut flows = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let ts = Timestamp::from_micros(i as u64 * 1000);
+            meter.push_frame(LinkType::ETHERNET, ts, f, f.len() as u32, &mut |fl| {
+                flows.push(fl)
+            });
+        }
+        meter.flush(&mut |fl| flows.push(fl));
+        assert_eq!(flows.len(), 1);
+        flows.pop().unwrap()
+    }
+
+    #[test]
+    fn first_payload_side_follows_time_when_both_sides_speak() {
+        assert_eq!(
+            FlowView::from(&session(true)).first_payload,
+            Some(Side::Responder)
+        );
+        assert_eq!(
+            FlowView::from(&session(false)).first_payload,
+            Some(Side::Initiator)
+        );
     }
 }

@@ -108,6 +108,8 @@ pub struct DirectionStats {
     pub first_ts: Option<Timestamp>,
     /// Last packet time.
     pub last_ts: Option<Timestamp>,
+    /// Time of the first packet that carried payload.
+    pub first_payload_ts: Option<Timestamp>,
     /// OR of the TCP flags seen.
     pub tcp_flags: u8,
     /// Payload sizes of the first K packets that carry payload.
@@ -142,8 +144,13 @@ impl DirectionStats {
             None => self.last_ts = Some(ts),
         }
         self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
-        if payload_len > 0 && self.sizes.len() < k {
-            self.sizes.push(payload_len);
+        if payload_len > 0 {
+            if self.first_payload_ts.is_none() {
+                self.first_payload_ts = Some(ts);
+            }
+            if self.sizes.len() < k {
+                self.sizes.push(payload_len);
+            }
         }
     }
 }
