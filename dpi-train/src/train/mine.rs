@@ -40,9 +40,10 @@ use dpi_core::signature::{
 };
 use rayon::prelude::*;
 
-use super::example::{unhex, Class};
+use super::example::Class;
 use super::hash::stable_hash;
 use super::merge::{describe, identity};
+use super::partial::GramKey;
 use super::partial::Partial;
 use super::score::{matches, measure, Counts, Measure, Pool, PoolItem};
 
@@ -608,8 +609,8 @@ fn literal_candidates(
     positives: &[&PoolItem<'_>],
     opts: &MineOptions,
 ) -> Vec<Signature> {
-    let mut own: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut others: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut own: BTreeMap<GramKey, u64> = BTreeMap::new();
+    let mut others: BTreeMap<GramKey, f64> = BTreeMap::new();
     for g in &partial.groups {
         if usize::from(g.key.fold) == held || g.key.transport != t {
             continue;
@@ -617,7 +618,7 @@ fn literal_candidates(
         let w = match &g.key.class {
             Class::Labelled(p) if p == protocol => {
                 for (k, n) in &g.grams[d] {
-                    *own.entry(k.as_str()).or_default() += n;
+                    *own.entry(*k).or_default() += n;
                 }
                 continue;
             }
@@ -626,28 +627,26 @@ fn literal_candidates(
             _ => opts.unlabelled_weight,
         };
         for (k, n) in &g.grams[d] {
-            *others.entry(k.as_str()).or_default() += w * *n as f64;
+            *others.entry(*k).or_default() += w * *n as f64;
         }
     }
-    let mut scored: Vec<(f64, &str)> = own
+    // Ties are broken by the key's text, as when keys were text.
+    let mut scored: Vec<(f64, String, GramKey)> = own
         .iter()
         .filter(|(_, &n)| n as f64 >= opts.min_support)
         .filter_map(|(k, &n)| {
             let o = others.get(k).copied().unwrap_or(0.0);
             let p = n as f64 / (n as f64 + o);
-            (p >= opts.min_precision).then_some((n as f64, *k))
+            (p >= opts.min_precision).then(|| (n as f64, k.text(), *k))
         })
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for (_, key) in scored.into_iter().take(LITERALS_MAX) {
-        let Some((pos, hex)) = key.split_once(':') else {
-            continue;
-        };
-        let Some(gram) = unhex(hex) else { continue };
+    for (_, _, key) in scored.into_iter().take(LITERALS_MAX) {
+        let gram = key.gram().to_vec();
         let payloads: Vec<&[u8]> = positives.iter().map(|it| it.example.payload(d)).collect();
-        let pattern = if let Some(o) = pos.strip_prefix('@').and_then(|o| o.parse::<usize>().ok()) {
+        let pattern = if let Some(o) = key.offset() {
             let (o, lit) = extend_at(&payloads, o, gram);
             if o + lit.len() <= MASKED_MAX {
                 let mut bytes = vec![MaskedByte::any(); o];

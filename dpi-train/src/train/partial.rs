@@ -21,12 +21,81 @@ use super::hash::fold_of;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads.
-pub const PARTIAL_VERSION: u32 = 1;
+/// The `version` field this code writes and reads (2: numeric gram keys;
+/// version 1 had text keys `@O:HEX` / `*:HEX`).
+pub const PARTIAL_VERSION: u32 = 2;
 /// Length of the counted grams.
 pub const GRAM: usize = 4;
 /// Grams are counted at each offset below this one (and anywhere).
 pub const POSITIONAL_OFFSETS: usize = 16;
+/// The position of a gram counted anywhere in the captured bytes.
+pub const ANYWHERE: u8 = 0xff;
+
+/// A counted gram and where: `position << 32 | gram`, the gram's 4 bytes
+/// read big-endian, the position its offset (below
+/// [`POSITIONAL_OFFSETS`]) or [`ANYWHERE`]. Keys sort by position, then
+/// by the gram's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GramKey(pub u64);
+
+impl GramKey {
+    /// The key of `gram` at `offset` ([`ANYWHERE`]: anywhere).
+    pub fn new(offset: u8, gram: [u8; GRAM]) -> GramKey {
+        GramKey(u64::from(offset) << 32 | u64::from(u32::from_be_bytes(gram)))
+    }
+
+    /// The offset of the gram, or `None` when counted anywhere.
+    pub fn offset(self) -> Option<usize> {
+        let p = (self.0 >> 32) as u8;
+        (p != ANYWHERE).then_some(usize::from(p))
+    }
+
+    /// The gram's bytes.
+    pub fn gram(self) -> [u8; GRAM] {
+        (self.0 as u32).to_be_bytes()
+    }
+
+    /// The key as version 1 wrote it: `@O:HEX` or `*:HEX`.
+    pub fn text(self) -> String {
+        let h = crate::record::hex(&self.gram());
+        match self.offset() {
+            Some(o) => format!("@{o}:{h}"),
+            None => format!("*:{h}"),
+        }
+    }
+}
+
+/// Gram counts, written as `[[key, count], ...]` in key order.
+mod gram_counts {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::GramKey;
+
+    type Counts = [BTreeMap<GramKey, u64>; 2];
+
+    pub fn serialize<S: Serializer>(c: &Counts, s: S) -> Result<S::Ok, S::Error> {
+        let v: [Vec<(GramKey, u64)>; 2] = [
+            c[0].iter().map(|(k, n)| (*k, *n)).collect(),
+            c[1].iter().map(|(k, n)| (*k, *n)).collect(),
+        ];
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Counts, D::Error> {
+        let [a, b] = <[Vec<(GramKey, u64)>; 2]>::deserialize(d)?;
+        let sum = |v: Vec<(GramKey, u64)>| {
+            let mut m = BTreeMap::new();
+            for (k, n) in v {
+                *m.entry(k).or_insert(0u64) += n;
+            }
+            m
+        };
+        Ok([sum(a), sum(b)])
+    }
+}
 
 /// What every merged partial must agree on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,9 +133,9 @@ pub struct Group {
     pub first_payload: [u64; 3],
     /// Per direction (initiator, responder): first payload size to count.
     pub first_sizes: [BTreeMap<u32, u64>; 2],
-    /// Per direction: gram to number of flows holding it. Keys are
-    /// `@O:HEX` (the gram at offset O) and `*:HEX` (anywhere).
-    pub grams: [BTreeMap<String, u64>; 2],
+    /// Per direction: gram to number of flows holding it (see [`GramKey`]).
+    #[serde(with = "gram_counts")]
+    pub grams: [BTreeMap<GramKey, u64>; 2],
     /// The examples with the smallest hashes, at most `sample`, ascending.
     pub sample: Vec<Example>,
 }
@@ -92,7 +161,7 @@ impl Group {
         }
     }
 
-    fn add(&mut self, e: Example, k: usize) {
+    fn add(&mut self, e: Example, k: usize, scratch: &mut Vec<GramKey>) {
         self.flows += 1;
         let side = match e.first_payload {
             Some(dpi_core::signature::Side::Initiator) => 0,
@@ -104,8 +173,9 @@ impl Group {
             if let Some(s) = e.first_size(d) {
                 *self.first_sizes[d].entry(s).or_default() += 1;
             }
-            for g in grams_of(e.payload(d)) {
-                *self.grams[d].entry(g).or_default() += 1;
+            grams_into(e.payload(d), scratch);
+            for g in scratch.iter() {
+                *self.grams[d].entry(*g).or_default() += 1;
             }
         }
         insert_bottom_k(&mut self.sample, e, k);
@@ -121,7 +191,7 @@ impl Group {
                 *self.first_sizes[d].entry(*s).or_default() += n;
             }
             for (g, n) in &other.grams[d] {
-                *self.grams[d].entry(g.clone()).or_default() += n;
+                *self.grams[d].entry(*g).or_default() += n;
             }
         }
         for e in other.sample {
@@ -130,20 +200,25 @@ impl Group {
     }
 }
 
-/// The distinct gram keys of one direction's bytes.
-pub fn grams_of(bytes: &[u8]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    if bytes.len() < GRAM {
-        return out;
-    }
-    for (o, w) in bytes.windows(GRAM).enumerate() {
-        let h = crate::record::hex(w);
-        if o < POSITIONAL_OFFSETS {
-            out.insert(format!("@{o}:{h}"));
-        }
-        out.insert(format!("*:{h}"));
-    }
+/// The distinct gram keys of one direction's bytes, in key order.
+pub fn grams_of(bytes: &[u8]) -> Vec<GramKey> {
+    let mut out = Vec::new();
+    grams_into(bytes, &mut out);
     out
+}
+
+/// [`grams_of`] into `out` (cleared first).
+fn grams_into(bytes: &[u8], out: &mut Vec<GramKey>) {
+    out.clear();
+    for (o, w) in bytes.windows(GRAM).enumerate() {
+        let g = [w[0], w[1], w[2], w[3]];
+        if o < POSITIONAL_OFFSETS {
+            out.push(GramKey::new(o as u8, g));
+        }
+        out.push(GramKey::new(ANYWHERE, g));
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// Inserts `e` into the ascending sample, keeping the `k` smallest hashes;
@@ -173,6 +248,9 @@ pub struct Partial {
     pub captures: BTreeSet<String>,
     /// The groups, in key order.
     pub groups: Vec<Group>,
+    /// Reused buffer of the grams of one direction (empty between calls).
+    #[serde(skip)]
+    scratch: Vec<GramKey>,
 }
 
 impl Partial {
@@ -184,6 +262,7 @@ impl Partial {
             settings,
             captures: BTreeSet::new(),
             groups: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -205,14 +284,19 @@ impl Partial {
 
     /// Adds one example of class `class`; its fold comes from its capture.
     pub fn add(&mut self, e: Example, class: Class) {
-        self.add_capture(&e.capture);
+        if !self.captures.contains(&e.capture) {
+            self.add_capture(&e.capture);
+        }
         let key = GroupKey {
             fold: fold_of(&e.capture, self.settings.folds),
             transport: e.transport,
             class,
         };
         let k = self.settings.sample;
-        self.group_mut(key).add(e, k);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.group_mut(key).add(e, k, &mut scratch);
+        scratch.clear();
+        self.scratch = scratch;
     }
 
     /// Merges two partials. They must have the same settings and no
