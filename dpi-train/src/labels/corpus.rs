@@ -181,7 +181,8 @@ fn list(dir: &Path, ext: &str) -> Result<Vec<String>, ImportError> {
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| ImportError::io(dir, e))?;
-        if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+        // Follow symbolic links: a corpus may be assembled from links.
+        if !entry.path().is_file() {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
