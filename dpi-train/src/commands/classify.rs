@@ -593,6 +593,7 @@ mod tests {
             payload_bytes: 0,
             first_ts: None,
             last_ts: None,
+            first_payload_ts: None,
             tcp_flags: 0,
             sizes,
             iats: Vec::new(),
