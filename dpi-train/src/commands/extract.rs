@@ -1,13 +1,13 @@
 //! `dpi extract`: one record per flow.
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::process::ExitCode;
 
 use dpi_core::{FileSummary, Flow};
 
 use super::common::{FlowArgs, Report};
-use crate::record::{transport_name, write_csv_line, FlowRecord, RecordFormat, CSV_COLUMNS};
+use crate::json_line::put_flow_fields;
+use crate::record::{write_csv_line, FlowRecord, RecordFormat, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
 /// Arguments of `dpi extract`.
@@ -34,105 +34,10 @@ struct Writer<'a> {
     report: Report,
 }
 
-/// Appends the decimal digits of `n`.
-fn put_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// Appends `"ip"` as `IpAddr`'s `Display` writes it.
-fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    out.push(b'"');
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                put_u64(out, u64::from(octet));
-            }
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
-    }
-    out.push(b'"');
-}
-
-/// Appends `"hex"` of `bytes` (lower case, as [`crate::record::hex`]).
-fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2 + 2);
-    out.push(b'"');
-    for &b in bytes {
-        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
-    }
-    out.push(b'"');
-}
-
-fn put_sizes(out: &mut Vec<u8>, sizes: &[u32]) {
-    out.push(b'[');
-    for (i, &n) in sizes.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        put_u64(out, u64::from(n));
-    }
-    out.push(b']');
-}
-
 /// Appends the JSON line of `flow`, byte for byte what `serde_json` writes
-/// for its [`FlowRecord`] (same keys, order and number formatting), without
-/// building the record. `file_json` is the capture path as a JSON string.
+/// for its [`FlowRecord`]. `file_json` is the capture path as a JSON string.
 fn put_json_record(out: &mut Vec<u8>, file_json: &[u8], flow: &Flow) -> serde_json::Result<()> {
-    out.extend_from_slice(b"{\"file\":");
-    out.extend_from_slice(file_json);
-    out.extend_from_slice(b",\"transport\":\"");
-    out.extend_from_slice(transport_name(flow.protocol).as_bytes());
-    out.extend_from_slice(b"\",\"src_ip\":");
-    put_ip(out, flow.client);
-    out.extend_from_slice(b",\"src_port\":");
-    put_u64(out, u64::from(flow.client_port));
-    out.extend_from_slice(b",\"dst_ip\":");
-    put_ip(out, flow.server);
-    out.extend_from_slice(b",\"dst_port\":");
-    put_u64(out, u64::from(flow.server_port));
-    out.extend_from_slice(b",\"vlan\":");
-    put_u64(out, u64::from(flow.vlan));
-    out.extend_from_slice(b",\"tunnel\":");
-    match flow.tunnel {
-        Some(t) => serde_json::to_writer(&mut *out, t.as_str())?,
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"first_ts\":");
-    serde_json::to_writer(&mut *out, &flow.first_ts.as_secs_f64())?;
-    out.extend_from_slice(b",\"last_ts\":");
-    serde_json::to_writer(&mut *out, &flow.last_ts.as_secs_f64())?;
-    out.extend_from_slice(b",\"c2s_packets\":");
-    put_u64(out, flow.c2s.packets);
-    out.extend_from_slice(b",\"s2c_packets\":");
-    put_u64(out, flow.s2c.packets);
-    out.extend_from_slice(b",\"c2s_bytes\":");
-    put_u64(out, flow.c2s.bytes);
-    out.extend_from_slice(b",\"s2c_bytes\":");
-    put_u64(out, flow.s2c.bytes);
-    out.extend_from_slice(b",\"c2s_sizes\":");
-    put_sizes(out, &flow.c2s.sizes);
-    out.extend_from_slice(b",\"s2c_sizes\":");
-    put_sizes(out, &flow.s2c.sizes);
-    out.extend_from_slice(b",\"c2s_payload\":");
-    put_hex(out, &flow.c2s_payload);
-    out.extend_from_slice(b",\"s2c_payload\":");
-    put_hex(out, &flow.s2c_payload);
+    put_flow_fields(out, file_json, flow, true)?;
     out.extend_from_slice(b"}\n");
     Ok(())
 }
@@ -193,7 +98,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     use dpi_core::{DirectionStats, FlowEnd, Timestamp, Tunnel};
 
@@ -273,16 +178,6 @@ mod tests {
                 String::from_utf8_lossy(&want),
                 "flow {i}"
             );
-        }
-    }
-
-    #[test]
-    fn decimal_digits() {
-        let mut out = Vec::new();
-        for n in [0, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX] {
-            out.clear();
-            put_u64(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
         }
     }
 }

@@ -1,0 +1,147 @@
+//! JSON lines of flow records written straight from a [`Flow`], byte for
+//! byte what `serde_json` writes for the same [`FlowRecord`](crate::record::FlowRecord)
+//! fields, without building the record: `dpi extract` and `dpi classify`
+//! write one such line per flow.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use dpi_core::Flow;
+
+use crate::record::transport_name;
+
+/// Appends the decimal digits of `n`.
+pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `"ip"` as `IpAddr`'s `Display` writes it.
+pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    out.push(b'"');
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                put_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends `"hex"` of `bytes` (lower case, as [`crate::record::hex`]).
+pub fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2 + 2);
+    out.push(b'"');
+    for &b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
+    }
+    out.push(b'"');
+}
+
+/// Appends a JSON array of sizes.
+pub fn put_sizes(out: &mut Vec<u8>, sizes: &[u32]) {
+    out.push(b'[');
+    for (i, &n) in sizes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        put_u64(out, u64::from(n));
+    }
+    out.push(b']');
+}
+
+/// Appends the flow fields of `flow`'s JSON object, from the opening brace
+/// to the last field (the payload hex only with `payload`), leaving the
+/// object open for the caller's closing. `file_json` is the capture path as
+/// a JSON string.
+pub fn put_flow_fields(
+    out: &mut Vec<u8>,
+    file_json: &[u8],
+    flow: &Flow,
+    payload: bool,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"file\":");
+    out.extend_from_slice(file_json);
+    out.extend_from_slice(b",\"transport\":\"");
+    out.extend_from_slice(transport_name(flow.protocol).as_bytes());
+    out.extend_from_slice(b"\",\"src_ip\":");
+    put_ip(out, flow.client);
+    out.extend_from_slice(b",\"src_port\":");
+    put_u64(out, u64::from(flow.client_port));
+    out.extend_from_slice(b",\"dst_ip\":");
+    put_ip(out, flow.server);
+    out.extend_from_slice(b",\"dst_port\":");
+    put_u64(out, u64::from(flow.server_port));
+    out.extend_from_slice(b",\"vlan\":");
+    put_u64(out, u64::from(flow.vlan));
+    out.extend_from_slice(b",\"tunnel\":");
+    match flow.tunnel {
+        Some(t) => serde_json::to_writer(&mut *out, t.as_str())?,
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"first_ts\":");
+    serde_json::to_writer(&mut *out, &flow.first_ts.as_secs_f64())?;
+    out.extend_from_slice(b",\"last_ts\":");
+    serde_json::to_writer(&mut *out, &flow.last_ts.as_secs_f64())?;
+    out.extend_from_slice(b",\"c2s_packets\":");
+    put_u64(out, flow.c2s.packets);
+    out.extend_from_slice(b",\"s2c_packets\":");
+    put_u64(out, flow.s2c.packets);
+    out.extend_from_slice(b",\"c2s_bytes\":");
+    put_u64(out, flow.c2s.bytes);
+    out.extend_from_slice(b",\"s2c_bytes\":");
+    put_u64(out, flow.s2c.bytes);
+    out.extend_from_slice(b",\"c2s_sizes\":");
+    put_sizes(out, &flow.c2s.sizes);
+    out.extend_from_slice(b",\"s2c_sizes\":");
+    put_sizes(out, &flow.s2c.sizes);
+    if payload {
+        out.extend_from_slice(b",\"c2s_payload\":");
+        put_hex(out, &flow.c2s_payload);
+        out.extend_from_slice(b",\"s2c_payload\":");
+        put_hex(out, &flow.s2c_payload);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_digits() {
+        let mut out = Vec::new();
+        for n in [0, 9, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX] {
+            out.clear();
+            put_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn addresses_as_display_writes_them() {
+        for ip in ["0.0.0.0", "192.0.2.255", "2001:db8::1", "::ffff:10.0.0.1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = Vec::new();
+            put_ip(&mut out, ip);
+            assert_eq!(out, format!("\"{ip}\"").as_bytes());
+        }
+    }
+}
