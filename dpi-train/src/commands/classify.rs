@@ -423,10 +423,10 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use crate::json_line::sample_flow as flow;
     use std::sync::Arc;
 
-    use dpi_core::{Confidence, DirectionStats, FlowEnd, Timestamp, Tunnel};
+    use dpi_core::Confidence;
     use serde::Serialize;
 
     use super::*;
@@ -487,58 +487,6 @@ mod tests {
                 confidence: c.confidence.as_str(),
                 reason: &c.reason,
             }
-        }
-    }
-
-    fn flow(i: u32) -> Flow {
-        let stats = |packets: u64, sizes: Vec<u32>| DirectionStats {
-            packets,
-            bytes: packets * 1514 + u64::from(i),
-            payload_bytes: 0,
-            first_ts: None,
-            last_ts: None,
-            first_payload_ts: None,
-            tcp_flags: 0,
-            sizes,
-            iats: Vec::new(),
-        };
-        let v4 = |v: u32| IpAddr::V4(Ipv4Addr::from(v.wrapping_mul(2_654_435_761)));
-        Flow {
-            protocol: [6, 17, 1, 58, 132, 99, 255, 0][i as usize % 8],
-            client: if i % 5 == 4 {
-                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16))
-            } else {
-                v4(i)
-            },
-            client_port: (i * 7919) as u16,
-            server: if i % 7 == 6 {
-                IpAddr::V6(Ipv6Addr::LOCALHOST)
-            } else {
-                v4(i + 1)
-            },
-            server_port: [0, 1, 80, 443, 65535][i as usize % 5],
-            vlan: [0, 1, 4095][i as usize % 3],
-            tunnel: [
-                None,
-                Some(Tunnel::Gtp),
-                Some(Tunnel::Vxlan),
-                Some(Tunnel::IpInIp),
-            ][i as usize % 4],
-            first_ts: Timestamp::from_nanos(
-                u64::from(i) * 123_456_789_011 % 1_800_000_000_000_000_000,
-            ),
-            last_ts: Timestamp::from_micros(u64::from(i) * 1_000_003),
-            c2s: stats(u64::from(i) * 3, (0..i % 9).map(|k| k * 100 + i).collect()),
-            s2c: stats(u64::from(i).pow(3), vec![]),
-            c2s_payload: (0..(i * 13 % 70) as u8)
-                .map(|b| b.wrapping_mul(37))
-                .collect(),
-            s2c_payload: if i % 3 == 0 {
-                Vec::new()
-            } else {
-                vec![0xff, 0, 0x0a, i as u8]
-            },
-            end: FlowEnd::Flushed,
         }
     }
 
