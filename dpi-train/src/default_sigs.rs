@@ -1,7 +1,8 @@
 //! The signature set built into `dpi`, so `dpi classify` works with no file
 //! around it: the hand-made rules of `signatures/default.rules` (extended
 //! format), then what training learnt: `signatures/std.sig` (argus grammar)
-//! and `signatures/trained.rules` (what std.sig cannot carry).
+//! and `signatures/trained.rules` (what std.sig cannot carry). Learnt
+//! signatures yield to the hand-made ones: see [`learnt_tier`].
 
 use dpi_core::signature::{parse_extended, parse_std_sig, SignatureErrors, SignatureSet};
 
@@ -15,7 +16,8 @@ pub const STD_SIG: &str = include_str!("../../signatures/std.sig");
 pub const TRAINED_RULES: &str = include_str!("../../signatures/trained.rules");
 
 /// The built-in set: `default.rules` first, then `std.sig`, then
-/// `trained.rules`. Locations name the files by their file names.
+/// `trained.rules`, the last two through [`learnt_tier`]. Locations name
+/// the files by their file names.
 ///
 /// ```
 /// let set = dpi_train::default_sigs::default_set().unwrap();
@@ -28,9 +30,28 @@ pub const TRAINED_RULES: &str = include_str!("../../signatures/trained.rules");
 /// ```
 pub fn default_set() -> Result<SignatureSet, SignatureErrors> {
     let mut set = rules()?;
-    set.signatures.extend(std_sig()?.signatures);
-    set.signatures.extend(trained_rules()?.signatures);
+    let mut learnt = std_sig()?;
+    learnt.signatures.extend(trained_rules()?.signatures);
+    learnt_tier(&mut learnt);
+    set.signatures.extend(learnt.signatures);
     Ok(set)
+}
+
+/// Puts learnt signatures one priority below the hand-made ones: where a
+/// hand-made rule and a learnt one of the same confidence class both
+/// match, the hand-made rule decides (a learnt byte pattern still beats
+/// a hand-made port guess). Used for the built-in set and by `dpi eval`
+/// when it grows the hand-made rules with training.
+///
+/// ```
+/// let mut set = dpi_train::default_sigs::std_sig().unwrap();
+/// dpi_train::default_sigs::learnt_tier(&mut set);
+/// assert!(set.signatures.iter().all(|s| s.priority == -1));
+/// ```
+pub fn learnt_tier(set: &mut SignatureSet) {
+    for s in &mut set.signatures {
+        s.priority = s.priority.saturating_sub(1);
+    }
 }
 
 /// The built-in hand-made rules.

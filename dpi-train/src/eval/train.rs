@@ -201,7 +201,8 @@ pub fn partial_of(
 
 /// Grows `base` on `partial` with the trainer's default settings: the
 /// result is `base` as it is, in its order, then the learnt signatures
-/// that are not already in it. The trainer's verdict on the hand-written
+/// that are not already in it, one priority below (see
+/// [`crate::default_sigs::learnt_tier`]). The trainer's verdict on the hand-written
 /// rules (those it would drop from a `--base`) is counted, not applied.
 fn grow(
     partial: &Partial,
@@ -214,14 +215,19 @@ fn grow(
     };
     let t = trainer::train(partial, base, &opts, &indicatif::ProgressBar::hidden());
     let known: std::collections::BTreeSet<String> = base.signatures.iter().map(identity).collect();
-    let mut set = base.clone();
-    set.signatures.extend(
-        t.mined
+    let mut learnt = SignatureSet {
+        signatures: t
+            .mined
             .signatures
             .iter()
             .filter(|s| !known.contains(&identity(s)))
-            .cloned(),
-    );
+            .cloned()
+            .collect(),
+        trailing_comments: Vec::new(),
+    };
+    crate::default_sigs::learnt_tier(&mut learnt);
+    let mut set = base.clone();
+    set.signatures.extend(learnt.signatures);
     let summary = TrainingSummary {
         corpus: None,
         captures: partial.captures.len(),
