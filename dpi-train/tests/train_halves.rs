@@ -194,7 +194,7 @@ fn growth_in_halves_matches_training_at_once() {
         pa.clone().merge(pb.clone()).unwrap() == pab,
         "the merged statistics of A and B differ from those of A and B read at once"
     );
-    let flows = |p: &Partial| p.groups.iter().map(|g| g.flows).sum::<u64>();
+    let flows = |p: &Partial| p.groups.iter().map(|g| g.total_flows()).sum::<u64>();
     eprintln!(
         "examples: A {}, B {}, A and B {}",
         flows(&pa),

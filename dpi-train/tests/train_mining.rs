@@ -2,7 +2,8 @@
 //! associatively.
 
 use dpi_core::signature::{PatternKind, Side, Signature};
-use dpi_train::train::hash::stable_hash;
+use dpi_train::train::example::content_hash;
+use dpi_train::train::hash::{fold_of, stable_hash};
 use dpi_train::train::score::{measure, Pool};
 use dpi_train::train::{self, Class, Example, MineOptions, Partial, Settings};
 use indicatif::ProgressBar;
@@ -27,7 +28,15 @@ fn noise(seed: u64, n: usize) -> Vec<u8> {
 
 fn example(capture: &str, i: u64, port: u16, c2s: Vec<u8>) -> Example {
     Example {
-        hash: stable_hash(&[capture.as_bytes(), &i.to_le_bytes(), &c2s].concat()),
+        hash: content_hash(
+            17,
+            port,
+            &c2s,
+            &[],
+            [Some(c2s.len() as u32), None],
+            Some(Side::Initiator),
+            [1, 0],
+        ),
         capture: capture.into(),
         transport: 17,
         client_port: 40000 + i as u16,
@@ -203,16 +212,62 @@ fn small_sample_keeps_smallest_hashes() {
     for (e, c) in &ex {
         p.add(e.clone(), c.clone());
     }
-    for g in &p.groups {
-        assert!(g.sample.len() <= 10);
-        assert!(g.sample.windows(2).all(|w| w[0].hash < w[1].hash));
-        let min_all = ex
-            .iter()
-            .filter(|(e, _)| dpi_train::train::hash::fold_of(&e.capture, 4) == g.key.fold)
-            .map(|(e, _)| e.hash)
-            .min()
-            .unwrap();
-        assert_eq!(g.sample[0].hash, min_all);
-        assert!(g.flows >= g.sample.len() as u64);
+    assert_eq!(p.groups.len(), 1);
+    let g = &p.groups[0];
+    assert_eq!(g.sample.len(), 10);
+    assert!(g
+        .sample
+        .windows(2)
+        .all(|w| w[0].example.hash < w[1].example.hash));
+    let mut hashes: Vec<u64> = ex.iter().map(|(e, _)| e.hash).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let kept: Vec<u64> = g.sample.iter().map(|s| s.example.hash).collect();
+    assert_eq!(kept, hashes[..10]);
+    // Each sampled content counts its flows in the fold of their capture.
+    for s in &g.sample {
+        let mut want = vec![0u64; 4];
+        for (e, _) in ex.iter().filter(|(e, _)| e.hash == s.example.hash) {
+            want[usize::from(fold_of(&e.capture, 4))] += 1;
+        }
+        assert_eq!(s.counts, want);
+    }
+    assert_eq!(g.total_flows(), 50);
+    // The weights scale the sampled flows of a fold up to the fold's flows.
+    for f in 0..4 {
+        let sampled: u64 = g.sample.iter().map(|s| s.counts[f]).sum();
+        if sampled > 0 {
+            let w = g.weight(f) * sampled as f64;
+            assert!((w - g.flows[f] as f64).abs() < 1e-9);
+        }
+    }
+}
+
+/// Replaying the same flows under other capture names adds counts, not
+/// entries: the statistics hold one entry per distinct content and gram.
+#[test]
+fn replay_adds_counts_not_entries() {
+    let a = |s: u64| [b"MAGI".as_slice(), &noise(s, 12)].concat();
+    let b = |s: u64| noise(s + 1000, 16);
+    let ex = corpus(&[("A", 7, &a), ("B", 9, &b)], 60);
+    let once = partial_of(&ex);
+    let mut ten = Partial::new(settings());
+    for r in 0..10 {
+        for (e, c) in &ex {
+            let mut e = e.clone();
+            e.capture = format!("r{r}_{}", e.capture);
+            ten.add(e, c.clone());
+        }
+    }
+    assert_eq!(once.groups.len(), ten.groups.len());
+    for (g1, g10) in once.groups.iter().zip(&ten.groups) {
+        assert_eq!(g1.sample.len(), g10.sample.len());
+        for d in 0..2 {
+            assert_eq!(g1.grams[d].len(), g10.grams[d].len());
+        }
+        assert_eq!(10 * g1.total_flows(), g10.total_flows());
+        let n1: u64 = g1.sample.iter().flat_map(|s| &s.counts).sum();
+        let n10: u64 = g10.sample.iter().flat_map(|s| &s.counts).sum();
+        assert_eq!(10 * n1, n10);
     }
 }

@@ -48,7 +48,7 @@ pub struct TrainArgs {
     /// Weight of a match on a flow the reference leaves unlabelled (or labels only by port).
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub unlabelled_weight: f64,
-    /// Examples kept per group in the statistics (bottom-k sample).
+    /// Distinct flow contents kept per group in the statistics (bottom-k sample by content hash).
     #[arg(long, default_value_t = 4096, value_name = "K")]
     pub sample: usize,
     /// Training folds (2 to 16): captures split by file name; rules mined on

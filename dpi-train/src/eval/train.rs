@@ -40,7 +40,7 @@ use dpi_core::signature::SignatureSet;
 pub const TRAIN_BYTES: usize = 64;
 /// The salt of the evaluation folds.
 pub const FOLD_SALT: &str = "dpi-eval-fold";
-/// Examples kept per group (`dpi train`'s default `--sample`).
+/// Distinct contents kept per group (`dpi train`'s default `--sample`).
 pub const SAMPLE: usize = 4096;
 /// The trainer's inner folds (`dpi train`'s default `--folds`).
 pub const INNER_FOLDS: u8 = 4;
@@ -231,7 +231,7 @@ fn grow(
     let summary = TrainingSummary {
         corpus: None,
         captures: partial.captures.len(),
-        examples: partial.groups.iter().map(|g| g.flows).sum(),
+        examples: partial.groups.iter().map(|g| g.total_flows()).sum(),
         base: base.len(),
         base_flagged: t.dropped.len(),
         learnt: t.mined.signatures.len(),

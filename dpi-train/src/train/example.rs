@@ -73,14 +73,17 @@ impl Class {
 /// One flow as training uses it: what a signature can look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
-    /// Stable hash of the flow (capture, endpoints, start, user data);
-    /// orders the bottom-k samples.
+    /// Stable hash of what a signature can look at (see [`content_hash`]):
+    /// flows that look the same to every signature have the same hash and
+    /// are one example of the bottom-k samples, with a count per fold.
     pub hash: u64,
-    /// The capture's file name.
+    /// The capture's file name (of several with the same content: the
+    /// smallest name).
     pub capture: String,
     /// IP protocol number.
     pub transport: u8,
-    /// The initiator's port.
+    /// The initiator's port (not part of the content: of several flows
+    /// with the same content, the one of the kept example).
     pub client_port: u16,
     /// The responder's port.
     pub server_port: u16,
@@ -120,17 +123,17 @@ impl Example {
             (false, true) => Some(Side::Responder),
             _ => None,
         };
-        let hash = hash_fields(&[
-            capture.as_bytes(),
-            f.src_ip.as_bytes(),
-            &f.src_port.to_le_bytes(),
-            f.dst_ip.as_bytes(),
-            &f.dst_port.to_le_bytes(),
-            &[transport],
-            &f.first_ts.to_bits().to_le_bytes(),
+        let c2s_first_size = f.c2s_sizes.first().copied();
+        let s2c_first_size = f.s2c_sizes.first().copied();
+        let hash = content_hash(
+            transport,
+            f.dst_port,
             &c2s,
             &s2c,
-        ]);
+            [c2s_first_size, s2c_first_size],
+            first_payload,
+            [f.c2s_packets, f.s2c_packets],
+        );
         Some(Example {
             hash,
             capture: capture.to_owned(),
@@ -139,8 +142,8 @@ impl Example {
             server_port: f.dst_port,
             c2s,
             s2c,
-            c2s_first_size: f.c2s_sizes.first().copied(),
-            s2c_first_size: f.s2c_sizes.first().copied(),
+            c2s_first_size,
+            s2c_first_size,
             first_payload,
             c2s_packets: f.c2s_packets,
             s2c_packets: f.s2c_packets,
@@ -170,6 +173,41 @@ impl Example {
             self.s2c_first_size
         }
     }
+}
+
+/// The hash of everything [`super::score::matches`] can look at: transport,
+/// server port, the user data of both directions, first payload sizes,
+/// the side of the first payload and the packet counts. Neither the
+/// capture, nor the client port, nor the time is part of it.
+pub fn content_hash(
+    transport: u8,
+    server_port: u16,
+    c2s: &[u8],
+    s2c: &[u8],
+    first_sizes: [Option<u32>; 2],
+    first_payload: Option<Side>,
+    packets: [u64; 2],
+) -> u64 {
+    let size = |s: Option<u32>| -> [u8; 5] {
+        let v = s.unwrap_or(0).to_le_bytes();
+        [u8::from(s.is_some()), v[0], v[1], v[2], v[3]]
+    };
+    let side = match first_payload {
+        None => 0u8,
+        Some(Side::Initiator) => 1,
+        Some(Side::Responder) => 2,
+    };
+    hash_fields(&[
+        &[transport],
+        &server_port.to_le_bytes(),
+        c2s,
+        s2c,
+        &size(first_sizes[0]),
+        &size(first_sizes[1]),
+        &[side],
+        &packets[0].to_le_bytes(),
+        &packets[1].to_le_bytes(),
+    ])
 }
 
 /// Bytes of lower-case (or upper-case) hex; `None` when not hex.

@@ -43,8 +43,8 @@ use rayon::prelude::*;
 use super::example::Class;
 use super::hash::stable_hash;
 use super::merge::{describe, identity};
-use super::partial::GramKey;
 use super::partial::Partial;
+use super::partial::{GramCounts, GramKey};
 use super::score::{matches, measure, Counts, Measure, Pool, PoolItem};
 
 /// Most bytes of a positional masked pattern (what std.sig can carry).
@@ -150,11 +150,18 @@ pub fn mine(partial: &Partial, opts: &MineOptions, progress: &indicatif::Progres
         }
     }
     let targets: Vec<_> = targets.into_iter().collect();
+    let totals: BTreeMap<u8, [GramCounts; 2]> = targets
+        .iter()
+        .map(|(_, t)| *t)
+        .collect::<BTreeSet<u8>>()
+        .into_iter()
+        .map(|t| (t, partial.gram_totals(t)))
+        .collect();
     progress.set_length(targets.len() as u64);
     let results: Vec<(ProtocolSummary, Vec<Signature>)> = targets
         .par_iter()
         .map(|(p, t)| {
-            let r = mine_protocol(partial, &pool, p, *t, opts);
+            let r = mine_protocol(partial, &pool, &totals[t], p, *t, opts);
             progress.inc(1);
             r
         })
@@ -174,6 +181,7 @@ fn transport_of(t: u8) -> Transport {
 fn mine_protocol(
     partial: &Partial,
     pool: &Pool<'_>,
+    totals: &[GramCounts; 2],
     protocol: &str,
     t: u8,
     opts: &MineOptions,
@@ -194,55 +202,25 @@ fn mine_protocol(
     // Per rule: the rule, its measure, and its pooled held-out counts over
     // the rotations that chose it.
     let mut chosen_all: BTreeMap<String, (Signature, Measure, Counts)> = BTreeMap::new();
-    for held in 0..folds {
-        let positives: Vec<&PoolItem<'_>> = items
-            .iter()
-            .filter(|it| {
-                usize::from(it.fold) != held
-                    && matches!(it.class, Class::Labelled(p) if p == protocol)
-            })
-            .collect();
-        let weight: f64 = positives.iter().map(|it| it.weight).sum();
-        if weight < opts.min_support || summary.examples[held] <= 0.0 {
+    // The rotations are independent: mined in parallel, pooled in order.
+    let rotations: Vec<Option<Rotation>> = (0..folds)
+        .into_par_iter()
+        .map(|held| {
+            if summary.examples[held] <= 0.0 {
+                return None;
+            }
+            rotation(partial, pool, totals, items, protocol, t, held, opts)
+        })
+        .collect();
+    for (held, r) in rotations.into_iter().enumerate() {
+        let Some(r) = r else {
             summary.folds_skipped += 1;
             continue;
-        }
-        let mut fits: Vec<Fit> = Vec::new();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut consider = |sig: Signature, rank: u8, port_only: bool, fits: &mut Vec<Fit>| {
-            summary.candidates += 1;
-            if let Some((sig, m)) = fit(sig, pool, held, opts, port_only) {
-                if seen.insert(identity(&sig)) {
-                    let covered = positives
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, it)| matches(&sig, it.example))
-                        .map(|(i, _)| i)
-                        .collect();
-                    fits.push(Fit {
-                        sig,
-                        measure: m,
-                        rank,
-                        covered,
-                    });
-                }
-            }
         };
-        for d in 0..2 {
-            for sig in masked_candidates(protocol, t, d, &positives, opts, pool, held) {
-                consider(sig, 0, false, &mut fits);
-            }
-            for sig in literal_candidates(partial, protocol, t, d, held, &positives, opts) {
-                consider(sig, 1, false, &mut fits);
-            }
-            for sig in feature_candidates(protocol, t, d, &positives, opts) {
-                consider(sig, 2, true, &mut fits);
-            }
-        }
-        summary.passed_mining += fits.len();
-        let chosen = choose(fits, &positives, opts.min_support);
-        summary.chosen += chosen.len();
-        for f in chosen {
+        summary.candidates += r.candidates;
+        summary.passed_mining += r.passed;
+        summary.chosen += r.chosen.len();
+        for f in r.chosen {
             let h = f.measure.folds[held];
             let e =
                 chosen_all
@@ -285,6 +263,78 @@ fn mine_protocol(
     }
     summary.kept = sigs.len();
     (summary, sigs)
+}
+
+/// What mining did with one fold held out.
+struct Rotation {
+    candidates: usize,
+    passed: usize,
+    chosen: Vec<Fit>,
+}
+
+/// Mines `protocol` on every fold but `held` and chooses candidates;
+/// `None` when the mining folds hold too few of its flows.
+#[allow(clippy::too_many_arguments)]
+fn rotation(
+    partial: &Partial,
+    pool: &Pool<'_>,
+    totals: &[GramCounts; 2],
+    items: &[PoolItem<'_>],
+    protocol: &str,
+    t: u8,
+    held: usize,
+    opts: &MineOptions,
+) -> Option<Rotation> {
+    let positives: Vec<&PoolItem<'_>> = items
+        .iter()
+        .filter(|it| {
+            usize::from(it.fold) != held && matches!(it.class, Class::Labelled(p) if p == protocol)
+        })
+        .collect();
+    let weight: f64 = positives.iter().map(|it| it.weight).sum();
+    if weight < opts.min_support {
+        return None;
+    }
+    let mut candidates = 0;
+    let mut fits: Vec<Fit> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut consider = |sig: Signature, rank: u8, port_only: bool, fits: &mut Vec<Fit>| {
+        candidates += 1;
+        if let Some((sig, m)) = fit(sig, pool, held, opts, port_only) {
+            if seen.insert(identity(&sig)) {
+                let covered = positives
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, it)| matches(&sig, it.example))
+                    .map(|(i, _)| i)
+                    .collect();
+                fits.push(Fit {
+                    sig,
+                    measure: m,
+                    rank,
+                    covered,
+                });
+            }
+        }
+    };
+    for d in 0..2 {
+        for sig in masked_candidates(protocol, t, d, &positives, opts, pool, held) {
+            consider(sig, 0, false, &mut fits);
+        }
+        for sig in literal_candidates(partial, totals, protocol, t, d, held, &positives, opts) {
+            consider(sig, 1, false, &mut fits);
+        }
+        for sig in feature_candidates(protocol, t, d, &positives, opts) {
+            consider(sig, 2, true, &mut fits);
+        }
+    }
+    let passed = fits.len();
+    let chosen = choose(fits, &positives, opts.min_support);
+    Some(Rotation {
+        candidates,
+        passed,
+        chosen,
+    })
 }
 
 fn round4(x: f64) -> f64 {
@@ -600,8 +650,10 @@ fn at(data: &[u8], o: usize, lit: &[u8]) -> bool {
     data.get(o..o + lit.len()).is_some_and(|x| x == lit)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn literal_candidates(
     partial: &Partial,
+    totals: &[GramCounts; 2],
     protocol: &str,
     t: u8,
     d: usize,
@@ -609,25 +661,48 @@ fn literal_candidates(
     positives: &[&PoolItem<'_>],
     opts: &MineOptions,
 ) -> Vec<Signature> {
+    let outside = |c: &[u64]| -> u64 {
+        c.iter()
+            .enumerate()
+            .filter(|(f, _)| *f != held)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let groups: Vec<_> = partial
+        .groups
+        .iter()
+        .filter(|g| g.key.transport == t)
+        .collect();
+    // The protocol's frequent grams on the mining folds, then how often
+    // each is seen in other classes there: every class (`totals`) less
+    // the protocol's own labelled and weak flows.
     let mut own: BTreeMap<GramKey, u64> = BTreeMap::new();
-    let mut others: BTreeMap<GramKey, f64> = BTreeMap::new();
-    for g in &partial.groups {
-        if usize::from(g.key.fold) == held || g.key.transport != t {
-            continue;
-        }
-        let w = match &g.key.class {
-            Class::Labelled(p) if p == protocol => {
-                for (k, n) in &g.grams[d] {
-                    *own.entry(*k).or_default() += n;
-                }
-                continue;
-            }
-            Class::Weak(p) if p == protocol => continue,
-            Class::Labelled(_) => 1.0,
-            _ => opts.unlabelled_weight,
+    let mut weak: BTreeMap<GramKey, u64> = BTreeMap::new();
+    for g in &groups {
+        let into = match &g.key.class {
+            Class::Labelled(p) if p == protocol => &mut own,
+            Class::Weak(p) if p == protocol => &mut weak,
+            _ => continue,
         };
-        for (k, n) in &g.grams[d] {
-            *others.entry(*k).or_default() += w * *n as f64;
+        for (k, c) in g.grams[d].iter() {
+            let n = outside(c);
+            if n > 0 {
+                *into.entry(k).or_default() += n;
+            }
+        }
+    }
+    own.retain(|_, n| *n as f64 >= opts.min_support);
+    let folds = usize::from(partial.settings.folds.max(1));
+    let mut others: BTreeMap<GramKey, f64> = BTreeMap::new();
+    for (k, n) in &own {
+        let Some(c) = totals[d].get(*k) else {
+            continue;
+        };
+        let labelled = outside(&c[..folds]) - n;
+        let rest = outside(&c[folds..]) - weak.get(k).copied().unwrap_or(0);
+        let o = labelled as f64 + opts.unlabelled_weight * rest as f64;
+        if o > 0.0 {
+            others.insert(*k, o);
         }
     }
     // Ties are broken by the key's text, as when keys were text.

@@ -153,12 +153,12 @@ pub fn train(
 /// The training summary: per protocol what was kept and dropped and why.
 pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String {
     let mut s = String::new();
-    let flows: u64 = partial.groups.iter().map(|g| g.flows).sum();
+    let flows: u64 = partial.groups.iter().map(|g| g.total_flows()).sum();
     let labelled: u64 = partial
         .groups
         .iter()
         .filter(|g| matches!(g.key.class, Class::Labelled(_)))
-        .map(|g| g.flows)
+        .map(|g| g.total_flows())
         .sum();
     let _ = writeln!(
         s,

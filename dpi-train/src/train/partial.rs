@@ -1,15 +1,18 @@
 //! Per-shard training statistics that merge associatively.
 //!
-//! A [`Partial`] holds, per group (training fold, transport, class of the
-//! reference's verdict): the flow count, first-payload sizes and sides,
-//! per-direction counts of 4-byte grams (at each offset below
-//! [`POSITIONAL_OFFSETS`] and anywhere in the captured bytes, each flow
-//! counted once per gram) and a bottom-k sample of the examples (the `k`
-//! with the smallest hashes). Merging adds the counts, unites the
-//! captures and keeps the `k` smallest hashes of the union: associative,
-//! commutative and deterministic, so how a corpus is cut into shards does
-//! not change the merged statistics. The format is written as JSON; see
-//! the "Training" section of `dpi-train/DESIGN.md`.
+//! A [`Partial`] holds, per group (transport and class of the reference's
+//! verdict), counted per training fold: the flows, the per-direction
+//! 4-byte grams (at each offset below [`POSITIONAL_OFFSETS`] and anywhere
+//! in the captured bytes, each flow counted once per gram) and a bottom-k
+//! sample of the distinct contents (the `k` with the smallest content
+//! hashes, each with its flows per fold). Merging adds the counts, unites
+//! the captures and keeps the `k` smallest hashes of the union:
+//! associative, commutative and deterministic, so how a corpus is cut
+//! into shards does not change the merged statistics. Memory is bounded
+//! by the distinct grams and the distinct sampled contents (at most `k`
+//! per group), times the folds: flows that repeat a content or a gram
+//! cost a count, not an entry. The format is written as JSON; see the
+//! "Training" section of `dpi-train/DESIGN.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,9 +24,10 @@ use super::hash::fold_of;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads (2: numeric gram keys;
-/// version 1 had text keys `@O:HEX` / `*:HEX`).
-pub const PARTIAL_VERSION: u32 = 2;
+/// The `version` field this code writes and reads (3: groups per
+/// transport and class with counts per fold, samples of distinct
+/// contents; 2 had a group per fold; 1 had text gram keys).
+pub const PARTIAL_VERSION: u32 = 3;
 /// Length of the counted grams.
 pub const GRAM: usize = 4;
 /// Grams are counted at each offset below this one (and anywhere).
@@ -66,34 +70,107 @@ impl GramKey {
     }
 }
 
-/// Gram counts, written as `[[key, count], ...]` in key order.
-mod gram_counts {
-    use std::collections::BTreeMap;
+/// Per-fold counts of each distinct gram of one direction: one entry per
+/// gram whatever the number of folds it was seen in, its `folds` counters
+/// side by side in one arena. Written as `[[key, [count per fold]], ...]`
+/// in key order. Two are equal when they hold the same grams with the
+/// same counts (however they were filled).
+#[derive(Debug, Clone, Default)]
+pub struct GramCounts {
+    folds: usize,
+    index: BTreeMap<GramKey, u32>,
+    counts: Vec<u64>,
+}
 
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use super::GramKey;
-
-    type Counts = [BTreeMap<GramKey, u64>; 2];
-
-    pub fn serialize<S: Serializer>(c: &Counts, s: S) -> Result<S::Ok, S::Error> {
-        let v: [Vec<(GramKey, u64)>; 2] = [
-            c[0].iter().map(|(k, n)| (*k, *n)).collect(),
-            c[1].iter().map(|(k, n)| (*k, *n)).collect(),
-        ];
-        v.serialize(s)
+impl GramCounts {
+    fn new(folds: usize) -> GramCounts {
+        GramCounts {
+            folds,
+            ..GramCounts::default()
+        }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Counts, D::Error> {
-        let [a, b] = <[Vec<(GramKey, u64)>; 2]>::deserialize(d)?;
-        let sum = |v: Vec<(GramKey, u64)>| {
-            let mut m = BTreeMap::new();
-            for (k, n) in v {
-                *m.entry(k).or_insert(0u64) += n;
+    /// Distinct grams counted.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True when no gram was counted.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn slot(&mut self, key: GramKey) -> usize {
+        let next = self.index.len() as u32;
+        let i = *self.index.entry(key).or_insert(next) as usize;
+        if i == next as usize {
+            self.counts.resize(self.counts.len() + self.folds, 0);
+        }
+        i * self.folds
+    }
+
+    fn add(&mut self, key: GramKey, fold: usize, n: u64) {
+        let at = self.slot(key) + fold;
+        self.counts[at] += n;
+    }
+
+    /// The counts per fold of `key`, if counted.
+    pub fn get(&self, key: GramKey) -> Option<&[u64]> {
+        let at = *self.index.get(&key)? as usize * self.folds;
+        Some(&self.counts[at..at + self.folds])
+    }
+
+    /// The grams in key order, each with its count per fold.
+    pub fn iter(&self) -> impl Iterator<Item = (GramKey, &[u64])> + '_ {
+        self.index.iter().map(move |(k, &i)| {
+            let at = i as usize * self.folds;
+            (*k, &self.counts[at..at + self.folds])
+        })
+    }
+
+    fn merge(&mut self, other: &GramCounts) {
+        for (k, c) in other.iter() {
+            let at = self.slot(k);
+            for (x, n) in self.counts[at..at + self.folds].iter_mut().zip(c) {
+                *x += n;
             }
-            m
-        };
-        Ok([sum(a), sum(b)])
+        }
+    }
+}
+
+impl PartialEq for GramCounts {
+    fn eq(&self, other: &GramCounts) -> bool {
+        self.folds == other.folds && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for GramCounts {}
+
+impl Serialize for GramCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for GramCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<GramCounts, D::Error> {
+        let v = Vec::<(GramKey, Vec<u64>)>::deserialize(d)?;
+        let folds = v.first().map_or(0, |(_, c)| c.len());
+        let mut g = GramCounts::new(folds);
+        for (k, c) in v {
+            if c.len() != folds {
+                return Err(serde::de::Error::custom(format!(
+                    "gram {} has {} fold counts, the first one {folds}",
+                    k.text(),
+                    c.len()
+                )));
+            }
+            let at = g.slot(k);
+            for (x, n) in g.counts[at..at + folds].iter_mut().zip(&c) {
+                *x += n;
+            }
+        }
+        Ok(g)
     }
 }
 
@@ -113,12 +190,22 @@ pub struct Settings {
 /// The identity of a group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GroupKey {
-    /// Training fold of the captures (by file name, see [`fold_of`]).
-    pub fold: u8,
     /// IP protocol number.
     pub transport: u8,
     /// The reference's verdict.
     pub class: Class,
+}
+
+/// A sampled example: one distinct content and how many flows of each
+/// fold had it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sampled {
+    /// The example (of several flows with this content: the one of the
+    /// smallest capture name, then client port).
+    #[serde(flatten)]
+    pub example: Example,
+    /// Flows with this content, per fold.
+    pub counts: Vec<u64>,
 }
 
 /// The statistics of one group.
@@ -126,77 +213,105 @@ pub struct GroupKey {
 pub struct Group {
     /// Which group.
     pub key: GroupKey,
-    /// Flows in the group (with user data).
-    pub flows: u64,
-    /// Flows whose first payload came from the initiator, the responder,
-    /// or an unknown side (both sent).
-    pub first_payload: [u64; 3],
-    /// Per direction (initiator, responder): first payload size to count.
-    pub first_sizes: [BTreeMap<u32, u64>; 2],
-    /// Per direction: gram to number of flows holding it (see [`GramKey`]).
-    #[serde(with = "gram_counts")]
-    pub grams: [BTreeMap<GramKey, u64>; 2],
-    /// The examples with the smallest hashes, at most `sample`, ascending.
-    pub sample: Vec<Example>,
+    /// Flows in the group (with user data), per fold.
+    pub flows: Vec<u64>,
+    /// Per direction (initiator, responder): each distinct gram and the
+    /// number of flows holding it, per fold (see [`GramKey`]).
+    pub grams: [GramCounts; 2],
+    /// The distinct contents with the smallest hashes, at most `sample`,
+    /// ascending by hash.
+    pub sample: Vec<Sampled>,
 }
 
 impl Group {
-    fn new(key: GroupKey) -> Group {
+    fn new(key: GroupKey, folds: usize) -> Group {
         Group {
             key,
-            flows: 0,
-            first_payload: [0; 3],
-            first_sizes: Default::default(),
-            grams: Default::default(),
+            flows: vec![0; folds],
+            grams: [GramCounts::new(folds), GramCounts::new(folds)],
             sample: Vec::new(),
         }
     }
 
-    /// The weight of one sampled example: flows per sampled example.
-    pub fn weight(&self) -> f64 {
-        if self.sample.is_empty() {
+    /// Flows of the group, all folds.
+    pub fn total_flows(&self) -> u64 {
+        self.flows.iter().sum()
+    }
+
+    /// The weight of one sampled flow of `fold`: the fold's flows over
+    /// the flows its sampled contents stand for (1 while the sample holds
+    /// every content).
+    pub fn weight(&self, fold: usize) -> f64 {
+        let sampled: u64 = self.sample.iter().map(|s| s.counts[fold]).sum();
+        if sampled == 0 {
             0.0
         } else {
-            self.flows as f64 / self.sample.len() as f64
+            self.flows[fold] as f64 / sampled as f64
         }
     }
 
-    fn add(&mut self, e: Example, k: usize, scratch: &mut Vec<GramKey>) {
-        self.flows += 1;
-        let side = match e.first_payload {
-            Some(dpi_core::signature::Side::Initiator) => 0,
-            Some(dpi_core::signature::Side::Responder) => 1,
-            None => 2,
-        };
-        self.first_payload[side] += 1;
+    fn add(&mut self, e: Example, fold: usize, k: usize, scratch: &mut Vec<GramKey>) {
+        self.flows[fold] += 1;
         for d in 0..2 {
-            if let Some(s) = e.first_size(d) {
-                *self.first_sizes[d].entry(s).or_default() += 1;
-            }
             grams_into(e.payload(d), scratch);
             for g in scratch.iter() {
-                *self.grams[d].entry(*g).or_default() += 1;
+                self.grams[d].add(*g, fold, 1);
             }
         }
-        insert_bottom_k(&mut self.sample, e, k);
+        let mut counts = vec![0; self.flows.len()];
+        counts[fold] = 1;
+        insert_bottom_k(&mut self.sample, Sampled { example: e, counts }, k);
     }
 
     fn merge(&mut self, other: Group, k: usize) {
-        self.flows += other.flows;
-        for i in 0..3 {
-            self.first_payload[i] += other.first_payload[i];
+        for (x, n) in self.flows.iter_mut().zip(&other.flows) {
+            *x += n;
         }
         for d in 0..2 {
-            for (s, n) in &other.first_sizes[d] {
-                *self.first_sizes[d].entry(*s).or_default() += n;
-            }
-            for (g, n) in &other.grams[d] {
-                *self.grams[d].entry(*g).or_default() += n;
-            }
+            self.grams[d].merge(&other.grams[d]);
         }
         for e in other.sample {
             insert_bottom_k(&mut self.sample, e, k);
         }
+    }
+
+    fn check(&mut self, folds: usize) -> Result<(), String> {
+        if self.flows.len() != folds {
+            return Err(format!(
+                "group {:?}: {} fold counts, settings say {folds}",
+                self.key,
+                self.flows.len()
+            ));
+        }
+        for g in &mut self.grams {
+            if g.is_empty() {
+                g.folds = folds;
+            } else if g.folds != folds {
+                return Err(format!(
+                    "group {:?}: grams with {} fold counts, settings say {folds}",
+                    self.key, g.folds
+                ));
+            }
+        }
+        if let Some(s) = self.sample.iter().find(|s| s.counts.len() != folds) {
+            return Err(format!(
+                "group {:?}: sampled example {} with {} fold counts, settings say {folds}",
+                self.key,
+                s.example.hash,
+                s.counts.len()
+            ));
+        }
+        if !self
+            .sample
+            .windows(2)
+            .all(|w| w[0].example.hash < w[1].example.hash)
+        {
+            return Err(format!(
+                "group {:?}: sample not in ascending hash order",
+                self.key
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -222,10 +337,20 @@ fn grams_into(bytes: &[u8], out: &mut Vec<GramKey>) {
 }
 
 /// Inserts `e` into the ascending sample, keeping the `k` smallest hashes;
-/// an example whose hash is already there is not added twice.
-fn insert_bottom_k(sample: &mut Vec<Example>, e: Example, k: usize) {
-    match sample.binary_search_by(|x| x.hash.cmp(&e.hash)) {
-        Ok(_) => {}
+/// an example whose hash is already there adds its counts to it (and the
+/// smaller of the two by capture name, then client port, stays).
+fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
+    match sample.binary_search_by(|x| x.example.hash.cmp(&e.example.hash)) {
+        Ok(i) => {
+            let s = &mut sample[i];
+            for (x, n) in s.counts.iter_mut().zip(&e.counts) {
+                *x += n;
+            }
+            let key = |x: &Example| (x.capture.clone(), x.client_port);
+            if key(&e.example) < key(&s.example) {
+                s.example = e.example;
+            }
+        }
         Err(at) => {
             if at < k {
                 sample.insert(at, e);
@@ -272,10 +397,11 @@ impl Partial {
     }
 
     fn group_mut(&mut self, key: GroupKey) -> &mut Group {
+        let folds = usize::from(self.settings.folds.max(1));
         let at = match self.groups.binary_search_by(|g| g.key.cmp(&key)) {
             Ok(i) => i,
             Err(i) => {
-                self.groups.insert(i, Group::new(key));
+                self.groups.insert(i, Group::new(key, folds));
                 i
             }
         };
@@ -287,16 +413,39 @@ impl Partial {
         if !self.captures.contains(&e.capture) {
             self.add_capture(&e.capture);
         }
+        let fold = usize::from(fold_of(&e.capture, self.settings.folds));
         let key = GroupKey {
-            fold: fold_of(&e.capture, self.settings.folds),
             transport: e.transport,
             class,
         };
         let k = self.settings.sample;
         let mut scratch = std::mem::take(&mut self.scratch);
-        self.group_mut(key).add(e, k, &mut scratch);
+        self.group_mut(key).add(e, fold, k, &mut scratch);
         scratch.clear();
         self.scratch = scratch;
+    }
+
+    /// Per direction, the grams of every group of transport `t`: for each
+    /// gram K counts per fold of labelled flows, then K counts per fold of
+    /// weak or unlabelled flows (K = the folds).
+    pub fn gram_totals(&self, t: u8) -> [GramCounts; 2] {
+        let k = usize::from(self.settings.folds.max(1));
+        let mut out = [GramCounts::new(2 * k), GramCounts::new(2 * k)];
+        for g in self.groups.iter().filter(|g| g.key.transport == t) {
+            let shift = match g.key.class {
+                Class::Labelled(_) => 0,
+                _ => k,
+            };
+            for (d, totals) in out.iter_mut().enumerate() {
+                for (key, c) in g.grams[d].iter() {
+                    let at = totals.slot(key) + shift;
+                    for (x, n) in totals.counts[at..at + k].iter_mut().zip(c) {
+                        *x += n;
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Merges two partials. They must have the same settings and no
@@ -349,6 +498,16 @@ impl Partial {
                 version
             );
         }
-        serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let mut p: Partial =
+            serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let folds = usize::from(p.settings.folds.max(1));
+        for g in &mut p.groups {
+            g.check(folds)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        if !p.groups.windows(2).all(|w| w[0].key < w[1].key) {
+            anyhow::bail!("{}: groups not in key order", path.display());
+        }
+        Ok(p)
     }
 }

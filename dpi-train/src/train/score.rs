@@ -46,13 +46,32 @@ fn kind_matches(kind: &PatternKind, data: &[u8]) -> bool {
                     .is_some_and(eq),
                 Position::Within(n) => {
                     let end = (n as usize).min(data.len());
-                    !bytes.is_empty() && data[..end].windows(bytes.len()).any(eq)
+                    contains(&data[..end], bytes, *nocase)
                 }
-                Position::Anywhere => !bytes.is_empty() && data.windows(bytes.len()).any(eq),
+                Position::Anywhere => contains(data, bytes, *nocase),
             }
         }
         PatternKind::Regex { .. } => false,
     }
+}
+
+/// Whether `needle` (not empty) occurs in `hay`, ASCII case ignored with
+/// `nocase`.
+fn contains(hay: &[u8], needle: &[u8], nocase: bool) -> bool {
+    let Some(&first) = needle.first() else {
+        return false;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last = hay.len() - needle.len();
+    if !nocase {
+        return memchr::memchr_iter(first, &hay[..=last])
+            .any(|i| &hay[i..i + needle.len()] == needle);
+    }
+    let first = first.to_ascii_lowercase();
+    hay.windows(needle.len())
+        .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(needle))
 }
 
 fn side_index(s: Side) -> usize {
@@ -106,7 +125,8 @@ pub struct PoolItem<'a> {
     pub weight: f64,
 }
 
-/// Every sampled example of a partial, by transport.
+/// Every sampled example of a partial, by transport: one item per sampled
+/// content and fold it was seen in.
 pub struct Pool<'a> {
     /// The examples, grouped by transport (ascending), then in group order.
     pub items: Vec<PoolItem<'a>>,
@@ -128,13 +148,19 @@ impl<'a> Pool<'a> {
         let mut ranges: Vec<(u8, std::ops::Range<usize>)> = Vec::new();
         for g in groups {
             let start = items.len();
-            let w = g.weight();
-            items.extend(g.sample.iter().map(|e| PoolItem {
-                example: e,
-                class: &g.key.class,
-                fold: g.key.fold,
-                weight: w,
-            }));
+            let weights: Vec<f64> = (0..g.flows.len()).map(|f| g.weight(f)).collect();
+            for s in &g.sample {
+                for (f, &n) in s.counts.iter().enumerate() {
+                    if n > 0 {
+                        items.push(PoolItem {
+                            example: &s.example,
+                            class: &g.key.class,
+                            fold: f as u8,
+                            weight: n as f64 * weights[f],
+                        });
+                    }
+                }
+            }
             match ranges.last_mut() {
                 Some((t, r)) if *t == g.key.transport => r.end = items.len(),
                 _ => ranges.push((g.key.transport, start..items.len())),
