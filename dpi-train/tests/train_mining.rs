@@ -104,6 +104,34 @@ fn shared_prefix_gives_no_imprecise_pattern() {
     }
 }
 
+/// Fixed bytes after a word of varying length: neither a masked pattern at
+/// fixed offsets nor a 4-byte literal can place them; a regex can.
+#[test]
+fn varying_word_then_fixed_bytes_gives_regex() {
+    let word = |s: u64| {
+        let n = 3 + (noise(s, 1)[0] % 7) as usize;
+        let letters: Vec<u8> = noise(s + 5, n).iter().map(|b| b'a' + b % 26).collect();
+        let digits: Vec<u8> = noise(s + 7, 3).iter().map(|b| b'0' + b % 10).collect();
+        [letters.as_slice(), b" :", &digits, b":", &noise(s + 9, 8)].concat()
+    };
+    let other = |s: u64| noise(s + 77, 20);
+    let ex = corpus(&[("Word", 7000, &word), ("Noise", 7001, &other)], 80);
+    let sigs = mine(&partial_of(&ex));
+    let regex = sigs
+        .iter()
+        .filter(|s| s.protocol == "Word")
+        .flat_map(|s| &s.patterns)
+        .find_map(|p| match &p.kind {
+            PatternKind::Regex { source, .. } => Some(source.clone()),
+            _ => None,
+        });
+    assert_eq!(
+        regex.as_deref(),
+        Some("[A-Za-z]+\\x20\\x3a[0-9]+\\x3a"),
+        "{sigs:#?}"
+    );
+}
+
 #[test]
 fn magic_at_offset_four_gives_masked_pattern() {
     let magic = |s: u64| {

@@ -602,8 +602,15 @@ impl Provenance {
 /// not be valid UTF-8. `(?u)` turns Unicode back on inside a pattern.
 ///
 /// The parsers call this to reject bad regexes; the matcher compiles with
-/// the same settings by calling it too.
-pub(crate) fn compile_regex(source: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
+/// the same settings by calling it too, and so can other code that must
+/// agree with the matcher on what a signature's regex matches.
+///
+/// ```
+/// let re = dpi_core::signature::compile_regex(r"^\x16\x03").unwrap();
+/// assert!(re.is_match(b"\x16\x03\x01".as_slice()));
+/// assert!(dpi_core::signature::compile_regex("(").is_err());
+/// ```
+pub fn compile_regex(source: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
     regex_automata::meta::Regex::builder()
         .syntax(
             regex_automata::util::syntax::Config::new()

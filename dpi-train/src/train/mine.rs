@@ -19,7 +19,10 @@
 //!    example of the protocol that holds them agrees on the next byte.
 //!    A literal inside the first 32 bytes is written as a masked pattern
 //!    at offset 0 (so std.sig can carry it).
-//! 3. **Flow features** on the protocol's main server port: the first
+//! 3. **Token-shape regexes** (per direction, [`super::shape`]): where
+//!    fixed bytes follow a field of varying length, e.g.
+//!    `[A-Za-z]+\x20\x2f` after any method name.
+//! 4. **Flow features** on the protocol's main server port: the first
 //!    payload size of one side (one value, or the observed range).
 //!
 //! A candidate is measured against every example of every class (see
@@ -27,10 +30,10 @@
 //! protocol's main port as a supporting condition when that is needed for
 //! precision (or when that port holds 90% of its matches). Candidates
 //! that reach the support and precision thresholds on the mining fold are
-//! chosen greedily by the protocol flows they add (bytes before
-//! features), and each chosen one is kept only if its precision on the
-//! held-out fold reaches the threshold with at least `min_heldout` true
-//! positives there.
+//! chosen greedily by the protocol flows they add (masked patterns, then
+//! literals, regexes and features on ties), and each chosen one is kept
+//! only if its precision on the held-out fold reaches the threshold with
+//! at least `min_heldout` true positives there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,9 +46,9 @@ use rayon::prelude::*;
 use super::example::Class;
 use super::hash::stable_hash;
 use super::merge::{describe, identity};
+use super::partial::GramKey;
 use super::partial::Partial;
-use super::partial::{GramCounts, GramKey};
-use super::score::{matches, measure, Counts, Measure, Pool, PoolItem};
+use super::score::{measure, Counts, Measure, Pool, PoolItem, Prepared};
 
 /// Most bytes of a positional masked pattern (what std.sig can carry).
 pub const MASKED_MAX: usize = 32;
@@ -150,18 +153,11 @@ pub fn mine(partial: &Partial, opts: &MineOptions, progress: &indicatif::Progres
         }
     }
     let targets: Vec<_> = targets.into_iter().collect();
-    let totals: BTreeMap<u8, [GramCounts; 2]> = targets
-        .iter()
-        .map(|(_, t)| *t)
-        .collect::<BTreeSet<u8>>()
-        .into_iter()
-        .map(|t| (t, partial.gram_totals(t)))
-        .collect();
     progress.set_length(targets.len() as u64);
     let results: Vec<(ProtocolSummary, Vec<Signature>)> = targets
         .par_iter()
         .map(|(p, t)| {
-            let r = mine_protocol(partial, &pool, &totals[t], p, *t, opts);
+            let r = mine_protocol(partial, &pool, p, *t, opts);
             progress.inc(1);
             r
         })
@@ -181,7 +177,6 @@ fn transport_of(t: u8) -> Transport {
 fn mine_protocol(
     partial: &Partial,
     pool: &Pool<'_>,
-    totals: &[GramCounts; 2],
     protocol: &str,
     t: u8,
     opts: &MineOptions,
@@ -209,7 +204,7 @@ fn mine_protocol(
             if summary.examples[held] <= 0.0 {
                 return None;
             }
-            rotation(partial, pool, totals, items, protocol, t, held, opts)
+            rotation(partial, pool, items, protocol, t, held, opts)
         })
         .collect();
     for (held, r) in rotations.into_iter().enumerate() {
@@ -274,11 +269,9 @@ struct Rotation {
 
 /// Mines `protocol` on every fold but `held` and chooses candidates;
 /// `None` when the mining folds hold too few of its flows.
-#[allow(clippy::too_many_arguments)]
 fn rotation(
     partial: &Partial,
     pool: &Pool<'_>,
-    totals: &[GramCounts; 2],
     items: &[PoolItem<'_>],
     protocol: &str,
     t: u8,
@@ -302,10 +295,11 @@ fn rotation(
         candidates += 1;
         if let Some((sig, m)) = fit(sig, pool, held, opts, port_only) {
             if seen.insert(identity(&sig)) {
+                let prepared = Prepared::new(&sig);
                 let covered = positives
                     .iter()
                     .enumerate()
-                    .filter(|(_, it)| matches(&sig, it.example))
+                    .filter(|(_, it)| prepared.matches(it.example))
                     .map(|(i, _)| i)
                     .collect();
                 fits.push(Fit {
@@ -321,11 +315,14 @@ fn rotation(
         for sig in masked_candidates(protocol, t, d, &positives, opts, pool, held) {
             consider(sig, 0, false, &mut fits);
         }
-        for sig in literal_candidates(partial, totals, protocol, t, d, held, &positives, opts) {
+        for sig in literal_candidates(partial, protocol, t, d, held, &positives, opts) {
             consider(sig, 1, false, &mut fits);
         }
+        for sig in super::shape::candidates(protocol, t, d, &positives, opts.min_support) {
+            consider(sig, 2, false, &mut fits);
+        }
         for sig in feature_candidates(protocol, t, d, &positives, opts) {
-            consider(sig, 2, true, &mut fits);
+            consider(sig, 3, true, &mut fits);
         }
     }
     let passed = fits.len();
@@ -650,10 +647,8 @@ fn at(data: &[u8], o: usize, lit: &[u8]) -> bool {
     data.get(o..o + lit.len()).is_some_and(|x| x == lit)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn literal_candidates(
     partial: &Partial,
-    totals: &[GramCounts; 2],
     protocol: &str,
     t: u8,
     d: usize,
@@ -674,35 +669,34 @@ fn literal_candidates(
         .filter(|g| g.key.transport == t)
         .collect();
     // The protocol's frequent grams on the mining folds, then how often
-    // each is seen in other classes there: every class (`totals`) less
-    // the protocol's own labelled and weak flows.
+    // each is seen in other classes there.
     let mut own: BTreeMap<GramKey, u64> = BTreeMap::new();
-    let mut weak: BTreeMap<GramKey, u64> = BTreeMap::new();
-    for g in &groups {
-        let into = match &g.key.class {
-            Class::Labelled(p) if p == protocol => &mut own,
-            Class::Weak(p) if p == protocol => &mut weak,
-            _ => continue,
-        };
+    for g in groups
+        .iter()
+        .filter(|g| matches!(&g.key.class, Class::Labelled(p) if p == protocol))
+    {
         for (k, c) in g.grams[d].iter() {
             let n = outside(c);
             if n > 0 {
-                *into.entry(k).or_default() += n;
+                *own.entry(k).or_default() += n;
             }
         }
     }
     own.retain(|_, n| *n as f64 >= opts.min_support);
-    let folds = usize::from(partial.settings.folds.max(1));
     let mut others: BTreeMap<GramKey, f64> = BTreeMap::new();
-    for (k, n) in &own {
-        let Some(c) = totals[d].get(*k) else {
-            continue;
+    for g in &groups {
+        let w = match &g.key.class {
+            Class::Labelled(p) | Class::Weak(p) if p == protocol => continue,
+            Class::Labelled(_) => 1.0,
+            _ => opts.unlabelled_weight,
         };
-        let labelled = outside(&c[..folds]) - n;
-        let rest = outside(&c[folds..]) - weak.get(k).copied().unwrap_or(0);
-        let o = labelled as f64 + opts.unlabelled_weight * rest as f64;
-        if o > 0.0 {
-            others.insert(*k, o);
+        for k in own.keys() {
+            if let Some(c) = g.grams[d].get(*k) {
+                let n = outside(c);
+                if n > 0 {
+                    *others.entry(*k).or_default() += w * n as f64;
+                }
+            }
         }
     }
     // Ties are broken by the key's text, as when keys were text.

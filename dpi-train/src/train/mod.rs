@@ -8,6 +8,7 @@
 //!   patterns, literals, flow features), kept only when precise on the
 //!   held-out fold: the reduce step.
 //! - [`score`]: matching a candidate against examples and counting.
+//! - [`shape`]: token-shape regex candidates.
 //! - [`merge`]: cumulative sets (`--base`, `dpi merge`) and the std.sig
 //!   provenance comment.
 //!
@@ -21,6 +22,7 @@ pub mod merge;
 pub mod mine;
 pub mod partial;
 pub mod score;
+pub mod shape;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -90,10 +92,10 @@ pub struct Trained {
 
 /// Mines `partial`, re-measures `base` on it and merges.
 ///
-/// A base signature with a byte pattern or a feature predicate is dropped
-/// when it matches at least `min_support` training flows (weighted, both
-/// folds) with a precision below `min_precision`; port-only rules and
-/// rules with regexes are kept as they are.
+/// A base signature with a byte pattern (masked bytes, literal or regex)
+/// or a feature predicate is dropped when it matches at least
+/// `min_support` training flows (weighted, all folds) with a precision
+/// below `min_precision`; port-only rules are kept as they are.
 pub fn train(
     partial: &Partial,
     base: &SignatureSet,
@@ -108,8 +110,7 @@ pub fn train(
     };
     let mut dropped = Vec::new();
     for sig in &base.signatures {
-        let measurable =
-            !score::has_regex(sig) && (!sig.patterns.is_empty() || !sig.features.is_empty());
+        let measurable = !sig.patterns.is_empty() || !sig.features.is_empty();
         if measurable {
             let m = score::measure(sig, &pool);
             let c = m.total();

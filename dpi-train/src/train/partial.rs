@@ -425,29 +425,6 @@ impl Partial {
         self.scratch = scratch;
     }
 
-    /// Per direction, the grams of every group of transport `t`: for each
-    /// gram K counts per fold of labelled flows, then K counts per fold of
-    /// weak or unlabelled flows (K = the folds).
-    pub fn gram_totals(&self, t: u8) -> [GramCounts; 2] {
-        let k = usize::from(self.settings.folds.max(1));
-        let mut out = [GramCounts::new(2 * k), GramCounts::new(2 * k)];
-        for g in self.groups.iter().filter(|g| g.key.transport == t) {
-            let shift = match g.key.class {
-                Class::Labelled(_) => 0,
-                _ => k,
-            };
-            for (d, totals) in out.iter_mut().enumerate() {
-                for (key, c) in g.grams[d].iter() {
-                    let at = totals.slot(key) + shift;
-                    for (x, n) in totals.counts[at..at + k].iter_mut().zip(c) {
-                        *x += n;
-                    }
-                }
-            }
-        }
-        out
-    }
-
     /// Merges two partials. They must have the same settings and no
     /// capture in common (a capture counted twice would count double).
     pub fn merge(mut self, other: Partial) -> anyhow::Result<Partial> {

@@ -1,25 +1,40 @@
 //! Measuring candidates: does a signature match an example, and how
 //! precise is it over a pool of examples.
 //!
-//! [`matches`] follows the semantics of `signatures/README.md` for what
-//! training produces and what base files usually hold (masked bytes,
-//! literals, sizes, packet counts, first-payload side). Regexes are not
-//! evaluated here: a signature with one never matches (base signatures
-//! with regexes are kept without being re-measured).
+//! [`Prepared::matches`] follows the semantics of `signatures/README.md`
+//! over the bytes an example holds: masked bytes, literals, regexes
+//! (compiled as the matcher compiles them, see
+//! [`dpi_core::signature::compile_regex`]), sizes, packet counts,
+//! first-payload side.
 
-use dpi_core::signature::{Direction, Feature, PatternKind, Position, Side, Signature};
+use dpi_core::signature::{
+    compile_regex, Direction, Feature, PatternKind, Position, Side, Signature,
+};
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
 
 use super::example::{Class, Example};
 use super::partial::Partial;
 
-/// True when `sig` has a regex (which [`matches`] does not evaluate).
+/// True when `sig` has a regex.
 pub fn has_regex(sig: &Signature) -> bool {
     sig.patterns
         .iter()
         .any(|p| matches!(p.kind, PatternKind::Regex { .. }))
 }
 
-fn kind_matches(kind: &PatternKind, data: &[u8]) -> bool {
+fn regex_matches(re: &Regex, position: Position, data: &[u8]) -> bool {
+    match position {
+        Position::At(o) => {
+            let o = o as usize;
+            o <= data.len() && re.is_match(Input::new(data).range(o..).anchored(Anchored::Yes))
+        }
+        Position::Within(n) => re.is_match(Input::new(data).range(..data.len().min(n as usize))),
+        Position::Anywhere => re.is_match(data),
+    }
+}
+
+fn kind_matches(kind: &PatternKind, re: Option<&Regex>, data: &[u8]) -> bool {
     match kind {
         PatternKind::Masked { offset, bytes } => {
             let o = *offset as usize;
@@ -51,7 +66,9 @@ fn kind_matches(kind: &PatternKind, data: &[u8]) -> bool {
                 Position::Anywhere => contains(data, bytes, *nocase),
             }
         }
-        PatternKind::Regex { .. } => false,
+        PatternKind::Regex { position, .. } => {
+            re.is_some_and(|re| regex_matches(re, *position, data))
+        }
     }
 }
 
@@ -81,35 +98,70 @@ fn side_index(s: Side) -> usize {
     }
 }
 
-/// True when every condition of `sig` holds for `e`.
+/// True when every condition of `sig` holds for `e` (compiles its
+/// regexes; to match one signature against many examples, see
+/// [`Prepared`]).
 pub fn matches(sig: &Signature, e: &Example) -> bool {
-    if !sig.transport.matches(e.transport) || !sig.ports.contains(e.server_port) {
-        return false;
+    Prepared::new(sig).matches(e)
+}
+
+/// A signature with its regexes compiled, to be matched against examples.
+/// A regex that does not compile never matches (the parsers reject such
+/// signatures before they get here).
+pub struct Prepared<'s> {
+    sig: &'s Signature,
+    regexes: Vec<Option<Regex>>,
+}
+
+impl<'s> Prepared<'s> {
+    /// Compiles the regexes of `sig`.
+    pub fn new(sig: &'s Signature) -> Prepared<'s> {
+        let regexes = sig
+            .patterns
+            .iter()
+            .map(|p| match &p.kind {
+                PatternKind::Regex { source, .. } => compile_regex(source).ok(),
+                _ => None,
+            })
+            .collect();
+        Prepared { sig, regexes }
     }
-    let pat_ok = sig.patterns.iter().all(|p| {
-        let (a, b) = (e.payload(0), e.payload(1));
-        match p.direction {
-            Direction::Initiator => kind_matches(&p.kind, a),
-            Direction::Responder => kind_matches(&p.kind, b),
-            Direction::Either => kind_matches(&p.kind, a) || kind_matches(&p.kind, b),
-            Direction::Both => kind_matches(&p.kind, a) && kind_matches(&p.kind, b),
+
+    /// True when every condition of the signature holds for `e`.
+    pub fn matches(&self, e: &Example) -> bool {
+        let sig = self.sig;
+        if !sig.transport.matches(e.transport) || !sig.ports.contains(e.server_port) {
+            return false;
         }
-    });
-    pat_ok
-        && sig.features.iter().all(|f| match f {
-            Feature::FirstPayloadSize { side, range } => e
-                .first_size(side_index(*side))
-                .is_some_and(|s| range.contains(u64::from(s))),
-            Feature::Packets { side, range } => {
-                let n = match side {
-                    Some(Side::Initiator) => e.c2s_packets,
-                    Some(Side::Responder) => e.s2c_packets,
-                    None => e.c2s_packets + e.s2c_packets,
-                };
-                range.contains(n)
+        let pat_ok = sig.patterns.iter().zip(&self.regexes).all(|(p, re)| {
+            let (a, b) = (e.payload(0), e.payload(1));
+            let re = re.as_ref();
+            match p.direction {
+                Direction::Initiator => kind_matches(&p.kind, re, a),
+                Direction::Responder => kind_matches(&p.kind, re, b),
+                Direction::Either => kind_matches(&p.kind, re, a) || kind_matches(&p.kind, re, b),
+                Direction::Both => kind_matches(&p.kind, re, a) && kind_matches(&p.kind, re, b),
             }
-            Feature::FirstPayloadFrom(s) => e.first_payload == Some(*s),
-        })
+        });
+        pat_ok && features_hold(sig, e)
+    }
+}
+
+fn features_hold(sig: &Signature, e: &Example) -> bool {
+    sig.features.iter().all(|f| match f {
+        Feature::FirstPayloadSize { side, range } => e
+            .first_size(side_index(*side))
+            .is_some_and(|s| range.contains(u64::from(s))),
+        Feature::Packets { side, range } => {
+            let n = match side {
+                Some(Side::Initiator) => e.c2s_packets,
+                Some(Side::Responder) => e.s2c_packets,
+                None => e.c2s_packets + e.s2c_packets,
+            };
+            range.contains(n)
+        }
+        Feature::FirstPayloadFrom(s) => e.first_payload == Some(*s),
+    })
 }
 
 /// One example of the pool.
@@ -260,8 +312,9 @@ pub fn measure(sig: &Signature, pool: &Pool<'_>) -> Measure {
         folds: vec![Counts::default(); pool.folds],
         tp_ports: vec![Default::default(); pool.folds],
     };
+    let prepared = Prepared::new(sig);
     for it in pool.for_transport(sig.transport.number()) {
-        if !matches(sig, it.example) {
+        if !prepared.matches(it.example) {
             continue;
         }
         let f = usize::from(it.fold).min(pool.folds - 1);
