@@ -1,7 +1,7 @@
 //! Mining on small synthetic examples, and partials that merge
 //! associatively.
 
-use dpi_core::signature::{PatternKind, Side, Signature};
+use dpi_core::signature::{Feature, PatternKind, Side, Signature};
 use dpi_train::train::example::content_hash;
 use dpi_train::train::hash::{fold_of, stable_hash};
 use dpi_train::train::score::{measure, Pool};
@@ -128,6 +128,40 @@ fn varying_word_then_fixed_bytes_gives_regex() {
     assert_eq!(
         regex.as_deref(),
         Some("[A-Za-z]+\\x20\\x3a[0-9]+\\x3a"),
+        "{sigs:#?}"
+    );
+}
+
+/// Flow features decide only where the port does not: random bytes of a
+/// fixed size on a port shared with another protocol give a size rule on
+/// that port; random bytes alone on their port give no feature rule (it
+/// would be a port guess).
+#[test]
+fn feature_rules_say_more_than_their_port() {
+    let sized = |s: u64| noise(s + 11, 40);
+    let shared = |s: u64| noise(s + 13, 20 + (s % 7) as usize);
+    let alone = |s: u64| noise(s + 17, 10 + (s % 30) as usize);
+    let ex = corpus(
+        &[
+            ("Sized", 4000, &sized),
+            ("Shared", 4000, &shared),
+            ("Alone", 4100, &alone),
+        ],
+        80,
+    );
+    let sigs = mine(&partial_of(&ex));
+    let size_rule = sigs.iter().any(|s| {
+        s.protocol == "Sized"
+            && s.ports.contains(4000)
+            && s.features.iter().any(|f| {
+                matches!(f, Feature::FirstPayloadSize { range, .. } if range.contains(40) && !range.contains(39))
+            })
+    });
+    assert!(size_rule, "{sigs:#?}");
+    assert!(
+        !sigs
+            .iter()
+            .any(|s| s.protocol == "Alone" && !s.features.is_empty()),
         "{sigs:#?}"
     );
 }

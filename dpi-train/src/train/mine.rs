@@ -23,17 +23,26 @@
 //!    fixed bytes follow a field of varying length, e.g.
 //!    `[A-Za-z]+\x20\x2f` after any method name.
 //! 4. **Flow features** on the protocol's main server port: the first
-//!    payload size of one side (one value, or the observed range).
+//!    payload size of one side (one value, or the observed range), the
+//!    side that sent the first payload (alone or with a size), the
+//!    packets one side sent (the observed range).
+//!
+//! Byte patterns need [`MIN_BITS`] constrained bits, a zero nibble
+//! counting one bit. A literal anywhere in the first bytes, and a flow
+//! feature, is only tried on the main port; a flow feature only when the
+//! port alone would not pass (the feature must decide, not the port).
 //!
 //! A candidate is measured against every example of every class (see
 //! [`super::score`]); it is tried with any server port first and with the
 //! protocol's main port as a supporting condition when that is needed for
-//! precision (or when that port holds 90% of its matches). Candidates
-//! that reach the support and precision thresholds on the mining fold are
-//! chosen greedily by the protocol flows they add (masked patterns, then
-//! literals, regexes and features on ties), and each chosen one is kept
-//! only if its precision on the held-out fold reaches the threshold with
-//! at least `min_heldout` true positives there.
+//! precision (or when that port holds 90% of its matches), provided that
+//! without any port it is right at least [`PORTLESS_PRECISION`] of the
+//! time on the mining folds. Candidates that reach the support and
+//! precision thresholds on the mining fold are chosen greedily by the
+//! protocol flows they add (masked patterns, then literals, regexes and
+//! features on ties), and each chosen one is kept only if its precision
+//! on the held-out fold reaches the threshold with at least
+//! `min_heldout` true positives there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,8 +63,13 @@ use super::score::{measure, Counts, Measure, Pool, PoolItem, Prepared};
 pub const MASKED_MAX: usize = 32;
 /// Most distinct payload prefixes clustered per protocol, direction and fold.
 pub const CLUSTER_MAX: usize = 256;
-/// Least constrained bits for a byte pattern to be a candidate.
+/// Least constrained bits for a byte pattern to be a candidate (see
+/// [`bits`]: a zero nibble counts one bit).
 pub const MIN_BITS: u32 = 16;
+/// Least precision on the mining folds of a byte pattern or feature
+/// without any port, for its variant on the main port to be a candidate:
+/// the port supports the pattern, it does not stand in for it.
+pub const PORTLESS_PRECISION: f64 = 0.5;
 /// Most literal candidates per protocol, direction and fold.
 pub const LITERALS_MAX: usize = 48;
 /// Longest literal after extension.
@@ -316,7 +330,19 @@ fn rotation(
             consider(sig, 0, false, &mut fits);
         }
         for sig in literal_candidates(partial, protocol, t, d, held, &positives, opts) {
-            consider(sig, 1, false, &mut fits);
+            // A literal anywhere in the first bytes also turns up inside
+            // other protocols that carry this one (a tunnel, a proxy): it
+            // needs the main port.
+            let within = sig.patterns.iter().any(|p| {
+                matches!(
+                    p.kind,
+                    PatternKind::Literal {
+                        position: Position::Within(_),
+                        ..
+                    }
+                )
+            });
+            consider(sig, 1, within, &mut fits);
         }
         for sig in super::shape::candidates(protocol, t, d, &positives, opts.min_support) {
             consider(sig, 2, false, &mut fits);
@@ -361,16 +387,39 @@ fn fit(
         .map(|(p, n)| (*p, *n));
     let any_ok = !port_only && passes(m.except(held), opts);
     if let Some((port, n)) = main {
-        if !any_ok || n >= 0.9 * total {
+        if (!any_ok || n >= 0.9 * total) && portless_precise(&sig, &m, pool, held) {
             let mut sp = sig.clone();
             sp.ports = PortSet::single(port);
             let mp = measure(&sp, pool);
             if passes(mp.except(held), opts) {
+                if port_only {
+                    // A feature rule must say more than its port: when the
+                    // port alone would pass, the feature decides nothing.
+                    let mut bare = sp.clone();
+                    bare.patterns.clear();
+                    bare.features.clear();
+                    if passes(measure(&bare, pool).except(held), opts) {
+                        return None;
+                    }
+                }
                 return Some((sp, mp));
             }
         }
     }
     any_ok.then_some((sig, m))
+}
+
+/// Whether `sig` without any port (`m` is its measure as it is) reaches
+/// [`PORTLESS_PRECISION`] on the mining folds.
+fn portless_precise(sig: &Signature, m: &Measure, pool: &Pool<'_>, held: usize) -> bool {
+    let c = if sig.ports == PortSet::any() {
+        m.except(held)
+    } else {
+        let mut s = sig.clone();
+        s.ports = PortSet::any();
+        measure(&s, pool).except(held)
+    };
+    c.precision().is_some_and(|p| p >= PORTLESS_PRECISION)
 }
 
 /// Makes a passing masked pattern as general as the mining folds allow
@@ -478,9 +527,21 @@ fn base_sig(protocol: &str, t: u8) -> Signature {
     s
 }
 
-/// Constrained bits of masked bytes.
+/// Constrained bits of masked bytes, a constrained nibble counting 4
+/// bits, or 1 when it is zero: zeros (padding, high bytes of lengths,
+/// reserved fields) are common to most binary protocols and tell little
+/// about which one a payload is.
 fn bits(bytes: &[MaskedByte]) -> u32 {
-    bytes.iter().map(|b| b.mask.count_ones()).sum()
+    bytes
+        .iter()
+        .map(|b| {
+            [0xf0u8, 0x0f]
+                .iter()
+                .filter(|&&n| b.mask & n == n)
+                .map(|&n| if b.value & n == 0 { 1 } else { 4 })
+                .sum::<u32>()
+        })
+        .sum()
 }
 
 /// Byte weight: earlier bytes weigh more.
@@ -735,6 +796,16 @@ fn literal_candidates(
                 },
             }
         };
+        let lit: Vec<MaskedByte> = match &pattern.kind {
+            PatternKind::Masked { bytes, .. } => bytes.clone(),
+            PatternKind::Literal { bytes, .. } => {
+                bytes.iter().map(|&b| MaskedByte::exact(b)).collect()
+            }
+            PatternKind::Regex { .. } => Vec::new(),
+        };
+        if bits(&lit) < MIN_BITS {
+            continue;
+        }
         let mut sig = base_sig(protocol, t);
         sig.patterns.push(pattern);
         if seen.insert(identity(&sig)) {
@@ -825,8 +896,12 @@ fn feature_candidates(
     if n < opts.min_support {
         return Vec::new();
     }
+    let on_port: Vec<&&PoolItem<'_>> = positives
+        .iter()
+        .filter(|it| it.example.server_port == port)
+        .collect();
     let mut sizes: BTreeMap<u32, f64> = BTreeMap::new();
-    for it in positives.iter().filter(|it| it.example.server_port == port) {
+    for it in &on_port {
         if let Some(s) = it.example.first_size(d) {
             *sizes.entry(s).or_default() += it.weight;
         }
@@ -860,6 +935,61 @@ fn feature_candidates(
             }));
         }
     }
+    // The side of the first payload: alone on the port, and with each
+    // frequent first size of that side.
+    let first_from: f64 = on_port
+        .iter()
+        .filter(|it| it.example.first_payload == Some(side))
+        .map(|it| it.weight)
+        .sum();
+    if first_from >= opts.min_support {
+        let mut s = base_sig(protocol, t);
+        s.ports = PortSet::single(port);
+        s.features.push(Feature::FirstPayloadFrom(side));
+        out.push(s);
+        let mut sized: BTreeMap<u32, f64> = BTreeMap::new();
+        for it in on_port
+            .iter()
+            .filter(|it| it.example.first_payload == Some(side))
+        {
+            if let Some(n) = it.example.first_size(d) {
+                *sized.entry(n).or_default() += it.weight;
+            }
+        }
+        for (&n, _) in sized.iter().filter(|(_, &w)| w >= opts.min_support) {
+            let mut s = make(ValueRange {
+                min: u64::from(n),
+                max: Some(u64::from(n)),
+            });
+            s.features.push(Feature::FirstPayloadFrom(side));
+            out.push(s);
+        }
+    }
+    // The packets this side sends: the observed range on the port.
+    let packets = |it: &&&PoolItem<'_>| {
+        if d == 0 {
+            it.example.c2s_packets
+        } else {
+            it.example.s2c_packets
+        }
+    };
+    if let (Some(lo), Some(hi)) = (
+        on_port.iter().map(packets).min(),
+        on_port.iter().map(packets).max(),
+    ) {
+        if lo > 0 || hi < u64::MAX {
+            let mut s = base_sig(protocol, t);
+            s.ports = PortSet::single(port);
+            s.features.push(Feature::Packets {
+                side: Some(side),
+                range: ValueRange {
+                    min: lo,
+                    max: Some(hi),
+                },
+            });
+            out.push(s);
+        }
+    }
     out
 }
 
@@ -887,6 +1017,14 @@ mod tests {
             ]
         );
         assert!(score(&c) > 1.0);
+    }
+
+    #[test]
+    fn zero_nibbles_count_one_bit() {
+        let b = |v: u8, m: u8| MaskedByte::new(v, m);
+        assert_eq!(bits(&[b(0x47, 0xff), b(0x45, 0xff)]), 16);
+        assert_eq!(bits(&[b(0x00, 0xff), b(0x00, 0xff), b(0x01, 0xff)]), 9);
+        assert_eq!(bits(&[b(0x40, 0xf0), MaskedByte::any(), b(0x00, 0x0f)]), 5);
     }
 
     #[test]
