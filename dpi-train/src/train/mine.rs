@@ -721,8 +721,7 @@ fn literal_candidates(
         c.iter()
             .enumerate()
             .filter(|(f, _)| *f != held)
-            .map(|(_, n)| n)
-            .sum()
+            .fold(0u64, |a, (_, n)| a.saturating_add(*n))
     };
     let groups: Vec<_> = partial
         .groups
@@ -739,7 +738,8 @@ fn literal_candidates(
         for (k, c) in g.grams[d].iter() {
             let n = outside(c);
             if n > 0 {
-                *own.entry(k).or_default() += n;
+                let o = own.entry(k).or_default();
+                *o = o.saturating_add(n);
             }
         }
     }

@@ -111,7 +111,7 @@ impl GramCounts {
 
     fn add(&mut self, key: GramKey, fold: usize, n: u64) {
         let at = self.slot(key) + fold;
-        self.counts[at] += n;
+        self.counts[at] = self.counts[at].saturating_add(n);
     }
 
     /// The counts per fold of `key`, if counted.
@@ -132,7 +132,7 @@ impl GramCounts {
         for (k, c) in other.iter() {
             let at = self.slot(k);
             for (x, n) in self.counts[at..at + self.folds].iter_mut().zip(c) {
-                *x += n;
+                *x = x.saturating_add(*n);
             }
         }
     }
@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for GramCounts {
             }
             let at = g.slot(k);
             for (x, n) in g.counts[at..at + folds].iter_mut().zip(&c) {
-                *x += n;
+                *x = x.saturating_add(*n);
             }
         }
         Ok(g)
@@ -235,14 +235,17 @@ impl Group {
 
     /// Flows of the group, all folds.
     pub fn total_flows(&self) -> u64 {
-        self.flows.iter().sum()
+        self.flows.iter().fold(0, |n, x| n.saturating_add(*x))
     }
 
     /// The weight of one sampled flow of `fold`: the fold's flows over
     /// the flows its sampled contents stand for (1 while the sample holds
     /// every content).
     pub fn weight(&self, fold: usize) -> f64 {
-        let sampled: u64 = self.sample.iter().map(|s| s.counts[fold]).sum();
+        let sampled = self
+            .sample
+            .iter()
+            .fold(0u64, |n, s| n.saturating_add(s.counts[fold]));
         if sampled == 0 {
             0.0
         } else {
@@ -251,7 +254,7 @@ impl Group {
     }
 
     fn add(&mut self, e: Example, fold: usize, k: usize, scratch: &mut Vec<GramKey>) {
-        self.flows[fold] += 1;
+        self.flows[fold] = self.flows[fold].saturating_add(1);
         for d in 0..2 {
             grams_into(e.payload(d), scratch);
             for g in scratch.iter() {
@@ -265,7 +268,7 @@ impl Group {
 
     fn merge(&mut self, other: Group, k: usize) {
         for (x, n) in self.flows.iter_mut().zip(&other.flows) {
-            *x += n;
+            *x = x.saturating_add(*n);
         }
         for d in 0..2 {
             self.grams[d].merge(&other.grams[d]);
@@ -344,7 +347,7 @@ fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
         Ok(i) => {
             let s = &mut sample[i];
             for (x, n) in s.counts.iter_mut().zip(&e.counts) {
-                *x += n;
+                *x = x.saturating_add(*n);
             }
             let key = |x: &Example| (x.capture.clone(), x.client_port);
             if key(&e.example) < key(&s.example) {
@@ -469,10 +472,10 @@ impl Partial {
             anyhow::bail!("{}: not a {PARTIAL_FORMAT} file", path.display());
         }
         if version != Some(u64::from(PARTIAL_VERSION)) {
+            let found = version.map_or_else(|| "missing".to_owned(), |v| v.to_string());
             anyhow::bail!(
-                "{}: partial version {:?}, this dpi reads version {PARTIAL_VERSION}",
+                "{}: partial statistics of version {found}; this dpi reads version {PARTIAL_VERSION} (write them again with this dpi's `dpi train --partial`)",
                 path.display(),
-                version
             );
         }
         let mut p: Partial =

@@ -1,0 +1,179 @@
+//! Partial statistics: merging in any order and any cut gives the same
+//! statistics; bad partial files are errors naming the file, never panics.
+
+use std::path::Path;
+
+use dpi_core::signature::Side;
+use dpi_train::train::example::content_hash;
+use dpi_train::train::{Class, Example, Partial, Settings};
+use proptest::prelude::*;
+
+fn settings(sample: usize) -> Settings {
+    Settings {
+        references: vec!["ndpi".into()],
+        bytes: 16,
+        sample,
+        folds: 3,
+    }
+}
+
+fn example(capture: &str, port: u16, c2s: Vec<u8>) -> Example {
+    Example {
+        hash: content_hash(
+            17,
+            port,
+            &c2s,
+            &[],
+            [Some(c2s.len() as u32), None],
+            Some(Side::Initiator),
+            [1, 0],
+        ),
+        capture: capture.into(),
+        transport: 17,
+        client_port: 1024 + port,
+        server_port: port,
+        c2s_first_size: Some(c2s.len() as u32),
+        c2s,
+        s2c: Vec::new(),
+        s2c_first_size: None,
+        first_payload: Some(Side::Initiator),
+        c2s_packets: 1,
+        s2c_packets: 0,
+    }
+}
+
+/// (capture index, class index, port, payload): few distinct values, so
+/// contents and grams repeat across captures and folds.
+fn flows() -> impl Strategy<Value = Vec<(u8, u8, u16, Vec<u8>)>> {
+    prop::collection::vec(
+        (
+            0u8..9,
+            0u8..4,
+            prop::sample::select(vec![53u16, 80, 443]),
+            prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x41, 0xff]), 0..8),
+        ),
+        0..60,
+    )
+}
+
+fn class(i: u8) -> Class {
+    match i {
+        0 => Class::Labelled("A".into()),
+        1 => Class::Labelled("B".into()),
+        2 => Class::Weak("A".into()),
+        _ => Class::Unlabelled,
+    }
+}
+
+fn partial_of(
+    flows: &[(u8, u8, u16, Vec<u8>)],
+    sample: usize,
+    keep: &dyn Fn(u8) -> bool,
+) -> Partial {
+    let mut p = Partial::new(settings(sample));
+    for (cap, cls, port, c2s) in flows.iter().filter(|f| keep(f.0)) {
+        let name = format!("cap-{cap}.pcap");
+        p.add_capture(&name);
+        if !c2s.is_empty() {
+            p.add(example(&name, *port, c2s.clone()), class(*cls));
+        }
+    }
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn merge_is_associative_commutative_and_cut_free(
+        flows in flows(),
+        sample in 1usize..6,
+        cut in prop::collection::vec(0u8..3, 9),
+    ) {
+        let whole = partial_of(&flows, sample, &|_| true);
+        let part = |k: u8| partial_of(&flows, sample, &|c| cut[usize::from(c)] == k);
+        let (a, b, c) = (part(0), part(1), part(2));
+        let left = a.clone().merge(b.clone()).unwrap().merge(c.clone()).unwrap();
+        let right = a.clone().merge(b.clone().merge(c.clone()).unwrap()).unwrap();
+        let swapped = c.merge(b).unwrap().merge(a).unwrap();
+        prop_assert_eq!(&left, &whole);
+        prop_assert_eq!(&right, &whole);
+        prop_assert_eq!(&swapped, &whole);
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_an_error_not_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let dir = std::env::temp_dir().join(format!("dpi-partial-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.part");
+        std::fs::write(&path, &bytes).unwrap();
+        if let Err(e) = Partial::read(&path) {
+            prop_assert!(e.to_string().contains("x.part"), "{}", e);
+        }
+    }
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
+}
+
+/// A small valid partial as a JSON value.
+fn valid() -> serde_json::Value {
+    let flows = vec![
+        (0, 0, 53, vec![1, 2, 3, 4, 5]),
+        (1, 1, 80, vec![0x41, 0x41, 0x41, 0x41]),
+        (2, 3, 443, vec![0xff; 6]),
+    ];
+    serde_json::to_value(partial_of(&flows, 4, &|_| true)).unwrap()
+}
+
+#[test]
+fn bad_partial_files_name_the_file_and_what_is_wrong() {
+    let dir = std::env::temp_dir().join(format!("dpi-partial-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shard.part");
+    // The valid one reads back equal.
+    write_json(&path, &valid());
+    let back = Partial::read(&path).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), valid());
+
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        ("of version 2", Box::new(|v| v["version"] = 2.into())),
+        (
+            "not a dpi-train-partial",
+            Box::new(|v| v["format"] = "other".into()),
+        ),
+        (
+            "fold counts",
+            Box::new(|v| v["groups"][0]["flows"] = serde_json::json!([1, 2])),
+        ),
+        (
+            "sampled example",
+            Box::new(|v| v["groups"][0]["sample"][0]["counts"] = serde_json::json!([1])),
+        ),
+        (
+            "gram",
+            Box::new(|v| {
+                v["groups"][0]["grams"][0][0][1] = serde_json::json!([1, 2, 3, 4]);
+            }),
+        ),
+        (
+            "groups not in key order",
+            Box::new(|v| {
+                let g = v["groups"].as_array_mut().unwrap();
+                g.reverse();
+            }),
+        ),
+    ];
+    for (want, corrupt) in cases {
+        let mut v = valid();
+        corrupt(&mut v);
+        write_json(&path, &v);
+        let e = Partial::read(&path).unwrap_err().to_string();
+        assert!(e.contains("shard.part"), "{want}: {e}");
+        assert!(e.contains(want), "{want}: {e}");
+    }
+    std::fs::write(&path, b"{ not json").unwrap();
+    let e = Partial::read(&path).unwrap_err().to_string();
+    assert!(e.contains("shard.part") && e.contains("not JSON"), "{e}");
+}
