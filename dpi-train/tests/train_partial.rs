@@ -113,6 +113,9 @@ proptest! {
     }
 }
 
+/// A change that makes a valid partial invalid.
+type Corruption = Box<dyn Fn(&mut serde_json::Value)>;
+
 fn write_json(path: &Path, v: &serde_json::Value) {
     std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
 }
@@ -137,7 +140,7 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
     let back = Partial::read(&path).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), valid());
 
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let cases: Vec<(&str, Corruption)> = vec![
         ("of version 2", Box::new(|v| v["version"] = 2.into())),
         (
             "not a dpi-train-partial",
