@@ -1,4 +1,4 @@
-# Trained by dpi 0.1.0 from 1328 captures against ndpi; support n = training flows matched
+# Trained by dpi 0.1.0 from 1331 captures against ndpi; support n = training flows matched
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
 Service: DHCP            udp port 68    n =    10 src = "02010600"
 # dpi-train: source=trained:ndpi precision=1 tp=2 fp=0

@@ -39,6 +39,11 @@ use crate::runner::RunOptions;
 
 /// Reads every capture of `corpora` (those `include` accepts, by file
 /// name), aligns them with `tools` and counts them into one partial.
+///
+/// Captures are recorded as `<corpus folder name>/<file name>` (so two
+/// corpora may hold files of the same name, as the nDPI and Zeek corpora
+/// do); a capture recorded twice — two corpus folders of the same name
+/// holding the same file name, or one corpus given twice — is an error.
 pub fn collect_partial(
     corpora: &[PathBuf],
     tools: &[Tool],
@@ -50,20 +55,37 @@ pub fn collect_partial(
     let mut partial = Partial::new(settings);
     for dir in corpora {
         let corpus = Corpus::open(dir)?;
+        let label = corpus_label(dir);
         align_corpus(&corpus, tools, registry, run, |capture| {
             if !capture.has_capture || !include(&capture.capture) {
                 return Ok(());
             }
-            partial.add_capture(&capture.capture);
+            let key = format!("{label}/{}", capture.capture);
+            if partial.captures.contains(&key) {
+                return Err(anyhow::anyhow!(
+                    "{}: capture {key} is counted already (a corpus given twice, or two corpus folders named {label})",
+                    dir.display()
+                ));
+            }
+            partial.add_capture(&key);
             for f in &capture.flows {
                 if let Some((e, c)) = Example::from_aligned(f, tools) {
-                    partial.add(e, c);
+                    partial.add_in(&key, e, c);
                 }
             }
             Ok(())
         })?;
     }
     Ok(partial)
+}
+
+/// The name a corpus folder's captures are recorded under: its last path
+/// component (of the absolute path for `.` and the like).
+fn corpus_label(dir: &std::path::Path) -> String {
+    let named = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    named(dir)
+        .or_else(|| std::fs::canonicalize(dir).ok().as_deref().and_then(named))
+        .unwrap_or_else(|| "corpus".to_owned())
 }
 
 /// A base signature dropped by new evidence.

@@ -411,10 +411,21 @@ impl Partial {
         &mut self.groups[at]
     }
 
-    /// Adds one example of class `class`; its fold comes from its capture.
+    /// Adds one example of class `class`, recording its capture's file
+    /// name; its fold comes from that name.
     pub fn add(&mut self, e: Example, class: Class) {
-        if !self.captures.contains(&e.capture) {
-            self.add_capture(&e.capture);
+        let capture = e.capture.clone();
+        self.add_in(&capture, e, class);
+    }
+
+    /// Adds one example of class `class` read from the capture recorded as
+    /// `capture` (e.g. `corpus/file.pcap`, so that two corpora may hold
+    /// files of the same name); its fold comes from its file name
+    /// (`e.capture`), so how captures are grouped into folders does not
+    /// change the statistics.
+    pub fn add_in(&mut self, capture: &str, e: Example, class: Class) {
+        if !self.captures.contains(capture) {
+            self.add_capture(capture);
         }
         let fold = usize::from(fold_of(&e.capture, self.settings.folds));
         let key = GroupKey {
