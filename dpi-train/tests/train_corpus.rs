@@ -208,3 +208,52 @@ fn train_on_half_evaluate_on_the_other() {
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// The nDPI and Zeek corpora share capture file names; their partials
+/// merge, and equal the statistics of both read in one run.
+#[test]
+fn corpora_sharing_file_names_merge() {
+    let Some(ndpi) = corpus_dir() else {
+        return;
+    };
+    let zeek = ndpi.with_file_name("zeek");
+    let settings = Settings {
+        references: vec!["ndpi".into()],
+        bytes: 64,
+        sample: 4096,
+        folds: 4,
+    };
+    let collect = |dirs: &[std::path::PathBuf]| {
+        train::collect_partial(
+            dirs,
+            &[Tool::Ndpi],
+            &NameRegistry::builtin(),
+            &run_options(),
+            settings.clone(),
+            &|_| true,
+        )
+        .unwrap()
+    };
+    let a = collect(std::slice::from_ref(&ndpi));
+    let b = collect(std::slice::from_ref(&zeek));
+    let file = |c: &String| c.split_once('/').map(|(_, f)| f.to_owned());
+    let shared = a
+        .captures
+        .iter()
+        .filter_map(file)
+        .filter(|f| b.captures.iter().filter_map(file).any(|g| &g == f))
+        .count();
+    assert!(shared > 0, "the corpora no longer share a file name");
+    let both = collect(&[ndpi.clone(), zeek.clone()]);
+    assert!(a.merge(b).unwrap() == both);
+    // One corpus given twice is refused.
+    let twice = train::collect_partial(
+        &[ndpi.clone(), ndpi],
+        &[Tool::Ndpi],
+        &NameRegistry::builtin(),
+        &run_options(),
+        settings,
+        &|_| true,
+    );
+    assert!(twice.unwrap_err().to_string().contains("counted already"));
+}
