@@ -4,7 +4,6 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dpi_core::signature::Side;
 use dpi_train::train::hash::stable_hash;
 use dpi_train::train::{self, Class, Example, MineOptions, Partial, Settings};
 
@@ -46,20 +45,7 @@ fn examples() -> Vec<(Example, Class)> {
             Class::Labelled(format!("P{proto}"))
         };
         out.push((
-            Example {
-                hash: stable_hash(&[capture.as_bytes(), &i.to_le_bytes()].concat()),
-                capture,
-                transport: 17,
-                client_port: 40000,
-                server_port: 1000 + proto as u16,
-                c2s_first_size: Some(c2s.len() as u32),
-                c2s,
-                s2c: Vec::new(),
-                s2c_first_size: None,
-                first_payload: Some(Side::Initiator),
-                c2s_packets: 1,
-                s2c_packets: 0,
-            },
+            Example::initiator_only(&capture, 17, 40000, 1000 + proto as u16, c2s),
             class,
         ));
     }

@@ -1,8 +1,7 @@
 //! Mining on small synthetic examples, and partials that merge
 //! associatively.
 
-use dpi_core::signature::{Feature, PatternKind, Side, Signature};
-use dpi_train::train::example::content_hash;
+use dpi_core::signature::{Feature, PatternKind, Signature};
 use dpi_train::train::hash::{fold_of, stable_hash};
 use dpi_train::train::score::{measure, Pool};
 use dpi_train::train::{self, Class, Example, MineOptions, Partial, Settings};
@@ -27,28 +26,7 @@ fn noise(seed: u64, n: usize) -> Vec<u8> {
 }
 
 fn example(capture: &str, i: u64, port: u16, c2s: Vec<u8>) -> Example {
-    Example {
-        hash: content_hash(
-            17,
-            port,
-            &c2s,
-            &[],
-            [Some(c2s.len() as u32), None],
-            Some(Side::Initiator),
-            [1, 0],
-        ),
-        capture: capture.into(),
-        transport: 17,
-        client_port: 40000 + i as u16,
-        server_port: port,
-        c2s_first_size: Some(c2s.len() as u32),
-        c2s,
-        s2c: Vec::new(),
-        s2c_first_size: None,
-        first_payload: Some(Side::Initiator),
-        c2s_packets: 1,
-        s2c_packets: 0,
-    }
+    Example::initiator_only(capture, 17, 40000 + i as u16, port, c2s)
 }
 
 /// `n` flows per protocol spread over 24 captures.

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use dpi_core::signature::Side;
-use dpi_train::train::example::content_hash;
 use dpi_train::train::{Class, Example, Partial, Settings};
 use proptest::prelude::*;
 
@@ -18,28 +16,7 @@ fn settings(sample: usize) -> Settings {
 }
 
 fn example(capture: &str, port: u16, c2s: Vec<u8>) -> Example {
-    Example {
-        hash: content_hash(
-            17,
-            port,
-            &c2s,
-            &[],
-            [Some(c2s.len() as u32), None],
-            Some(Side::Initiator),
-            [1, 0],
-        ),
-        capture: capture.into(),
-        transport: 17,
-        client_port: 1024 + port,
-        server_port: port,
-        c2s_first_size: Some(c2s.len() as u32),
-        c2s,
-        s2c: Vec::new(),
-        s2c_first_size: None,
-        first_payload: Some(Side::Initiator),
-        c2s_packets: 1,
-        s2c_packets: 0,
-    }
+    Example::initiator_only(capture, 17, 1024 + port, port, c2s)
 }
 
 /// (capture index, class index, port, payload): few distinct values, so

@@ -150,6 +150,48 @@ impl Example {
         })
     }
 
+    /// The example of a flow in which only the initiator sent user data,
+    /// `c2s`, in one packet (hash as [`Example::from_record`] computes it).
+    ///
+    /// ```
+    /// use dpi_train::train::Example;
+    /// let a = Example::initiator_only("a.pcap", 17, 40000, 53, b"\x12\x34".to_vec());
+    /// let b = Example::initiator_only("b.pcap", 17, 41000, 53, b"\x12\x34".to_vec());
+    /// assert_eq!(a.hash, b.hash); // same content, other capture and client port
+    /// ```
+    pub fn initiator_only(
+        capture: &str,
+        transport: u8,
+        client_port: u16,
+        server_port: u16,
+        c2s: Vec<u8>,
+    ) -> Example {
+        let size = Some(c2s.len() as u32);
+        let first = Some(Side::Initiator);
+        Example {
+            hash: content_hash(
+                transport,
+                server_port,
+                &c2s,
+                &[],
+                [size, None],
+                first,
+                [1, 0],
+            ),
+            capture: capture.to_owned(),
+            transport,
+            client_port,
+            server_port,
+            c2s,
+            s2c: Vec::new(),
+            c2s_first_size: size,
+            s2c_first_size: None,
+            first_payload: first,
+            c2s_packets: 1,
+            s2c_packets: 0,
+        }
+    }
+
     /// The example of an aligned flow with its class.
     pub fn from_aligned(f: &AlignedFlow, tools: &[Tool]) -> Option<(Example, Class)> {
         let e = Example::from_record(&f.capture, &f.flow)?;
