@@ -138,6 +138,14 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
             }),
         ),
         (
+            "settings keep 0",
+            Box::new(|v| v["settings"]["sample"] = 0.into()),
+        ),
+        (
+            "does not match its content",
+            Box::new(|v| v["groups"][0]["sample"][0]["c2s"] = "00".into()),
+        ),
+        (
             "groups not in key order",
             Box::new(|v| {
                 let g = v["groups"].as_array_mut().unwrap();
@@ -153,6 +161,10 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
         assert!(e.contains("shard.part"), "{want}: {e}");
         assert!(e.contains(want), "{want}: {e}");
     }
+    // Deserialising without `Partial::read` checks as much.
+    let mut v = valid();
+    v["groups"][0]["flows"] = serde_json::json!([1]);
+    assert!(serde_json::from_value::<Partial>(v).is_err());
     std::fs::write(&path, b"{ not json").unwrap();
     let e = Partial::read(&path).unwrap_err().to_string();
     assert!(e.contains("shard.part") && e.contains("not JSON"), "{e}");

@@ -192,6 +192,19 @@ impl Example {
         }
     }
 
+    /// [`content_hash`] of this example's fields (what `hash` must be).
+    pub fn content_hash(&self) -> u64 {
+        content_hash(
+            self.transport,
+            self.server_port,
+            &self.c2s,
+            &self.s2c,
+            [self.c2s_first_size, self.s2c_first_size],
+            self.first_payload,
+            [self.c2s_packets, self.s2c_packets],
+        )
+    }
+
     /// The example of an aligned flow with its class.
     pub fn from_aligned(f: &AlignedFlow, tools: &[Tool]) -> Option<(Example, Class)> {
         let e = Example::from_record(&f.capture, &f.flow)?;

@@ -278,7 +278,7 @@ impl Group {
         }
     }
 
-    fn check(&mut self, folds: usize) -> Result<(), String> {
+    fn check(&mut self, folds: usize, k: usize) -> Result<(), String> {
         if self.flows.len() != folds {
             return Err(format!(
                 "group {:?}: {} fold counts, settings say {folds}",
@@ -312,6 +312,21 @@ impl Group {
             return Err(format!(
                 "group {:?}: sample not in ascending hash order",
                 self.key
+            ));
+        }
+        if self.sample.len() > k {
+            return Err(format!(
+                "group {:?}: {} sampled examples, settings keep {k}",
+                self.key,
+                self.sample.len()
+            ));
+        }
+        if let Some(s) = self.sample.iter().find(|s| {
+            s.example.hash != s.example.content_hash() || s.example.transport != self.key.transport
+        }) {
+            return Err(format!(
+                "group {:?}: sampled example {} does not match its content (hash or transport)",
+                self.key, s.example.hash
             ));
         }
         Ok(())
@@ -363,8 +378,12 @@ fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
     }
 }
 
-/// Training statistics of a set of captures.
+/// Training statistics of a set of captures. Deserialising checks them
+/// (counters per fold as the settings say, samples in hash order, no
+/// larger than the settings keep, hashes that match their content, groups
+/// in key order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawPartial")]
 pub struct Partial {
     /// Always [`PARTIAL_FORMAT`].
     pub format: String,
@@ -379,6 +398,39 @@ pub struct Partial {
     /// Reused buffer of the grams of one direction (empty between calls).
     #[serde(skip)]
     scratch: Vec<GramKey>,
+}
+
+/// A partial as written, before its checks.
+#[derive(Deserialize)]
+struct RawPartial {
+    format: String,
+    version: u32,
+    settings: Settings,
+    captures: BTreeSet<String>,
+    groups: Vec<Group>,
+}
+
+impl TryFrom<RawPartial> for Partial {
+    type Error = String;
+
+    fn try_from(r: RawPartial) -> Result<Partial, String> {
+        let folds = usize::from(r.settings.folds.max(1));
+        let mut groups = r.groups;
+        for g in &mut groups {
+            g.check(folds, r.settings.sample)?;
+        }
+        if !groups.windows(2).all(|w| w[0].key < w[1].key) {
+            return Err("groups not in key order".to_owned());
+        }
+        Ok(Partial {
+            format: r.format,
+            version: r.version,
+            settings: r.settings,
+            captures: r.captures,
+            groups,
+            scratch: Vec::new(),
+        })
+    }
 }
 
 impl Partial {
@@ -489,16 +541,6 @@ impl Partial {
                 path.display(),
             );
         }
-        let mut p: Partial =
-            serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let folds = usize::from(p.settings.folds.max(1));
-        for g in &mut p.groups {
-            g.check(folds)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        }
-        if !p.groups.windows(2).all(|w| w[0].key < w[1].key) {
-            anyhow::bail!("{}: groups not in key order", path.display());
-        }
-        Ok(p)
+        serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }
