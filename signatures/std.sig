@@ -9,7 +9,7 @@ Service: DNS             tcp port 53    n =     7 src = "        012000010000000
 Service: DNS             udp port 53    n =   120 src = "    010000            0004"
 # dpi-train: source=trained:ndpi precision=1 tp=24 fp=0
 Service: DNS             udp port 53    n =    70 src = "    012000010000000000"
-# dpi-train: source=trained:ndpi precision=1 tp=22 fp=0
+# dpi-train: source=trained:ndpi precision=1 tp=12 fp=0
 Service: Dropbox         udp port 17500 n =    22 src = "7B22"
 # dpi-train: source=trained:ndpi precision=1 tp=45 fp=0
 Service: FTP_CONTROL     tcp port 21    n =    45 src = "5553455220"
@@ -20,8 +20,6 @@ Service: Jabber          tcp port 5223  n =     6 src = "2500451404"
 # dpi-train: source=trained:ndpi precision=1 tp=79 fp=0
 Service: LLMNR           udp port 5355  n =    79 src = "    00000001000000000000"
 # dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
-Service: NFS             udp port 20048 n =    40 src = "        0000000000000002000186"
-# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
 Service: NTP             udp port 123   n =    34 src = "        00  00                  000000000000"
 # dpi-train: source=trained:ndpi precision=1 tp=9 fp=0
 Service: NTP             udp port 123   n =    33 src = "            000000      0000000000000000000000000000000000000000"
@@ -29,12 +27,8 @@ Service: NTP             udp port 123   n =    33 src = "            000000     
 Service: Nats            tcp port 6379  n =     8 src = "50494E470D0A"
 # dpi-train: source=trained:ndpi precision=1 tp=5 fp=0
 Service: POP3            tcp port 110   n =    11 dst = "2B4F4B20504F50207365727665722072656164792048206D69"
-# dpi-train: source=trained:ndpi precision=1 tp=1 fp=0
-Service: PostgreSQL      tcp port 5432  n =    13 src = "0000000804D216"
 # dpi-train: source=trained:ndpi precision=1 tp=2 fp=0
 Service: SOCKS           tcp port 1080  n =     7 src = "05020001050100"
-# dpi-train: source=trained:ndpi precision=1 tp=31 fp=0
-Service: SSH             tcp port 22    n =    66 src = "5353482D"
 # dpi-train: source=trained:ndpi precision=1 tp=1 fp=0
 Service: SSH             tcp port 22    n =    17 dst = "5353482D322E302D4F70656E5353485F          00"
 # dpi-train: source=trained:ndpi precision=1 tp=2 fp=0

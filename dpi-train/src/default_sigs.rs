@@ -32,25 +32,41 @@ pub fn default_set() -> Result<SignatureSet, SignatureErrors> {
     let mut set = rules()?;
     let mut learnt = std_sig()?;
     learnt.signatures.extend(trained_rules()?.signatures);
-    learnt_tier(&mut learnt);
+    learnt_tier(&mut learnt, &set);
     set.signatures.extend(learnt.signatures);
     Ok(set)
 }
 
-/// Puts learnt signatures one priority below the hand-made ones: where a
-/// hand-made rule and a learnt one of the same confidence class both
-/// match, the hand-made rule decides (a learnt byte pattern still beats
-/// a hand-made port guess). Used for the built-in set and by `dpi eval`
-/// when it grows the hand-made rules with training.
+/// Puts learnt signatures below every hand-made one: their priorities
+/// are shifted (keeping their order among themselves) so that the highest
+/// is one below the lowest priority in `hand`. Where a hand-made rule and
+/// a learnt one of the same confidence class both match, the hand-made
+/// rule decides (a learnt byte pattern still beats a hand-made port
+/// guess). Used for the built-in set and by `dpi eval` when it grows the
+/// hand-made rules with training.
 ///
 /// ```
-/// let mut set = dpi_train::default_sigs::std_sig().unwrap();
-/// dpi_train::default_sigs::learnt_tier(&mut set);
-/// assert!(set.signatures.iter().all(|s| s.priority == -1));
+/// use dpi_train::default_sigs::{learnt_tier, rules, std_sig};
+/// let hand = rules().unwrap();
+/// let lowest = hand.signatures.iter().map(|s| s.priority).min().unwrap();
+/// let mut learnt = std_sig().unwrap();
+/// learnt_tier(&mut learnt, &hand);
+/// assert!(learnt.signatures.iter().all(|s| s.priority < lowest));
 /// ```
-pub fn learnt_tier(set: &mut SignatureSet) {
-    for s in &mut set.signatures {
-        s.priority = s.priority.saturating_sub(1);
+pub fn learnt_tier(learnt: &mut SignatureSet, hand: &SignatureSet) {
+    let floor = hand
+        .signatures
+        .iter()
+        .map(|s| s.priority)
+        .min()
+        .unwrap_or(0);
+    let Some(top) = learnt.signatures.iter().map(|s| s.priority).max() else {
+        return;
+    };
+    let shift = i64::from(floor) - 1 - i64::from(top);
+    for s in &mut learnt.signatures {
+        let p = i64::from(s.priority) + shift.min(0);
+        s.priority = p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
     }
 }
 

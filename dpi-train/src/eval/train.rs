@@ -201,8 +201,8 @@ pub fn partial_of(
 
 /// Grows `base` on `partial` with the trainer's default settings: the
 /// result is `base` as it is, in its order, then the learnt signatures
-/// that are not already in it, one priority below (see
-/// [`crate::default_sigs::learnt_tier`]). The trainer's verdict on the hand-written
+/// that are not already in it, below every rule of `base` in priority
+/// (see [`crate::default_sigs::learnt_tier`]). The trainer's verdict on the hand-written
 /// rules (those it would drop from a `--base`) is counted, not applied.
 fn grow(
     partial: &Partial,
@@ -225,7 +225,7 @@ fn grow(
             .collect(),
         trailing_comments: Vec::new(),
     };
-    crate::default_sigs::learnt_tier(&mut learnt);
+    crate::default_sigs::learnt_tier(&mut learnt, base);
     let mut set = base.clone();
     set.signatures.extend(learnt.signatures);
     let summary = TrainingSummary {

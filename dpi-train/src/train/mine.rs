@@ -270,6 +270,21 @@ fn mine_protocol(
         };
         sigs.push(sig);
     }
+    // Rotations may keep a rule both with and without the main port: the
+    // rule without it says the same for more flows.
+    let portless: BTreeSet<String> = sigs
+        .iter()
+        .filter(|s| s.ports.is_any())
+        .map(identity)
+        .collect();
+    sigs.retain(|s| {
+        if s.ports.is_any() || s.patterns.is_empty() {
+            return true;
+        }
+        let mut any = s.clone();
+        any.ports = PortSet::any();
+        !portless.contains(&identity(&any))
+    });
     summary.kept = sigs.len();
     (summary, sigs)
 }
@@ -305,9 +320,9 @@ fn rotation(
     let mut candidates = 0;
     let mut fits: Vec<Fit> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut consider = |sig: Signature, rank: u8, port_only: bool, fits: &mut Vec<Fit>| {
+    let mut consider = |sig: Signature, rank: u8, needs_port: bool, fits: &mut Vec<Fit>| {
         candidates += 1;
-        if let Some((sig, m)) = fit(sig, pool, held, opts, port_only) {
+        if let Some((sig, m)) = fit(sig, pool, held, opts, needs_port) {
             if seen.insert(identity(&sig)) {
                 let prepared = Prepared::new(&sig);
                 let covered = positives
@@ -368,15 +383,17 @@ fn passes(c: Counts, opts: &MineOptions) -> bool {
     c.tp >= opts.min_support && c.precision().is_some_and(|p| p >= opts.min_precision)
 }
 
-/// Tries `sig` with any server port, then with the main port of its true
-/// positives; returns the variant that passes on the mining folds (all
-/// but `held`).
+/// Tries `sig` with any server port (unless it `needs_port`), then with
+/// the main port of its true positives; returns the variant that passes
+/// on the mining folds (all but `held`). A rule without byte patterns (a
+/// flow-feature rule) must say more than its port: when the port alone
+/// would pass, it is not a candidate.
 fn fit(
     sig: Signature,
     pool: &Pool<'_>,
     held: usize,
     opts: &MineOptions,
-    port_only: bool,
+    needs_port: bool,
 ) -> Option<(Signature, Measure)> {
     let m = measure(&sig, pool);
     let ports = m.ports_except(held);
@@ -385,16 +402,16 @@ fn fit(
         .iter()
         .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
         .map(|(p, n)| (*p, *n));
-    let any_ok = !port_only && passes(m.except(held), opts);
+    let any_ok = !needs_port && passes(m.except(held), opts);
     if let Some((port, n)) = main {
         if (!any_ok || n >= 0.9 * total) && portless_precise(&sig, &m, pool, held) {
             let mut sp = sig.clone();
             sp.ports = PortSet::single(port);
             let mp = measure(&sp, pool);
             if passes(mp.except(held), opts) {
-                if port_only {
-                    // A feature rule must say more than its port: when the
-                    // port alone would pass, the feature decides nothing.
+                if sig.patterns.is_empty() {
+                    // When the port alone would pass, the features decide
+                    // nothing.
                     let mut bare = sp.clone();
                     bare.patterns.clear();
                     bare.features.clear();
