@@ -16,13 +16,6 @@ use regex_automata::{Anchored, Input};
 use super::example::{Class, Example};
 use super::partial::Partial;
 
-/// True when `sig` has a regex.
-pub fn has_regex(sig: &Signature) -> bool {
-    sig.patterns
-        .iter()
-        .any(|p| matches!(p.kind, PatternKind::Regex { .. }))
-}
-
 fn regex_matches(re: &Regex, position: Position, data: &[u8]) -> bool {
     match position {
         Position::At(o) => {
