@@ -122,14 +122,9 @@ fn confusion_top_other_unknown() {
 
 fn evaluation() -> (EvalOptions, Evaluation) {
     let opts = EvalOptions {
-        reference: Tool::Ndpi,
-        candidate: Source::Lpi,
         only_dpi_confidence: true,
-        signatures: vec![],
-        top: 15,
-        folds: 0,
-        train_corpus: None,
         train_bytes: 64,
+        ..EvalOptions::new(Tool::Ndpi, Source::Lpi)
     };
     let e = Evaluation {
         reference_records: 11,

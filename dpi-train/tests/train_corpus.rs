@@ -145,7 +145,7 @@ fn train_on_half_evaluate_on_the_other() {
     assert!(!trained.set.is_empty(), "nothing learnt");
     for s in &trained.set.signatures {
         let p = s.provenance.precision.expect("held-out precision recorded");
-        assert!(p >= opts.min_precision, "{s:?}");
+        assert!(p >= opts.gate.min_precision, "{s:?}");
     }
 
     let out = std::env::temp_dir().join(format!("dpi-train-corpus-{}", std::process::id()));

@@ -187,9 +187,27 @@ fn growth_in_halves_matches_training_at_once() {
         "held-out share {eval_share:.3}, expected about 0.25"
     );
 
-    let pa = partial_of(&loaded, &|n| in_half(n, 0), Tool::Ndpi, TRAIN_BYTES);
-    let pb = partial_of(&loaded, &|n| in_half(n, 1), Tool::Ndpi, TRAIN_BYTES);
-    let pab = partial_of(&loaded, &|n| !is_eval(n), Tool::Ndpi, TRAIN_BYTES);
+    let pa = partial_of(
+        &loaded,
+        "corpus",
+        &|n| in_half(n, 0),
+        &[Tool::Ndpi],
+        TRAIN_BYTES,
+    );
+    let pb = partial_of(
+        &loaded,
+        "corpus",
+        &|n| in_half(n, 1),
+        &[Tool::Ndpi],
+        TRAIN_BYTES,
+    );
+    let pab = partial_of(
+        &loaded,
+        "corpus",
+        &|n| !is_eval(n),
+        &[Tool::Ndpi],
+        TRAIN_BYTES,
+    );
     assert!(
         pa.clone().merge(pb.clone()).unwrap() == pab,
         "the merged statistics of A and B differ from those of A and B read at once"

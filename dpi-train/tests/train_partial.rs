@@ -124,7 +124,7 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
             Box::new(|v| v["format"] = "other".into()),
         ),
         (
-            "fold counts",
+            "capture counts",
             Box::new(|v| v["groups"][0]["flows"] = serde_json::json!([1, 2])),
         ),
         (
@@ -132,9 +132,13 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
             Box::new(|v| v["groups"][0]["sample"][0]["counts"] = serde_json::json!([1])),
         ),
         (
-            "gram",
+            "names 0 captures",
+            Box::new(|v| v["groups"][0]["sample"][0]["captures"] = serde_json::json!([])),
+        ),
+        (
+            "ascending",
             Box::new(|v| {
-                v["groups"][0]["grams"][0][0][1] = serde_json::json!([1, 2, 3, 4]);
+                v["groups"][0]["sample"][0]["captures"] = serde_json::json!(["b", "a"]);
             }),
         ),
         (

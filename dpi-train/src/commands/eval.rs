@@ -3,7 +3,7 @@
 //! The flows are read as `dpi classify` reads them: `--bytes` defaults to
 //! [`DEFAULT_BYTES`] (512) here too, so `dpi eval --candidate dpi` gives
 //! each flow the label `dpi classify` gives it. Training (`--folds`,
-//! `--train-corpus`) cuts the flows to `--train-bytes` (64, `dpi train`'s
+//! `--train-corpus`) cuts the flows to `--train-bytes` (512, `dpi train`'s
 //! default) before mining.
 
 use std::io::{BufWriter, Write};
@@ -52,9 +52,14 @@ pub struct EvalArgs {
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u8).range(2..=64))]
     pub folds: Option<u8>,
     /// Grow the hand-written set on this corpus and evaluate on --corpus
-    /// (dpi candidate).
+    /// (dpi candidate); repeatable: the corpora are trained on together.
     #[arg(long, value_name = "DIR", conflicts_with = "folds")]
-    pub train_corpus: Option<PathBuf>,
+    pub train_corpus: Vec<PathBuf>,
+    /// The references training learns from (repeatable, at most two): the
+    /// first decides, the second adds evidence where the first is silent
+    /// (default: the reference alone).
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub train_reference: Vec<ReferenceArg>,
     /// User-data bytes per direction the trainer sees.
     #[arg(long, default_value_t = eval::train::TRAIN_BYTES, value_name = "N")]
     pub train_bytes: usize,
@@ -74,6 +79,8 @@ pub struct EvalArgs {
     /// `signatures/protocol-names.csv`).
     #[arg(long, value_name = "FILE")]
     pub names: Option<PathBuf>,
+    #[command(flatten)]
+    pub mine: super::train::MineArgs,
     #[command(flatten)]
     pub flow: FlowArgs,
 }
@@ -96,7 +103,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         top: args.top,
         folds: args.folds.unwrap_or(0),
         train_corpus: args.train_corpus.clone(),
+        train_reference: args.train_reference.iter().map(|r| r.tool()).collect(),
         train_bytes: args.train_bytes.max(1),
+        mine: args
+            .mine
+            .options(format!("trained:{}", args.reference.tool().name())),
     };
     let e = eval::evaluate(&corpus, &registry, &args.flow.run_options(), &opts)?;
     let name = args.corpus.display().to_string();

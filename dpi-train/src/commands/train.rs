@@ -10,10 +10,59 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::align::{registry, ReferenceArg};
 use super::common::FlowArgs;
+use crate::train::evidence::Gate;
 use crate::train::{self, hash::part_of, merge, MineOptions, Partial, Settings};
+
+/// The mining settings of `dpi train` (and of `dpi eval`'s training).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MineArgs {
+    /// Least training flows a candidate must name correctly on its mining
+    /// folds (and least flows of a cluster or gram to make one).
+    #[arg(long, default_value_t = 2.0, value_name = "N")]
+    pub min_support: f64,
+    /// Least precision, on the mining folds and on the captures held out.
+    #[arg(long, default_value_t = 0.99, value_name = "P")]
+    pub min_precision: f64,
+    /// One-sided confidence of the lower bound of the held-out precision.
+    #[arg(long, default_value_t = 0.95, value_name = "C")]
+    pub confidence: f64,
+    /// Least lower bound of the held-out precision (Wilson, at --confidence).
+    #[arg(long, default_value_t = 0.5, value_name = "B")]
+    pub min_bound: f64,
+    /// True positives of one held-out capture counted at most in the bound.
+    #[arg(long, default_value_t = 2.0, value_name = "N")]
+    pub per_capture: f64,
+    /// Do not learn the transport rules and the port tier.
+    #[arg(long)]
+    pub no_tiers: bool,
+    /// Weight of a match on a flow the reference leaves unlabelled (or labels only by port).
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub unlabelled_weight: f64,
+}
+
+impl MineArgs {
+    /// The options these arguments describe, with provenance `source`.
+    pub fn options(&self, source: String) -> MineOptions {
+        MineOptions {
+            min_support: self.min_support,
+            gate: Gate {
+                min_precision: self.min_precision,
+                confidence: self.confidence,
+                min_bound: self.min_bound,
+                per_capture: self.per_capture,
+            },
+            unlabelled_weight: self.unlabelled_weight,
+            source,
+            tiers: !self.no_tiers,
+        }
+    }
+}
 
 /// Arguments of `dpi train`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("bytes", |a| a
+    .default_value(super::classify::DEFAULT_BYTES)
+    .help("User-data bytes per direction that mining reads (as many as dpi classify keeps)")))]
 pub struct TrainArgs {
     /// Corpus folders (`pcap/`, `expected/`, `labels/<tool>/`); repeatable.
     #[arg(long = "corpus", value_name = "DIR")]
@@ -33,21 +82,8 @@ pub struct TrainArgs {
     /// with extension `.rules`).
     #[arg(long, value_name = "FILE")]
     pub extended_out: Option<PathBuf>,
-    /// Least training flows a signature must match correctly on its mining fold.
-    #[arg(long, default_value_t = 5.0, value_name = "N")]
-    pub min_support: f64,
-    /// Least precision, on the mining fold and on the held-out fold.
-    #[arg(long, default_value_t = 0.99, value_name = "P")]
-    pub min_precision: f64,
-    /// Least correct matches on the held-out fold.
-    #[arg(long, default_value_t = 1.0, value_name = "N")]
-    pub min_heldout: f64,
-    /// Keep signatures that match nothing on the held-out fold.
-    #[arg(long)]
-    pub allow_untested: bool,
-    /// Weight of a match on a flow the reference leaves unlabelled (or labels only by port).
-    #[arg(long, default_value_t = 1.0, value_name = "W")]
-    pub unlabelled_weight: f64,
+    #[command(flatten)]
+    pub mine: MineArgs,
     /// Distinct flow contents kept per group in the statistics (bottom-k sample by content hash).
     #[arg(long, default_value_t = 4096, value_name = "K")]
     pub sample: usize,
@@ -210,14 +246,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let base = load_sets(&args.base)?;
-    let opts = MineOptions {
-        min_support: args.min_support,
-        min_precision: args.min_precision,
-        min_heldout: args.min_heldout,
-        allow_untested: args.allow_untested,
-        unlabelled_weight: args.unlabelled_weight,
-        source: format!("trained:{}", partial.settings.references.join("+")),
-    };
+    let opts = args
+        .mine
+        .options(format!("trained:{}", partial.settings.references.join("+")));
     let pb = bar(!quiet, "mining");
     let trained = train::train(&partial, &base, &opts, &pb);
     pb.finish_and_clear();

@@ -57,12 +57,17 @@ pub struct EvalOptions {
     pub top: usize,
     /// K-fold evaluation by capture (0 or 1: none); `dpi` candidate only.
     pub folds: u8,
-    /// Grow the hand-written set on this corpus, evaluate on the other;
-    /// `dpi` candidate only.
-    pub train_corpus: Option<PathBuf>,
+    /// Grow the hand-written set on these corpora, evaluate on the one
+    /// given; `dpi` candidate only.
+    pub train_corpus: Vec<PathBuf>,
+    /// The references training learns from (the first decides, a second
+    /// adds evidence where the first is silent); empty: the reference.
+    pub train_reference: Vec<Tool>,
     /// User-data bytes per direction the trainer looks at (flows are cut
-    /// to this many before mining; `dpi train` keeps 64 by default).
+    /// to this many before mining; `dpi train` reads 512 by default).
     pub train_bytes: usize,
+    /// The trainer's settings.
+    pub mine: crate::train::MineOptions,
 }
 
 impl EvalOptions {
@@ -75,14 +80,29 @@ impl EvalOptions {
             signatures: Vec::new(),
             top: 15,
             folds: 0,
-            train_corpus: None,
+            train_corpus: Vec::new(),
+            train_reference: Vec::new(),
             train_bytes: train::TRAIN_BYTES,
+            mine: crate::train::MineOptions {
+                source: format!("trained:{}", reference.name()),
+                ..crate::train::MineOptions::default()
+            },
         }
     }
 
     /// Whether this run trains (folds or another corpus).
     pub fn trains(&self) -> bool {
-        self.folds > 1 || self.train_corpus.is_some()
+        self.folds > 1 || !self.train_corpus.is_empty()
+    }
+
+    /// The references training learns from: [`EvalOptions::train_reference`],
+    /// else the reference alone.
+    pub fn train_references(&self) -> Vec<Tool> {
+        if self.train_reference.is_empty() {
+            vec![self.reference]
+        } else {
+            self.train_reference.clone()
+        }
     }
 }
 
@@ -290,7 +310,7 @@ pub fn evaluate(
     if opts.trains() && opts.candidate != Source::Dpi {
         anyhow::bail!("--folds and --train-corpus need --candidate dpi");
     }
-    if opts.folds > 1 && opts.train_corpus.is_some() {
+    if opts.folds > 1 && !opts.train_corpus.is_empty() {
         anyhow::bail!("give --folds or --train-corpus, not both");
     }
     let tools = tools_for(opts, corpus);

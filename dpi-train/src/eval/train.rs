@@ -19,7 +19,7 @@
 //! aligned labels of the same flows when the corpus has them.
 //!
 //! Training sees each flow's first [`EvalOptions::train_bytes`] bytes per
-//! direction (64 by default, as `dpi train`); the classifier is evaluated
+//! direction (512 by default, as `dpi train` and `dpi classify`); the classifier is evaluated
 //! on all the bytes the run kept (512 by default, as `dpi classify`).
 
 use serde::Serialize;
@@ -37,7 +37,7 @@ use dpi_core::signature::SignatureSet;
 
 /// User-data bytes per direction the trainer sees by default (`dpi
 /// train`'s default).
-pub const TRAIN_BYTES: usize = 64;
+pub const TRAIN_BYTES: usize = 512;
 /// The salt of the evaluation folds.
 pub const FOLD_SALT: &str = "dpi-eval-fold";
 /// Distinct contents kept per group (`dpi train`'s default `--sample`).
@@ -166,33 +166,45 @@ fn source_of(t: Tool) -> Source {
 }
 
 /// The statistics `dpi train --bytes N` would collect from the captures
-/// of `loaded` that `include` accepts, against `reference` alone (the
-/// first aligned tool).
+/// of `loaded` that `include` accepts, against the references `refs` (the
+/// first decides, a second adds evidence: see [`Class::of`]; a reference
+/// the corpus was not aligned with is left out). Captures are recorded as
+/// `<label>/<file name>`, as `dpi train --corpus` records them.
 pub fn partial_of(
     loaded: &Loaded,
+    label: &str,
     include: &dyn Fn(&str) -> bool,
-    reference: Tool,
+    refs: &[Tool],
     bytes: usize,
 ) -> Partial {
+    let refs: Vec<(Tool, usize)> = refs
+        .iter()
+        .filter_map(|t| loaded.tools.iter().position(|x| x == t).map(|i| (*t, i)))
+        .collect();
+    let tools: Vec<Tool> = refs.iter().map(|(t, _)| *t).collect();
     let mut partial = Partial::new(Settings {
-        references: vec![reference.name().to_owned()],
+        references: tools.iter().map(|t| t.name().to_owned()).collect(),
         bytes,
         sample: SAMPLE,
         folds: INNER_FOLDS,
     });
-    let tools = [reference];
     for lc in &loaded.captures {
         let a = &lc.alignment;
         if !a.has_capture || !include(&a.capture) {
             continue;
         }
-        partial.add_capture(&a.capture);
+        let key = format!("{label}/{}", a.capture);
+        partial.add_capture(&key);
         for f in &a.flows {
             let mut rec = f.flow.clone();
             rec.c2s_payload.truncate(2 * bytes);
             rec.s2c_payload.truncate(2 * bytes);
-            if let Some(e) = Example::from_record(&f.capture, &rec) {
-                partial.add(e, Class::of(&f.labels[..1], &tools));
+            let labels: Vec<_> = refs.iter().map(|(_, i)| f.labels[*i].clone()).collect();
+            if let (Some(e), Some(c)) = (
+                Example::from_record(&f.capture, &rec),
+                Class::of(&labels, &tools),
+            ) {
+                partial.add_in(&key, e, c);
             }
         }
     }
@@ -207,13 +219,9 @@ pub fn partial_of(
 fn grow(
     partial: &Partial,
     base: &SignatureSet,
-    reference: Tool,
+    opts: &MineOptions,
 ) -> (SignatureSet, TrainingSummary) {
-    let opts = MineOptions {
-        source: format!("trained:{}", reference.name()),
-        ..MineOptions::default()
-    };
-    let t = trainer::train(partial, base, &opts, &indicatif::ProgressBar::hidden());
+    let t = trainer::train(partial, base, opts, &indicatif::ProgressBar::hidden());
     let known: std::collections::BTreeSet<String> = base.signatures.iter().map(identity).collect();
     let mut learnt = SignatureSet {
         signatures: t
@@ -288,17 +296,19 @@ pub fn evaluate_dpi(
         let base_cand = DpiCandidate::new(&base)?;
         let k = u64::from(opts.folds);
         let fold = |name: &str| part_of(name, FOLD_SALT, k);
+        let corpus_label = "corpus";
         let mut all: Rows = Vec::new();
         let (mut records, mut unaligned) = (0u64, 0u64);
         let mut folds = Vec::new();
         for f in 0..k {
             let partial = partial_of(
                 loaded,
+                corpus_label,
                 &|name| fold(name) != f,
-                opts.reference,
+                &opts.train_references(),
                 opts.train_bytes,
             );
-            let (set, training) = grow(&partial, &base, opts.reference);
+            let (set, training) = grow(&partial, &base, &opts.mine);
             let cand = DpiCandidate::new(&set)?;
             let asked = asked(&[&cand, &base_cand], &tool_cands);
             let (rows, rr, ua) = label_flows(loaded, &|name| fold(name) == f, &asked, only);
@@ -337,14 +347,35 @@ pub fn evaluate_dpi(
         e.comparison = comparison;
         return Ok(e);
     }
-    if let Some(dir) = &opts.train_corpus {
+    if !opts.train_corpus.is_empty() {
         let base = hand_written(&opts.signatures)?;
         let base_cand = DpiCandidate::new(&base)?;
-        let train_corpus = Corpus::open(dir)?;
-        let training = load(&train_corpus, &[opts.reference], registry, run)?;
-        let partial = partial_of(&training, &|_| true, opts.reference, opts.train_bytes);
-        let (set, mut summary) = grow(&partial, &base, opts.reference);
-        summary.corpus = Some(dir.display().to_string());
+        let refs = opts.train_references();
+        let mut partial: Option<Partial> = None;
+        for dir in &opts.train_corpus {
+            let train_corpus = Corpus::open(dir)?;
+            let tools: Vec<Tool> = refs
+                .iter()
+                .copied()
+                .filter(|t| *t == opts.reference || super::has_labels(&train_corpus, *t))
+                .collect();
+            let training = load(&train_corpus, &tools, registry, run)?;
+            let label = crate::train::corpus_label(dir);
+            let p = partial_of(&training, &label, &|_| true, &refs, opts.train_bytes);
+            partial = Some(match partial {
+                None => p,
+                Some(acc) => acc.merge(p)?,
+            });
+        }
+        let partial = partial.expect("at least one training corpus");
+        let (set, mut summary) = grow(&partial, &base, &opts.mine);
+        summary.corpus = Some(
+            opts.train_corpus
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         let cand = DpiCandidate::new(&set)?;
         let asked = asked(&[&cand, &base_cand], &tool_cands);
         let (rows, rr, ua) = label_flows(loaded, &|_| true, &asked, only);

@@ -37,18 +37,32 @@ impl Class {
     /// `tools`, in order).
     ///
     /// The first tool decides. nDPI counts as labelled only when its
-    /// confidence starts with `DPI`. With a second tool: when it names a
-    /// different protocol, the example is [`Class::Weak`] (a disagreement
-    /// is not evidence); when it names nothing, the first tool's verdict
-    /// stands. Further tools are ignored.
-    pub fn of(labels: &[Option<RefLabel>], tools: &[Tool]) -> Class {
+    /// confidence starts with `DPI`; a name given otherwise (by port, by
+    /// IP) is [`Class::Weak`]. A second tool adds evidence where the first
+    /// is silent and doubt where they disagree: when the first names
+    /// nothing and the second names a protocol, the example is weak for
+    /// that protocol; when the first names a protocol with confidence and
+    /// the second a different one, it is weak for the first one's (a
+    /// disagreement is not evidence); when the second names nothing, the
+    /// first one's verdict stands. Further tools are ignored.
+    ///
+    /// `None` when the first tool has no record of the flow at all (it
+    /// never saw it as a flow: another split, a fragment it dropped) and
+    /// the second names nothing: such a flow is evidence neither way.
+    pub fn of(labels: &[Option<RefLabel>], tools: &[Tool]) -> Option<Class> {
+        let second = labels
+            .get(1)
+            .and_then(Option::as_ref)
+            .and_then(|l| named(l.master.as_deref()));
         let first = labels.first().and_then(Option::as_ref);
-        let Some(l) = first else {
-            return Class::Unlabelled;
+        let Some(master) = first.and_then(RefLabel::named_master) else {
+            return match (second, first) {
+                (Some(p), _) => Some(Class::Weak(p.to_owned())),
+                (None, Some(_)) => Some(Class::Unlabelled),
+                (None, None) => None,
+            };
         };
-        let Some(master) = l.named_master() else {
-            return Class::Unlabelled;
-        };
+        let l = first.expect("named above");
         let strong = match tools.first() {
             Some(Tool::Ndpi) => l
                 .confidence
@@ -57,16 +71,14 @@ impl Class {
             _ => true,
         };
         if !strong {
-            return Class::Weak(master.to_owned());
+            return Some(Class::Weak(master.to_owned()));
         }
-        if let Some(Some(second)) = labels.get(1) {
-            if let Some(other) = named(second.master.as_deref()) {
-                if other != master {
-                    return Class::Weak(master.to_owned());
-                }
+        if let Some(other) = second {
+            if other != master {
+                return Some(Class::Weak(master.to_owned()));
             }
         }
-        Class::Labelled(master.to_owned())
+        Some(Class::Labelled(master.to_owned()))
     }
 }
 
@@ -106,16 +118,13 @@ pub struct Example {
 }
 
 impl Example {
-    /// The example of one of our flows; `None` when the flow carries no
-    /// user data in either direction (no byte or size rule can match it)
-    /// or its fields do not parse.
+    /// The example of one of our flows, with or without user data (a flow
+    /// without any still tells the transport and port tiers something);
+    /// `None` when its fields do not parse.
     pub fn from_record(capture: &str, f: &FlowRecord) -> Option<Example> {
         let transport = transport_number(&f.transport)?;
         let c2s = unhex(&f.c2s_payload)?;
         let s2c = unhex(&f.s2c_payload)?;
-        if c2s.is_empty() && s2c.is_empty() {
-            return None;
-        }
         let c2s_sent = !c2s.is_empty() || !f.c2s_sizes.is_empty();
         let s2c_sent = !s2c.is_empty() || !f.s2c_sizes.is_empty();
         let first_payload = match (c2s_sent, s2c_sent) {
@@ -205,10 +214,12 @@ impl Example {
         )
     }
 
-    /// The example of an aligned flow with its class.
+    /// The example of an aligned flow with its class; `None` when the
+    /// references say nothing of it (see [`Class::of`]).
     pub fn from_aligned(f: &AlignedFlow, tools: &[Tool]) -> Option<(Example, Class)> {
+        let c = Class::of(&f.labels, tools)?;
         let e = Example::from_record(&f.capture, &f.flow)?;
-        Some((e, Class::of(&f.labels, tools)))
+        Some((e, c))
     }
 
     /// The bytes of direction `d` (0 initiator, 1 responder).

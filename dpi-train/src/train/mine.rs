@@ -1,118 +1,121 @@
-//! Mining candidate signatures per protocol and validating them on the
-//! other fold.
+//! Mining candidate signatures per protocol, validating them on captures
+//! they were not mined from, and the tiers below them.
 //!
-//! For each protocol the reference labels (per transport), and for each
-//! fold as the mining fold with the other one held out:
+//! For each protocol the reference labels (per transport, TCP and UDP),
+//! and for each training fold holding some of its flows, that fold is held
+//! out and candidates are mined on the others (a *rotation*):
 //!
-//! 1. **Positional masked patterns** (per direction): the first 32 bytes
-//!    of the protocol's payloads are clustered bottom-up; two clusters
-//!    merge when their consensus keeps the most weight, where byte `i`
-//!    weighs `1 / (1 + i/8)` (earlier bytes weigh more) and a byte counts
-//!    fully when both nibbles agree, half when one does. The consensus of
-//!    a cluster masks what its members disagree on (whole nibbles). The
-//!    tree is walked from the root: the first node whose consensus is
-//!    precise enough on the mining fold becomes a candidate, otherwise its
-//!    children are tried.
-//! 2. **Discriminative literals** (per direction): 4-byte grams at fixed
-//!    offsets and anywhere in the first N bytes whose counts show them
-//!    frequent in the protocol and rare elsewhere, extended while every
-//!    example of the protocol that holds them agrees on the next byte.
-//!    A literal inside the first 32 bytes is written as a masked pattern
-//!    at offset 0 (so std.sig can carry it).
-//! 3. **Token-shape regexes** (per direction, [`super::shape`]): where
-//!    fixed bytes follow a field of varying length, e.g.
-//!    `[A-Za-z]+\x20\x2f` after any method name.
-//! 4. **Flow features** on the protocol's main server port: the first
-//!    payload size of one side (one value, or the observed range), the
-//!    side that sent the first payload (alone or with a size), the
-//!    packets one side sent (the observed range).
+//! 1. **Positional masked patterns** per direction ([`super::masked`]).
+//! 2. **Discriminative literals** per direction, at a fixed offset or
+//!    anywhere in the first N bytes ([`super::literal`]).
+//! 3. **Token-shape regexes** per direction ([`super::shape`]): fixed
+//!    bytes after a field of varying length.
+//! 4. **Both directions**: a pattern of the initiator's bytes and one of
+//!    the responder's that are each right at least
+//!    [`NEAR_PRECISION`] of the time but not precise enough alone are
+//!    tried together, as one rule (argus's std.sig holds `src` and `dst`
+//!    together).
+//! 5. **Flow features** on the protocol's main server port
+//!    ([`super::feature`]), for protocols whose bytes do not decide.
 //!
 //! Byte patterns need [`MIN_BITS`] constrained bits, a zero nibble
-//! counting one bit. A literal anywhere in the first bytes, and a flow
+//! counting one. A literal anywhere in the first bytes, and a flow
 //! feature, is only tried on the main port; a flow feature only when the
 //! port alone would not pass (the feature must decide, not the port).
 //!
 //! A candidate is measured against every example of every class (see
 //! [`super::score`]); it is tried with any server port first and with the
 //! protocol's main port as a supporting condition when that is needed for
-//! precision (or when that port holds 90% of its matches), provided that
+//! precision or when the rule was seen working on one port only (no two
+//! server ports with true positives in two captures each), provided that
 //! without any port it is right at least [`PORTLESS_PRECISION`] of the
-//! time on the mining folds. Candidates that reach the support and
-//! precision thresholds on the mining fold are chosen greedily by the
-//! protocol flows they add (masked patterns, then literals, regexes and
-//! features on ties), and each chosen one is kept only if its precision
-//! on the held-out fold reaches the threshold with at least
-//! `min_heldout` true positives there.
+//! time on the mining folds. Candidates that cover `min_support` flows and
+//! reach the precision threshold on the mining folds are chosen greedily
+//! by the protocol flows they add (masked patterns, then literals,
+//! regexes, pairs and features on ties). The held-out counts of the
+//! rotations that chose a rule are pooled and the rule is kept only when
+//! they pass [`super::evidence::Gate`].
+//!
+//! Then the flows no kept rule (nor a byte or feature rule of the base
+//! set) names go to [`super::tiers`]: transport rules and the port tier.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use dpi_core::signature::{
-    Direction, Feature, MaskedByte, Pattern, PatternKind, PortSet, Position, Provenance, Side,
-    Signature, Transport, ValueRange,
+    Direction, PatternKind, PortSet, Position, Provenance, Signature, Transport,
 };
 use rayon::prelude::*;
 
+use super::evidence::{Evidence, Gate};
 use super::example::Class;
-use super::hash::stable_hash;
+use super::literal::GramStats;
 use super::merge::{describe, identity};
-use super::partial::GramKey;
 use super::partial::Partial;
-use super::score::{measure, Counts, Measure, Pool, PoolItem, Prepared};
+use super::score::{measure, Counts, Measure, Pool, PoolItem, Prepared, Rotations};
+use super::tiers::{self, TierRule};
 
-/// Most bytes of a positional masked pattern (what std.sig can carry).
-pub const MASKED_MAX: usize = 32;
-/// Most distinct payload prefixes clustered per protocol, direction and fold.
-pub const CLUSTER_MAX: usize = 256;
-/// Least constrained bits for a byte pattern to be a candidate (see
-/// [`bits`]: a zero nibble counts one bit).
-pub const MIN_BITS: u32 = 16;
+pub use super::masked::{MASKED_MAX, MIN_BITS};
+
 /// Least precision on the mining folds of a byte pattern or feature
 /// without any port, for its variant on the main port to be a candidate:
 /// the port supports the pattern, it does not stand in for it.
 pub const PORTLESS_PRECISION: f64 = 0.5;
-/// Most literal candidates per protocol, direction and fold.
-pub const LITERALS_MAX: usize = 48;
-/// Longest literal after extension.
-pub const LITERAL_MAX: usize = 24;
+/// Least precision on the mining folds of a one-direction pattern to be
+/// paired with one of the other direction.
+pub const NEAR_PRECISION: f64 = 0.2;
+/// Patterns per direction tried in pairs.
+pub const NEAR_MAX: usize = 4;
+/// Most rotations per protocol: its captures are spread over at most this
+/// many parts, each held out in turn.
+pub const ROTATIONS_MAX: usize = 8;
 
 /// Thresholds and settings of mining.
 #[derive(Debug, Clone)]
 pub struct MineOptions {
-    /// Least true positives on the mining fold (flows).
+    /// Least true positives on the mining folds (weighted flows) for a
+    /// candidate, and least flows of a cluster or gram to make one.
     pub min_support: f64,
-    /// Least precision, on the mining fold and on the held-out fold.
-    pub min_precision: f64,
-    /// Least true positives on the held-out fold.
-    pub min_heldout: f64,
-    /// Keep candidates that match nothing on the held-out fold (their
-    /// precision is then not recorded).
-    pub allow_untested: bool,
+    /// When a rule is kept (held-out precision and its bound).
+    pub gate: Gate,
     /// Weight of a match on an unlabelled or weakly labelled flow.
     pub unlabelled_weight: f64,
     /// Provenance source of what is learnt (`trained:ndpi`).
     pub source: String,
+    /// Learn the transport and port tiers.
+    pub tiers: bool,
 }
 
 impl Default for MineOptions {
     fn default() -> Self {
         MineOptions {
-            min_support: 5.0,
-            min_precision: 0.99,
-            min_heldout: 1.0,
-            allow_untested: false,
+            min_support: 2.0,
+            gate: Gate::default(),
             unlabelled_weight: 1.0,
             source: "trained:ndpi".into(),
+            tiers: true,
         }
     }
 }
 
-/// Why a candidate chosen on the mining fold was not kept.
+/// Why a candidate chosen on the mining folds was not kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {
     /// The candidate, in one line.
     pub rule: String,
     /// Why.
     pub reason: String,
+}
+
+/// A kept rule and its held-out evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// The rule, in one line.
+    pub rule: String,
+    /// Its pooled held-out evidence.
+    pub evidence: Evidence,
+    /// Training flows it names correctly, all folds.
+    pub support: f64,
 }
 
 /// What happened to one protocol (on one transport).
@@ -124,14 +127,16 @@ pub struct ProtocolSummary {
     pub transport: String,
     /// Labelled examples per fold (weighted).
     pub examples: Vec<f64>,
+    /// Captures holding them.
+    pub captures: usize,
     /// Candidates measured.
     pub candidates: usize,
-    /// Candidates precise enough on their mining fold.
+    /// Candidates precise enough on their mining folds.
     pub passed_mining: usize,
     /// Chosen by coverage (before the held-out check).
     pub chosen: usize,
     /// Signatures kept (after pooling the rotations' held-out counts).
-    pub kept: usize,
+    pub kept: Vec<Kept>,
     /// Chosen candidates that failed the held-out check.
     pub rejected: Vec<Rejected>,
     /// Rotations skipped: too few examples to mine, or none held out.
@@ -145,18 +150,48 @@ pub struct Mined {
     pub signatures: Vec<Signature>,
     /// Per protocol and transport, in name order.
     pub summaries: Vec<ProtocolSummary>,
+    /// The transport and port tiers, kept or not.
+    pub tiers: Vec<TierRule>,
 }
 
-/// A candidate that passed the mining fold.
+/// A candidate that passed the mining folds.
 struct Fit {
     sig: Signature,
     measure: Measure,
     rank: u8,
     covered: Vec<usize>,
+    index: usize,
 }
 
-/// Mines `partial`.
-pub fn mine(partial: &Partial, opts: &MineOptions, progress: &indicatif::ProgressBar) -> Mined {
+/// What [`Ctx::try_fit`] made of a candidate.
+pub(super) enum Fitted {
+    /// Passes on the mining folds (in the variant returned).
+    Pass(Box<(Signature, Measure)>),
+    /// Fails, but is right at least [`NEAR_PRECISION`] of the time on
+    /// `min_support` flows: worth pairing with the other direction.
+    Near(f64),
+    /// Fails.
+    Fail,
+}
+
+/// One rotation's mining context.
+pub(super) struct Ctx<'p, 'a> {
+    pub pool: &'p Pool<'a>,
+    pub rots: &'p Rotations,
+    pub held: usize,
+    pub opts: &'p MineOptions,
+    /// Per direction, near misses (true positives on the mining folds, rule).
+    near: RefCell<[Vec<(f64, Signature)>; 2]>,
+}
+
+/// Mines `partial`. `base` is the set the learnt rules join: its byte and
+/// feature rules take flows out of the tiers.
+pub fn mine(
+    partial: &Partial,
+    base: &[Signature],
+    opts: &MineOptions,
+    progress: &indicatif::ProgressBar,
+) -> Mined {
     let pool = Pool::new(partial, opts.unlabelled_weight);
     let mut targets: BTreeSet<(String, u8)> = BTreeSet::new();
     for g in &partial.groups {
@@ -167,11 +202,12 @@ pub fn mine(partial: &Partial, opts: &MineOptions, progress: &indicatif::Progres
         }
     }
     let targets: Vec<_> = targets.into_iter().collect();
-    progress.set_length(targets.len() as u64);
+    progress.set_length(targets.len() as u64 + 1);
+    let bytes = partial.settings.bytes;
     let results: Vec<(ProtocolSummary, Vec<Signature>)> = targets
         .par_iter()
         .map(|(p, t)| {
-            let r = mine_protocol(partial, &pool, p, *t, opts);
+            let r = mine_protocol(&pool, p, *t, bytes, opts);
             progress.inc(1);
             r
         })
@@ -181,6 +217,14 @@ pub fn mine(partial: &Partial, opts: &MineOptions, progress: &indicatif::Progres
         out.summaries.push(s);
         out.signatures.extend(sigs);
     }
+    if opts.tiers {
+        let mut decided: Vec<Signature> = base.to_vec();
+        decided.extend(out.signatures.iter().cloned());
+        let (sigs, rules) = tiers::learn(&pool, &decided, opts);
+        out.signatures.extend(sigs);
+        out.tiers = rules;
+    }
+    progress.inc(1);
     out
 }
 
@@ -189,103 +233,132 @@ fn transport_of(t: u8) -> Transport {
 }
 
 fn mine_protocol(
-    partial: &Partial,
     pool: &Pool<'_>,
     protocol: &str,
     t: u8,
+    bytes: usize,
     opts: &MineOptions,
 ) -> (ProtocolSummary, Vec<Signature>) {
-    let folds = pool.folds;
+    let items = pool.for_transport(Some(t));
+    let mut captures = BTreeSet::new();
+    for it in items {
+        if matches!(it.class, Class::Labelled(p) if p == protocol) {
+            captures.insert(it.capture);
+        }
+    }
+    let rots = Rotations::spread(pool, &captures, captures.len().min(ROTATIONS_MAX));
+    let parts = rots.parts;
     let mut summary = ProtocolSummary {
         protocol: protocol.to_owned(),
         transport: crate::record::transport_name(t).into_owned(),
-        examples: vec![0.0; folds],
+        examples: vec![0.0; parts],
+        captures: captures.len(),
         ..Default::default()
     };
-    let items = pool.for_transport(Some(t));
     for it in items {
         if matches!(it.class, Class::Labelled(p) if p == protocol) {
-            summary.examples[usize::from(it.fold).min(folds - 1)] += it.weight;
+            summary.examples[rots.of(it)] += it.weight;
         }
     }
-    // Per rule: the rule, its measure, and its pooled held-out counts over
-    // the rotations that chose it.
-    let mut chosen_all: BTreeMap<String, (Signature, Measure, Counts)> = BTreeMap::new();
-    // The rotations are independent: mined in parallel, pooled in order.
-    let rotations: Vec<Option<Rotation>> = (0..folds)
+    let grams: [GramStats; 2] =
+        [0, 1].map(|d| GramStats::new(pool, &rots, protocol, t, d, bytes, opts.min_support));
+    // Every rule chosen in some rotation, once, with its measure.
+    let mut chosen_all: BTreeMap<String, (Signature, Measure)> = BTreeMap::new();
+    // The rotations are independent: mined in parallel, united in order.
+    let rotations: Vec<Option<Rotation>> = (0..parts)
         .into_par_iter()
         .map(|held| {
-            if summary.examples[held] <= 0.0 {
+            if parts < 2 || summary.examples[held] <= 0.0 {
                 return None;
             }
-            rotation(partial, pool, items, protocol, t, held, opts)
+            rotation(pool, &rots, items, &grams, protocol, t, held, opts)
         })
         .collect();
-    for (held, r) in rotations.into_iter().enumerate() {
+    for r in rotations {
         let Some(r) = r else {
             summary.folds_skipped += 1;
             continue;
         };
         summary.candidates += r.candidates;
         summary.passed_mining += r.passed;
-        summary.chosen += r.chosen.len();
         for f in r.chosen {
-            let h = f.measure.folds[held];
-            let e =
-                chosen_all
-                    .entry(identity(&f.sig))
-                    .or_insert((f.sig, f.measure, Counts::default()));
-            e.2.add(h);
+            chosen_all
+                .entry(identity(&f.sig))
+                .or_insert((f.sig, f.measure));
         }
     }
-    let mut sigs = Vec::new();
-    for (_, (mut sig, m, held)) in chosen_all {
-        let verdict = match held.precision() {
-            None if opts.allow_untested => Ok(()),
-            None => Err("no match on held-out folds (untested)".to_owned()),
-            Some(p) if p < opts.min_precision => Err(format!(
-                "held-out precision {p:.4} < {} (tp {:.0}, fp {:.0})",
-                opts.min_precision, held.tp, held.fp
-            )),
-            Some(_) if held.tp < opts.min_heldout => Err(format!(
-                "held-out support {:.0} < {}",
-                held.tp, opts.min_heldout
-            )),
-            Some(_) => Ok(()),
-        };
-        if let Err(reason) = verdict {
-            summary.rejected.push(Rejected {
+    summary.chosen = chosen_all.len();
+    // Held-out evidence, capture by capture; the gate.
+    let mut kept: Vec<(Signature, Measure, Evidence)> = Vec::new();
+    for (_, (sig, m)) in chosen_all {
+        let ev = Evidence::leave_one_capture_out(
+            &m.per_capture(),
+            opts.min_support,
+            opts.gate.min_precision,
+            opts.gate.per_capture,
+        );
+        match opts.gate.verdict(&ev) {
+            Ok(()) => kept.push((sig, m, ev)),
+            Err(reason) => summary.rejected.push(Rejected {
                 rule: describe(&sig),
                 reason,
+            }),
+        }
+    }
+    // Of the rules kept, those that add flows (all training flows, most
+    // first; a rule without a port before its port-bound twin).
+    let all_positives: Vec<&PoolItem<'_>> = items
+        .iter()
+        .filter(|it| matches!(it.class, Class::Labelled(p) if p == protocol))
+        .collect();
+    let fits: Vec<Fit> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, (sig, m, _))| {
+            let prepared = Prepared::new(sig);
+            Fit {
+                sig: sig.clone(),
+                measure: m.clone(),
+                rank: u8::from(!sig.ports.is_any()),
+                covered: all_positives
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, it)| prepared.matches(it.example))
+                    .map(|(j, _)| j)
+                    .collect(),
+                index: i,
+            }
+        })
+        .collect();
+    let picked: BTreeSet<usize> = choose(fits, &all_positives, f64::MIN_POSITIVE)
+        .into_iter()
+        .map(|f| f.index)
+        .collect();
+    let mut sigs = Vec::new();
+    for (i, (mut sig, m, ev)) in kept.into_iter().enumerate() {
+        if !picked.contains(&i) {
+            summary.rejected.push(Rejected {
+                rule: describe(&sig),
+                reason: "kept by the gate, but adds no flow to the rules chosen before it"
+                    .to_owned(),
             });
             continue;
         }
         sig.support = m.total().tp.round() as u64;
         sig.provenance = Provenance {
             source: Some(opts.source.clone()),
-            precision: held.precision().map(round4),
-            true_positives: held.precision().map(|_| held.tp.round() as u64),
-            false_positives: held.precision().map(|_| held.fp.round() as u64),
+            precision: ev.precision().map(round4),
+            true_positives: Some(ev.tp.round() as u64),
+            false_positives: Some(ev.fp.round() as u64),
             note: None,
         };
+        summary.kept.push(Kept {
+            rule: describe(&sig),
+            evidence: ev,
+            support: m.total().tp,
+        });
         sigs.push(sig);
     }
-    // Rotations may keep a rule both with and without the main port: the
-    // rule without it says the same for more flows.
-    let portless: BTreeSet<String> = sigs
-        .iter()
-        .filter(|s| s.ports.is_any())
-        .map(identity)
-        .collect();
-    sigs.retain(|s| {
-        if s.ports.is_any() || s.patterns.is_empty() {
-            return true;
-        }
-        let mut any = s.clone();
-        any.ports = PortSet::any();
-        !portless.contains(&identity(&any))
-    });
-    summary.kept = sigs.len();
     (summary, sigs)
 }
 
@@ -298,10 +371,12 @@ struct Rotation {
 
 /// Mines `protocol` on every fold but `held` and chooses candidates;
 /// `None` when the mining folds hold too few of its flows.
+#[allow(clippy::too_many_arguments)]
 fn rotation(
-    partial: &Partial,
     pool: &Pool<'_>,
+    rots: &Rotations,
     items: &[PoolItem<'_>],
+    grams: &[GramStats; 2],
     protocol: &str,
     t: u8,
     held: usize,
@@ -309,42 +384,77 @@ fn rotation(
 ) -> Option<Rotation> {
     let positives: Vec<&PoolItem<'_>> = items
         .iter()
-        .filter(|it| {
-            usize::from(it.fold) != held && matches!(it.class, Class::Labelled(p) if p == protocol)
-        })
+        .filter(|it| rots.of(it) != held && matches!(it.class, Class::Labelled(p) if p == protocol))
         .collect();
     let weight: f64 = positives.iter().map(|it| it.weight).sum();
     if weight < opts.min_support {
         return None;
     }
+    let mining_captures = positives
+        .iter()
+        .map(|it| it.capture)
+        .collect::<BTreeSet<_>>()
+        .len();
+    let ctx = Ctx {
+        pool,
+        rots,
+        held,
+        opts,
+        near: RefCell::new([Vec::new(), Vec::new()]),
+    };
     let mut candidates = 0;
     let mut fits: Vec<Fit> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut consider = |sig: Signature, rank: u8, needs_port: bool, fits: &mut Vec<Fit>| {
         candidates += 1;
-        if let Some((sig, m)) = fit(sig, pool, held, opts, needs_port) {
-            if seen.insert(identity(&sig)) {
-                let prepared = Prepared::new(&sig);
-                let covered = positives
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, it)| prepared.matches(it.example))
-                    .map(|(i, _)| i)
-                    .collect();
-                fits.push(Fit {
-                    sig,
-                    measure: m,
-                    rank,
-                    covered,
-                });
+        let d = sig.patterns.first().map(|p| match p.direction {
+            Direction::Responder => 1,
+            _ => 0,
+        });
+        match ctx.try_fit(sig.clone(), needs_port) {
+            Fitted::Pass(b) => {
+                let (sig, m) = *b;
+                if seen.insert(identity(&sig)) {
+                    let prepared = Prepared::new(&sig);
+                    let covered = positives
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, it)| prepared.matches(it.example))
+                        .map(|(i, _)| i)
+                        .collect();
+                    let index = fits.len();
+                    fits.push(Fit {
+                        sig,
+                        measure: m,
+                        rank,
+                        covered,
+                        index,
+                    });
+                }
             }
+            Fitted::Near(tp) => {
+                if let (Some(d), 1) = (d, sig.patterns.len()) {
+                    if sig.features.is_empty() && sig.ports.is_any() {
+                        ctx.near.borrow_mut()[d].push((tp, sig));
+                    }
+                }
+            }
+            Fitted::Fail => {}
         }
     };
-    for d in 0..2 {
-        for sig in masked_candidates(protocol, t, d, &positives, opts, pool, held) {
+    for (d, grams) in grams.iter().enumerate() {
+        for sig in super::masked::candidates(&ctx, protocol, t, d, &positives) {
             consider(sig, 0, false, &mut fits);
         }
-        for sig in literal_candidates(partial, protocol, t, d, held, &positives, opts) {
+        for sig in grams.candidates(
+            protocol,
+            t,
+            d,
+            held,
+            &positives,
+            mining_captures,
+            opts.min_support,
+        ) {
             // A literal anywhere in the first bytes also turns up inside
             // other protocols that carry this one (a tunnel, a proxy): it
             // needs the main port.
@@ -362,8 +472,30 @@ fn rotation(
         for sig in super::shape::candidates(protocol, t, d, &positives, opts.min_support) {
             consider(sig, 2, false, &mut fits);
         }
-        for sig in feature_candidates(protocol, t, d, &positives, opts) {
-            consider(sig, 3, true, &mut fits);
+    }
+    // Both directions together, where neither decides alone.
+    let near = std::mem::take(&mut *ctx.near.borrow_mut());
+    let best = |mut v: Vec<(f64, Signature)>| {
+        v.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(identity(&a.1).cmp(&identity(&b.1)))
+        });
+        v.dedup_by(|a, b| identity(&a.1) == identity(&b.1));
+        v.truncate(NEAR_MAX);
+        v
+    };
+    let [c2s, s2c] = near;
+    let (c2s, s2c) = (best(c2s), best(s2c));
+    for (_, a) in &c2s {
+        for (_, b) in &s2c {
+            let mut sig = a.clone();
+            sig.patterns.extend(b.patterns.iter().cloned());
+            consider(sig, 3, false, &mut fits);
+        }
+    }
+    for d in 0..2 {
+        for sig in super::feature::candidates(protocol, t, d, &positives, opts) {
+            consider(sig, 4, true, &mut fits);
         }
     }
     let passed = fits.len();
@@ -375,123 +507,96 @@ fn rotation(
     })
 }
 
-fn round4(x: f64) -> f64 {
+/// Rounds to 4 decimals (for provenance figures).
+pub fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-fn passes(c: Counts, opts: &MineOptions) -> bool {
-    c.tp >= opts.min_support && c.precision().is_some_and(|p| p >= opts.min_precision)
-}
+impl Ctx<'_, '_> {
+    fn passes(&self, c: Counts) -> bool {
+        c.tp >= self.opts.min_support
+            && c.precision()
+                .is_some_and(|p| p >= self.opts.gate.min_precision)
+    }
 
-/// Tries `sig` with any server port (unless it `needs_port`), then with
-/// the main port of its true positives; returns the variant that passes
-/// on the mining folds (all but `held`). A rule without byte patterns (a
-/// flow-feature rule) must say more than its port: when the port alone
-/// would pass, it is not a candidate.
-fn fit(
-    sig: Signature,
-    pool: &Pool<'_>,
-    held: usize,
-    opts: &MineOptions,
-    needs_port: bool,
-) -> Option<(Signature, Measure)> {
-    let m = measure(&sig, pool);
-    let ports = m.ports_except(held);
-    let total: f64 = ports.values().sum();
-    let main = ports
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
-        .map(|(p, n)| (*p, *n));
-    let any_ok = !needs_port && passes(m.except(held), opts);
-    if let Some((port, n)) = main {
-        if (!any_ok || n >= 0.9 * total) && portless_precise(&sig, &m, pool, held) {
-            let mut sp = sig.clone();
-            sp.ports = PortSet::single(port);
-            let mp = measure(&sp, pool);
-            if passes(mp.except(held), opts) {
-                if sig.patterns.is_empty() {
-                    // When the port alone would pass, the features decide
-                    // nothing.
-                    let mut bare = sp.clone();
-                    bare.patterns.clear();
-                    bare.features.clear();
-                    if passes(measure(&bare, pool).except(held), opts) {
-                        return None;
+    /// [`Ctx::try_fit`]'s passing variant, if any.
+    pub(super) fn fit(&self, sig: Signature, needs_port: bool) -> Option<(Signature, Measure)> {
+        match self.try_fit(sig, needs_port) {
+            Fitted::Pass(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// Tries `sig` with any server port (unless it `needs_port`), then
+    /// with the main port of its true positives; says which variant
+    /// passes on the mining folds (all but `held`), or whether it comes
+    /// near. The port is a supporting condition: added when the rule needs
+    /// it for precision, or when the rule has been seen working on one
+    /// port only (no two server ports with true positives in two captures
+    /// each): a rule is not extended to ports the protocol was never seen
+    /// on. A rule without byte patterns (a flow-feature rule) must say
+    /// more than its port: when the port alone would pass, it is not a
+    /// candidate.
+    pub(super) fn try_fit(&self, sig: Signature, needs_port: bool) -> Fitted {
+        let (pool, rots, held) = (self.pool, self.rots, self.held);
+        let m = measure(&sig, pool, rots);
+        let ports = m.ports_except(held);
+        let main = ports
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(p, n)| (*p, *n));
+        let here = m.except(held);
+        let any_ok = !needs_port && self.passes(here);
+        let roams = m.ports_in_two_captures(held) >= 2;
+        if let Some((port, _)) = main {
+            if (!any_ok || !roams) && self.portless_precise(&sig, &m) {
+                let mut sp = sig.clone();
+                sp.ports = PortSet::single(port);
+                let mp = measure(&sp, pool, rots);
+                if self.passes(mp.except(held)) {
+                    if sig.patterns.is_empty() {
+                        // When the port alone would pass, the features decide
+                        // nothing.
+                        let mut bare = sp.clone();
+                        bare.patterns.clear();
+                        bare.features.clear();
+                        if self.passes(measure(&bare, pool, rots).except(held)) {
+                            return Fitted::Fail;
+                        }
                     }
+                    return Fitted::Pass(Box::new((sp, mp)));
                 }
-                return Some((sp, mp));
             }
         }
-    }
-    any_ok.then_some((sig, m))
-}
-
-/// Whether `sig` without any port (`m` is its measure as it is) reaches
-/// [`PORTLESS_PRECISION`] on the mining folds.
-fn portless_precise(sig: &Signature, m: &Measure, pool: &Pool<'_>, held: usize) -> bool {
-    let c = if sig.ports == PortSet::any() {
-        m.except(held)
-    } else {
-        let mut s = sig.clone();
-        s.ports = PortSet::any();
-        measure(&s, pool).except(held)
-    };
-    c.precision().is_some_and(|p| p >= PORTLESS_PRECISION)
-}
-
-/// Makes a passing masked pattern as general as the mining folds allow
-/// without cutting through what the protocol's examples all agree on:
-/// the shortest passing prefix, extended to the end of the run of exact
-/// bytes it stops in; then each byte that is not part of a run of exact
-/// bytes (a nibble, or a lone exact byte) is wildcarded, last first, when
-/// the pattern still passes. Chance agreements (a letter of a name) go,
-/// magic numbers and fixed headers stay whole.
-fn generalise(sig: Signature, pool: &Pool<'_>, held: usize, opts: &MineOptions) -> Signature {
-    let with = |bytes: Vec<MaskedByte>| {
-        let mut s = sig.clone();
-        if let Some(PatternKind::Masked { bytes: b, .. }) =
-            s.patterns.first_mut().map(|p| &mut p.kind)
+        if any_ok {
+            return Fitted::Pass(Box::new((sig, m)));
+        }
+        if here.tp >= self.opts.min_support && here.precision().is_some_and(|p| p >= NEAR_PRECISION)
         {
-            *b = trim(bytes);
-        }
-        s
-    };
-    let Some(PatternKind::Masked { bytes, .. }) = sig.patterns.first().map(|p| &p.kind) else {
-        return sig;
-    };
-    let exact = |b: &MaskedByte| b.mask == 0xff;
-    let mut bytes = bytes.clone();
-    for len in 1..bytes.len() {
-        if bytes[len - 1].is_any() || bits(&bytes[..len]) < MIN_BITS {
-            continue;
-        }
-        if fit(with(bytes[..len].to_vec()), pool, held, opts, false).is_some() {
-            let mut end = len;
-            if exact(&bytes[len - 1]) {
-                while end < bytes.len() && exact(&bytes[end]) {
-                    end += 1;
-                }
-            }
-            bytes.truncate(end);
-            break;
+            Fitted::Near(here.tp)
+        } else {
+            Fitted::Fail
         }
     }
-    for i in (0..bytes.len()).rev() {
-        if bytes[i].is_any() {
-            continue;
-        }
-        let in_run = exact(&bytes[i])
-            && ((i > 0 && exact(&bytes[i - 1])) || bytes.get(i + 1).is_some_and(exact));
-        if in_run {
-            continue;
-        }
-        let mut b = bytes.clone();
-        b[i] = MaskedByte::any();
-        if bits(&b) >= MIN_BITS && fit(with(b.clone()), pool, held, opts, false).is_some() {
-            bytes = b;
-        }
+
+    /// Records `sig`, a one-direction pattern of direction `d` with `tp`
+    /// true positives on the mining folds, as a near miss.
+    pub(super) fn push_near(&self, d: usize, tp: f64, sig: Signature) {
+        self.near.borrow_mut()[d].push((tp, sig));
     }
-    with(bytes)
+
+    /// Whether `sig` without any port (`m` is its measure as it is)
+    /// reaches [`PORTLESS_PRECISION`] on the mining folds.
+    fn portless_precise(&self, sig: &Signature, m: &Measure) -> bool {
+        let c = if sig.ports == PortSet::any() {
+            m.except(self.held)
+        } else {
+            let mut s = sig.clone();
+            s.ports = PortSet::any();
+            measure(&s, self.pool, self.rots).except(self.held)
+        };
+        c.precision().is_some_and(|p| p >= PORTLESS_PRECISION)
+    }
 }
 
 /// Picks candidates greedily by the positives they add; stops when the
@@ -530,7 +635,8 @@ fn choose(mut fits: Vec<Fit>, positives: &[&PoolItem<'_>], min_support: f64) -> 
     }
 }
 
-fn direction(d: usize) -> Direction {
+/// The pattern direction of direction index `d` (0 initiator, 1 responder).
+pub fn direction(d: usize) -> Direction {
     if d == 0 {
         Direction::Initiator
     } else {
@@ -538,517 +644,9 @@ fn direction(d: usize) -> Direction {
     }
 }
 
-fn base_sig(protocol: &str, t: u8) -> Signature {
+/// An empty signature of `protocol` on transport `t`.
+pub fn base_sig(protocol: &str, t: u8) -> Signature {
     let mut s = Signature::new(protocol);
     s.transport = transport_of(t);
     s
-}
-
-/// Constrained bits of masked bytes, a constrained nibble counting 4
-/// bits, or 1 when it is zero: zeros (padding, high bytes of lengths,
-/// reserved fields) are common to most binary protocols and tell little
-/// about which one a payload is.
-fn bits(bytes: &[MaskedByte]) -> u32 {
-    bytes
-        .iter()
-        .map(|b| {
-            [0xf0u8, 0x0f]
-                .iter()
-                .filter(|&&n| b.mask & n == n)
-                .map(|&n| if b.value & n == 0 { 1 } else { 4 })
-                .sum::<u32>()
-        })
-        .sum()
-}
-
-/// Byte weight: earlier bytes weigh more.
-fn weight_at(i: usize) -> f64 {
-    1.0 / (1.0 + i as f64 / 8.0)
-}
-
-/// The nibble-wise consensus of two masked prefixes.
-fn consensus(a: &[MaskedByte], b: &[MaskedByte]) -> Vec<MaskedByte> {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| {
-            let mut mask = 0u8;
-            for nib in [0xf0u8, 0x0f] {
-                if x.mask & nib == nib && y.mask & nib == nib && x.value & nib == y.value & nib {
-                    mask |= nib;
-                }
-            }
-            MaskedByte::new(x.value, mask)
-        })
-        .collect()
-}
-
-fn score(c: &[MaskedByte]) -> f64 {
-    c.iter()
-        .enumerate()
-        .map(|(i, b)| weight_at(i) * f64::from(b.mask.count_ones()) / 8.0)
-        .sum()
-}
-
-fn trim(mut c: Vec<MaskedByte>) -> Vec<MaskedByte> {
-    while c.last().is_some_and(|b| b.is_any()) {
-        c.pop();
-    }
-    c
-}
-
-struct Node {
-    cons: Vec<MaskedByte>,
-    weight: f64,
-    children: Option<(usize, usize)>,
-}
-
-/// Agglomerative clustering of weighted prefixes; returns the nodes (leaves
-/// first) and the roots.
-fn cluster(prefixes: Vec<(Vec<u8>, f64)>) -> (Vec<Node>, Vec<usize>) {
-    let mut nodes: Vec<Node> = prefixes
-        .into_iter()
-        .map(|(p, w)| Node {
-            cons: p.iter().map(|&b| MaskedByte::exact(b)).collect(),
-            weight: w,
-            children: None,
-        })
-        .collect();
-    let n = nodes.len();
-    // slot -> node; slots merged away become None.
-    let mut slots: Vec<Option<usize>> = (0..n).map(Some).collect();
-    let mut sim = vec![vec![f64::NEG_INFINITY; n]; n];
-    for i in 0..n {
-        for j in i + 1..n {
-            sim[i][j] = score(&consensus(&nodes[i].cons, &nodes[j].cons));
-        }
-    }
-    for _ in 1..n {
-        let mut best: Option<(usize, usize, f64)> = None;
-        for i in 0..n {
-            if slots[i].is_none() {
-                continue;
-            }
-            for j in i + 1..n {
-                if slots[j].is_none() {
-                    continue;
-                }
-                if best.is_none_or(|(_, _, s)| sim[i][j] > s) {
-                    best = Some((i, j, sim[i][j]));
-                }
-            }
-        }
-        let Some((i, j, _)) = best else { break };
-        let (a, b) = (slots[i].expect("active"), slots[j].expect("active"));
-        let node = Node {
-            cons: consensus(&nodes[a].cons, &nodes[b].cons),
-            weight: nodes[a].weight + nodes[b].weight,
-            children: Some((a, b)),
-        };
-        nodes.push(node);
-        slots[i] = Some(nodes.len() - 1);
-        slots[j] = None;
-        let ci = nodes.len() - 1;
-        for k in 0..n {
-            if k == i || slots[k].is_none() {
-                continue;
-            }
-            let s = score(&consensus(
-                &nodes[ci].cons,
-                &nodes[slots[k].expect("active")].cons,
-            ));
-            if k < i {
-                sim[k][i] = s;
-            } else {
-                sim[i][k] = s;
-            }
-        }
-    }
-    let roots = slots.into_iter().flatten().collect();
-    (nodes, roots)
-}
-
-fn masked_candidates(
-    protocol: &str,
-    t: u8,
-    d: usize,
-    positives: &[&PoolItem<'_>],
-    opts: &MineOptions,
-    pool: &Pool<'_>,
-    held: usize,
-) -> Vec<Signature> {
-    let mut prefixes: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
-    for it in positives {
-        let p = it.example.payload(d);
-        if p.is_empty() {
-            continue;
-        }
-        let p = &p[..p.len().min(MASKED_MAX)];
-        *prefixes.entry(p.to_vec()).or_default() += it.weight;
-    }
-    let mut list: Vec<(u64, Vec<u8>, f64)> = prefixes
-        .into_iter()
-        .map(|(p, w)| (stable_hash(&p), p, w))
-        .collect();
-    list.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    list.truncate(CLUSTER_MAX);
-    let (nodes, roots) = cluster(list.into_iter().map(|(_, p, w)| (p, w)).collect());
-    let mut out = Vec::new();
-    let mut stack: Vec<usize> = roots;
-    stack.sort_unstable_by(|a, b| b.cmp(a));
-    while let Some(i) = stack.pop() {
-        let node = &nodes[i];
-        if node.weight < opts.min_support {
-            continue;
-        }
-        let pat = trim(node.cons.clone());
-        let mut found = false;
-        if bits(&pat) >= MIN_BITS {
-            let mut sig = base_sig(protocol, t);
-            sig.patterns.push(Pattern::masked(direction(d), 0, pat));
-            if fit(sig.clone(), pool, held, opts, false).is_some() {
-                out.push(generalise(sig, pool, held, opts));
-                found = true;
-            }
-        }
-        if !found {
-            if let Some((a, b)) = node.children {
-                stack.push(b);
-                stack.push(a);
-            }
-        }
-    }
-    out
-}
-
-/// Whether `lit` sits in `data` at `o`.
-fn at(data: &[u8], o: usize, lit: &[u8]) -> bool {
-    data.get(o..o + lit.len()).is_some_and(|x| x == lit)
-}
-
-fn literal_candidates(
-    partial: &Partial,
-    protocol: &str,
-    t: u8,
-    d: usize,
-    held: usize,
-    positives: &[&PoolItem<'_>],
-    opts: &MineOptions,
-) -> Vec<Signature> {
-    let outside = |c: &[u64]| -> u64 {
-        c.iter()
-            .enumerate()
-            .filter(|(f, _)| *f != held)
-            .fold(0u64, |a, (_, n)| a.saturating_add(*n))
-    };
-    let groups: Vec<_> = partial
-        .groups
-        .iter()
-        .filter(|g| g.key.transport == t)
-        .collect();
-    // The protocol's frequent grams on the mining folds, then how often
-    // each is seen in other classes there.
-    let mut own: BTreeMap<GramKey, u64> = BTreeMap::new();
-    for g in groups
-        .iter()
-        .filter(|g| matches!(&g.key.class, Class::Labelled(p) if p == protocol))
-    {
-        for (k, c) in g.grams[d].iter() {
-            let n = outside(c);
-            if n > 0 {
-                let o = own.entry(k).or_default();
-                *o = o.saturating_add(n);
-            }
-        }
-    }
-    own.retain(|_, n| *n as f64 >= opts.min_support);
-    let mut others: BTreeMap<GramKey, f64> = BTreeMap::new();
-    for g in &groups {
-        let w = match &g.key.class {
-            Class::Labelled(p) | Class::Weak(p) if p == protocol => continue,
-            Class::Labelled(_) => 1.0,
-            _ => opts.unlabelled_weight,
-        };
-        for k in own.keys() {
-            if let Some(c) = g.grams[d].get(*k) {
-                let n = outside(c);
-                if n > 0 {
-                    *others.entry(*k).or_default() += w * n as f64;
-                }
-            }
-        }
-    }
-    // Ties are broken by the key's text, as when keys were text.
-    let mut scored: Vec<(f64, String, GramKey)> = own
-        .iter()
-        .filter(|(_, &n)| n as f64 >= opts.min_support)
-        .filter_map(|(k, &n)| {
-            let o = others.get(k).copied().unwrap_or(0.0);
-            let p = n as f64 / (n as f64 + o);
-            (p >= opts.min_precision).then(|| (n as f64, k.text(), *k))
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (_, _, key) in scored.into_iter().take(LITERALS_MAX) {
-        let gram = key.gram().to_vec();
-        let payloads: Vec<&[u8]> = positives.iter().map(|it| it.example.payload(d)).collect();
-        let pattern = if let Some(o) = key.offset() {
-            let (o, lit) = extend_at(&payloads, o, gram);
-            if o + lit.len() <= MASKED_MAX {
-                let mut bytes = vec![MaskedByte::any(); o];
-                bytes.extend(lit.iter().map(|&b| MaskedByte::exact(b)));
-                Pattern::masked(direction(d), 0, bytes)
-            } else {
-                Pattern::literal_at(direction(d), o as u32, &lit)
-            }
-        } else {
-            let lit = extend_within(&payloads, gram);
-            Pattern {
-                direction: direction(d),
-                kind: PatternKind::Literal {
-                    bytes: lit,
-                    nocase: false,
-                    position: Position::Within(partial.settings.bytes as u32),
-                },
-            }
-        };
-        let lit: Vec<MaskedByte> = match &pattern.kind {
-            PatternKind::Masked { bytes, .. } => bytes.clone(),
-            PatternKind::Literal { bytes, .. } => {
-                bytes.iter().map(|&b| MaskedByte::exact(b)).collect()
-            }
-            PatternKind::Regex { .. } => Vec::new(),
-        };
-        if bits(&lit) < MIN_BITS {
-            continue;
-        }
-        let mut sig = base_sig(protocol, t);
-        sig.patterns.push(pattern);
-        if seen.insert(identity(&sig)) {
-            out.push(sig);
-        }
-    }
-    out
-}
-
-/// Extends a literal at `o` while every payload holding it agrees on the
-/// next byte (right, then left).
-fn extend_at(payloads: &[&[u8]], mut o: usize, mut lit: Vec<u8>) -> (usize, Vec<u8>) {
-    let next = |lit: &[u8], o: usize, idx: &dyn Fn(usize) -> Option<usize>| -> Option<u8> {
-        let mut v: Option<u8> = None;
-        for p in payloads.iter().filter(|p| at(p, o, lit)) {
-            let b = *p.get(idx(o)?)?;
-            match v {
-                None => v = Some(b),
-                Some(x) if x == b => {}
-                _ => return None,
-            }
-        }
-        v
-    };
-    while lit.len() < LITERAL_MAX {
-        let len = lit.len();
-        match next(&lit, o, &|o| Some(o + len)) {
-            Some(b) => lit.push(b),
-            None => break,
-        }
-    }
-    while lit.len() < LITERAL_MAX && o > 0 {
-        match next(&lit, o, &|o| o.checked_sub(1)) {
-            Some(b) => {
-                lit.insert(0, b);
-                o -= 1;
-            }
-            None => break,
-        }
-    }
-    (o, lit)
-}
-
-/// Extends a literal found anywhere while every payload holding it agrees
-/// on the byte after its first occurrence.
-fn extend_within(payloads: &[&[u8]], mut lit: Vec<u8>) -> Vec<u8> {
-    while lit.len() < LITERAL_MAX {
-        let mut v: Option<u8> = None;
-        let mut ok = true;
-        for p in payloads {
-            let Some(i) = p.windows(lit.len()).position(|w| w == lit.as_slice()) else {
-                continue;
-            };
-            match (p.get(i + lit.len()), v) {
-                (Some(&b), None) => v = Some(b),
-                (Some(&b), Some(x)) if b == x => {}
-                _ => {
-                    ok = false;
-                    break;
-                }
-            }
-        }
-        match (ok, v) {
-            (true, Some(b)) => lit.push(b),
-            _ => break,
-        }
-    }
-    lit
-}
-
-fn feature_candidates(
-    protocol: &str,
-    t: u8,
-    d: usize,
-    positives: &[&PoolItem<'_>],
-    opts: &MineOptions,
-) -> Vec<Signature> {
-    let mut ports: BTreeMap<u16, f64> = BTreeMap::new();
-    for it in positives {
-        *ports.entry(it.example.server_port).or_default() += it.weight;
-    }
-    let Some((&port, &n)) = ports
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
-    else {
-        return Vec::new();
-    };
-    if n < opts.min_support {
-        return Vec::new();
-    }
-    let on_port: Vec<&&PoolItem<'_>> = positives
-        .iter()
-        .filter(|it| it.example.server_port == port)
-        .collect();
-    let mut sizes: BTreeMap<u32, f64> = BTreeMap::new();
-    for it in &on_port {
-        if let Some(s) = it.example.first_size(d) {
-            *sizes.entry(s).or_default() += it.weight;
-        }
-    }
-    let side = if d == 0 {
-        Side::Initiator
-    } else {
-        Side::Responder
-    };
-    let make = |range: ValueRange| {
-        let mut s = base_sig(protocol, t);
-        s.ports = PortSet::single(port);
-        s.features.push(Feature::FirstPayloadSize { side, range });
-        s
-    };
-    let mut out: Vec<Signature> = sizes
-        .iter()
-        .filter(|(_, &w)| w >= opts.min_support)
-        .map(|(&s, _)| {
-            make(ValueRange {
-                min: u64::from(s),
-                max: Some(u64::from(s)),
-            })
-        })
-        .collect();
-    if let (Some((&lo, _)), Some((&hi, _))) = (sizes.first_key_value(), sizes.last_key_value()) {
-        if lo < hi {
-            out.push(make(ValueRange {
-                min: u64::from(lo),
-                max: Some(u64::from(hi)),
-            }));
-        }
-    }
-    // The side of the first payload: alone on the port, and with each
-    // frequent first size of that side.
-    let first_from: f64 = on_port
-        .iter()
-        .filter(|it| it.example.first_payload == Some(side))
-        .map(|it| it.weight)
-        .sum();
-    if first_from >= opts.min_support {
-        let mut s = base_sig(protocol, t);
-        s.ports = PortSet::single(port);
-        s.features.push(Feature::FirstPayloadFrom(side));
-        out.push(s);
-        let mut sized: BTreeMap<u32, f64> = BTreeMap::new();
-        for it in on_port
-            .iter()
-            .filter(|it| it.example.first_payload == Some(side))
-        {
-            if let Some(n) = it.example.first_size(d) {
-                *sized.entry(n).or_default() += it.weight;
-            }
-        }
-        for (&n, _) in sized.iter().filter(|(_, &w)| w >= opts.min_support) {
-            let mut s = make(ValueRange {
-                min: u64::from(n),
-                max: Some(u64::from(n)),
-            });
-            s.features.push(Feature::FirstPayloadFrom(side));
-            out.push(s);
-        }
-    }
-    // The packets this side sends: the observed range on the port.
-    let packets = |it: &&&PoolItem<'_>| {
-        if d == 0 {
-            it.example.c2s_packets
-        } else {
-            it.example.s2c_packets
-        }
-    };
-    if let (Some(lo), Some(hi)) = (
-        on_port.iter().map(packets).min(),
-        on_port.iter().map(packets).max(),
-    ) {
-        if lo > 0 || hi < u64::MAX {
-            let mut s = base_sig(protocol, t);
-            s.ports = PortSet::single(port);
-            s.features.push(Feature::Packets {
-                side: Some(side),
-                range: ValueRange {
-                    min: lo,
-                    max: Some(hi),
-                },
-            });
-            out.push(s);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn consensus_masks_disagreeing_nibbles() {
-        let a: Vec<MaskedByte> = [0x12u8, 0x34, 0x56]
-            .iter()
-            .map(|&b| MaskedByte::exact(b))
-            .collect();
-        let b: Vec<MaskedByte> = [0x12u8, 0x38, 0x96, 0x00]
-            .iter()
-            .map(|&b| MaskedByte::exact(b))
-            .collect();
-        let c = consensus(&a, &b);
-        assert_eq!(
-            c,
-            vec![
-                MaskedByte::exact(0x12),
-                MaskedByte::new(0x30, 0xf0),
-                MaskedByte::new(0x06, 0x0f)
-            ]
-        );
-        assert!(score(&c) > 1.0);
-    }
-
-    #[test]
-    fn zero_nibbles_count_one_bit() {
-        let b = |v: u8, m: u8| MaskedByte::new(v, m);
-        assert_eq!(bits(&[b(0x47, 0xff), b(0x45, 0xff)]), 16);
-        assert_eq!(bits(&[b(0x00, 0xff), b(0x00, 0xff), b(0x01, 0xff)]), 9);
-        assert_eq!(bits(&[b(0x40, 0xf0), MaskedByte::any(), b(0x00, 0x0f)]), 5);
-    }
-
-    #[test]
-    fn literal_extension_stops_at_disagreement() {
-        let p: Vec<&[u8]> = vec![b"xxMAGIC1", b"yyMAGIC2", b"zzMAGIC3"];
-        let (o, lit) = extend_at(&p, 2, b"MAGI".to_vec());
-        assert_eq!((o, lit.as_slice()), (2, &b"MAGIC"[..]));
-        assert_eq!(extend_within(&p, b"AGIC".to_vec()), b"AGIC".to_vec());
-    }
 }

@@ -4,11 +4,17 @@
 //! - [`example`]: our flows with the reference's verdict ([`Class`]).
 //! - [`partial`]: per-shard statistics ([`Partial`]) that merge
 //!   associatively: the map step of training.
-//! - [`mine`]: candidates per protocol and direction (positional masked
-//!   patterns, literals, flow features), kept only when precise on the
-//!   held-out fold: the reduce step.
+//! - [`mine`]: candidates per protocol and direction, mined on some
+//!   folds and measured on the one held out: the reduce step. The
+//!   candidates come from [`masked`] (positional masked patterns),
+//!   [`literal`] (discriminative literals), [`shape`] (token-shape
+//!   regexes), pairs of both directions, and [`feature`] (flow
+//!   features).
+//! - [`evidence`]: when a rule is kept (held-out precision and a
+//!   statistical bound, with support counted in captures).
+//! - [`tiers`]: transport rules and the port tier, learnt from the flows
+//!   no byte or feature rule names.
 //! - [`score`]: matching a candidate against examples and counting.
-//! - [`shape`]: token-shape regex candidates.
 //! - [`merge`]: cumulative sets (`--base`, `dpi merge`) and the std.sig
 //!   provenance comment.
 //!
@@ -16,15 +22,20 @@
 //! partials), then [`train`], then [`merge::split_outputs`] and
 //! [`report_text`].
 
+pub mod evidence;
 pub mod example;
+pub mod feature;
 pub mod hash;
+pub mod literal;
+pub mod masked;
 pub mod merge;
 pub mod mine;
 pub mod partial;
+pub mod report;
 pub mod score;
 pub mod shape;
+pub mod tiers;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use dpi_core::signature::SignatureSet;
@@ -81,7 +92,7 @@ pub fn collect_partial(
 
 /// The name a corpus folder's captures are recorded under: its last path
 /// component (of the absolute path for `.` and the like).
-fn corpus_label(dir: &std::path::Path) -> String {
+pub fn corpus_label(dir: &std::path::Path) -> String {
     let named = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     named(dir)
         .or_else(|| std::fs::canonicalize(dir).ok().as_deref().and_then(named))
@@ -110,21 +121,28 @@ pub struct Trained {
     pub refound: usize,
     /// Base signatures kept.
     pub base_kept: usize,
+    /// Training flows on which a base rule and a learnt one both name a
+    /// protocol, and not the same one.
+    pub disagreements: Vec<report::Disagreement>,
 }
+
+/// Matches on training flows from which an imprecise base rule is dropped.
+pub const BASE_MIN_MATCHES: f64 = 5.0;
 
 /// Mines `partial`, re-measures `base` on it and merges.
 ///
 /// A base signature with a byte pattern (masked bytes, literal or regex)
 /// or a feature predicate is dropped when it matches at least
-/// `min_support` training flows (weighted, all folds) with a precision
-/// below `min_precision`; port-only rules are kept as they are.
+/// [`BASE_MIN_MATCHES`] training flows (weighted, all folds) with a
+/// precision below the gate's `min_precision`; port-only rules are kept as
+/// they are.
 pub fn train(
     partial: &Partial,
     base: &SignatureSet,
     opts: &MineOptions,
     progress: &indicatif::ProgressBar,
 ) -> Trained {
-    let mined = mine::mine(partial, opts, progress);
+    let mined = mine::mine(partial, &base.signatures, opts, progress);
     let pool = score::Pool::new(partial, opts.unlabelled_weight);
     let mut kept = SignatureSet {
         signatures: Vec::new(),
@@ -134,15 +152,15 @@ pub fn train(
     for sig in &base.signatures {
         let measurable = !sig.patterns.is_empty() || !sig.features.is_empty();
         if measurable {
-            let m = score::measure(sig, &pool);
+            let m = score::measure_folds(sig, &pool);
             let c = m.total();
             if let Some(p) = c.precision() {
-                if c.tp + c.fp >= opts.min_support && p < opts.min_precision {
+                if c.tp + c.fp >= BASE_MIN_MATCHES && p < opts.gate.min_precision {
                     dropped.push(DroppedBase {
                         rule: merge::describe(sig),
                         reason: format!(
                             "precision {p:.4} < {} on this training set (tp {:.0}, fp {:.0})",
-                            opts.min_precision, c.tp, c.fp
+                            opts.gate.min_precision, c.tp, c.fp
                         ),
                     });
                     continue;
@@ -163,6 +181,7 @@ pub fn train(
         trailing_comments: Vec::new(),
     };
     let base_kept = kept.len();
+    let disagreements = report::disagreements(partial, &kept, &learnt, opts.unlabelled_weight);
     let set = merge::merge_sets([&kept, &learnt]);
     Trained {
         set,
@@ -170,95 +189,8 @@ pub fn train(
         dropped,
         refound,
         base_kept,
+        disagreements,
     }
 }
 
-/// The training summary: per protocol what was kept and dropped and why.
-pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String {
-    let mut s = String::new();
-    let flows: u64 = partial.groups.iter().map(|g| g.total_flows()).sum();
-    let labelled: u64 = partial
-        .groups
-        .iter()
-        .filter(|g| matches!(g.key.class, Class::Labelled(_)))
-        .map(|g| g.total_flows())
-        .sum();
-    let _ = writeln!(
-        s,
-        "training: {} captures, {flows} flows with user data, {labelled} labelled; min support {}, min precision {}, min held-out {}{}",
-        partial.captures.len(),
-        opts.min_support,
-        opts.min_precision,
-        opts.min_heldout,
-        if opts.allow_untested { ", untested allowed" } else { "" }
-    );
-    let _ = writeln!(
-        s,
-        "learnt {} signatures ({} already in the base); base: {} kept, {} dropped; result {}",
-        t.mined.signatures.len(),
-        t.refound,
-        t.base_kept,
-        t.dropped.len(),
-        t.set.len()
-    );
-    let _ = writeln!(
-        s,
-        "\n{:<26} {:<5} {:>20} {:>6} {:>6} {:>6} {:>5}  note",
-        "protocol", "trans", "examples per fold", "cands", "chosen", "reject", "kept"
-    );
-    for p in &t.mined.summaries {
-        let per_fold: Vec<String> = p
-            .examples
-            .iter()
-            .map(|x| format!("{:.0}", x + 0.0))
-            .collect();
-        let note = if p.folds_skipped == p.examples.len() {
-            "too few examples, or all in one fold".to_owned()
-        } else if p.folds_skipped > 0 {
-            format!(
-                "{} of {} rotations skipped",
-                p.folds_skipped,
-                p.examples.len()
-            )
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            s,
-            "{:<26} {:<5} {:>20} {:>6} {:>6} {:>6} {:>5}  {note}",
-            p.protocol,
-            p.transport,
-            per_fold.join("/"),
-            p.candidates,
-            p.chosen,
-            p.rejected.len(),
-            p.kept,
-        );
-    }
-    let _ = writeln!(s, "\nkept:");
-    for sig in &t.mined.signatures {
-        let pr = &sig.provenance;
-        let _ = writeln!(
-            s,
-            "  n={} precision={} tp={} fp={}  {}",
-            sig.support,
-            pr.precision.map_or("-".into(), |p| format!("{p:.4}")),
-            pr.true_positives.map_or("-".into(), |x| x.to_string()),
-            pr.false_positives.map_or("-".into(), |x| x.to_string()),
-            merge::describe(sig)
-        );
-    }
-    let _ = writeln!(s, "\nrejected on held-out folds:");
-    for p in &t.mined.summaries {
-        for r in &p.rejected {
-            let _ = writeln!(s, "  {}: {}  [{}]", p.protocol, r.reason, r.rule);
-        }
-    }
-    if !t.dropped.is_empty() {
-        let _ = writeln!(s, "\nbase signatures dropped:");
-        for d in &t.dropped {
-            let _ = writeln!(s, "  {}  [{}]", d.reason, d.rule);
-        }
-    }
-    s
-}
+pub use report::report_text;

@@ -1,20 +1,19 @@
 //! Per-shard training statistics that merge associatively.
 //!
 //! A [`Partial`] holds, per group (transport and class of the reference's
-//! verdict), counted per training fold: the flows, the per-direction
-//! 4-byte grams (at each offset below [`POSITIONAL_OFFSETS`] and anywhere
-//! in the captured bytes, each flow counted once per gram) and a bottom-k
-//! sample of the distinct contents (the `k` with the smallest content
-//! hashes, each with its flows per fold). Merging adds the counts, unites
-//! the captures and keeps the `k` smallest hashes of the union:
-//! associative, commutative and deterministic, so how a corpus is cut
-//! into shards does not change the merged statistics. Memory is bounded
-//! by the distinct grams and the distinct sampled contents (at most `k`
-//! per group), times the folds: flows that repeat a content or a gram
+//! verdict), counted per training fold: the flows, the captures holding
+//! at least one of them, and a bottom-k sample of the distinct flow
+//! contents (the `k` with the smallest content hashes, each with its
+//! flows per fold and the names of the first captures it was seen in).
+//! Merging adds the counts, unites the captures and keeps the `k`
+//! smallest hashes of the union: associative, commutative and
+//! deterministic, so how a corpus is cut into shards does not change the
+//! merged statistics. Memory is bounded by the distinct sampled contents
+//! (at most `k` per group) times the folds: flows that repeat a content
 //! cost a count, not an entry. The format is written as JSON; see the
 //! "Training" section of `dpi-train/DESIGN.md`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -24,155 +23,13 @@ use super::hash::fold_of;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads (3: groups per
-/// transport and class with counts per fold, samples of distinct
-/// contents; 2 had a group per fold; 1 had text gram keys).
-pub const PARTIAL_VERSION: u32 = 3;
-/// Length of the counted grams.
-pub const GRAM: usize = 4;
-/// Grams are counted at each offset below this one (and anywhere).
-pub const POSITIONAL_OFFSETS: usize = 16;
-/// The position of a gram counted anywhere in the captured bytes.
-pub const ANYWHERE: u8 = 0xff;
-
-/// A counted gram and where: `position << 32 | gram`, the gram's 4 bytes
-/// read big-endian, the position its offset (below
-/// [`POSITIONAL_OFFSETS`]) or [`ANYWHERE`]. Keys sort by position, then
-/// by the gram's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct GramKey(pub u64);
-
-impl GramKey {
-    /// The key of `gram` at `offset` ([`ANYWHERE`]: anywhere).
-    pub fn new(offset: u8, gram: [u8; GRAM]) -> GramKey {
-        GramKey(u64::from(offset) << 32 | u64::from(u32::from_be_bytes(gram)))
-    }
-
-    /// The offset of the gram, or `None` when counted anywhere.
-    pub fn offset(self) -> Option<usize> {
-        let p = (self.0 >> 32) as u8;
-        (p != ANYWHERE).then_some(usize::from(p))
-    }
-
-    /// The gram's bytes.
-    pub fn gram(self) -> [u8; GRAM] {
-        (self.0 as u32).to_be_bytes()
-    }
-
-    /// The key as version 1 wrote it: `@O:HEX` or `*:HEX`.
-    pub fn text(self) -> String {
-        let h = crate::record::hex(&self.gram());
-        match self.offset() {
-            Some(o) => format!("@{o}:{h}"),
-            None => format!("*:{h}"),
-        }
-    }
-}
-
-/// Per-fold counts of each distinct gram of one direction: one entry per
-/// gram whatever the number of folds it was seen in, its `folds` counters
-/// side by side in one arena. Written as `[[key, [count per fold]], ...]`
-/// in key order. Two are equal when they hold the same grams with the
-/// same counts (however they were filled).
-#[derive(Debug, Clone, Default)]
-pub struct GramCounts {
-    folds: usize,
-    index: BTreeMap<GramKey, u32>,
-    counts: Vec<u64>,
-}
-
-impl GramCounts {
-    fn new(folds: usize) -> GramCounts {
-        GramCounts {
-            folds,
-            ..GramCounts::default()
-        }
-    }
-
-    /// Distinct grams counted.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// True when no gram was counted.
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    fn slot(&mut self, key: GramKey) -> usize {
-        let next = self.index.len() as u32;
-        let i = *self.index.entry(key).or_insert(next) as usize;
-        if i == next as usize {
-            self.counts.resize(self.counts.len() + self.folds, 0);
-        }
-        i * self.folds
-    }
-
-    fn add(&mut self, key: GramKey, fold: usize, n: u64) {
-        let at = self.slot(key) + fold;
-        self.counts[at] = self.counts[at].saturating_add(n);
-    }
-
-    /// The counts per fold of `key`, if counted.
-    pub fn get(&self, key: GramKey) -> Option<&[u64]> {
-        let at = *self.index.get(&key)? as usize * self.folds;
-        Some(&self.counts[at..at + self.folds])
-    }
-
-    /// The grams in key order, each with its count per fold.
-    pub fn iter(&self) -> impl Iterator<Item = (GramKey, &[u64])> + '_ {
-        self.index.iter().map(move |(k, &i)| {
-            let at = i as usize * self.folds;
-            (*k, &self.counts[at..at + self.folds])
-        })
-    }
-
-    fn merge(&mut self, other: &GramCounts) {
-        for (k, c) in other.iter() {
-            let at = self.slot(k);
-            for (x, n) in self.counts[at..at + self.folds].iter_mut().zip(c) {
-                *x = x.saturating_add(*n);
-            }
-        }
-    }
-}
-
-impl PartialEq for GramCounts {
-    fn eq(&self, other: &GramCounts) -> bool {
-        self.folds == other.folds && self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for GramCounts {}
-
-impl Serialize for GramCounts {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl<'de> Deserialize<'de> for GramCounts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<GramCounts, D::Error> {
-        let v = Vec::<(GramKey, Vec<u64>)>::deserialize(d)?;
-        let folds = v.first().map_or(0, |(_, c)| c.len());
-        let mut g = GramCounts::new(folds);
-        for (k, c) in v {
-            if c.len() != folds {
-                return Err(serde::de::Error::custom(format!(
-                    "gram {} has {} fold counts, the first one {folds}",
-                    k.text(),
-                    c.len()
-                )));
-            }
-            let at = g.slot(k);
-            for (x, n) in g.counts[at..at + folds].iter_mut().zip(&c) {
-                *x = x.saturating_add(*n);
-            }
-        }
-        Ok(g)
-    }
-}
+/// The `version` field this code writes and reads (4: every flow counted,
+/// with or without user data, captures counted per group, sampled
+/// contents name their captures, no gram tables; 3 counted grams; 2 had a
+/// group per fold; 1 had text gram keys).
+pub const PARTIAL_VERSION: u32 = 4;
+/// Capture names kept per sampled content (the smallest ones).
+pub const CAPTURES_KEPT: usize = 8;
 
 /// What every merged partial must agree on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,8 +53,8 @@ pub struct GroupKey {
     pub class: Class,
 }
 
-/// A sampled example: one distinct content and how many flows of each
-/// fold had it.
+/// A sampled example: one distinct content, how many flows of each fold
+/// had it, and the captures it was seen in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sampled {
     /// The example (of several flows with this content: the one of the
@@ -206,6 +63,9 @@ pub struct Sampled {
     pub example: Example,
     /// Flows with this content, per fold.
     pub counts: Vec<u64>,
+    /// The captures (as recorded in [`Partial::captures`]) holding this
+    /// content: the [`CAPTURES_KEPT`] smallest names, ascending.
+    pub captures: Vec<String>,
 }
 
 /// The statistics of one group.
@@ -213,11 +73,10 @@ pub struct Sampled {
 pub struct Group {
     /// Which group.
     pub key: GroupKey,
-    /// Flows in the group (with user data), per fold.
+    /// Flows in the group, per fold.
     pub flows: Vec<u64>,
-    /// Per direction (initiator, responder): each distinct gram and the
-    /// number of flows holding it, per fold (see [`GramKey`]).
-    pub grams: [GramCounts; 2],
+    /// Captures holding at least one flow of the group, per fold.
+    pub captures: Vec<u64>,
     /// The distinct contents with the smallest hashes, at most `sample`,
     /// ascending by hash.
     pub sample: Vec<Sampled>,
@@ -228,7 +87,7 @@ impl Group {
         Group {
             key,
             flows: vec![0; folds],
-            grams: [GramCounts::new(folds), GramCounts::new(folds)],
+            captures: vec![0; folds],
             sample: Vec::new(),
         }
     }
@@ -236,6 +95,11 @@ impl Group {
     /// Flows of the group, all folds.
     pub fn total_flows(&self) -> u64 {
         self.flows.iter().fold(0, |n, x| n.saturating_add(*x))
+    }
+
+    /// Captures holding flows of the group, all folds.
+    pub fn total_captures(&self) -> u64 {
+        self.captures.iter().fold(0, |n, x| n.saturating_add(*x))
     }
 
     /// The weight of one sampled flow of `fold`: the fold's flows over
@@ -253,48 +117,44 @@ impl Group {
         }
     }
 
-    fn add(&mut self, e: Example, fold: usize, k: usize, scratch: &mut Vec<GramKey>) {
+    fn add(&mut self, capture: &str, e: Example, fold: usize, k: usize, new_capture: bool) {
         self.flows[fold] = self.flows[fold].saturating_add(1);
-        for d in 0..2 {
-            grams_into(e.payload(d), scratch);
-            for g in scratch.iter() {
-                self.grams[d].add(*g, fold, 1);
-            }
+        if new_capture {
+            self.captures[fold] = self.captures[fold].saturating_add(1);
         }
         let mut counts = vec![0; self.flows.len()];
         counts[fold] = 1;
-        insert_bottom_k(&mut self.sample, Sampled { example: e, counts }, k);
+        insert_bottom_k(
+            &mut self.sample,
+            Sampled {
+                example: e,
+                counts,
+                captures: vec![capture.to_owned()],
+            },
+            k,
+        );
     }
 
     fn merge(&mut self, other: Group, k: usize) {
         for (x, n) in self.flows.iter_mut().zip(&other.flows) {
             *x = x.saturating_add(*n);
         }
-        for d in 0..2 {
-            self.grams[d].merge(&other.grams[d]);
+        for (x, n) in self.captures.iter_mut().zip(&other.captures) {
+            *x = x.saturating_add(*n);
         }
         for e in other.sample {
             insert_bottom_k(&mut self.sample, e, k);
         }
     }
 
-    fn check(&mut self, folds: usize, k: usize) -> Result<(), String> {
-        if self.flows.len() != folds {
+    fn check(&self, folds: usize, k: usize) -> Result<(), String> {
+        if self.flows.len() != folds || self.captures.len() != folds {
             return Err(format!(
-                "group {:?}: {} fold counts, settings say {folds}",
+                "group {:?}: {} flow and {} capture counts, settings say {folds} folds",
                 self.key,
-                self.flows.len()
+                self.flows.len(),
+                self.captures.len()
             ));
-        }
-        for g in &mut self.grams {
-            if g.is_empty() {
-                g.folds = folds;
-            } else if g.folds != folds {
-                return Err(format!(
-                    "group {:?}: grams with {} fold counts, settings say {folds}",
-                    self.key, g.folds
-                ));
-            }
         }
         if let Some(s) = self.sample.iter().find(|s| s.counts.len() != folds) {
             return Err(format!(
@@ -302,6 +162,18 @@ impl Group {
                 self.key,
                 s.example.hash,
                 s.counts.len()
+            ));
+        }
+        if let Some(s) = self.sample.iter().find(|s| {
+            s.captures.is_empty()
+                || s.captures.len() > CAPTURES_KEPT
+                || !s.captures.windows(2).all(|w| w[0] < w[1])
+        }) {
+            return Err(format!(
+                "group {:?}: sampled example {} names {} captures (1 to {CAPTURES_KEPT}, ascending, expected)",
+                self.key,
+                s.example.hash,
+                s.captures.len()
             ));
         }
         if !self
@@ -333,30 +205,19 @@ impl Group {
     }
 }
 
-/// The distinct gram keys of one direction's bytes, in key order.
-pub fn grams_of(bytes: &[u8]) -> Vec<GramKey> {
-    let mut out = Vec::new();
-    grams_into(bytes, &mut out);
-    out
-}
-
-/// [`grams_of`] into `out` (cleared first).
-fn grams_into(bytes: &[u8], out: &mut Vec<GramKey>) {
-    out.clear();
-    for (o, w) in bytes.windows(GRAM).enumerate() {
-        let g = [w[0], w[1], w[2], w[3]];
-        if o < POSITIONAL_OFFSETS {
-            out.push(GramKey::new(o as u8, g));
-        }
-        out.push(GramKey::new(ANYWHERE, g));
-    }
-    out.sort_unstable();
-    out.dedup();
+/// Unites two ascending capture lists, keeping the [`CAPTURES_KEPT`]
+/// smallest names.
+fn unite_captures(a: &mut Vec<String>, b: Vec<String>) {
+    a.extend(b);
+    a.sort_unstable();
+    a.dedup();
+    a.truncate(CAPTURES_KEPT);
 }
 
 /// Inserts `e` into the ascending sample, keeping the `k` smallest hashes;
-/// an example whose hash is already there adds its counts to it (and the
-/// smaller of the two by capture name, then client port, stays).
+/// an example whose hash is already there adds its counts and captures to
+/// it (and the smaller of the two by capture name, then client port,
+/// stays).
 fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
     match sample.binary_search_by(|x| x.example.hash.cmp(&e.example.hash)) {
         Ok(i) => {
@@ -364,6 +225,7 @@ fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
             for (x, n) in s.counts.iter_mut().zip(&e.counts) {
                 *x = x.saturating_add(*n);
             }
+            unite_captures(&mut s.captures, e.captures);
             let key = |x: &Example| (x.capture.clone(), x.client_port);
             if key(&e.example) < key(&s.example) {
                 s.example = e.example;
@@ -382,7 +244,7 @@ fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
 /// (counters per fold as the settings say, samples in hash order, no
 /// larger than the settings keep, hashes that match their content, groups
 /// in key order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "RawPartial")]
 pub struct Partial {
     /// Always [`PARTIAL_FORMAT`].
@@ -395,10 +257,24 @@ pub struct Partial {
     pub captures: BTreeSet<String>,
     /// The groups, in key order.
     pub groups: Vec<Group>,
-    /// Reused buffer of the grams of one direction (empty between calls).
+    /// The (capture, group) pairs counted so far by this process, so that a
+    /// capture counts once per group however its flows are added.
     #[serde(skip)]
-    scratch: Vec<GramKey>,
+    seen: HashSet<(String, GroupKey)>,
 }
+
+impl PartialEq for Partial {
+    /// Equal statistics, however they were filled.
+    fn eq(&self, o: &Partial) -> bool {
+        self.format == o.format
+            && self.version == o.version
+            && self.settings == o.settings
+            && self.captures == o.captures
+            && self.groups == o.groups
+    }
+}
+
+impl Eq for Partial {}
 
 /// A partial as written, before its checks.
 #[derive(Deserialize)]
@@ -415,11 +291,10 @@ impl TryFrom<RawPartial> for Partial {
 
     fn try_from(r: RawPartial) -> Result<Partial, String> {
         let folds = usize::from(r.settings.folds.max(1));
-        let mut groups = r.groups;
-        for g in &mut groups {
+        for g in &r.groups {
             g.check(folds, r.settings.sample)?;
         }
-        if !groups.windows(2).all(|w| w[0].key < w[1].key) {
+        if !r.groups.windows(2).all(|w| w[0].key < w[1].key) {
             return Err("groups not in key order".to_owned());
         }
         Ok(Partial {
@@ -427,8 +302,8 @@ impl TryFrom<RawPartial> for Partial {
             version: r.version,
             settings: r.settings,
             captures: r.captures,
-            groups,
-            scratch: Vec::new(),
+            groups: r.groups,
+            seen: HashSet::new(),
         })
     }
 }
@@ -442,7 +317,7 @@ impl Partial {
             settings,
             captures: BTreeSet::new(),
             groups: Vec::new(),
-            scratch: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
@@ -474,7 +349,8 @@ impl Partial {
     /// `capture` (e.g. `corpus/file.pcap`, so that two corpora may hold
     /// files of the same name); its fold comes from its file name
     /// (`e.capture`), so how captures are grouped into folders does not
-    /// change the statistics.
+    /// change the statistics. A capture's flows must all be added to one
+    /// partial (merging refuses partials that share a capture).
     pub fn add_in(&mut self, capture: &str, e: Example, class: Class) {
         if !self.captures.contains(capture) {
             self.add_capture(capture);
@@ -484,11 +360,9 @@ impl Partial {
             transport: e.transport,
             class,
         };
+        let new_capture = self.seen.insert((capture.to_owned(), key.clone()));
         let k = self.settings.sample;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        self.group_mut(key).add(e, fold, k, &mut scratch);
-        scratch.clear();
-        self.scratch = scratch;
+        self.group_mut(key).add(capture, e, fold, k, new_capture);
     }
 
     /// Merges two partials. They must have the same settings and no
@@ -505,6 +379,7 @@ impl Partial {
             anyhow::bail!("capture {c} is in two partials; each capture must be counted once");
         }
         self.captures.extend(other.captures);
+        self.seen.extend(other.seen);
         let k = self.settings.sample;
         for g in other.groups {
             let key = g.key.clone();

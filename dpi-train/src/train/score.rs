@@ -158,7 +158,7 @@ fn features_hold(sig: &Signature, e: &Example) -> bool {
 }
 
 /// One example of the pool.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PoolItem<'a> {
     /// The example.
     pub example: &'a Example,
@@ -168,10 +168,13 @@ pub struct PoolItem<'a> {
     pub fold: u8,
     /// How many flows it stands for.
     pub weight: f64,
+    /// The capture holding it (index into [`Pool::captures`]).
+    pub capture: u32,
 }
 
 /// Every sampled example of a partial, by transport: one item per sampled
-/// content and fold it was seen in.
+/// content and capture it was seen in (a content seen in several captures
+/// of a fold shares the fold's count equally among them).
 pub struct Pool<'a> {
     /// The examples, grouped by transport (ascending), then in group order.
     pub items: Vec<PoolItem<'a>>,
@@ -182,6 +185,15 @@ pub struct Pool<'a> {
     pub unlabelled_weight: f64,
     /// Number of training folds.
     pub folds: usize,
+    /// The capture names the items refer to, ascending.
+    pub captures: Vec<String>,
+    /// The training fold of each capture.
+    pub capture_folds: Vec<u8>,
+}
+
+/// The file name of a recorded capture (`corpus/file.pcap` → `file.pcap`).
+pub fn file_name(capture: &str) -> &str {
+    capture.rsplit('/').next().unwrap_or(capture)
 }
 
 impl<'a> Pool<'a> {
@@ -189,19 +201,56 @@ impl<'a> Pool<'a> {
     pub fn new(p: &'a Partial, unlabelled_weight: f64) -> Pool<'a> {
         let mut groups: Vec<_> = p.groups.iter().collect();
         groups.sort_by(|a, b| (a.key.transport, &a.key).cmp(&(b.key.transport, &b.key)));
+        let names: std::collections::BTreeSet<&str> = p
+            .groups
+            .iter()
+            .flat_map(|g| g.sample.iter())
+            .flat_map(|s| s.captures.iter().map(String::as_str))
+            .collect();
+        let captures: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+        let folds = p.settings.folds.max(1);
+        let cap_fold: Vec<u8> = captures
+            .iter()
+            .map(|c| super::hash::fold_of(file_name(c), folds))
+            .collect();
+        let index = |c: &str| captures.binary_search_by(|x| x.as_str().cmp(c)).ok();
         let mut items = Vec::new();
         let mut ranges: Vec<(u8, std::ops::Range<usize>)> = Vec::new();
         for g in groups {
             let start = items.len();
             let weights: Vec<f64> = (0..g.flows.len()).map(|f| g.weight(f)).collect();
             for s in &g.sample {
+                let ids: Vec<u32> = s
+                    .captures
+                    .iter()
+                    .filter_map(|c| index(c))
+                    .map(|i| i as u32)
+                    .collect();
                 for (f, &n) in s.counts.iter().enumerate() {
-                    if n > 0 {
+                    if n == 0 {
+                        continue;
+                    }
+                    let here: Vec<u32> = ids
+                        .iter()
+                        .copied()
+                        .filter(|&i| usize::from(cap_fold[i as usize]) == f)
+                        .collect();
+                    // A content whose captures of this fold were not
+                    // kept (more than CAPTURES_KEPT) counts for the first
+                    // one kept of the fold, else for the first one at all.
+                    let here = if here.is_empty() {
+                        ids.first().copied().into_iter().collect()
+                    } else {
+                        here
+                    };
+                    let w = n as f64 * weights[f] / here.len().max(1) as f64;
+                    for c in here {
                         items.push(PoolItem {
                             example: &s.example,
                             class: &g.key.class,
                             fold: f as u8,
-                            weight: n as f64 * weights[f],
+                            weight: w,
+                            capture: c,
                         });
                     }
                 }
@@ -215,7 +264,9 @@ impl<'a> Pool<'a> {
             items,
             ranges,
             unlabelled_weight,
-            folds: usize::from(p.settings.folds.max(1)),
+            folds: usize::from(folds),
+            captures,
+            capture_folds: cap_fold,
         }
     }
 
@@ -230,6 +281,11 @@ impl<'a> Pool<'a> {
                 .map(|(_, r)| &self.items[r.clone()])
                 .unwrap_or(&[]),
         }
+    }
+
+    /// The transports present, ascending.
+    pub fn transports(&self) -> impl Iterator<Item = u8> + '_ {
+        self.ranges.iter().map(|(t, _)| *t)
     }
 }
 
@@ -258,18 +314,111 @@ impl Counts {
     }
 }
 
-/// A signature's counts on each fold, and the server ports of its true
-/// positives (port, weighted count), per fold.
+/// How the pool is split for validation: each capture goes to one part
+/// (a *rotation* holds one part out and mines the others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotations {
+    /// The part of each capture (index into [`Pool::captures`]).
+    pub of_capture: Vec<u8>,
+    /// Number of parts.
+    pub parts: usize,
+}
+
+impl Rotations {
+    /// The part of an item.
+    pub fn of(&self, it: &PoolItem<'_>) -> usize {
+        usize::from(self.of_capture[it.capture as usize])
+    }
+
+    /// Splits the captures so that those in `focus` (the captures holding
+    /// the flows being learnt) are spread evenly over `parts` parts, in
+    /// the order of a salted hash of their names, and every other capture
+    /// falls in a part by that hash.
+    pub fn spread(
+        pool: &Pool<'_>,
+        focus: &std::collections::BTreeSet<u32>,
+        parts: usize,
+    ) -> Rotations {
+        let parts = parts.max(1);
+        let h = |i: u32| {
+            super::hash::hash_fields(&[b"dpi-train-rotation", pool.captures[i as usize].as_bytes()])
+        };
+        let mut of_capture: Vec<u8> = (0..pool.captures.len() as u32)
+            .map(|i| (h(i) % parts as u64) as u8)
+            .collect();
+        let mut ordered: Vec<u32> = focus.iter().copied().collect();
+        ordered.sort_by_key(|&i| (h(i), i));
+        for (k, i) in ordered.into_iter().enumerate() {
+            of_capture[i as usize] = (k % parts) as u8;
+        }
+        Rotations { of_capture, parts }
+    }
+}
+
+/// A signature's counts on each part, the server ports of its true
+/// positives and the captures they were found in.
 #[derive(Debug, Clone, Default)]
 pub struct Measure {
-    /// Per fold.
+    /// Per part.
     pub folds: Vec<Counts>,
-    /// Per fold: server port of each true positive.
+    /// Per part: server port of each true positive (weighted count).
     pub tp_ports: Vec<std::collections::BTreeMap<u16, f64>>,
+    /// Per part: the true positives per capture (index into
+    /// [`Pool::captures`]).
+    pub tp_captures: Vec<std::collections::BTreeMap<u32, f64>>,
+    /// Per part: the (server port, capture) pairs of the true positives.
+    pub tp_port_captures: Vec<std::collections::BTreeSet<(u16, u32)>>,
+    /// Per part: the false positives per capture.
+    pub fp_captures: Vec<std::collections::BTreeMap<u32, f64>>,
 }
 
 impl Measure {
-    /// The counts over every fold but `held`.
+    /// No match yet, over `parts` parts.
+    pub fn new(parts: usize) -> Measure {
+        Measure {
+            folds: vec![Counts::default(); parts],
+            tp_ports: vec![Default::default(); parts],
+            tp_captures: vec![Default::default(); parts],
+            tp_port_captures: vec![Default::default(); parts],
+            fp_captures: vec![Default::default(); parts],
+        }
+    }
+
+    /// True and false positives per capture, over every part.
+    pub fn per_capture(&self) -> std::collections::BTreeMap<u32, Counts> {
+        let mut out: std::collections::BTreeMap<u32, Counts> = std::collections::BTreeMap::new();
+        for m in &self.tp_captures {
+            for (&c, &n) in m {
+                out.entry(c).or_default().tp += n;
+            }
+        }
+        for m in &self.fp_captures {
+            for (&c, &n) in m {
+                out.entry(c).or_default().fp += n;
+            }
+        }
+        out
+    }
+
+    /// Records a match of `it`, of part `part`, with this verdict.
+    pub fn record(&mut self, it: &PoolItem<'_>, part: usize, verdict: Verdict) {
+        let f = part.min(self.folds.len() - 1);
+        match verdict {
+            Verdict::True => {
+                self.folds[f].tp += it.weight;
+                *self.tp_ports[f].entry(it.example.server_port).or_default() += it.weight;
+                *self.tp_captures[f].entry(it.capture).or_default() += it.weight;
+                self.tp_port_captures[f].insert((it.example.server_port, it.capture));
+            }
+            Verdict::False(w) => {
+                self.folds[f].fp += it.weight * w;
+                *self.fp_captures[f].entry(it.capture).or_default() += it.weight * w;
+            }
+            Verdict::Neither => {}
+        }
+    }
+
+    /// The counts over every part but `held`.
     pub fn except(&self, held: usize) -> Counts {
         let mut c = Counts::default();
         for (i, f) in self.folds.iter().enumerate() {
@@ -280,12 +429,27 @@ impl Measure {
         c
     }
 
-    /// The counts over every fold.
+    /// The counts over every part.
     pub fn total(&self) -> Counts {
         self.except(usize::MAX)
     }
 
-    /// Server ports of the true positives over every fold but `held`.
+    /// The server ports on which true positives were found in at least
+    /// two captures, over every part but `held`.
+    pub fn ports_in_two_captures(&self, held: usize) -> usize {
+        let mut per: std::collections::BTreeMap<u16, std::collections::BTreeSet<u32>> =
+            std::collections::BTreeMap::new();
+        for (i, f) in self.tp_port_captures.iter().enumerate() {
+            if i != held {
+                for &(p, c) in f {
+                    per.entry(p).or_default().insert(c);
+                }
+            }
+        }
+        per.values().filter(|c| c.len() >= 2).count()
+    }
+
+    /// Server ports of the true positives over every part but `held`.
     pub fn ports_except(&self, held: usize) -> std::collections::BTreeMap<u16, f64> {
         let mut out = std::collections::BTreeMap::new();
         for (i, f) in self.tp_ports.iter().enumerate() {
@@ -299,29 +463,49 @@ impl Measure {
     }
 }
 
-/// Measures `sig` over the pool.
-pub fn measure(sig: &Signature, pool: &Pool<'_>) -> Measure {
-    let mut m = Measure {
-        folds: vec![Counts::default(); pool.folds],
-        tp_ports: vec![Default::default(); pool.folds],
-    };
+/// What a match on an example says about a rule of some protocol.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// The reference labels the flow with the rule's protocol.
+    True,
+    /// Another protocol, or none: a false positive of this weight.
+    False(f64),
+    /// A weak label of the rule's own protocol: neither for nor against.
+    Neither,
+}
+
+/// The verdict of a match on an example of class `class` for a rule of
+/// `protocol`.
+pub fn verdict(class: &Class, protocol: &str, unlabelled_weight: f64) -> Verdict {
+    match class {
+        Class::Labelled(p) if p == protocol => Verdict::True,
+        Class::Labelled(_) => Verdict::False(1.0),
+        Class::Weak(p) if p == protocol => Verdict::Neither,
+        Class::Weak(_) | Class::Unlabelled => Verdict::False(unlabelled_weight),
+    }
+}
+
+/// Measures `sig` over the pool, per part of `rots`.
+pub fn measure(sig: &Signature, pool: &Pool<'_>, rots: &Rotations) -> Measure {
+    let mut m = Measure::new(rots.parts);
     let prepared = Prepared::new(sig);
     for it in pool.for_transport(sig.transport.number()) {
-        if !prepared.matches(it.example) {
-            continue;
-        }
-        let f = usize::from(it.fold).min(pool.folds - 1);
-        match it.class {
-            Class::Labelled(p) if *p == sig.protocol => {
-                m.folds[f].tp += it.weight;
-                *m.tp_ports[f].entry(it.example.server_port).or_default() += it.weight;
-            }
-            Class::Labelled(_) => m.folds[f].fp += it.weight,
-            Class::Weak(p) if *p == sig.protocol => {}
-            Class::Weak(_) | Class::Unlabelled => {
-                m.folds[f].fp += it.weight * pool.unlabelled_weight
-            }
+        if prepared.matches(it.example) {
+            m.record(
+                it,
+                rots.of(it),
+                verdict(it.class, &sig.protocol, pool.unlabelled_weight),
+            );
         }
     }
     m
+}
+
+/// Measures `sig` over the pool, per training fold.
+pub fn measure_folds(sig: &Signature, pool: &Pool<'_>) -> Measure {
+    let rots = Rotations {
+        of_capture: pool.capture_folds.clone(),
+        parts: pool.folds,
+    };
+    measure(sig, pool, &rots)
 }

@@ -1,0 +1,170 @@
+//! The port tier and the transport tier: what a flow is when no byte or
+//! feature rule names it.
+//!
+//! - **Transport tier**: for IP protocols other than TCP and UDP (ICMP,
+//!   IGMP, ICMPv6, ESP, SCTP, OSPF, ...), a rule `transport N → P` (class
+//!   `feature` in the classifier: a transport without ports).
+//! - **Port tier**: per TCP or UDP server port, a rule `transport T,
+//!   port P → protocol` (class `port`, below every byte and feature rule).
+//!
+//! Both are learnt from the flows that no byte or feature rule (learnt,
+//! or of the base set) names: the flows that would reach them. The
+//! reference's weak labels count as positives here (nDPI's own "by port"
+//! guess is what nDPI knows of a port); flows of other protocols, weak or
+//! not, and, times the unlabelled weight, flows it leaves unlabelled are
+//! against. The candidate of a key is the protocol named most on it; it
+//! is kept only on the capture-by-capture held-out evidence of
+//! [`super::evidence`], like every learnt rule, and its held-out precision
+//! is written with it.
+
+use std::collections::BTreeMap;
+
+use dpi_core::signature::{PortSet, Provenance, Signature, Transport};
+use dpi_core::Confidence;
+use rayon::prelude::*;
+
+use super::evidence::Evidence;
+use super::example::Class;
+use super::mine::{round4, MineOptions};
+use super::score::{Measure, Pool, PoolItem, Prepared, Verdict};
+
+/// What the tiers decided for one key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierRule {
+    /// IP protocol number.
+    pub transport: u8,
+    /// The server port (port tier), or `None` (transport tier).
+    pub port: Option<u16>,
+    /// The protocol chosen on the mining folds.
+    pub protocol: String,
+    /// Captures with flows on the key.
+    pub captures: usize,
+    /// Its pooled held-out evidence.
+    pub evidence: Evidence,
+    /// Kept, or why not.
+    pub verdict: Result<(), String>,
+}
+
+/// The key of a flow in the tiers: (transport, server port) for TCP and
+/// UDP with a port, (transport, none) for other transports; `None` for
+/// TCP or UDP without a port.
+fn key_of(it: &PoolItem<'_>) -> Option<(u8, Option<u16>)> {
+    let t = it.example.transport;
+    match t {
+        6 | 17 if it.example.server_port == 0 => None,
+        6 | 17 => Some((t, Some(it.example.server_port))),
+        _ => Some((t, None)),
+    }
+}
+
+/// What a match of a tier rule of `protocol` on `class` says: weak labels
+/// of the protocol count for it.
+fn tier_verdict(class: &Class, protocol: &str, w: f64) -> Verdict {
+    match class {
+        Class::Labelled(p) | Class::Weak(p) if p == protocol => Verdict::True,
+        Class::Labelled(_) => Verdict::False(1.0),
+        Class::Weak(_) | Class::Unlabelled => Verdict::False(w),
+    }
+}
+
+/// Learns the tiers from the flows of `pool` that none of `decided` (byte
+/// and feature rules; port-class rules are ignored) names.
+pub fn learn(
+    pool: &Pool<'_>,
+    decided: &[Signature],
+    opts: &MineOptions,
+) -> (Vec<Signature>, Vec<TierRule>) {
+    let prepared: Vec<Prepared<'_>> = decided
+        .iter()
+        .filter(|s| Confidence::of(s) != Confidence::Port)
+        .map(Prepared::new)
+        .collect();
+    let residual: Vec<&PoolItem<'_>> = pool
+        .items
+        .par_iter()
+        .filter(|it| !prepared.iter().any(|p| p.matches(it.example)))
+        .collect();
+    let mut by_key: BTreeMap<(u8, Option<u16>), Vec<&PoolItem<'_>>> = BTreeMap::new();
+    for it in residual {
+        if let Some(k) = key_of(it) {
+            by_key.entry(k).or_default().push(it);
+        }
+    }
+    let results: Vec<(Vec<Signature>, Vec<TierRule>)> = by_key
+        .par_iter()
+        .map(|(&(t, port), items)| learn_key(pool, t, port, items, opts))
+        .collect();
+    let mut sigs = Vec::new();
+    let mut rules = Vec::new();
+    for (s, r) in results {
+        sigs.extend(s);
+        rules.extend(r);
+    }
+    (sigs, rules)
+}
+
+fn learn_key(
+    pool: &Pool<'_>,
+    t: u8,
+    port: Option<u16>,
+    items: &[&PoolItem<'_>],
+    opts: &MineOptions,
+) -> (Vec<Signature>, Vec<TierRule>) {
+    let _ = pool;
+    let w = opts.unlabelled_weight;
+    // The protocol named most on the key (weak labels included).
+    let mut votes: BTreeMap<&str, f64> = BTreeMap::new();
+    for it in items {
+        if let Class::Labelled(p) | Class::Weak(p) = it.class {
+            *votes.entry(p.as_str()).or_default() += it.weight;
+        }
+    }
+    let Some((&protocol, _)) = votes
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut m = Measure::new(1);
+    for it in items {
+        m.record(it, 0, tier_verdict(it.class, protocol, w));
+    }
+    let evidence = Evidence::leave_one_capture_out(
+        &m.per_capture(),
+        opts.min_support,
+        opts.gate.min_precision,
+        opts.gate.per_capture,
+    );
+    let verdict = opts.gate.verdict(&evidence);
+    let mut sigs = Vec::new();
+    if verdict.is_ok() {
+        let mut s = Signature::new(protocol);
+        s.transport = Transport::from_number(t);
+        s.ports = port.map_or_else(PortSet::any, PortSet::single);
+        s.support = m.total().tp.round() as u64;
+        s.provenance = Provenance {
+            source: Some(opts.source.clone()),
+            precision: evidence.precision().map(round4),
+            true_positives: Some(evidence.tp.round() as u64),
+            false_positives: Some(evidence.fp.round() as u64),
+            note: Some(
+                if port.is_some() {
+                    "port tier"
+                } else {
+                    "transport tier"
+                }
+                .to_owned(),
+            ),
+        };
+        sigs.push(s);
+    }
+    let rule = TierRule {
+        transport: t,
+        port,
+        protocol: protocol.to_owned(),
+        captures: m.per_capture().len(),
+        evidence,
+        verdict,
+    };
+    (sigs, vec![rule])
+}
