@@ -1,43 +1,73 @@
-# Trained by dpi 0.1.0 from 1331 captures against ndpi; support n = training flows matched
+# Trained by dpi 0.1.0 from 2581 captures against ndpi; support n = training flows matched
+# dpi-train: source=trained:ndpi precision=1 tp=12 fp=0
+Service: BJNP            udp port 8612  n =    12 src = "424A4E"
+# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
+Service: BitTorrent      udp port 3222  n =     4 src = "010000010000AABBCC00"
+# dpi-train: source=trained:ndpi precision=1 tp=1017 fp=0
+Service: DNS             udp port 53    n =  1017 src = "    01000001  00"
+# dpi-train: source=trained:ndpi precision=1 tp=38 fp=0
+Service: DNS             udp port 53    n =    38 src = "                    0000013101"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
-Service: DHCP            udp port 68    n =    10 src = "02010600"
-# dpi-train: source=trained:ndpi precision=1 tp=2 fp=0
-Service: DNP3            tcp port 20000 n =    28 dst = "0564  44"
-# dpi-train: source=trained:ndpi precision=1 tp=1 fp=0
-Service: DNS             tcp port 53    n =     7 src = "        01200001000000000001"
-# dpi-train: source=trained:ndpi precision=1 tp=10 fp=0
-Service: DNS             udp port 53    n =   120 src = "    010000            0004"
-# dpi-train: source=trained:ndpi precision=1 tp=24 fp=0
-Service: DNS             udp port 53    n =    70 src = "    012000010000000000"
-# dpi-train: source=trained:ndpi precision=1 tp=12 fp=0
-Service: Dropbox         udp port 17500 n =    22 src = "7B22"
-# dpi-train: source=trained:ndpi precision=1 tp=45 fp=0
-Service: FTP_CONTROL     tcp port 21    n =    45 src = "5553455220"
-# dpi-train: source=trained:ndpi precision=1 tp=12 fp=0
-Service: HTTP            tcp port 80    n =    92 dst = "        2F312E  203230        0D0A5365727665723A20"
-# dpi-train: source=trained:ndpi precision=1 tp=1 fp=0
-Service: Jabber          tcp port 5223  n =     6 src = "2500451404"
-# dpi-train: source=trained:ndpi precision=1 tp=79 fp=0
-Service: LLMNR           udp port 5355  n =    79 src = "    00000001000000000000"
+Service: Discord         udp port 50004 n =     8 src = "1337CAFE"
+# dpi-train: source=trained:ndpi precision=1 tp=46 fp=0
+Service: FTP_CONTROL     tcp port 21    n =    46 src = "5553455220"
 # dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
-Service: NTP             udp port 123   n =    34 src = "        00  00                  000000000000"
-# dpi-train: source=trained:ndpi precision=1 tp=9 fp=0
-Service: NTP             udp port 123   n =    33 src = "            000000      0000000000000000000000000000000000000000"
+Service: GTP             udp port 2123  n =     4 src = "32      00000000"
+# dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
+Service: Gnutella        tcp port 6346  n =     6 src = "474E5554454C4C4120434F4E4E4543542F302E360D0A"
+# dpi-train: source=trained:ndpi precision=1 tp=20 fp=0
+Service: LDAP            tcp port 389   n =    20 src = "30  020101"
+# dpi-train: source=trained:ndpi precision=1 tp=13 fp=0
+Service: LDAP            tcp port 389   n =    13 dst = "30840000"
 # dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
-Service: Nats            tcp port 6379  n =     8 src = "50494E470D0A"
-# dpi-train: source=trained:ndpi precision=1 tp=5 fp=0
-Service: POP3            tcp port 110   n =    11 dst = "2B4F4B20504F50207365727665722072656164792048206D69"
-# dpi-train: source=trained:ndpi precision=1 tp=2 fp=0
-Service: SOCKS           tcp port 1080  n =     7 src = "05020001050100"
-# dpi-train: source=trained:ndpi precision=1 tp=1 fp=0
-Service: SSH             tcp port 22    n =    17 dst = "5353482D322E302D4F70656E5353485F          00"
-# dpi-train: source=trained:ndpi precision=1 tp=2 fp=0
-Service: Service_Location_Protocol udp port 427   n =   603 src = "02  0000    00000000"
-# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
-Service: Spotify         udp port 57621 n =    12 src = "53706F7455647030"
-# dpi-train: source=trained:ndpi precision=1 tp=469 fp=0
-Service: TLS             tcp port 443   n =   818 src = "1603      0100"
+Service: LDP             tcp port 646   n =     4 src = "000100          0000020000"
+# dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
+Service: LDP             udp port 646   n =     6 src = "000100          0000010000"
 # dpi-train: source=trained:ndpi precision=1 tp=7 fp=0
-Service: TLS             tcp port 443   n =    22 src = "17030300"
-# dpi-train: source=trained:ndpi precision=1 tp=133 fp=0
-Service: TLS             tcp port 443   n =   762 dst = "1603      0200"
+Service: LISP            udp port 4342  n =     7 src = "                        00010014"
+# dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
+Service: MQTT            tcp port 1883  n =     8 src = "        4D51"
+# dpi-train: source=trained:ndpi precision=1 tp=53 fp=0
+Service: NTP             udp port 123   n =    53 src = "  00                            0000000000000000"
+# dpi-train: source=trained:ndpi precision=1 tp=10 fp=0
+Service: Nats            tcp port 6379  n =    10 src = "50494E470D0A"
+# dpi-train: source=trained:ndpi precision=1 tp=22 fp=0
+Service: NetBIOS         udp port 138   n =    22 src = "11              00  00  0000"
+# dpi-train: source=trained:ndpi precision=1 tp=3 fp=0
+Service: PPTP            tcp port 1723  n =     3 src = "009C00011A2B3C4D0001000001000000000000"
+# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
+Service: PTPv2           udp port 319   n =     4 src = "  0200        0000000000"
+# dpi-train: source=trained:ndpi precision=1 tp=13 fp=0
+Service: PostgreSQL      tcp port 5432  n =    13 src = "0000000804D216"
+# dpi-train: source=trained:ndpi precision=1 tp=3 fp=0
+Service: QUIC            udp port 443   n =     3 src = "  0000000109"
+# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
+Service: RDP             tcp port 3389  n =     4 dst = "030000130ED00000123400  000800"
+# dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
+Service: RX              udp port 7000  n =     6 src = "                0000    000000010000"
+# dpi-train: source=trained:ndpi precision=1 tp=3 fp=0
+Service: SMTP            tcp port 25    n =     3 src = "65686C6F"
+# dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
+Service: SOCKS           tcp port 1080  n =     8 dst = "050005000001"
+# dpi-train: source=trained:ndpi precision=1 tp=69 fp=0
+Service: SSH             tcp port 22    n =    69 src = "5353482D"
+# dpi-train: source=trained:ndpi precision=1 tp=29 fp=0
+Service: SSH             tcp port 22    n =    29 dst = "5353482D312E39392D4F70656E5353485F"
+# dpi-train: source=trained:ndpi precision=1 tp=17 fp=0
+Service: SSH             tcp port 22    n =    17 dst = "5353482D322E302D4F70656E5353485F          00"
+# dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
+Service: STUN            udp port 3478  n =     6 src = "00010018"
+# dpi-train: source=trained:ndpi precision=1 tp=10 fp=0
+Service: STUN            udp port 3478  n =    10 src = "0003006A2112A442                        400000660503"
+# dpi-train: source=trained:ndpi precision=1 tp=603 fp=0
+Service: Service_Location_Protocol udp port 427   n =   603 src = "02  0000    00000000"
+# dpi-train: source=trained:ndpi precision=1 tp=21 fp=0
+Service: Service_Location_Protocol udp port 427   n =    21 src = "        0000656E0003"
+# dpi-train: source=trained:ndpi precision=1 tp=12 fp=0
+Service: Spotify         udp port 57621 n =    12 src = "53706F7455647030"
+# dpi-train: source=trained:ndpi precision=1 tp=43 fp=0
+Service: TLS             tcp port 443   n =    43 src = "170303"
+# dpi-train: source=trained:ndpi precision=1 tp=7 fp=0
+Service: WSD             udp port 3702  n =     7 src = "3C3F786D6C2076657273696F6E3D22312E302220656E636F64696E673D227574"
+# dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
+Service: Zoom            udp port 8801  n =     6 src = "0100                                  000000000000000200"

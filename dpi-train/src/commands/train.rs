@@ -78,6 +78,12 @@ pub struct TrainArgs {
     /// Existing signature files to grow (std.sig or .rules; repeatable).
     #[arg(long = "base", value_name = "FILE")]
     pub base: Vec<PathBuf>,
+    /// Hand-written signature files the learnt rules rank below
+    /// (repeatable): the flows they name do not reach the port tier, and
+    /// where a learnt rule disagrees with them on a training flow the
+    /// report says so; they are neither dropped nor written out.
+    #[arg(long = "hand-written", value_name = "FILE")]
+    pub hand_written: Vec<PathBuf>,
     /// Where the signatures std.sig cannot carry go (default: the output
     /// with extension `.rules`).
     #[arg(long, value_name = "FILE")]
@@ -250,7 +256,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         .mine
         .options(format!("trained:{}", partial.settings.references.join("+")));
     let pb = bar(!quiet, "mining");
-    let trained = train::train(&partial, &base, &opts, &pb);
+    let above = load_sets(&args.hand_written)?;
+    let trained = train::train_above(&partial, &base, &above, &opts, &pb);
     pb.finish_and_clear();
     let extended = args
         .extended_out

@@ -142,7 +142,23 @@ pub fn train(
     opts: &MineOptions,
     progress: &indicatif::ProgressBar,
 ) -> Trained {
-    let mined = mine::mine(partial, &base.signatures, opts, progress);
+    train_above(partial, base, &SignatureSet::default(), opts, progress)
+}
+
+/// [`train`] below a set of rules that rank above everything learnt (the
+/// hand-written set): `above` takes flows out of the tiers and is compared
+/// with what is learnt (the disagreements), but it is never dropped nor
+/// written to the result.
+pub fn train_above(
+    partial: &Partial,
+    base: &SignatureSet,
+    above: &SignatureSet,
+    opts: &MineOptions,
+    progress: &indicatif::ProgressBar,
+) -> Trained {
+    let mut decided = above.signatures.clone();
+    decided.extend(base.signatures.iter().cloned());
+    let mined = mine::mine(partial, &decided, opts, progress);
     let pool = score::Pool::new(partial, opts.unlabelled_weight);
     let mut kept = SignatureSet {
         signatures: Vec::new(),
@@ -181,7 +197,12 @@ pub fn train(
         trailing_comments: Vec::new(),
     };
     let base_kept = kept.len();
-    let disagreements = report::disagreements(partial, &kept, &learnt, opts.unlabelled_weight);
+    let mut reference_set = above.clone();
+    reference_set
+        .signatures
+        .extend(kept.signatures.iter().cloned());
+    let disagreements =
+        report::disagreements(partial, &reference_set, &learnt, opts.unlabelled_weight);
     let set = merge::merge_sets([&kept, &learnt]);
     Trained {
         set,
