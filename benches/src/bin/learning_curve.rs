@@ -148,7 +148,11 @@ fn svg(points: &[Point]) -> String {
         );
     }
     for (name, colour, get) in [
-        ("accuracy", "#1f77b4", (|p: &Point| p.accuracy) as fn(&Point) -> f64),
+        (
+            "accuracy",
+            "#1f77b4",
+            (|p: &Point| p.accuracy) as fn(&Point) -> f64,
+        ),
         ("precision", "#d62728", |p: &Point| p.precision),
     ] {
         let pts: Vec<String> = points
@@ -171,7 +175,11 @@ fn svg(points: &[Point]) -> String {
             );
         }
         let ly = h - 14.0;
-        let lx = if name == "accuracy" { left } else { left + 120.0 };
+        let lx = if name == "accuracy" {
+            left
+        } else {
+            left + 120.0
+        };
         s += &format!(
             "<rect x=\"{lx}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{colour}\"/><text x=\"{}\" y=\"{ly}\">{name}</text>\n",
             ly - 6.0,
@@ -182,11 +190,17 @@ fn svg(points: &[Point]) -> String {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::var_os("DPI_CORPUS").expect("set DPI_CORPUS to the shared corpus folder"));
+    let root = PathBuf::from(
+        std::env::var_os("DPI_CORPUS").expect("set DPI_CORPUS to the shared corpus folder"),
+    );
     let dpi = std::env::var_os("DPI_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/release/dpi"));
-    assert!(dpi.exists(), "{}: build it with cargo build --release -p dpi-train", dpi.display());
+    assert!(
+        dpi.exists(),
+        "{}: build it with cargo build --release -p dpi-train",
+        dpi.display()
+    );
     let out_svg = std::env::args()
         .nth(1)
         .map(PathBuf::from)

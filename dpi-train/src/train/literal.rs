@@ -104,7 +104,9 @@ impl GramStats {
         let folds = rots.parts;
         let items = pool.for_transport(Some(t));
         let own = |it: &PoolItem<'_>| matches!(it.class, Class::Labelled(p) if p == protocol);
-        let mut map: HashMap<GramKey, Entry> = HashMap::new();
+        // First the flows holding each gram, then, for the most frequent
+        // of each kind, the counts per part and the captures.
+        let mut totals: HashMap<GramKey, f64> = HashMap::new();
         let mut keys = Vec::new();
         for it in items.iter().filter(|it| own(it)) {
             let p = it.example.payload(d);
@@ -112,27 +114,18 @@ impl GramStats {
                 continue;
             }
             keys_of(p, bytes, &mut keys);
-            let f = rots.of(it);
             for k in &keys {
-                let e = map.entry(*k).or_insert_with(|| Entry {
-                    pos: vec![0.0; folds],
-                    neg: vec![0.0; folds],
-                    captures: BTreeSet::new(),
-                });
-                e.pos[f] += it.weight;
-                e.captures.insert((f, it.capture));
+                *totals.entry(*k).or_default() += it.weight;
             }
         }
-        // The most frequent grams of each kind.
-        let mut all: Vec<(GramKey, Entry)> = map
+        let mut ranked: Vec<(GramKey, f64)> = totals
             .into_iter()
-            .filter(|(k, e)| e.pos.iter().sum::<f64>() >= min_support && gram_bits(&k.gram) >= 8)
+            .filter(|(k, n)| *n >= min_support && gram_bits(&k.gram) >= 8)
             .collect();
-        let total = |e: &Entry| e.pos.iter().sum::<f64>();
-        all.sort_by(|a, b| total(&b.1).total_cmp(&total(&a.1)).then(a.0.cmp(&b.0)));
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut fixed = 0;
         let mut anywhere = 0;
-        all.retain(|(k, _)| {
+        ranked.retain(|(k, _)| {
             let n = if k.offset.is_some() {
                 &mut fixed
             } else {
@@ -141,6 +134,36 @@ impl GramStats {
             *n += 1;
             *n <= GRAM_CANDIDATES
         });
+        let mut map: HashMap<GramKey, Entry> = ranked
+            .into_iter()
+            .map(|(k, _)| {
+                (
+                    k,
+                    Entry {
+                        pos: vec![0.0; folds],
+                        neg: vec![0.0; folds],
+                        captures: BTreeSet::new(),
+                    },
+                )
+            })
+            .collect();
+        for it in items.iter().filter(|it| own(it)) {
+            let p = it.example.payload(d);
+            if p.len() < GRAM {
+                continue;
+            }
+            keys_of(p, bytes, &mut keys);
+            for k in &keys {
+                if let Some(e) = map.get_mut(k) {
+                    for (c, w) in it.shares() {
+                        let f = rots.of(c);
+                        e.pos[f] += w;
+                        e.captures.insert((f, c));
+                    }
+                }
+            }
+        }
+        let mut all: Vec<(GramKey, Entry)> = map.into_iter().collect();
         all.sort_by_key(|a| a.0);
         let mut stats = GramStats {
             entries: all,
@@ -207,9 +230,10 @@ impl GramStats {
             }
             hit.sort_unstable();
             hit.dedup();
-            let f = rots.of(it);
             for &i in &hit {
-                self.entries[i].1.neg[f] += it.weight * w;
+                for (c, share) in it.shares() {
+                    self.entries[i].1.neg[rots.of(c)] += share * w;
+                }
             }
         }
     }
@@ -362,8 +386,9 @@ pub fn extend_within(payloads: &[&[u8]], mut lit: Vec<u8>) -> Vec<u8> {
     while lit.len() < LITERAL_MAX {
         let mut v: Option<u8> = None;
         let mut ok = true;
+        let finder = memchr::memmem::Finder::new(&lit);
         for p in payloads {
-            let Some(i) = p.windows(lit.len()).position(|w| w == lit.as_slice()) else {
+            let Some(i) = finder.find(p) else {
                 continue;
             };
             match (p.get(i + lit.len()), v) {

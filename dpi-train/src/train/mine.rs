@@ -52,7 +52,9 @@ use super::example::Class;
 use super::literal::GramStats;
 use super::merge::{describe, identity};
 use super::partial::Partial;
-use super::score::{measure, Counts, Measure, Pool, PoolItem, Prepared, Rotations};
+use super::score::{
+    measure, measure_among, measure_matches, Counts, Measure, Pool, PoolItem, Prepared, Rotations,
+};
 use super::tiers::{self, TierRule};
 
 pub use super::masked::{MASKED_MAX, MIN_BITS};
@@ -243,7 +245,7 @@ fn mine_protocol(
     let mut captures = BTreeSet::new();
     for it in items {
         if matches!(it.class, Class::Labelled(p) if p == protocol) {
-            captures.insert(it.capture);
+            captures.extend(it.captures.iter().copied());
         }
     }
     let rots = Rotations::spread(pool, &captures, captures.len().min(ROTATIONS_MAX));
@@ -257,7 +259,9 @@ fn mine_protocol(
     };
     for it in items {
         if matches!(it.class, Class::Labelled(p) if p == protocol) {
-            summary.examples[rots.of(it)] += it.weight;
+            for (c, w) in it.shares() {
+                summary.examples[rots.of(c)] += w;
+            }
         }
     }
     let grams: [GramStats; 2] =
@@ -382,17 +386,19 @@ fn rotation(
     held: usize,
     opts: &MineOptions,
 ) -> Option<Rotation> {
-    let positives: Vec<&PoolItem<'_>> = items
+    let mining: Vec<PoolItem<'_>> = items
         .iter()
-        .filter(|it| rots.of(it) != held && matches!(it.class, Class::Labelled(p) if p == protocol))
+        .filter(|it| matches!(it.class, Class::Labelled(p) if p == protocol))
+        .filter_map(|it| it.restricted(|c| rots.of(c) != held))
         .collect();
+    let positives: Vec<&PoolItem<'_>> = mining.iter().collect();
     let weight: f64 = positives.iter().map(|it| it.weight).sum();
     if weight < opts.min_support {
         return None;
     }
     let mining_captures = positives
         .iter()
-        .map(|it| it.capture)
+        .flat_map(|it| it.captures.iter().copied())
         .collect::<BTreeSet<_>>()
         .len();
     let ctx = Ctx {
@@ -478,7 +484,7 @@ fn rotation(
     let best = |mut v: Vec<(f64, Signature)>| {
         v.sort_by(|a, b| {
             b.0.total_cmp(&a.0)
-                .then(identity(&a.1).cmp(&identity(&b.1)))
+                .then_with(|| identity(&a.1).cmp(&identity(&b.1)))
         });
         v.dedup_by(|a, b| identity(&a.1) == identity(&b.1));
         v.truncate(NEAR_MAX);
@@ -539,7 +545,7 @@ impl Ctx<'_, '_> {
     /// candidate.
     pub(super) fn try_fit(&self, sig: Signature, needs_port: bool) -> Fitted {
         let (pool, rots, held) = (self.pool, self.rots, self.held);
-        let m = measure(&sig, pool, rots);
+        let (m, hits) = measure_matches(&sig, pool, rots);
         let ports = m.ports_except(held);
         let main = ports
             .iter()
@@ -552,7 +558,12 @@ impl Ctx<'_, '_> {
             if (!any_ok || !roams) && self.portless_precise(&sig, &m) {
                 let mut sp = sig.clone();
                 sp.ports = PortSet::single(port);
-                let mp = measure(&sp, pool, rots);
+                // The port narrows the rule: its matches are among `hits`.
+                let mp = if sig.ports.is_any() {
+                    measure_among(&sp, &hits, pool, rots)
+                } else {
+                    measure(&sp, pool, rots)
+                };
                 if self.passes(mp.except(held)) {
                     if sig.patterns.is_empty() {
                         // When the port alone would pass, the features decide
@@ -620,7 +631,7 @@ fn choose(mut fits: Vec<Fit>, positives: &[&PoolItem<'_>], min_support: f64) -> 
                 let (fa, fb) = (&fits[a.0], &fits[b.0]);
                 a.1.total_cmp(&b.1)
                     .then(fb.rank.cmp(&fa.rank))
-                    .then(identity(&fb.sig).cmp(&identity(&fa.sig)))
+                    .then_with(|| identity(&fb.sig).cmp(&identity(&fa.sig)))
             });
         match best {
             Some((i, g)) if g >= min_support && g > 0.0 => {

@@ -27,7 +27,19 @@ fn regex_matches(re: &Regex, position: Position, data: &[u8]) -> bool {
     }
 }
 
-fn kind_matches(kind: &PatternKind, re: Option<&Regex>, data: &[u8]) -> bool {
+/// What a pattern is matched with: its compiled regex, or a substring
+/// finder for a literal that may lie anywhere.
+enum Compiled {
+    None,
+    Regex(Box<Regex>),
+    Finder(memchr::memmem::Finder<'static>),
+}
+
+fn kind_matches(kind: &PatternKind, compiled: &Compiled, data: &[u8]) -> bool {
+    let re = match compiled {
+        Compiled::Regex(re) => Some(&**re),
+        _ => None,
+    };
     match kind {
         PatternKind::Masked { offset, bytes } => {
             let o = *offset as usize;
@@ -54,9 +66,15 @@ fn kind_matches(kind: &PatternKind, re: Option<&Regex>, data: &[u8]) -> bool {
                     .is_some_and(eq),
                 Position::Within(n) => {
                     let end = (n as usize).min(data.len());
-                    contains(&data[..end], bytes, *nocase)
+                    match compiled {
+                        Compiled::Finder(f) => f.find(&data[..end]).is_some(),
+                        _ => contains(&data[..end], bytes, *nocase),
+                    }
                 }
-                Position::Anywhere => contains(data, bytes, *nocase),
+                Position::Anywhere => match compiled {
+                    Compiled::Finder(f) => f.find(data).is_some(),
+                    _ => contains(data, bytes, *nocase),
+                },
             }
         }
         PatternKind::Regex { position, .. } => {
@@ -103,21 +121,30 @@ pub fn matches(sig: &Signature, e: &Example) -> bool {
 /// signatures before they get here).
 pub struct Prepared<'s> {
     sig: &'s Signature,
-    regexes: Vec<Option<Regex>>,
+    compiled: Vec<Compiled>,
 }
 
 impl<'s> Prepared<'s> {
-    /// Compiles the regexes of `sig`.
+    /// Compiles the regexes of `sig` (and a substring finder for each
+    /// case-sensitive literal that may lie anywhere).
     pub fn new(sig: &'s Signature) -> Prepared<'s> {
-        let regexes = sig
-            .patterns
-            .iter()
-            .map(|p| match &p.kind {
-                PatternKind::Regex { source, .. } => compile_regex(source).ok(),
-                _ => None,
-            })
-            .collect();
-        Prepared { sig, regexes }
+        let compiled =
+            sig.patterns
+                .iter()
+                .map(|p| match &p.kind {
+                    PatternKind::Regex { source, .. } => compile_regex(source)
+                        .map_or(Compiled::None, |r| Compiled::Regex(Box::new(r))),
+                    PatternKind::Literal {
+                        bytes,
+                        nocase: false,
+                        position: Position::Within(_) | Position::Anywhere,
+                    } if !bytes.is_empty() => {
+                        Compiled::Finder(memchr::memmem::Finder::new(bytes).into_owned())
+                    }
+                    _ => Compiled::None,
+                })
+                .collect();
+        Prepared { sig, compiled }
     }
 
     /// True when every condition of the signature holds for `e`.
@@ -126,9 +153,8 @@ impl<'s> Prepared<'s> {
         if !sig.transport.matches(e.transport) || !sig.ports.contains(e.server_port) {
             return false;
         }
-        let pat_ok = sig.patterns.iter().zip(&self.regexes).all(|(p, re)| {
+        let pat_ok = sig.patterns.iter().zip(&self.compiled).all(|(p, re)| {
             let (a, b) = (e.payload(0), e.payload(1));
-            let re = re.as_ref();
             match p.direction {
                 Direction::Initiator => kind_matches(&p.kind, re, a),
                 Direction::Responder => kind_matches(&p.kind, re, b),
@@ -157,7 +183,7 @@ fn features_hold(sig: &Signature, e: &Example) -> bool {
     })
 }
 
-/// One example of the pool.
+/// One example of the pool: a sampled content of one fold.
 #[derive(Debug, Clone)]
 pub struct PoolItem<'a> {
     /// The example.
@@ -168,18 +194,43 @@ pub struct PoolItem<'a> {
     pub fold: u8,
     /// How many flows it stands for.
     pub weight: f64,
-    /// The capture holding it (index into [`Pool::captures`]).
-    pub capture: u32,
+    /// The captures of the fold holding it (indices into
+    /// [`Pool::captures`]); the weight is shared equally among them.
+    pub captures: Vec<u32>,
+}
+
+impl PoolItem<'_> {
+    /// Each capture holding the item with its share of the weight.
+    pub fn shares(&self) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let share = self.weight / self.captures.len().max(1) as f64;
+        self.captures.iter().map(move |&c| (c, share))
+    }
+
+    /// The item restricted to the captures `keep` accepts (weight
+    /// scaled); `None` when it keeps none.
+    pub fn restricted(&self, keep: impl Fn(u32) -> bool) -> Option<Self> {
+        let captures: Vec<u32> = self.captures.iter().copied().filter(|&c| keep(c)).collect();
+        if captures.is_empty() {
+            return None;
+        }
+        let weight = self.weight * captures.len() as f64 / self.captures.len().max(1) as f64;
+        Some(PoolItem {
+            captures,
+            weight,
+            ..self.clone()
+        })
+    }
 }
 
 /// Every sampled example of a partial, by transport: one item per sampled
-/// content and capture it was seen in (a content seen in several captures
-/// of a fold shares the fold's count equally among them).
+/// content and fold it was seen in, naming the captures of that fold that
+/// hold it.
 pub struct Pool<'a> {
     /// The examples, grouped by transport (ascending), then in group order.
     pub items: Vec<PoolItem<'a>>,
-    /// Per transport, the range of `items` holding it.
-    ranges: Vec<(u8, std::ops::Range<usize>)>,
+    /// Per transport, the range of `items` holding it, and the indices of
+    /// the items with user data from the initiator and from the responder.
+    ranges: Vec<(u8, std::ops::Range<usize>, [Vec<usize>; 2])>,
     /// Weight given to a match on an unlabelled or weakly labelled flow of
     /// another protocol.
     pub unlabelled_weight: f64,
@@ -215,7 +266,7 @@ impl<'a> Pool<'a> {
             .collect();
         let index = |c: &str| captures.binary_search_by(|x| x.as_str().cmp(c)).ok();
         let mut items = Vec::new();
-        let mut ranges: Vec<(u8, std::ops::Range<usize>)> = Vec::new();
+        let mut ranges: Vec<(u8, std::ops::Range<usize>, [Vec<usize>; 2])> = Vec::new();
         for g in groups {
             let start = items.len();
             let weights: Vec<f64> = (0..g.flows.len()).map(|f| g.weight(f)).collect();
@@ -237,27 +288,33 @@ impl<'a> Pool<'a> {
                         .collect();
                     // A content whose captures of this fold were not
                     // kept (more than CAPTURES_KEPT) counts for the first
-                    // one kept of the fold, else for the first one at all.
+                    // one kept at all.
                     let here = if here.is_empty() {
                         ids.first().copied().into_iter().collect()
                     } else {
                         here
                     };
-                    let w = n as f64 * weights[f] / here.len().max(1) as f64;
-                    for c in here {
-                        items.push(PoolItem {
-                            example: &s.example,
-                            class: &g.key.class,
-                            fold: f as u8,
-                            weight: w,
-                            capture: c,
-                        });
-                    }
+                    items.push(PoolItem {
+                        example: &s.example,
+                        class: &g.key.class,
+                        fold: f as u8,
+                        weight: n as f64 * weights[f],
+                        captures: here,
+                    });
                 }
             }
             match ranges.last_mut() {
-                Some((t, r)) if *t == g.key.transport => r.end = items.len(),
-                _ => ranges.push((g.key.transport, start..items.len())),
+                Some((t, r, _)) if *t == g.key.transport => r.end = items.len(),
+                _ => ranges.push((g.key.transport, start..items.len(), Default::default())),
+            }
+        }
+        for (_, r, with) in &mut ranges {
+            for i in r.clone() {
+                for (d, w) in with.iter_mut().enumerate() {
+                    if !items[i].example.payload(d).is_empty() {
+                        w.push(i);
+                    }
+                }
             }
         }
         Pool {
@@ -277,16 +334,44 @@ impl<'a> Pool<'a> {
             Some(t) => self
                 .ranges
                 .iter()
-                .find(|(x, _)| *x == t)
-                .map(|(_, r)| &self.items[r.clone()])
+                .find(|(x, _, _)| *x == t)
+                .map(|(_, r, _)| &self.items[r.clone()])
                 .unwrap_or(&[]),
         }
     }
 
+    /// The items of transport `t` with user data in direction `d`.
+    fn with_payload(&self, t: u8, d: usize) -> impl Iterator<Item = &PoolItem<'a>> + '_ {
+        self.ranges
+            .iter()
+            .find(|(x, _, _)| *x == t)
+            .map(|(_, _, w)| w[d].as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(move |&i| &self.items[i])
+    }
+
     /// The transports present, ascending.
     pub fn transports(&self) -> impl Iterator<Item = u8> + '_ {
-        self.ranges.iter().map(|(t, _)| *t)
+        self.ranges.iter().map(|(t, _, _)| *t)
     }
+}
+
+/// The direction whose user data a signature cannot match without: that
+/// of a pattern that constrains bytes and looks at one direction only.
+fn needed_direction(sig: &Signature) -> Option<usize> {
+    sig.patterns.iter().find_map(|p| {
+        let constrains = match &p.kind {
+            PatternKind::Masked { bytes, .. } => bytes.iter().any(|b| !b.is_any()),
+            PatternKind::Literal { bytes, .. } => !bytes.is_empty(),
+            PatternKind::Regex { .. } => false,
+        };
+        match (constrains, p.direction) {
+            (true, Direction::Initiator) => Some(0),
+            (true, Direction::Responder) => Some(1),
+            _ => None,
+        }
+    })
 }
 
 /// What a signature did on one fold (weighted flow counts).
@@ -325,9 +410,25 @@ pub struct Rotations {
 }
 
 impl Rotations {
-    /// The part of an item.
-    pub fn of(&self, it: &PoolItem<'_>) -> usize {
-        usize::from(self.of_capture[it.capture as usize])
+    /// One part holding every capture.
+    pub fn single(pool: &Pool<'_>) -> Rotations {
+        Rotations {
+            of_capture: vec![0; pool.captures.len()],
+            parts: 1,
+        }
+    }
+
+    /// The part of a capture.
+    pub fn of(&self, capture: u32) -> usize {
+        usize::from(self.of_capture[capture as usize])
+    }
+
+    /// The item's weight in part `part`.
+    pub fn weight_in(&self, it: &PoolItem<'_>, part: usize) -> f64 {
+        it.shares()
+            .filter(|(c, _)| self.of(*c) == part)
+            .map(|(_, w)| w)
+            .sum()
     }
 
     /// Splits the captures so that those in `focus` (the captures holding
@@ -400,21 +501,24 @@ impl Measure {
         out
     }
 
-    /// Records a match of `it`, of part `part`, with this verdict.
-    pub fn record(&mut self, it: &PoolItem<'_>, part: usize, verdict: Verdict) {
-        let f = part.min(self.folds.len() - 1);
-        match verdict {
-            Verdict::True => {
-                self.folds[f].tp += it.weight;
-                *self.tp_ports[f].entry(it.example.server_port).or_default() += it.weight;
-                *self.tp_captures[f].entry(it.capture).or_default() += it.weight;
-                self.tp_port_captures[f].insert((it.example.server_port, it.capture));
+    /// Records a match of `it` with this verdict, each capture's share in
+    /// that capture's part of `rots`.
+    pub fn record(&mut self, it: &PoolItem<'_>, rots: &Rotations, verdict: Verdict) {
+        for (c, share) in it.shares() {
+            let f = rots.of(c).min(self.folds.len() - 1);
+            match verdict {
+                Verdict::True => {
+                    self.folds[f].tp += share;
+                    *self.tp_ports[f].entry(it.example.server_port).or_default() += share;
+                    *self.tp_captures[f].entry(c).or_default() += share;
+                    self.tp_port_captures[f].insert((it.example.server_port, c));
+                }
+                Verdict::False(w) => {
+                    self.folds[f].fp += share * w;
+                    *self.fp_captures[f].entry(c).or_default() += share * w;
+                }
+                Verdict::Neither => {}
             }
-            Verdict::False(w) => {
-                self.folds[f].fp += it.weight * w;
-                *self.fp_captures[f].entry(it.capture).or_default() += it.weight * w;
-            }
-            Verdict::Neither => {}
         }
     }
 
@@ -487,13 +591,51 @@ pub fn verdict(class: &Class, protocol: &str, unlabelled_weight: f64) -> Verdict
 
 /// Measures `sig` over the pool, per part of `rots`.
 pub fn measure(sig: &Signature, pool: &Pool<'_>, rots: &Rotations) -> Measure {
+    measure_matches(sig, pool, rots).0
+}
+
+/// [`measure`], and the items matched (so that a variant of `sig` that
+/// only narrows it, such as a port added, can be measured on them alone
+/// with [`measure_among`]).
+pub fn measure_matches<'p, 'a>(
+    sig: &Signature,
+    pool: &'p Pool<'a>,
+    rots: &Rotations,
+) -> (Measure, Vec<&'p PoolItem<'a>>) {
     let mut m = Measure::new(rots.parts);
+    let mut hits = Vec::new();
     let prepared = Prepared::new(sig);
-    for it in pool.for_transport(sig.transport.number()) {
+    let mut each = |it: &'p PoolItem<'a>| {
         if prepared.matches(it.example) {
             m.record(
                 it,
-                rots.of(it),
+                rots,
+                verdict(it.class, &sig.protocol, pool.unlabelled_weight),
+            );
+            hits.push(it);
+        }
+    };
+    match (sig.transport.number(), needed_direction(sig)) {
+        (Some(t), Some(d)) => pool.with_payload(t, d).for_each(&mut each),
+        (t, _) => pool.for_transport(t).iter().for_each(&mut each),
+    }
+    (m, hits)
+}
+
+/// Measures `sig` over `among`, the items a broader signature matched.
+pub fn measure_among(
+    sig: &Signature,
+    among: &[&PoolItem<'_>],
+    pool: &Pool<'_>,
+    rots: &Rotations,
+) -> Measure {
+    let mut m = Measure::new(rots.parts);
+    let prepared = Prepared::new(sig);
+    for it in among {
+        if prepared.matches(it.example) {
+            m.record(
+                it,
+                rots,
                 verdict(it.class, &sig.protocol, pool.unlabelled_weight),
             );
         }

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use super::evidence::Evidence;
 use super::example::Class;
 use super::mine::{round4, MineOptions};
-use super::score::{Measure, Pool, PoolItem, Prepared, Verdict};
+use super::score::{Measure, Pool, PoolItem, Prepared, Rotations, Verdict};
 
 /// What the tiers decided for one key.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,7 +110,6 @@ fn learn_key(
     items: &[&PoolItem<'_>],
     opts: &MineOptions,
 ) -> (Vec<Signature>, Vec<TierRule>) {
-    let _ = pool;
     let w = opts.unlabelled_weight;
     // The protocol named most on the key (weak labels included).
     let mut votes: BTreeMap<&str, f64> = BTreeMap::new();
@@ -126,8 +125,9 @@ fn learn_key(
         return (Vec::new(), Vec::new());
     };
     let mut m = Measure::new(1);
+    let one = Rotations::single(pool);
     for it in items {
-        m.record(it, 0, tier_verdict(it.class, protocol, w));
+        m.record(it, &one, tier_verdict(it.class, protocol, w));
     }
     let evidence = Evidence::leave_one_capture_out(
         &m.per_capture(),
