@@ -32,7 +32,7 @@ fn regex_matches(re: &Regex, position: Position, data: &[u8]) -> bool {
 enum Compiled {
     None,
     Regex(Box<Regex>),
-    Finder(memchr::memmem::Finder<'static>),
+    Finder(Box<memchr::memmem::Finder<'static>>),
 }
 
 fn kind_matches(kind: &PatternKind, compiled: &Compiled, data: &[u8]) -> bool {
@@ -139,7 +139,7 @@ impl<'s> Prepared<'s> {
                         nocase: false,
                         position: Position::Within(_) | Position::Anywhere,
                     } if !bytes.is_empty() => {
-                        Compiled::Finder(memchr::memmem::Finder::new(bytes).into_owned())
+                        Compiled::Finder(Box::new(memchr::memmem::Finder::new(bytes).into_owned()))
                     }
                     _ => Compiled::None,
                 })
