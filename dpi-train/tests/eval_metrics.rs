@@ -131,6 +131,15 @@ fn evaluation() -> (EvalOptions, Evaluation) {
         unaligned: 1,
         flows: vec![],
         metrics: Metrics::compute(&table(), 15),
+        apps: dpi_train::eval::metrics::AppMetrics::compute(
+            [
+                (Some("YouTube"), Some("YouTube")),
+                (Some("Google"), None),
+                (None, Some("Netflix")),
+                (Some("Apple"), Some("apple")),
+            ],
+            15,
+        ),
         comparison: Default::default(),
     };
     (opts, e)
@@ -147,8 +156,13 @@ fn reports() {
     assert_eq!(j["reference_records"], 11);
     assert_eq!(j["per_protocol"][0]["protocol"], "HTTP");
     assert_eq!(j["per_protocol"][0]["support"], 5);
+    assert_eq!(j["app_recall"], 2.0 / 3.0);
+    assert_eq!(j["app_precision"], 2.0 / 3.0);
+    assert_eq!(j["app_confusions"][0]["reference"], "-");
+    assert_eq!(j["app_confusions"][0]["candidate"], "Netflix");
     let t = to_text("c", &opts, &e);
     assert!(t.contains("coverage 80.00% (8/10)"), "{t}");
+    assert!(t.contains("applications: recall 66.67% (2/3)"), "{t}");
     assert!(t.contains("precision 75.00% (6/8)"), "{t}");
     let mut csv = Vec::new();
     write_per_protocol(&mut csv, &e.metrics).unwrap();

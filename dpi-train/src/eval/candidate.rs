@@ -50,14 +50,25 @@ impl fmt::Display for Source {
     }
 }
 
+/// A candidate's label of one flow: an nDPI master protocol and, when it
+/// names one, an application (nDPI's part after the dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// The master protocol.
+    pub master: String,
+    /// The application.
+    pub app: Option<String>,
+}
+
 /// Something that names the master protocol of an aligned flow.
 ///
 /// An evaluation asks it once per reference flow, with the aligned row
 /// and the flow as the flow meter gave it (user data as bytes); `None`
 /// means it names nothing (unknown, or a name with no nDPI equivalent).
 pub trait Candidate: Send + Sync {
-    /// The nDPI master protocol of `flow`, if the candidate names one.
-    fn label(&self, flow: &AlignedFlow, raw: &Flow) -> Option<String>;
+    /// The nDPI master protocol of `flow` (and its application), if the
+    /// candidate names one.
+    fn label(&self, flow: &AlignedFlow, raw: &Flow) -> Option<Label>;
 }
 
 /// A reference tool's labels, read from the aligned flow.
@@ -68,9 +79,12 @@ pub struct ToolCandidate {
 }
 
 impl Candidate for ToolCandidate {
-    fn label(&self, flow: &AlignedFlow, _raw: &Flow) -> Option<String> {
+    fn label(&self, flow: &AlignedFlow, _raw: &Flow) -> Option<Label> {
         let l = flow.labels.get(self.index)?.as_ref()?;
-        named(l.master.as_deref()).map(str::to_owned)
+        named(l.master.as_deref()).map(|m| Label {
+            master: m.to_owned(),
+            app: l.app.clone().filter(|a| !a.is_empty()),
+        })
     }
 }
 
@@ -94,13 +108,23 @@ impl DpiCandidate {
 }
 
 impl Candidate for DpiCandidate {
-    fn label(&self, _flow: &AlignedFlow, raw: &Flow) -> Option<String> {
+    fn label(&self, _flow: &AlignedFlow, raw: &Flow) -> Option<Label> {
         let c = self.classifier.classify(&FlowView::from(raw));
         if c.is_unknown() {
             return None;
         }
-        let master = c.protocol.split('.').next().unwrap_or("");
-        named(Some(master)).map(str::to_owned)
+        let mut parts = c.protocol.splitn(2, '.');
+        let master = parts.next().unwrap_or("");
+        let app = c
+            .app
+            .as_deref()
+            .or(parts.next())
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned);
+        named(Some(master)).map(|m| Label {
+            master: m.to_owned(),
+            app,
+        })
     }
 }
 

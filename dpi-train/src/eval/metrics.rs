@@ -191,3 +191,98 @@ impl Confusion {
         }
     }
 }
+
+/// Application-level figures: how often the candidate names the
+/// application the reference names (nDPI's part after the dot:
+/// `TLS.YouTube` → `YouTube`), compared without regard to ASCII case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AppMetrics {
+    /// Reference flows that name an application.
+    pub app_flows: u64,
+    /// Of those, the flows where the candidate names the same one.
+    pub app_recalled: u64,
+    /// Flows (of all evaluated) where the candidate names an application.
+    pub app_named: u64,
+    /// Of those, the flows where it is the reference's.
+    pub app_correct: u64,
+    /// `app_recalled / app_flows`.
+    pub app_recall: f64,
+    /// `app_correct / app_named`.
+    pub app_precision: f64,
+    /// The most frequent disagreements (reference application or `-`,
+    /// candidate application or `-`, flows), most first.
+    pub app_confusions: Vec<(String, String, u64)>,
+}
+
+impl AppMetrics {
+    /// Computes the figures over `(reference app, candidate app)` pairs,
+    /// keeping the `top` most frequent disagreements (at least 10).
+    ///
+    /// ```
+    /// use dpi_train::eval::metrics::AppMetrics;
+    /// let m = AppMetrics::compute(
+    ///     [(Some("YouTube"), Some("youtube")), (Some("Google"), None), (None, Some("Google"))],
+    ///     10,
+    /// );
+    /// assert_eq!((m.app_flows, m.app_recalled, m.app_named, m.app_correct), (2, 1, 2, 1));
+    /// assert_eq!(m.app_confusions.len(), 2);
+    /// ```
+    pub fn compute<'a>(
+        pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+        top: usize,
+    ) -> AppMetrics {
+        let mut m = AppMetrics::default();
+        let mut wrong: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for (r, c) in pairs {
+            let same = matches!((r, c), (Some(r), Some(c)) if r.eq_ignore_ascii_case(c));
+            if r.is_some() {
+                m.app_flows += 1;
+                m.app_recalled += u64::from(same);
+            }
+            if c.is_some() {
+                m.app_named += 1;
+                m.app_correct += u64::from(same);
+            }
+            if !same && (r.is_some() || c.is_some()) {
+                let key = (r.unwrap_or("-").to_owned(), c.unwrap_or("-").to_owned());
+                *wrong.entry(key).or_default() += 1;
+            }
+        }
+        m.app_recall = ratio(m.app_recalled, m.app_flows);
+        m.app_precision = ratio(m.app_correct, m.app_named);
+        let mut v: Vec<(String, String, u64)> =
+            wrong.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+        v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        v.truncate(top.max(10));
+        m.app_confusions = v;
+        m
+    }
+
+    /// The means of `app_recall` and `app_precision` over `items` that
+    /// hold flows (counts added).
+    pub fn mean<'a>(items: impl IntoIterator<Item = &'a AppMetrics>) -> AppMetrics {
+        let mut out = AppMetrics::default();
+        let (mut nr, mut np) = (0u32, 0u32);
+        for m in items {
+            out.app_flows += m.app_flows;
+            out.app_recalled += m.app_recalled;
+            out.app_named += m.app_named;
+            out.app_correct += m.app_correct;
+            if m.app_flows > 0 {
+                nr += 1;
+                out.app_recall += m.app_recall;
+            }
+            if m.app_named > 0 {
+                np += 1;
+                out.app_precision += m.app_precision;
+            }
+        }
+        if nr > 0 {
+            out.app_recall /= f64::from(nr);
+        }
+        if np > 0 {
+            out.app_precision /= f64::from(np);
+        }
+        out
+    }
+}

@@ -37,7 +37,9 @@ use crate::align::named;
 use crate::labels::{Corpus, LabelSource, NameRegistry, Tool};
 use crate::runner::RunOptions;
 
-pub use candidate::{dpi_candidate, hand_written, Candidate, DpiCandidate, Source, ToolCandidate};
+pub use candidate::{
+    dpi_candidate, hand_written, Candidate, DpiCandidate, Label, Source, ToolCandidate,
+};
 pub use load::{Loaded, LoadedCapture};
 pub use metrics::{Confusion, Metrics, Outcome, ProtocolStats};
 pub use train::{Comparison, Figures, FoldResult, TrainingSummary};
@@ -119,6 +121,10 @@ pub struct EvalFlow {
     pub reference: String,
     /// The candidate's master protocol, if it names one.
     pub candidate: Option<String>,
+    /// The reference's application, if it names one.
+    pub reference_app: Option<String>,
+    /// The candidate's application, if it names one.
+    pub candidate_app: Option<String>,
 }
 
 /// The result of an evaluation.
@@ -134,6 +140,8 @@ pub struct Evaluation {
     pub flows: Vec<EvalFlow>,
     /// The figures over [`Evaluation::flows`].
     pub metrics: Metrics,
+    /// The application figures over the same flows.
+    pub apps: metrics::AppMetrics,
     /// Baseline, other tools, folds and training (empty for a plain run
     /// of a tool candidate).
     pub comparison: Comparison,
@@ -192,7 +200,7 @@ pub fn tools_for(opts: &EvalOptions, corpus: &Corpus) -> Vec<Tool> {
 }
 
 /// Evaluated flows, each with one label per candidate asked.
-pub type Rows = Vec<(EvalFlow, Vec<Option<String>>)>;
+pub type Rows = Vec<(EvalFlow, Vec<Option<Label>>)>;
 
 /// One candidate asked over a loaded corpus: the labels, and the index of
 /// its tool among the aligned tools (so that a record of that tool that
@@ -258,19 +266,24 @@ pub fn label_flows(
                 reference_label: r.protocol.clone(),
                 reference: master.to_owned(),
                 candidate: None,
+                reference_app: r.app.clone().filter(|a| !a.is_empty()),
+                candidate_app: None,
             };
             let labels = asked
                 .iter()
                 .map(|a| {
                     // A candidate tool's record that spans this flow names it too.
-                    let at = |j: usize| -> Option<String> {
+                    let at = |j: usize| -> Option<Label> {
                         let from_cover = a.tool_index.and_then(|c| {
                             let (r, _) = &capture.records[c][capture.covers[c][j]?];
-                            named(r.master.as_deref()).map(str::to_owned)
+                            named(r.master.as_deref()).map(|m| Label {
+                                master: m.to_owned(),
+                                app: r.app.clone().filter(|a| !a.is_empty()),
+                            })
                         });
                         from_cover
                             .or_else(|| a.candidate.label(&capture.flows[j], &lc.raw[j]))
-                            .and_then(|c| named(Some(&c)).map(str::to_owned))
+                            .filter(|l| named(Some(&l.master)).is_some())
                     };
                     let mut l = at(i);
                     if let (None, Some(r)) = (&l, cover[i]) {
@@ -286,13 +299,30 @@ pub fn label_flows(
 }
 
 /// The outcomes of candidate `k` over `rows`.
-pub fn outcomes(rows: &[(EvalFlow, Vec<Option<String>>)], k: usize) -> Vec<Outcome> {
+pub fn outcomes(rows: &[(EvalFlow, Vec<Option<Label>>)], k: usize) -> Vec<Outcome> {
     rows.iter()
         .map(|(e, l)| Outcome {
             reference: e.reference.clone(),
-            candidate: l[k].clone(),
+            candidate: l[k].as_ref().map(|l| l.master.clone()),
         })
         .collect()
+}
+
+/// The application figures of candidate `k` over `rows`.
+pub fn app_figures(
+    rows: &[(EvalFlow, Vec<Option<Label>>)],
+    k: usize,
+    top: usize,
+) -> metrics::AppMetrics {
+    metrics::AppMetrics::compute(
+        rows.iter().map(|(e, l)| {
+            (
+                e.reference_app.as_deref(),
+                l[k].as_ref().and_then(|l| l.app.as_deref()),
+            )
+        }),
+        top,
+    )
 }
 
 /// Evaluates the candidate against the reference over `corpus`.
@@ -339,10 +369,13 @@ pub fn finish(
     top: usize,
 ) -> Evaluation {
     let metrics = Metrics::compute(&outcomes(&rows, k), top);
+    let apps = app_figures(&rows, k, top);
     let flows = rows
         .into_iter()
         .map(|(mut e, mut l)| {
-            e.candidate = l.swap_remove(k);
+            let l = l.swap_remove(k);
+            e.candidate_app = l.as_ref().and_then(|l| l.app.clone());
+            e.candidate = l.map(|l| l.master);
             e
         })
         .collect();
@@ -351,6 +384,7 @@ pub fn finish(
         unaligned,
         flows,
         metrics,
+        apps,
         comparison: Comparison::default(),
     }
 }

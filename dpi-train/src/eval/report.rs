@@ -34,8 +34,9 @@
 //!
 //! `per_protocol.csv`: `protocol,support,predicted,correct,precision,recall,f1`
 //! (empty cells for undefined ratios). `flows.csv`:
-//! `capture,reference_line,reference_label,reference,candidate`, one row per
-//! evaluated flow (`candidate` empty when it names nothing).
+//! `capture,reference_line,reference_label,reference,candidate,reference_app,candidate_app`,
+//! one row per evaluated flow (`candidate` empty when it names nothing,
+//! the applications empty when not named).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -63,8 +64,45 @@ pub fn to_json(corpus: &str, opts: &EvalOptions, e: &Evaluation) -> Value {
     ) {
         m.extend(rest);
     }
+    add_apps(&mut v, e);
     add_comparison(&mut v, opts, e);
     v
+}
+
+/// `app_recall`, `app_precision` (means over folds with `--folds`, the
+/// pooled figures then under `app_pooled`), their counts and the top
+/// application confusions.
+fn add_apps(v: &mut Value, e: &Evaluation) {
+    let Value::Object(m) = v else { return };
+    let pooled = &e.apps;
+    let top = e.comparison.apps_mean.as_ref().unwrap_or(pooled);
+    m.insert("app_recall".into(), top.app_recall.into());
+    m.insert("app_precision".into(), top.app_precision.into());
+    for (k, x) in [
+        ("app_flows", pooled.app_flows),
+        ("app_recalled", pooled.app_recalled),
+        ("app_named", pooled.app_named),
+        ("app_correct", pooled.app_correct),
+    ] {
+        m.insert(k.into(), x.into());
+    }
+    if e.comparison.apps_mean.is_some() {
+        m.insert(
+            "app_pooled".into(),
+            serde_json::json!({
+                "app_recall": pooled.app_recall,
+                "app_precision": pooled.app_precision,
+            }),
+        );
+    }
+    m.insert(
+        "app_confusions".into(),
+        pooled
+            .app_confusions
+            .iter()
+            .map(|(r, c, n)| serde_json::json!({"reference": r, "candidate": c, "flows": n}))
+            .collect(),
+    );
 }
 
 fn figures(f: &Figures) -> Value {
@@ -119,6 +157,8 @@ fn add_comparison(v: &mut Value, opts: &EvalOptions, e: &Evaluation) {
                         serde_json::to_value(&f.training).expect("a summary serialises"),
                     );
                     o.insert("baseline".into(), figures(&f.baseline));
+                    o.insert("app_recall".into(), f.apps.app_recall.into());
+                    o.insert("app_precision".into(), f.apps.app_precision.into());
                     for (s, x) in &f.others {
                         o.insert(s.name().into(), figures(x));
                     }
@@ -244,6 +284,32 @@ pub fn to_text(corpus: &str, opts: &EvalOptions, e: &Evaluation) -> String {
         m.correct,
         m.named
     );
+    let a = &e.apps;
+    let mean = e.comparison.apps_mean.as_ref();
+    let _ = writeln!(
+        s,
+        "applications{}: recall {} ({}/{})  precision {} ({}/{}){}",
+        if mean.is_some() { " (pooled)" } else { "" },
+        pct(a.app_recall),
+        a.app_recalled,
+        a.app_flows,
+        pct(a.app_precision),
+        a.app_correct,
+        a.app_named,
+        mean.map_or(String::new(), |m| format!(
+            "; mean over folds: recall {}  precision {}",
+            pct(m.app_recall),
+            pct(m.app_precision)
+        ))
+    );
+    if !a.app_confusions.is_empty() {
+        let list: Vec<String> = a
+            .app_confusions
+            .iter()
+            .map(|(r, c, n)| format!("{r} -> {c} ({n})"))
+            .collect();
+        let _ = writeln!(s, "top application confusions: {}", list.join(", "));
+    }
     s.push('\n');
     s.push_str(&comparison_text(e));
     let width = m
@@ -339,6 +405,8 @@ pub fn write_flows<W: Write>(out: &mut W, flows: &[EvalFlow]) -> io::Result<()> 
         "reference_label",
         "reference",
         "candidate",
+        "reference_app",
+        "candidate_app",
     ];
     write_csv_line(out, &header.map(String::from))?;
     for f in flows {
@@ -350,6 +418,8 @@ pub fn write_flows<W: Write>(out: &mut W, flows: &[EvalFlow]) -> io::Result<()> 
                 f.reference_label.clone(),
                 f.reference.clone(),
                 f.candidate.clone().unwrap_or_default(),
+                f.reference_app.clone().unwrap_or_default(),
+                f.candidate_app.clone().unwrap_or_default(),
             ],
         )?;
     }

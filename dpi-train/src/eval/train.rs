@@ -114,6 +114,8 @@ pub struct FoldResult {
     pub baseline: Figures,
     /// Other tools on the same flows.
     pub others: Vec<(Source, Figures)>,
+    /// The trained set's application figures on the held-out fold.
+    pub apps: super::metrics::AppMetrics,
 }
 
 /// What one training run did.
@@ -155,6 +157,8 @@ pub struct Comparison {
     pub folds: Vec<FoldResult>,
     /// With `--train-corpus`: the training.
     pub training: Option<TrainingSummary>,
+    /// With folds: the means of the application figures over the folds.
+    pub apps_mean: Option<super::metrics::AppMetrics>,
 }
 
 fn source_of(t: Tool) -> Source {
@@ -323,6 +327,7 @@ pub fn evaluate_dpi(
                     .count(),
                 training,
                 figures: Figures::of(&Metrics::compute(&outcomes(&rows, 0), 0)),
+                apps: super::app_figures(&rows, 0, opts.top),
                 baseline: Figures::of(&Metrics::compute(&outcomes(&rows, 1), 0)),
                 others: others_of(&rows, 2),
             });
@@ -336,12 +341,16 @@ pub fn evaluate_dpi(
             others_pooled: others_of(&all, 2),
             folds: Vec::new(),
             training: None,
+            apps_mean: None,
         };
         comparison.others = tool_cands
             .iter()
             .enumerate()
             .map(|(j, (s, _))| (*s, Figures::mean(folds.iter().map(|f| &f.others[j].1))))
             .collect();
+        comparison.apps_mean = Some(super::metrics::AppMetrics::mean(
+            folds.iter().map(|f| &f.apps),
+        ));
         comparison.folds = folds;
         let mut e = finish(all, 0, records, unaligned, opts.top);
         e.comparison = comparison;
