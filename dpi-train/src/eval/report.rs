@@ -226,7 +226,7 @@ fn comparison_text(e: &Evaluation) -> String {
             );
         }
         if let Some(mean) = &c.mean {
-            s.push_str("mean over folds:\n");
+            s.push_str("mean over folds (the JSON's top-level figures):\n");
             s.push_str(&figures_line("trained", mean));
         }
     }
@@ -273,7 +273,12 @@ pub fn to_text(corpus: &str, opts: &EvalOptions, e: &Evaluation) -> String {
     );
     let _ = writeln!(
         s,
-        "coverage {} ({}/{})  accuracy {} ({}/{})  precision {} ({}/{})",
+        "{}coverage {} ({}/{})  accuracy {} ({}/{})  precision {} ({}/{})",
+        if e.comparison.mean.is_some() {
+            "pooled over the held-out folds: "
+        } else {
+            ""
+        },
         pct(m.coverage),
         m.named,
         m.flows,
