@@ -192,3 +192,25 @@ pub struct Flow {
     /// Why the flow was finished.
     pub end: FlowEnd,
 }
+
+impl Flow {
+    /// The protocol fields of the flow, read from its first bytes per
+    /// direction (see [`protocols`](crate::protocols)).
+    ///
+    /// ```
+    /// use dpi_core::{FlowConfig, FlowMeter, LinkType, Timestamp};
+    ///
+    /// let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x1c\x00\x01";
+    /// let frame = dpi_core::testing::udp_ipv4_frame([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, query);
+    /// let mut meter = FlowMeter::new(FlowConfig::default());
+    /// let mut flows = Vec::new();
+    /// meter.push_frame(LinkType::ETHERNET, Timestamp::from_micros(1), &frame, frame.len() as u32, &mut |f| flows.push(f));
+    /// meter.flush(&mut |f| flows.push(f));
+    /// let meta = flows[0].metadata();
+    /// assert_eq!(meta.hostname.as_deref(), Some("www.example.com"));
+    /// assert_eq!(meta.dns_query_type.as_deref(), Some("AAAA"));
+    /// ```
+    pub fn metadata(&self) -> crate::Metadata {
+        crate::protocols::extract(&crate::FlowView::from(self))
+    }
+}
