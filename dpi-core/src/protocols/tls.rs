@@ -23,7 +23,7 @@
 //! body.extend([0u8; 32]); // random
 //! body.extend([0, 0, 2, 0x13, 0x01, 1, 0]); // no session id, one suite, null compression
 //! let sni = b"example.com";
-//! let ext_len = 9 + sni.len();
+//! let ext_len = 5 + sni.len();
 //! body.extend([0, ext_len as u8 + 4, 0, 0, 0, ext_len as u8]);
 //! body.extend([0, sni.len() as u8 + 3, 0, 0, sni.len() as u8]);
 //! body.extend(sni);
@@ -734,18 +734,26 @@ fn applies_dtls(v: &FlowView<'_>) -> bool {
     v.transport == UDP && (starts_dtls_record(v.c2s) || starts_dtls_record(v.s2c))
 }
 
-/// Copies a ClientHello's fields into `m`.
+/// Copies a ClientHello's fields into the fields of `m` still unset.
 pub(crate) fn fill_client(ch: &ClientHello, transport: Transport, m: &mut Metadata) {
-    m.hostname = ch.server_name.clone();
-    m.alpn = ch.alpn.clone();
-    m.ja4 = ch.ja4(transport);
+    if m.hostname.is_none() {
+        m.hostname = ch.server_name.clone();
+    }
+    if m.alpn.is_none() {
+        m.alpn = ch.alpn.clone();
+    }
+    if m.ja4.is_none() {
+        m.ja4 = ch.ja4(transport);
+    }
 }
 
 fn fill_server(sh: &ServerHello, transport: Transport, m: &mut Metadata) {
-    if sh.cipher_suite.is_some() {
+    if sh.cipher_suite.is_some() && m.tls_version.is_none() {
         m.tls_version = Some(sh.selected_version.unwrap_or(sh.legacy_version));
     }
-    m.ja4s = sh.ja4s(transport);
+    if m.ja4s.is_none() {
+        m.ja4s = sh.ja4s(transport);
+    }
 }
 
 fn fill(p: Parsed<Hello>, transport: Transport, m: &mut Metadata) {
