@@ -33,12 +33,16 @@
 //!
 //! - TCP: when they start a TLS handshake record holding a ClientHello,
 //!   the capture limit becomes the hello's length as its headers announce
-//!   it (record headers included), at most the bound;
+//!   it (record headers included), at most the bound; when they start an
+//!   HTTP request (a method and a space), the bound (long request lines
+//!   push the `Host` header past N);
 //! - datagrams: when the first datagram is a QUIC client Initial of a
 //!   version the QUIC parser reads, the capture keeps whole datagrams and
 //!   appends the following long-header datagrams (the rest of the first
 //!   flight) up to the bound; the first short-header datagram, a datagram
-//!   cut by the snap length or the bound ends it.
+//!   cut by the snap length or the bound ends it; when it is a DTLS
+//!   ClientHello, the same with the datagrams that start with a DTLS
+//!   handshake record (a hello fragmented over datagrams).
 //!
 //! The buffer grows once, at that first look. Other flows keep N.
 //!
@@ -50,6 +54,16 @@
 //! did not follow each other are never joined.
 
 use crate::TcpInfo;
+
+/// Which handshake a datagram direction is gathering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gather {
+    Off,
+    /// QUIC: long-header datagrams.
+    Quic,
+    /// DTLS: datagrams that start with a DTLS handshake record.
+    Dtls,
+}
 
 /// Capture state of one direction. The bytes live in the flow's payload
 /// vector; this holds what is needed to place more of them.
@@ -73,8 +87,8 @@ pub(crate) struct Stream {
     grow: u32,
     /// The capture limit when a handshake raised it above N (0: N).
     limit: u32,
-    /// Datagrams: QUIC Initial datagrams are being appended.
-    quic: bool,
+    /// Datagrams: the handshake datagrams being appended, if any.
+    gather: Gather,
 }
 
 impl Stream {
@@ -89,7 +103,7 @@ impl Stream {
             max_ranges,
             grow: 0,
             limit: 0,
-            quic: false,
+            gather: Gather::Off,
         }
     }
 
@@ -104,7 +118,7 @@ impl Stream {
             max_ranges: 0,
             grow: 0,
             limit: 0,
-            quic: false,
+            gather: Gather::Off,
         }
     }
 
@@ -125,7 +139,15 @@ impl Stream {
     fn decide_tcp(&mut self, buf: &mut Vec<u8>, n: usize, first: &[u8]) {
         let bound = self.grow as usize;
         self.grow = 0;
-        if bound <= n || !crate::protocols::tls::starts_handshake_record(first) {
+        if bound <= n {
+            return;
+        }
+        if crate::protocols::http::starts_request(first) {
+            self.limit = bound as u32;
+            buf.reserve_exact(bound.saturating_sub(buf.len()));
+            return;
+        }
+        if !crate::protocols::tls::starts_handshake_record(first) {
             return;
         }
         if first.get(5) != Some(&1) {
@@ -262,17 +284,29 @@ impl Stream {
         if self.grow > 0 {
             let bound = self.grow as usize;
             self.grow = 0;
-            if bound > n && crate::protocols::quic::is_client_initial(data) {
-                self.quic = true;
+            let gather = if bound <= n {
+                Gather::Off
+            } else if crate::protocols::quic::is_client_initial(data) {
+                Gather::Quic
+            } else if crate::protocols::tls::starts_dtls_client_hello(data) {
+                Gather::Dtls
+            } else {
+                Gather::Off
+            };
+            if gather != Gather::Off {
+                self.gather = gather;
                 self.limit = bound as u32;
                 buf.reserve_exact(bound.saturating_sub(buf.len()));
             }
         }
-        if self.quic {
-            // Whole long-header datagrams only, up to the bound.
+        if self.gather != Gather::Off {
+            // Whole handshake datagrams only, up to the bound.
             let n = self.cap(n);
-            let long = data.first().is_some_and(|b| b & 0x80 != 0);
-            if !buf.is_empty() && !long {
+            let more = match self.gather {
+                Gather::Quic => data.first().is_some_and(|b| b & 0x80 != 0),
+                _ => crate::protocols::tls::starts_dtls_handshake(data),
+            };
+            if !buf.is_empty() && !more {
                 self.closed = true;
                 return;
             }

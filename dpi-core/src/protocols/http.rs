@@ -179,10 +179,27 @@ fn applies(v: &FlowView<'_>) -> bool {
         && (starts_request(v.c2s) || starts_response(v.s2c) || starts_response(v.c2s))
 }
 
+/// The host of a `Host` header value without its port (`[v6]:port` keeps
+/// the address inside the brackets), as nDPI reports HTTP host names.
+pub fn host_without_port(host: &str) -> &str {
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
 fn extract(v: &FlowView<'_>, m: &mut Metadata) {
     if starts_request(v.c2s) {
         if let Some(req) = parse_request(v.c2s).value {
-            m.hostname = req.host;
+            // Over TCP the port is dropped; SSDP and other HTTP-shaped
+            // text over UDP keep the header as sent, as nDPI prints them.
+            m.hostname = match (req.host, v.transport) {
+                (Some(h), TCP) => Some(host_without_port(&h).to_string()),
+                (h, _) => h,
+            };
             m.http_user_agent = req.user_agent;
             m.http_method = Some(req.method);
             m.http_url = Some(req.target);
@@ -258,6 +275,16 @@ mod tests {
         let m = super::super::extract(&v);
         assert_eq!(m.hostname.as_deref(), Some("239.255.255.250:1900"));
         assert_eq!(m.http_method.as_deref(), Some("M-SEARCH"));
+    }
+
+    #[test]
+    fn ports_are_dropped_over_tcp() {
+        assert_eq!(host_without_port("example.com:8080"), "example.com");
+        assert_eq!(host_without_port("[2001:db8::1]:80"), "2001:db8::1");
+        assert_eq!(host_without_port("2001:db8::1"), "2001:db8::1");
+        assert_eq!(host_without_port("example.com"), "example.com");
+        let v = FlowView::new(6, 8080).with_c2s(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n");
+        assert_eq!(super::super::extract(&v).hostname.as_deref(), Some("a.example"));
     }
 
     #[test]

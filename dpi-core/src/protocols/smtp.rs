@@ -1,5 +1,6 @@
-//! SMTP (RFC 5321, section 4.1.1.1): the name the client gives in `EHLO`
-//! or `HELO`.
+//! SMTP (RFC 5321, sections 4.1.1.1 and 4.2): the name the client gives
+//! in `EHLO` or `HELO`, and the name the server gives in its `220`
+//! greeting (the flow's host name, as nDPI reports it).
 //!
 //! ```
 //! use dpi_core::protocols::smtp::parse_hello;
@@ -37,7 +38,7 @@ pub fn parse_hello(bytes: &[u8]) -> Parsed<String> {
 }
 
 /// Registry entry: TCP flows whose server greets with `220` and whose
-/// client starts with `EHLO` or `HELO`.
+/// client starts with `EHLO` or `HELO`; the host name is the server's.
 pub const DISSECTOR: Dissector = Dissector {
     name: "smtp",
     priority: 40,
@@ -52,8 +53,31 @@ fn applies(v: &FlowView<'_>) -> bool {
         && (v.c2s[..4].eq_ignore_ascii_case(b"EHLO") || v.c2s[..4].eq_ignore_ascii_case(b"HELO"))
 }
 
+#[cfg(test)]
+#[test]
+fn greeting() {
+    assert_eq!(
+        greeting_host(b"220 pigeon.example ESMTP ready\r\n").as_deref(),
+        Some("pigeon.example")
+    );
+    assert_eq!(greeting_host(b"220-mx.example\r\n").as_deref(), Some("mx.example"));
+    assert_eq!(greeting_host(b"220 mx"), None);
+    assert_eq!(greeting_host(b"554 no"), None);
+}
+
+/// The server's name: the first word of its `220` greeting.
+pub fn greeting_host(bytes: &[u8]) -> Option<String> {
+    let rest = bytes.strip_prefix(b"220")?;
+    let rest = rest.strip_prefix(b" ").or_else(|| rest.strip_prefix(b"-"))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;
+    let host = line_text(&rest[..end.min(255)]);
+    (!host.is_empty()).then_some(host)
+}
+
 fn extract(v: &FlowView<'_>, m: &mut Metadata) {
-    m.hostname = parse_hello(v.c2s).value;
+    m.hostname = greeting_host(v.s2c).or_else(|| parse_hello(v.c2s).value);
 }
 
 #[cfg(test)]

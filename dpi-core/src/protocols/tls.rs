@@ -379,7 +379,7 @@ pub fn parse_dtls_records(data: &[u8]) -> Parsed<Hello> {
     while let Some(header) = r.take(13) {
         let (ctype, major) = (header[0], header[1]);
         let len = usize::from(u16::from_be_bytes([header[11], header[12]]));
-        if ctype != HANDSHAKE || major != 0xfe {
+        if ctype != HANDSHAKE || (major != 0xfe && major != 1) {
             break;
         }
         let rec = match r.take(len) {
@@ -469,7 +469,7 @@ fn read_client_hello(body: &[u8], dtls: bool, whole: bool, ch: &mut ClientHello)
     let Some(version) = r.u16() else {
         return Status::Incomplete;
     };
-    if version >> 8 != 3 && version >> 8 != 0xfe {
+    if version >> 8 != 3 && version >> 8 != 0xfe && !(dtls && version == 0x0100) {
         return Status::Invalid;
     }
     ch.legacy_version = version;
@@ -722,8 +722,20 @@ pub fn starts_handshake_record(b: &[u8]) -> bool {
     b.len() >= 3 && b[0] == HANDSHAKE && b[1] == 3 && b[2] <= 4
 }
 
+/// The bytes start like a DTLS handshake record: type 22, a DTLS version
+/// (0xfeff, 0xfefd, 0xfefc, or OpenSSL's pre-standard 0x0100).
 fn starts_dtls_record(b: &[u8]) -> bool {
-    b.len() >= 3 && b[0] == HANDSHAKE && b[1] == 0xfe && b[2] >= 0xfc
+    b.len() >= 3 && b[0] == HANDSHAKE && ((b[1] == 0xfe && b[2] >= 0xfc) || (b[1] == 1 && b[2] == 0))
+}
+
+/// The datagram starts with a DTLS handshake record.
+pub fn starts_dtls_handshake(b: &[u8]) -> bool {
+    starts_dtls_record(b)
+}
+
+/// The datagram starts with a DTLS record carrying a ClientHello fragment.
+pub fn starts_dtls_client_hello(b: &[u8]) -> bool {
+    starts_dtls_record(b) && b.get(13) == Some(&CLIENT_HELLO)
 }
 
 fn applies_tcp(v: &FlowView<'_>) -> bool {
