@@ -120,9 +120,13 @@ const MAIN: [&str; 4] = ["HTTP", "TLS", "QUIC", "DNS"];
 ///   address literal and `d` when the hello has no `server_name`
 ///   extension; the specification says `d` when the extension is there,
 ///   `i` when it is not;
-/// - the ALPN characters when the client offers a single protocol: nDPI's
-///   two characters are not the first and last of the value (`ht` for
-///   `http/1.1`, `hq` for `hq-29`, `h0` for `h2`);
+/// - the second ALPN character: nDPI's first is the first character of the
+///   first ALPN value, as specified, but its second is not the value's
+///   last (`ht` for `http/1.1`, `h3` for `h3-29`, `sp` for `spdy/3.1`,
+///   `h0` for a lone `h3` or `h2`);
+/// - the DTLS version: where `supported_versions` names DTLS 1.3
+///   (0xfefc) and nothing higher, nDPI writes the hello's own version
+///   (`d2`) where the specification takes the extension's (`d3`);
 /// - an empty extension list after SNI and ALPN are taken out: nDPI
 ///   hashes the empty string (`e3b0c44298fc`) where the specification
 ///   writes `000000000000`.
@@ -145,9 +149,9 @@ fn same_but_for_ndpi(ours: &str, theirs: &str, m: &Metadata) -> bool {
     let sni_ok = o[3] == t[3]
         || (o[3] == b'd' && t[3] == b'i' && ip_name)
         || (o[3] == b'i' && t[3] == b'd' && m.hostname.is_none());
-    let one_alpn = m.alpn.as_ref().is_some_and(|a| a.len() == 1);
-    let alpn_ok = o[8..] == t[8..] || one_alpn;
-    c_ok && sni_ok && alpn_ok && o[..3] == t[..3] && o[4..8] == t[4..8]
+    let alpn_ok = o[8] == t[8];
+    let version_ok = o[1..3] == t[1..3] || (o[0] == b'd' && &o[1..3] == b"d3" && &t[1..3] == b"d2");
+    c_ok && sni_ok && alpn_ok && version_ok && o[0] == t[0] && o[4..8] == t[4..8]
 }
 
 fn split3(s: &str) -> Option<(&str, &str, &str)> {
@@ -233,12 +237,22 @@ fn run_corpus(dir: &Path, verbose: bool) -> Figures {
                 if same {
                     f.ja4_spec += 1;
                 }
-                if verbose && !same {
+                if verbose && same && ours != Some(ja4) {
                     println!(
-                        "ja4 {}:{} {master}: nDPI {ja4}, ours {ours:?} (sni {:?})",
+                        "ja4-aside {}:{}: nDPI {ja4}, ours {ours:?} (sni {:?}, alpn {:?})",
                         name.to_string_lossy(),
                         rec.line,
-                        meta.and_then(|m| m.hostname.as_deref())
+                        meta.and_then(|m| m.hostname.as_deref()),
+                        meta.and_then(|m| m.alpn.as_ref())
+                    );
+                }
+                if verbose && !same {
+                    println!(
+                        "ja4 {}:{} {master}: nDPI {ja4}, ours {ours:?} (sni {:?}, alpn {:?})",
+                        name.to_string_lossy(),
+                        rec.line,
+                        meta.and_then(|m| m.hostname.as_deref()),
+                        meta.and_then(|m| m.alpn.as_ref())
                     );
                 }
             }

@@ -124,9 +124,16 @@ fn read_name(msg: &[u8], at: usize) -> Result<(Vec<u8>, usize), bool> {
     }
 }
 
-/// The name as text: printable ASCII bytes kept, others as `\DDD`
-/// (RFC 1035's escape in master files).
+/// The name as text: as UTF-8 when it is UTF-8 without control characters
+/// or spaces (mDNS and LLMNR names are UTF-8, RFC 6762 section 16 and RFC
+/// 4795 section 2.1); otherwise printable ASCII bytes kept and the others
+/// written `\DDD` (RFC 1035's escape in master files).
 fn name_text(name: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(name) {
+        if !s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return s.to_string();
+        }
+    }
     let mut s = String::with_capacity(name.len());
     for &b in name {
         if (0x21..0x7f).contains(&b) {

@@ -284,7 +284,10 @@ mod tests {
         assert_eq!(host_without_port("2001:db8::1"), "2001:db8::1");
         assert_eq!(host_without_port("example.com"), "example.com");
         let v = FlowView::new(6, 8080).with_c2s(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n");
-        assert_eq!(super::super::extract(&v).hostname.as_deref(), Some("a.example"));
+        assert_eq!(
+            super::super::extract(&v).hostname.as_deref(),
+            Some("a.example")
+        );
     }
 
     #[test]

@@ -134,9 +134,10 @@ fn is_google_clear(v: u32) -> bool {
     }
 }
 
-/// True when `datagram` starts with a client's Initial packet of a QUIC
-/// version this module reads: an IETF long header (version 1 or 2, drafts
-/// 22 to 34, mvfst, Google's Q046 to T051) of type Initial, or a Google
+/// True when `datagram` starts with a packet of a QUIC client's first
+/// flight in a version this module reads: an IETF long header (version 1
+/// or 2, drafts 22 to 34, mvfst, Google's Q046 to T051) of type Initial or
+/// 0-RTT, or a Google
 /// QUIC public header (Q043 and earlier) with a version. The flow table
 /// asks this of a UDP flow's first datagram.
 pub fn is_client_initial(datagram: &[u8]) -> bool {
@@ -221,6 +222,7 @@ pub fn parse_initial(data: &[u8]) -> Parsed<Initial> {
             None => Parsed::invalid(Some(init)),
         };
     }
+    let google = matches!(version, 0x5130_3530 | 0x5430_3530 | 0x5430_3531);
     let mut frags: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut keys: Option<(Vec<u8>, Keys)> = None;
     let mut pos = 0;
@@ -235,20 +237,28 @@ pub fn parse_initial(data: &[u8]) -> Parsed<Initial> {
             } => {
                 let pkt = &data[pos..pos + len];
                 if initial {
-                    let reuse = keys.as_ref().is_some_and(|(d, _)| d.as_slice() == dcid);
-                    if !reuse {
-                        keys = None;
+                    // Keys come from the packet's own Destination
+                    // Connection ID; a client that changed it keeps the
+                    // first one's keys, which are tried next.
+                    let mut plain = None;
+                    if keys.as_ref().is_some_and(|(d, _)| d.as_slice() == dcid) {
+                        plain = keys.as_ref().and_then(|(_, k)| k.open(pkt, pn_offset));
+                    } else {
                         for s in schemes {
                             let k = Keys::derive(*s, dcid);
-                            if k.open(pkt, pn_offset).is_some() {
+                            if let Some(p) = k.open(pkt, pn_offset) {
+                                plain = Some(p);
                                 keys = Some((dcid.to_vec(), k));
                                 break;
                             }
                         }
+                        if plain.is_none() {
+                            plain = keys.as_ref().and_then(|(_, k)| k.open(pkt, pn_offset));
+                        }
                     }
-                    if let Some(plain) = keys.as_ref().and_then(|(_, k)| k.open(pkt, pn_offset)) {
+                    if let Some(plain) = plain {
                         init.packets += 1;
-                        crypto_frames(&plain, &mut frags);
+                        crypto_frames(&plain, google, &mut frags);
                     }
                 }
                 pos += len;
@@ -494,7 +504,9 @@ impl Keys {
 
 /// Collects the CRYPTO frames of one decrypted payload (RFC 9000, section
 /// 19): PADDING, PING and ACK are skipped; any other frame ends the walk.
-fn crypto_frames(plain: &[u8], frags: &mut Vec<(u64, Vec<u8>)>) {
+/// Google's Q050 and T05x versions number their CRYPTO frame 0x08 (the
+/// IETF number of a STREAM frame, which an Initial packet never carries).
+fn crypto_frames(plain: &[u8], google: bool, frags: &mut Vec<(u64, Vec<u8>)>) {
     let mut r = Reader::new(plain);
     while let Some(t) = r.varint() {
         match t {
@@ -518,7 +530,7 @@ fn crypto_frames(plain: &[u8], frags: &mut Vec<(u64, Vec<u8>)>) {
                     return;
                 }
             }
-            0x06 => {
+            0x06 | 0x08 if t == 0x06 || google => {
                 let (Some(off), Some(len)) = (r.varint(), r.varint()) else {
                     return;
                 };

@@ -60,7 +60,10 @@ fn greeting() {
         greeting_host(b"220 pigeon.example ESMTP ready\r\n").as_deref(),
         Some("pigeon.example")
     );
-    assert_eq!(greeting_host(b"220-mx.example\r\n").as_deref(), Some("mx.example"));
+    assert_eq!(
+        greeting_host(b"220-mx.example\r\n").as_deref(),
+        Some("mx.example")
+    );
     assert_eq!(greeting_host(b"220 mx"), None);
     assert_eq!(greeting_host(b"554 no"), None);
 }
@@ -68,7 +71,9 @@ fn greeting() {
 /// The server's name: the first word of its `220` greeting.
 pub fn greeting_host(bytes: &[u8]) -> Option<String> {
     let rest = bytes.strip_prefix(b"220")?;
-    let rest = rest.strip_prefix(b" ").or_else(|| rest.strip_prefix(b"-"))?;
+    let rest = rest
+        .strip_prefix(b" ")
+        .or_else(|| rest.strip_prefix(b"-"))?;
     let end = rest
         .iter()
         .position(|&b| b == b' ' || b == b'\r' || b == b'\n')?;

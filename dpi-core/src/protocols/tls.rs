@@ -158,16 +158,6 @@ fn version_code(v: u16) -> &'static str {
     }
 }
 
-/// Orders versions from oldest to newest, DTLS's descending numbers included.
-fn version_rank(v: u16) -> u32 {
-    match v {
-        0xfeff => 0x0302,
-        0xfefd => 0x0303,
-        0xfefc => 0x0304,
-        v => u32::from(v),
-    }
-}
-
 /// The first 12 hex digits of the SHA-256 of `s`, or twelve zeros for an
 /// empty list (JA4's rule for an empty cipher or extension list).
 fn hash12(s: &str) -> String {
@@ -222,12 +212,14 @@ impl ClientHello {
         if !self.extensions_complete {
             return None;
         }
+        // "The highest value in the extension", GREASE left out: for DTLS,
+        // whose version numbers count down, that is the oldest version.
         let version = match &self.supported_versions {
             Some(vs) => vs
                 .iter()
                 .copied()
                 .filter(|v| !is_grease(*v))
-                .max_by_key(|v| version_rank(*v))
+                .max()
                 .unwrap_or(self.legacy_version),
             None => self.legacy_version,
         };
@@ -725,7 +717,9 @@ pub fn starts_handshake_record(b: &[u8]) -> bool {
 /// The bytes start like a DTLS handshake record: type 22, a DTLS version
 /// (0xfeff, 0xfefd, 0xfefc, or OpenSSL's pre-standard 0x0100).
 fn starts_dtls_record(b: &[u8]) -> bool {
-    b.len() >= 3 && b[0] == HANDSHAKE && ((b[1] == 0xfe && b[2] >= 0xfc) || (b[1] == 1 && b[2] == 0))
+    b.len() >= 3
+        && b[0] == HANDSHAKE
+        && ((b[1] == 0xfe && b[2] >= 0xfc) || (b[1] == 1 && b[2] == 0))
 }
 
 /// The datagram starts with a DTLS handshake record.
@@ -1065,7 +1059,7 @@ pub(crate) mod tests {
         let Some(Hello::Client(ch)) = p.value else {
             panic!()
         };
-        // supported_versions says TLS 1.3 here, which JA4 reports as is.
+        // supported_versions says TLS 1.3 here (0x0304, the highest value).
         assert_eq!(
             ch.ja4(Transport::Dtls).as_deref(),
             Some("d13d1516h2_8daaf6152771_e5627efa2ab1")

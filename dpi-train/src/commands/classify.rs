@@ -590,12 +590,7 @@ mod tests {
     }
 
     impl<'a> JsonRow<'a> {
-        fn new(
-            r: &'a FlowRecord,
-            c: &'a Classification,
-            payload: bool,
-            m: &'a Metadata,
-        ) -> Self {
+        fn new(r: &'a FlowRecord, c: &'a Classification, payload: bool, m: &'a Metadata) -> Self {
             JsonRow {
                 file: &r.file,
                 transport: &r.transport,
@@ -634,8 +629,11 @@ mod tests {
 
     fn metadata(i: u32) -> Metadata {
         let text = ["example.com", "q\"uote", "é ☃", "\u{1}ctl", ""];
-        let pick = |k: u32| (i % (k + 2) != 0).then(|| text[(i + k) as usize % text.len()].to_string());
-        let list = |k: u32| (i % (k + 3) == 1).then(|| (0..i % 4).map(|j| text[j as usize].to_string()).collect());
+        let pick =
+            |k: u32| (i % (k + 2) != 0).then(|| text[(i + k) as usize % text.len()].to_string());
+        let list = |k: u32| {
+            (i % (k + 3) == 1).then(|| (0..i % 4).map(|j| text[j as usize].to_string()).collect())
+        };
         Metadata {
             hostname: pick(0),
             alpn: list(0),
