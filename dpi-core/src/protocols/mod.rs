@@ -48,6 +48,9 @@ pub mod ssh;
 pub mod stun;
 pub mod tls;
 
+#[cfg(test)]
+mod proptests;
+
 /// How far a parser got through a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {

@@ -411,10 +411,10 @@ fn long_packet(b: &[u8], version: u32) -> LongPacket<'_> {
 /// The position of the next long-header packet of `version` at or after
 /// `from`: padding after a packet hides where the next datagram starts, so
 /// this looks for a first byte with the long-header bit followed by the
-/// version.
+/// version. The answer is never before `from`, so the walk always moves on.
 fn next_packet(data: &[u8], from: usize, version: u32) -> Option<usize> {
     let v = version.to_be_bytes();
-    let mut at = from.max(1);
+    let mut at = from + 1;
     while at + 4 <= data.len() {
         let rel = data[at..].windows(4).position(|w| w == v)?;
         let p = at + rel;
@@ -761,6 +761,27 @@ pub(crate) mod tests {
         let (cut, complete) = find_chlo(&m[..m.len() - 3]).unwrap();
         assert!(!complete);
         assert_eq!(cut.server_name.as_deref(), Some("example.com"));
+    }
+
+    #[test]
+    fn fuzz_regressions() {
+        // A long header whose fields are refused, with the version repeated
+        // right after its first byte: the walk used to find the same place
+        // again and never end.
+        // The fuzz target puts a version-1 long header before the input
+        // (its first byte picks the version; 0 is version 1).
+        let b = unhex(include_str!("testdata/fuzz-quic-timeout-1.hex"));
+        let mut pkt = vec![0xc0];
+        pkt.extend(VERSION_1.to_be_bytes());
+        pkt.extend(&b[1..]);
+        let _ = parse_initial(&pkt);
+        let _ = parse_initial(&b);
+        let mut same = vec![0xc0];
+        same.extend(VERSION_1.to_be_bytes());
+        same.push(0xff);
+        same.extend(VERSION_1.to_be_bytes());
+        same.extend([0xc0; 40]);
+        assert_eq!(parse_initial(&same).status, Status::Invalid);
     }
 
     #[test]
