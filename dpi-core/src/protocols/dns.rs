@@ -175,7 +175,7 @@ pub fn netbios_name(encoded: &[u8]) -> Option<String> {
 
 /// Reads a DNS message (without TCP's length prefix). `netbios` decodes
 /// the question name as a NetBIOS name. Answers are read until the first
-/// that does not parse; a message cut short is [`Status::Incomplete`] with
+/// that does not parse; a message cut short is [`Status::Incomplete`](super::Status::Incomplete) with
 /// what came before.
 pub fn parse_message(msg: &[u8], netbios: bool) -> Parsed<Message> {
     let mut r = Reader::new(msg);

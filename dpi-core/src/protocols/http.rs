@@ -81,7 +81,7 @@ fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
 }
 
 /// Reads a request: the request line and the headers before the first
-/// empty line. [`Status::Incomplete`] keeps what the complete lines held.
+/// empty line. [`Status::Incomplete`](super::Status::Incomplete) keeps what the complete lines held.
 pub fn parse_request(bytes: &[u8]) -> Parsed<Request> {
     with_cut(bytes, request_head)
 }

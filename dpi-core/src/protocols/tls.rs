@@ -324,10 +324,7 @@ pub fn parse_handshake(msg: &[u8]) -> Parsed<Hello> {
 pub fn parse_records(stream: &[u8]) -> Parsed<Hello> {
     let mut r = Reader::new(stream);
     let mut msg: Cow<'_, [u8]> = Cow::Borrowed(&[]);
-    loop {
-        let Some(header) = r.take(5) else {
-            break;
-        };
+    while let Some(header) = r.take(5) {
         let (kind, major, len) = (
             header[0],
             header[1],
