@@ -423,18 +423,19 @@ impl Writer<'_> {
 }
 
 impl FlowSink for Writer<'_> {
-    fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
-        let full = FlowView::from(&flow);
-        // The classifier sees N bytes, also of flows that kept a handshake.
-        let mut view = full;
-        view.c2s = &view.c2s[..view.c2s.len().min(self.bytes)];
-        view.s2c = &view.s2c[..view.s2c.len().min(self.bytes)];
-        let c = self.classifier.classify_with(&view, &mut self.scratch);
+    fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
         let meta = if self.metadata {
-            full.metadata()
+            flow.metadata()
         } else {
             Metadata::default()
         };
+        // The classifier and the payload columns see N bytes, also of
+        // flows that kept a handshake for the protocol fields.
+        flow.c2s_payload.truncate(self.bytes);
+        flow.s2c_payload.truncate(self.bytes);
+        let c = self
+            .classifier
+            .classify_with(&FlowView::from(&flow), &mut self.scratch);
         let k = self.label(&c)?;
         if let Some(l) = &mut self.labels[k] {
             l.tally.flows += 1;
