@@ -14,6 +14,9 @@
 //! - [`FlowConfig`]: timeouts, the live-flow cap, how many bytes and sizes to keep.
 //! - [`CaptureReader`]: a streaming pcap/pcapng reader with bounded memory.
 //! - [`Error`]: the error type, carrying the file and byte offset.
+//! - [`Metadata`]: the protocol fields of a flow (server name, ALPN, JA4,
+//!   HTTP, DNS, SSH fields), from [`Flow::metadata`] or
+//!   [`FlowView::metadata`]; the parsers are in [`protocols`].
 //!
 //! ## Example
 //!
@@ -44,6 +47,7 @@ mod link;
 pub mod matcher;
 mod meter;
 mod packet;
+pub mod protocols;
 pub mod signature;
 pub mod testing;
 mod time;
@@ -56,6 +60,7 @@ pub use flow::{DirectionStats, Flow, FlowConfig, FlowEnd, FlowTable};
 pub use link::LinkType;
 pub use meter::{FileSummary, FlowMeter, MeterStats};
 pub use packet::{Fragment, Packet, TcpInfo, Tunnel};
+pub use protocols::Metadata;
 pub use time::Timestamp;
 
 /// The README's Rust examples, compiled and run by `cargo test --doc`.

@@ -40,7 +40,7 @@ fn argus_signatures_over_the_ndpi_corpus() {
     let out_file =
         std::env::temp_dir().join(format!("dpi-classify-corpus-{}.csv", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_dpi"))
-        .args(["classify", "--format", "csv", "--sig"])
+        .args(["classify", "--no-metadata", "--format", "csv", "--sig"])
         .arg(&sigref)
         .arg("-o")
         .arg(&out_file)
@@ -61,15 +61,16 @@ fn argus_signatures_over_the_ndpi_corpus() {
     let mut lines = csv.lines();
     let header = lines.next().expect("a header");
     assert!(
-        header.ends_with(",protocol,app,confidence,reason"),
+        header.ends_with(",protocol,app,confidence,reason,hostname,alpn,ja4,http_user_agent,http_url,dns_query_type,dns_answers,ssh_client,ssh_server"),
         "{header}"
     );
     let mut flows = 0usize;
     let mut by_signature = 0usize;
     for l in lines {
         flows += 1;
-        // The reason (a file:line) is last; the confidence comes before it.
-        if l.rsplit(',').nth(1) == Some("signature") {
+        // The nine protocol fields are last (empty with --no-metadata),
+        // after the reason (a file:line) and the confidence.
+        if l.rsplit(',').nth(10) == Some("signature") {
             by_signature += 1;
         }
     }

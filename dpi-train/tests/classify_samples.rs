@@ -229,7 +229,7 @@ fn csv_and_table_and_payload() {
     let header = text.lines().next().unwrap();
     assert!(header.starts_with("file,transport,src_ip,src_port,dst_ip,dst_port,"));
     assert!(
-        header.ends_with(",s2c_sizes,protocol,app,confidence,reason"),
+        header.ends_with(",s2c_sizes,protocol,app,confidence,reason,hostname,alpn,ja4,http_user_agent,http_url,dns_query_type,dns_answers,ssh_client,ssh_server"),
         "{header}"
     );
 

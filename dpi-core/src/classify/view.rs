@@ -112,6 +112,13 @@ impl<'a> FlowView<'a> {
         self
     }
 
+    /// The protocol fields of the flow: every dissector of the
+    /// [registry](crate::protocols) that applies, merged (see
+    /// [`protocols::extract`](crate::protocols::extract)).
+    pub fn metadata(&self) -> crate::Metadata {
+        crate::protocols::extract(self)
+    }
+
     /// Direction `d`'s bytes: 0 the initiator's, 1 the responder's.
     #[inline]
     pub(crate) fn side(&self, d: usize) -> &'a [u8] {

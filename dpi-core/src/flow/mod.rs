@@ -58,6 +58,16 @@ pub struct FlowConfig {
     /// UDP (and every transport other than TCP): concatenate datagrams up to
     /// N bytes instead of keeping the first one only. Default false.
     pub udp_concat: bool,
+    /// The initiator's handshake kept up to this many bytes (when above N):
+    /// a TCP flow whose first bytes start a TLS ClientHello keeps the
+    /// hello whole, up to this bound; a UDP flow whose first datagram is a
+    /// QUIC client Initial of a version the QUIC parser reads keeps whole
+    /// datagrams and appends the following long-header ones (the client's
+    /// first flight) up to this bound, so that [`Flow::metadata`] sees the
+    /// whole ClientHello. Other flows keep N. The buffer of such a flow
+    /// grows once, when its first bytes arrive. Default 0 (off); `dpi
+    /// classify` sets 4096. Values above 16 MiB are treated as 16 MiB.
+    pub handshake_bytes: usize,
     /// TCP: out-of-order byte ranges held per direction while waiting for a
     /// gap to fill (0 keeps in-order data only). Values above 4096 are
     /// treated as 4096. Default 8.
@@ -73,6 +83,7 @@ impl Default for FlowConfig {
             payload_bytes: 64,
             feature_packets: 8,
             udp_concat: false,
+            handshake_bytes: 0,
             reorder_segments: 8,
         }
     }
@@ -184,11 +195,35 @@ pub struct Flow {
     pub c2s: DirectionStats,
     /// Responder to initiator.
     pub s2c: DirectionStats,
-    /// First bytes of user data from the initiator (at most N; for TCP the
-    /// contiguous prefix of the stream in sequence order).
+    /// First bytes of user data from the initiator (at most N, or at most
+    /// [`FlowConfig::handshake_bytes`] for a flow that starts with a TLS
+    /// ClientHello or a QUIC Initial; for TCP the contiguous prefix of the
+    /// stream in sequence order).
     pub c2s_payload: Vec<u8>,
     /// First bytes of user data from the responder.
     pub s2c_payload: Vec<u8>,
     /// Why the flow was finished.
     pub end: FlowEnd,
+}
+
+impl Flow {
+    /// The protocol fields of the flow, read from its first bytes per
+    /// direction (see [`protocols`](crate::protocols)).
+    ///
+    /// ```
+    /// use dpi_core::{FlowConfig, FlowMeter, LinkType, Timestamp};
+    ///
+    /// let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x1c\x00\x01";
+    /// let frame = dpi_core::testing::udp_ipv4_frame([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, query);
+    /// let mut meter = FlowMeter::new(FlowConfig::default());
+    /// let mut flows = Vec::new();
+    /// meter.push_frame(LinkType::ETHERNET, Timestamp::from_micros(1), &frame, frame.len() as u32, &mut |f| flows.push(f));
+    /// meter.flush(&mut |f| flows.push(f));
+    /// let meta = flows[0].metadata();
+    /// assert_eq!(meta.hostname.as_deref(), Some("www.example.com"));
+    /// assert_eq!(meta.dns_query_type.as_deref(), Some("AAAA"));
+    /// ```
+    pub fn metadata(&self) -> crate::Metadata {
+        crate::protocols::extract(&crate::FlowView::from(self))
+    }
 }

@@ -25,6 +25,27 @@
 //! A SYN seen after the stream was started from a data segment (the capture
 //! reordered the handshake) does not move the start.
 //!
+//! # Handshakes kept longer
+//!
+//! A direction made with a handshake bound (the initiator's, when
+//! [`FlowConfig::handshake_bytes`](super::FlowConfig::handshake_bytes) is
+//! above N) looks once at its first bytes, before storing them:
+//!
+//! - TCP: when they start a TLS handshake record holding a ClientHello,
+//!   the capture limit becomes the hello's length as its headers announce
+//!   it (record headers included), at most the bound; when they start an
+//!   HTTP request (a method and a space), the bound (long request lines
+//!   push the `Host` header past N);
+//! - datagrams: when the first datagram is a QUIC client Initial of a
+//!   version the QUIC parser reads, the capture keeps whole datagrams and
+//!   appends the following long-header datagrams (the rest of the first
+//!   flight) up to the bound; the first short-header datagram, a datagram
+//!   cut by the snap length or the bound ends it; when it is a DTLS
+//!   ClientHello, the same with the datagrams that start with a DTLS
+//!   handshake record (a hello fragmented over datagrams).
+//!
+//! The buffer grows once, at that first look. Other flows keep N.
+//!
 //! # Datagrams (UDP and every other transport)
 //!
 //! The first payload-bearing datagram's first N bytes. With concatenation,
@@ -33,6 +54,16 @@
 //! did not follow each other are never joined.
 
 use crate::TcpInfo;
+
+/// Which handshake a datagram direction is gathering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gather {
+    Off,
+    /// QUIC: long-header datagrams.
+    Quic,
+    /// DTLS: datagrams that start with a DTLS handshake record.
+    Dtls,
+}
 
 /// Capture state of one direction. The bytes live in the flow's payload
 /// vector; this holds what is needed to place more of them.
@@ -51,6 +82,13 @@ pub(crate) struct Stream {
     ranges: Vec<(u32, u32)>,
     /// TCP: how many ranges may be held.
     max_ranges: usize,
+    /// The handshake bound still to decide on at the first bytes (0: no
+    /// decision pending).
+    grow: u32,
+    /// The capture limit when a handshake raised it above N (0: N).
+    limit: u32,
+    /// Datagrams: the handshake datagrams being appended, if any.
+    gather: Gather,
 }
 
 impl Stream {
@@ -63,6 +101,9 @@ impl Stream {
             contig: 0,
             ranges: Vec::with_capacity(max_ranges),
             max_ranges,
+            grow: 0,
+            limit: 0,
+            gather: Gather::Off,
         }
     }
 
@@ -75,6 +116,58 @@ impl Stream {
             contig: 0,
             ranges: Vec::new(),
             max_ranges: 0,
+            grow: 0,
+            limit: 0,
+            gather: Gather::Off,
+        }
+    }
+
+    /// Makes the direction look at its first bytes for a handshake that
+    /// may be kept up to `bound` bytes.
+    pub(crate) fn with_handshake_bound(mut self, bound: usize) -> Self {
+        self.grow = u32::try_from(bound).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// The capture limit: N, or the handshake's when it raised it.
+    fn cap(&self, n: usize) -> usize {
+        n.max(self.limit as usize)
+    }
+
+    /// The first bytes of the stream are `first`: raise the limit when they
+    /// start a TLS ClientHello, and grow the buffer once.
+    fn decide_tcp(&mut self, buf: &mut Vec<u8>, n: usize, first: &[u8]) {
+        let bound = self.grow as usize;
+        self.grow = 0;
+        if bound <= n {
+            return;
+        }
+        if crate::protocols::http::starts_request(first) {
+            self.limit = bound as u32;
+            buf.reserve_exact(bound.saturating_sub(buf.len()));
+            return;
+        }
+        if !crate::protocols::tls::starts_handshake_record(first) {
+            return;
+        }
+        if first.get(5) != Some(&1) {
+            return;
+        }
+        let record = first
+            .get(3..5)
+            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        let need = match first.get(6..9) {
+            Some(l) if record > 0 => {
+                let hello = 4 + u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize;
+                // Every record carries at most `record` bytes of it.
+                hello + 5 * hello.div_ceil(record)
+            }
+            _ => bound,
+        };
+        let limit = need.min(bound);
+        if limit > n {
+            self.limit = limit as u32;
+            buf.reserve_exact(limit.saturating_sub(buf.len()));
         }
     }
 
@@ -103,10 +196,18 @@ impl Stream {
                 return;
             }
         }
-        if data.is_empty() || self.contig as usize >= n {
+        if data.is_empty() {
             return;
         }
         let start = i64::from(seq.wrapping_sub(self.base) as i32);
+        if self.grow > 0 && start <= 0 && start + data.len() as i64 > 0 {
+            let from = (-start) as usize;
+            self.decide_tcp(buf, n, &data[from..]);
+        }
+        let n = self.cap(n);
+        if self.contig as usize >= n {
+            return;
+        }
         let end = start + data.len() as i64;
         let s = start.max(i64::from(self.contig));
         let e = end.min(n as i64);
@@ -178,6 +279,42 @@ impl Stream {
         concat: bool,
     ) {
         if self.closed {
+            return;
+        }
+        if self.grow > 0 {
+            let bound = self.grow as usize;
+            self.grow = 0;
+            let gather = if bound <= n {
+                Gather::Off
+            } else if crate::protocols::quic::is_client_initial(data) {
+                Gather::Quic
+            } else if crate::protocols::tls::starts_dtls_client_hello(data) {
+                Gather::Dtls
+            } else {
+                Gather::Off
+            };
+            if gather != Gather::Off {
+                self.gather = gather;
+                self.limit = bound as u32;
+                buf.reserve_exact(bound.saturating_sub(buf.len()));
+            }
+        }
+        if self.gather != Gather::Off {
+            // Whole handshake datagrams only, up to the bound.
+            let n = self.cap(n);
+            let more = match self.gather {
+                Gather::Quic => data.first().is_some_and(|b| b & 0x80 != 0),
+                _ => crate::protocols::tls::starts_dtls_handshake(data),
+            };
+            if !buf.is_empty() && !more {
+                self.closed = true;
+                return;
+            }
+            let take = n.saturating_sub(buf.len()).min(data.len());
+            buf.extend_from_slice(&data[..take]);
+            if !complete || buf.len() >= n {
+                self.closed = true;
+            }
             return;
         }
         let room = n.saturating_sub(buf.len());

@@ -281,6 +281,7 @@ impl FlowTable {
                 Stream::datagram()
             }
         };
+        let handshake = self.cfg.handshake_bytes.min(MAX_PAYLOAD_BYTES);
         let is_tcp = pkt.protocol == TCP;
         let live = Live {
             key,
@@ -301,7 +302,7 @@ impl FlowTable {
                 s2c_payload: Vec::with_capacity(n),
                 end: FlowEnd::Flushed,
             },
-            c2s: stream(is_tcp),
+            c2s: stream(is_tcp).with_handshake_bound(handshake),
             s2c: stream(is_tcp),
         };
         let idx = if self.free != NIL {
@@ -968,6 +969,79 @@ mod tests {
     }
 
     #[test]
+    fn tls_client_hello_is_kept_whole() {
+        let msg = crate::protocols::tls::tests::foxio_example();
+        let mut record = vec![0x16, 3, 1];
+        record.extend((msg.len() as u16).to_be_bytes());
+        record.extend(&msg);
+        let cfg = |handshake_bytes| FlowConfig {
+            payload_bytes: 64,
+            handshake_bytes,
+            ..FlowConfig::default()
+        };
+        let (a, b) = record.split_at(100);
+        let pkts = [
+            (0, tcp(A, 1, B, 443, 9, SYN, b"")),
+            (1, tcp(A, 1, B, 443, 10, ACK, a)),
+            (2, tcp(A, 1, B, 443, 110, ACK, b)),
+            (3, tcp(A, 1, B, 443, 10 + record.len() as u32, ACK, b"more")),
+            (4, tcp(B, 443, A, 1, 500, ACK, &record)),
+        ];
+        let f = one_flow(cfg(4096), &pkts);
+        assert_eq!(f.c2s_payload, record);
+        assert_eq!(f.s2c_payload, &record[..64]);
+        assert!(f.metadata().ja4.is_some());
+        // A bound below the hello cuts it there; no bound keeps N.
+        assert_eq!(one_flow(cfg(80), &pkts).c2s_payload, &record[..80]);
+        assert_eq!(one_flow(cfg(0), &pkts).c2s_payload, &record[..64]);
+        // Not TLS: N.
+        let http = [(0, tcp(A, 1, B, 80, 9, ACK, &[b'G'; 200]))];
+        assert_eq!(one_flow(cfg(4096), &http).c2s_payload.len(), 64);
+    }
+
+    #[test]
+    fn quic_initial_datagrams_are_concatenated() {
+        let initial = crate::protocols::quic::tests::rfc9001();
+        let cfg = FlowConfig {
+            payload_bytes: 512,
+            handshake_bytes: 4096,
+            ..FlowConfig::default()
+        };
+        let short = [0x40u8; 50];
+        let pkts = [
+            (0, udp(A, 1, B, 443, &initial)),
+            (1, udp(B, 443, A, 1, &initial)),
+            (2, udp(A, 1, B, 443, &initial)),
+            (3, udp(A, 1, B, 443, &short)),
+            (4, udp(A, 1, B, 443, &initial)),
+        ];
+        let f = one_flow(cfg.clone(), &pkts);
+        assert_eq!(f.c2s_payload.len(), 2 * initial.len());
+        assert_eq!(f.s2c_payload.len(), 512);
+        let m = f.metadata();
+        assert_eq!(m.hostname.as_deref(), Some("example.com"));
+        assert_eq!(m.quic_version, Some(1));
+        // The bound cuts the second datagram.
+        let f = one_flow(
+            FlowConfig {
+                handshake_bytes: 1500,
+                ..cfg.clone()
+            },
+            &pkts,
+        );
+        assert_eq!(f.c2s_payload.len(), 1500);
+        // Without a bound: the first datagram's first N bytes.
+        let f = one_flow(
+            FlowConfig {
+                handshake_bytes: 0,
+                ..cfg
+            },
+            &pkts,
+        );
+        assert_eq!(f.c2s_payload, &initial[..512]);
+    }
+
+    #[test]
     fn table_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<FlowTable>();
@@ -1056,6 +1130,7 @@ mod proptests {
             reorder in 0usize..3,
             udp_concat in any::<bool>(),
             expire_every in 0usize..20,
+            handshake_bytes in prop_oneof![Just(0usize), 0usize..80],
         ) {
             let cfg = FlowConfig {
                 idle_timeout: Duration::from_secs(idle_s),
@@ -1064,6 +1139,7 @@ mod proptests {
                 payload_bytes: n,
                 feature_packets: k,
                 udp_concat,
+                handshake_bytes,
                 reorder_segments: reorder,
             };
             let mut table = FlowTable::new(cfg);
@@ -1102,7 +1178,7 @@ mod proptests {
             for f in &out {
                 prop_assert!(f.first_ts <= f.last_ts);
                 prop_assert!(f.c2s.packets + f.s2c.packets > 0);
-                prop_assert!(f.c2s_payload.len() <= n && f.s2c_payload.len() <= n);
+                prop_assert!(f.c2s_payload.len() <= n.max(handshake_bytes) && f.s2c_payload.len() <= n);
                 prop_assert!(f.c2s.sizes.len() <= k && f.c2s.iats.len() <= k);
                 prop_assert!(f.s2c.sizes.len() <= k && f.s2c.iats.len() <= k);
             }

@@ -10,6 +10,13 @@
 //! | `confidence` | `signature`, `feature`, `port` or `unknown` |
 //! | `reason` | the deciding signature: its id, else `file:line` |
 //!
+//! then the protocol fields read from the flow's first bytes
+//! ([`dpi_core::Metadata`]), null (JSON) or empty (CSV) when absent:
+//! `hostname`, `alpn`, `ja4`, `http_user_agent`, `http_url`,
+//! `dns_query_type`, `dns_answers`, `ssh_client`, `ssh_server` (the
+//! README's table says what each holds). `--no-metadata` leaves them all
+//! null and skips the extraction.
+//!
 //! Formats: `table` (default; aligned columns — file, transport, endpoints,
 //! packets and bytes per direction, the four labels — then a summary of
 //! flows, packets and bytes per protocol), `csv` (a header row, every field)
@@ -23,7 +30,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use dpi_core::matcher::Scratch;
 use dpi_core::signature::{load, SignatureSet};
-use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView};
+use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView, Metadata};
 
 use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
@@ -34,6 +41,13 @@ use crate::runner::{run_files, FlowSink};
 /// says otherwise. More than `dpi extract`'s 64: rules look for literals
 /// (an HTTP `Host:` header, a TLS server name) well past the first bytes.
 pub const DEFAULT_BYTES: &str = "512";
+
+/// Bytes of an opening TLS ClientHello or of a QUIC client's Initial
+/// datagrams that `dpi classify` keeps unless `--handshake-bytes` says
+/// otherwise: a QUIC ClientHello often spans two Initial datagrams of 1,200
+/// bytes or more, and a TLS ClientHello with post-quantum key shares
+/// passes 1,700 bytes.
+pub const DEFAULT_HANDSHAKE_BYTES: usize = 4096;
 
 /// Output formats of `dpi classify`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -63,6 +77,15 @@ pub struct ClassifyArgs {
     /// Also write the first bytes of each direction, in hex.
     #[arg(long)]
     pub payload: bool,
+    /// Do not read protocol fields (hostname, ALPN, JA4, ...): they are
+    /// written as null, and no flow keeps its handshake past N bytes.
+    #[arg(long)]
+    pub no_metadata: bool,
+    /// Bytes kept of a flow's opening TLS ClientHello or QUIC Initial
+    /// datagrams, so that the server name and JA4 are read from the whole
+    /// hello (other flows keep `--bytes`).
+    #[arg(long, default_value_t = DEFAULT_HANDSHAKE_BYTES, value_name = "N")]
+    pub handshake_bytes: usize,
     #[command(flatten)]
     pub flow: FlowArgs,
     /// pcap or pcapng files.
@@ -98,9 +121,9 @@ pub fn load_signatures(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
     Ok(set)
 }
 
-/// The end of a JSON line for classification `c`: its four label fields
-/// and the closing brace and newline. The same for every flow the same
-/// signature decides, so it is built once per signature.
+/// The label fields of a JSON line for classification `c`. The same for
+/// every flow the same signature decides, so it is built once per
+/// signature.
 fn label_tail(c: &Classification) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(96);
     out.extend_from_slice(b",\"protocol\":");
@@ -111,24 +134,84 @@ fn label_tail(c: &Classification) -> serde_json::Result<Vec<u8>> {
     out.extend_from_slice(c.confidence.as_str().as_bytes());
     out.extend_from_slice(b"\",\"reason\":");
     serde_json::to_writer(&mut out, &*c.reason)?;
-    out.extend_from_slice(b"}\n");
     Ok(out)
+}
+
+/// The metadata fields `dpi classify` writes, in order.
+pub const METADATA_COLUMNS: [&str; 9] = [
+    "hostname",
+    "alpn",
+    "ja4",
+    "http_user_agent",
+    "http_url",
+    "dns_query_type",
+    "dns_answers",
+    "ssh_client",
+    "ssh_server",
+];
+
+/// Appends the metadata fields of `m` to a JSON object (each `,"name":value`).
+fn put_metadata(out: &mut Vec<u8>, m: &Metadata) -> serde_json::Result<()> {
+    let strings = [
+        &m.hostname,
+        &m.ja4,
+        &m.http_user_agent,
+        &m.http_url,
+        &m.dns_query_type,
+        &m.ssh_client,
+        &m.ssh_server,
+    ];
+    let lists = [&m.alpn, &m.dns_answers];
+    let mut s = strings.iter();
+    let mut l = lists.iter();
+    for name in METADATA_COLUMNS {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        if name == "alpn" || name == "dns_answers" {
+            serde_json::to_writer(&mut *out, l.next().copied().unwrap_or(&None))?;
+        } else {
+            serde_json::to_writer(&mut *out, s.next().copied().unwrap_or(&None))?;
+        }
+    }
+    Ok(())
+}
+
+/// The CSV cells of the metadata fields (lists joined with `;`, empty
+/// when absent).
+fn metadata_cells(m: &Metadata) -> Vec<String> {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let l = |v: &Option<Vec<String>>| v.as_ref().map(|x| x.join(";")).unwrap_or_default();
+    vec![
+        s(&m.hostname),
+        l(&m.alpn),
+        s(&m.ja4),
+        s(&m.http_user_agent),
+        s(&m.http_url),
+        s(&m.dns_query_type),
+        l(&m.dns_answers),
+        s(&m.ssh_client),
+        s(&m.ssh_server),
+    ]
 }
 
 /// Appends the JSON line of a classified flow, byte for byte what
 /// `serde_json` writes for the flow's [`FlowRecord`] fields (the payloads
-/// only with `payload`) followed by the label fields, without building the
-/// record. `file_json` is the capture path as a JSON string, `tail` the
-/// [`label_tail`] of the flow's classification.
+/// only with `payload`) followed by the label and metadata fields, without
+/// building the record. `file_json` is the capture path as a JSON string,
+/// `tail` the [`label_tail`] of the flow's classification.
 fn put_json_line(
     out: &mut Vec<u8>,
     file_json: &[u8],
     flow: &Flow,
     payload: bool,
     tail: &[u8],
+    meta: &Metadata,
 ) -> serde_json::Result<()> {
     put_flow_fields(out, file_json, flow, payload)?;
     out.extend_from_slice(tail);
+    put_metadata(out, meta)?;
+    out.extend_from_slice(b"}\n");
     Ok(())
 }
 
@@ -154,6 +237,7 @@ pub fn csv_columns(payload: bool) -> Vec<&'static str> {
         .copied()
         .filter(|c| payload || !c.ends_with("_payload"))
         .chain(LABEL_COLUMNS)
+        .chain(METADATA_COLUMNS)
         .collect()
 }
 
@@ -169,6 +253,11 @@ struct Writer<'a> {
     paths: &'a [String],
     format: ClassifyFormat,
     payload: bool,
+    /// Read protocol fields.
+    metadata: bool,
+    /// N: the bytes per direction the classifier looks at (flows that kept
+    /// a handshake hold more).
+    bytes: usize,
     classifier: Classifier,
     scratch: Scratch,
     out: Box<dyn Write>,
@@ -194,6 +283,7 @@ impl Writer<'_> {
     fn table_header(&self) -> Vec<String> {
         let mut h: Vec<String> = TABLE_COLUMNS.iter().map(|s| s.to_string()).collect();
         h.extend(LABEL_COLUMNS.iter().map(|s| s.to_string()));
+        h.push("hostname".into());
         if self.payload {
             h.push("c2s_payload".into());
             h.push("s2c_payload".into());
@@ -305,7 +395,13 @@ impl Writer<'_> {
 
     /// Writes the JSON line of `flow`, read from file `file`, whose label
     /// is `labels[k]`.
-    fn write_json(&mut self, file: usize, flow: &Flow, k: usize) -> anyhow::Result<()> {
+    fn write_json(
+        &mut self,
+        file: usize,
+        flow: &Flow,
+        k: usize,
+        meta: &Metadata,
+    ) -> anyhow::Result<()> {
         if self.file_json.0 != file || self.file_json.1.is_empty() {
             self.file_json.1.clear();
             serde_json::to_writer(&mut self.file_json.1, &self.paths[file])?;
@@ -313,14 +409,30 @@ impl Writer<'_> {
         }
         let tail = self.labels[k].as_ref().map_or(&[][..], |l| &l.tail);
         self.line.clear();
-        put_json_line(&mut self.line, &self.file_json.1, flow, self.payload, tail)?;
+        put_json_line(
+            &mut self.line,
+            &self.file_json.1,
+            flow,
+            self.payload,
+            tail,
+            meta,
+        )?;
         self.out.write_all(&self.line)?;
         Ok(())
     }
 }
 
 impl FlowSink for Writer<'_> {
-    fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
+    fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
+        let meta = if self.metadata {
+            flow.metadata()
+        } else {
+            Metadata::default()
+        };
+        // The classifier and the payload columns see N bytes, also of
+        // flows that kept a handshake for the protocol fields.
+        flow.c2s_payload.truncate(self.bytes);
+        flow.s2c_payload.truncate(self.bytes);
         let c = self
             .classifier
             .classify_with(&FlowView::from(&flow), &mut self.scratch);
@@ -331,7 +443,7 @@ impl FlowSink for Writer<'_> {
             l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
         }
         match self.format {
-            ClassifyFormat::Jsonl => self.write_json(file, &flow, k)?,
+            ClassifyFormat::Jsonl => self.write_json(file, &flow, k, &meta)?,
             ClassifyFormat::Csv => {
                 let rec = FlowRecord::new(&self.paths[file], &flow);
                 let mut cells: Vec<String> = rec
@@ -345,6 +457,7 @@ impl FlowSink for Writer<'_> {
                 cells.push(c.app.as_deref().unwrap_or("").to_string());
                 cells.push(c.confidence.as_str().to_string());
                 cells.push(c.reason.to_string());
+                cells.extend(metadata_cells(&meta));
                 write_csv_line(&mut self.out, &cells)?;
             }
             ClassifyFormat::Table => {
@@ -364,6 +477,7 @@ impl FlowSink for Writer<'_> {
                     c.app.as_deref().unwrap_or("-").to_string(),
                     c.confidence.as_str().to_string(),
                     c.reason.to_string(),
+                    meta.hostname.clone().unwrap_or_else(|| "-".to_string()),
                 ];
                 if self.payload {
                     cells.push(rec.c2s_payload.clone());
@@ -395,10 +509,16 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
             .collect();
         write_csv_line(&mut out, &header)?;
     }
+    let mut opts = args.flow.run_options();
+    if !args.no_metadata {
+        opts.flow.handshake_bytes = args.handshake_bytes;
+    }
     let mut w = Writer {
         paths: &args.captures,
         format: args.format,
         payload: args.payload,
+        metadata: !args.no_metadata,
+        bytes: args.flow.bytes,
         classifier,
         scratch: Scratch::new(),
         out,
@@ -408,7 +528,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
     };
-    run_files(&args.captures, &args.flow.run_options(), &mut w)?;
+    run_files(&args.captures, &opts, &mut w)?;
     if w.format == ClassifyFormat::Table {
         w.write_table()?;
     }
@@ -459,10 +579,19 @@ mod tests {
         app: Option<&'a str>,
         confidence: &'static str,
         reason: &'a str,
+        hostname: Option<&'a str>,
+        alpn: Option<&'a [String]>,
+        ja4: Option<&'a str>,
+        http_user_agent: Option<&'a str>,
+        http_url: Option<&'a str>,
+        dns_query_type: Option<&'a str>,
+        dns_answers: Option<&'a [String]>,
+        ssh_client: Option<&'a str>,
+        ssh_server: Option<&'a str>,
     }
 
     impl<'a> JsonRow<'a> {
-        fn new(r: &'a FlowRecord, c: &'a Classification, payload: bool) -> Self {
+        fn new(r: &'a FlowRecord, c: &'a Classification, payload: bool, m: &'a Metadata) -> Self {
             JsonRow {
                 file: &r.file,
                 transport: &r.transport,
@@ -486,7 +615,37 @@ mod tests {
                 app: c.app.as_deref(),
                 confidence: c.confidence.as_str(),
                 reason: &c.reason,
+                hostname: m.hostname.as_deref(),
+                alpn: m.alpn.as_deref(),
+                ja4: m.ja4.as_deref(),
+                http_user_agent: m.http_user_agent.as_deref(),
+                http_url: m.http_url.as_deref(),
+                dns_query_type: m.dns_query_type.as_deref(),
+                dns_answers: m.dns_answers.as_deref(),
+                ssh_client: m.ssh_client.as_deref(),
+                ssh_server: m.ssh_server.as_deref(),
             }
+        }
+    }
+
+    fn metadata(i: u32) -> Metadata {
+        let text = ["example.com", "q\"uote", "é ☃", "\u{1}ctl", ""];
+        let pick =
+            |k: u32| (i % (k + 2) != 0).then(|| text[(i + k) as usize % text.len()].to_string());
+        let list = |k: u32| {
+            (i % (k + 3) == 1).then(|| (0..i % 4).map(|j| text[j as usize].to_string()).collect())
+        };
+        Metadata {
+            hostname: pick(0),
+            alpn: list(0),
+            ja4: pick(1),
+            http_user_agent: pick(2),
+            http_url: pick(3),
+            dns_query_type: pick(4),
+            dns_answers: list(1),
+            ssh_client: pick(5),
+            ssh_server: pick(6),
+            ..Metadata::default()
         }
     }
 
@@ -523,10 +682,11 @@ mod tests {
             let file = files[i as usize % files.len()];
             let file_json = serde_json::to_vec(file).unwrap();
             let tail = label_tail(&c).unwrap();
+            let m = metadata(i);
             line.clear();
-            put_json_line(&mut line, &file_json, &f, payload, &tail).unwrap();
+            put_json_line(&mut line, &file_json, &f, payload, &tail, &m).unwrap();
             let rec = FlowRecord::new(file, &f);
-            let mut want = serde_json::to_vec(&JsonRow::new(&rec, &c, payload)).unwrap();
+            let mut want = serde_json::to_vec(&JsonRow::new(&rec, &c, payload, &m)).unwrap();
             want.push(b'\n');
             assert_eq!(
                 String::from_utf8_lossy(&line),
