@@ -52,6 +52,7 @@ impl FromArg {
 
 /// Arguments of `dpi label`.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["ndpi_reader", "from"])))]
 pub struct LabelArgs {
     /// Run ndpiReader over each capture (`--ndpi-reader=PATH` for another binary).
     #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true,
