@@ -5,9 +5,13 @@
 //! plus the lines it could not read ([`LineError`], with file, line and
 //! reason) and the count of records it skipped because they are not IP.
 //! A malformed line never stops an import; a file of another format, or one
-//! that lacks a column the importer needs, is an [`ImportError`]. An empty
-//! file is valid and holds no records (tools leave empty files for
-//! captures with no flow).
+//! that lacks a column the importer needs, is an [`ImportError`]. So is an
+//! incomplete file: one whose last line has no line end (the tools end
+//! every line, so the file was cut there), or an ndpiReader `.out` whose
+//! flow lines disagree with the flow counts of its own header; that error
+//! carries the records read ([`ImportError::partial`]). An empty file is
+//! valid and holds no records (tools leave empty files for captures with
+//! no flow). Lines may end in `\n`, `\r\n` or `\r`.
 //!
 //! | tool | format | module |
 //! | --- | --- | --- |
