@@ -770,14 +770,37 @@ pub fn load_with_budget(
     file.take(limits::MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(&e))?;
+    parse_bytes(&bytes, &name, Some(path), budget)
+}
+
+/// Reads the contents of a signature file as [`load_with_budget`] does:
+/// at most [`limits::MAX_FILE_BYTES`], UTF-8 (a bad byte sequence is
+/// reported at its line and column), the format detected from `path`'s
+/// extension or else the content ([`Format::detect`]). `source` names the
+/// file in errors and locations.
+///
+/// ```
+/// use dpi_core::signature::{parse_bytes, Budget};
+///
+/// let set = parse_bytes(b"rule r\r  protocol DNS\rend\r", "x.rules", None, &mut Budget::new()).unwrap();
+/// assert_eq!(set.signatures[0].protocol, "DNS");
+/// let e = parse_bytes(b"rule r\n  protocol \xFF\nend\n", "y.rules", None, &mut Budget::new()).unwrap_err();
+/// assert_eq!((e.errors()[0].line(), e.errors()[0].column()), (2, 12));
+/// ```
+pub fn parse_bytes(
+    bytes: &[u8],
+    source: &str,
+    path: Option<&Path>,
+    budget: &mut Budget,
+) -> Result<SignatureSet, SignatureErrors> {
     if bytes.len() as u64 > limits::MAX_FILE_BYTES {
         return Err(SignatureErrors::new(vec![SignatureError::too_large(
-            &name,
+            source,
             limits::MAX_FILE_BYTES,
         )]));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| not_utf8(&name, &bytes))?;
-    parse_with_budget(text, &name, Format::detect(Some(path), text), budget)
+    let text = std::str::from_utf8(bytes).map_err(|_| not_utf8(source, bytes))?;
+    parse_with_budget(text, source, Format::detect(path, text), budget)
 }
 
 /// One error per line of `bytes` that is not UTF-8, at the first bad byte.

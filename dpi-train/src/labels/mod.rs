@@ -64,3 +64,22 @@ pub fn import_file(
         LabelSource::Argus => argus::parse_file(path, registry),
     }
 }
+
+/// Imports the contents of a label file in the format `source` says;
+/// `path` names it in records and messages (its file name gives the
+/// capture name, as for [`import_file`]).
+pub fn import_bytes(
+    source: LabelSource,
+    path: &Path,
+    data: &[u8],
+    registry: &NameRegistry,
+) -> Result<ParsedLabels, ImportError> {
+    let capture = text::capture_name(path);
+    match source {
+        LabelSource::NdpiOut => ndpi_out::parse_bytes(path, &capture, data),
+        LabelSource::NdpiCsv => ndpi_csv::parse_bytes(path, &capture, data),
+        LabelSource::NdpiJson => ndpi_json::parse_bytes(path, &capture, data),
+        LabelSource::Lpi => lpi::parse_bytes(path, &capture, data, registry),
+        LabelSource::Argus => argus::parse_bytes(path, &capture, data, registry),
+    }
+}
