@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+pub use super::error::{MAX_FOUND_CHARS, MAX_KEPT_ERRORS, MAX_LINE_CHARS};
+
 /// Largest signature file [`load`](super::load) reads (16 MiB).
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
