@@ -130,6 +130,23 @@ impl InterfaceInfo {
     pub fn timestamp(&self, raw: u64) -> Timestamp {
         scaled_timestamp(raw, self.ts_resolution, self.ts_offset)
     }
+
+    /// Converts a raw timestamp in this interface's units to a
+    /// [`Timestamp`]; `None` when the time (with `if_tsoffset`) lies
+    /// outside its range, before 1970 or after 2554. The reader refuses
+    /// such a packet with an error rather than saturating.
+    ///
+    /// ```
+    /// use dpi_core::{InterfaceInfo, LinkType};
+    ///
+    /// let mut i = InterfaceInfo { link_type: LinkType::ETHERNET, snaplen: 0, ts_resolution: 6, ts_offset: 0 };
+    /// assert_eq!(i.checked_timestamp(1_500_000).map(|t| t.as_nanos()), Some(1_500_000_000));
+    /// i.ts_offset = i64::MAX;
+    /// assert_eq!(i.checked_timestamp(1), None);
+    /// ```
+    pub fn checked_timestamp(&self, raw: u64) -> Option<Timestamp> {
+        checked_scaled_timestamp(raw, self.ts_resolution, self.ts_offset)
+    }
 }
 
 /// A streaming reader over a pcap or pcapng capture with bounded memory.
@@ -312,6 +329,21 @@ fn truncated(present: usize, needed: usize) -> String {
 /// A raw timestamp in units given by a pcapng `if_tsresol` value, plus an
 /// offset in seconds, as nanoseconds since the epoch (saturating).
 fn scaled_timestamp(raw: u64, tsresol: u8, offset_secs: i64) -> Timestamp {
+    let total = scaled_nanos(raw, tsresol, offset_secs);
+    Timestamp::from_nanos(u64::try_from(total.max(0)).unwrap_or(u64::MAX))
+}
+
+/// [`scaled_timestamp`], or `None` when the time lies outside what a
+/// [`Timestamp`] holds (before 1970, or after 2554).
+fn checked_scaled_timestamp(raw: u64, tsresol: u8, offset_secs: i64) -> Option<Timestamp> {
+    u64::try_from(scaled_nanos(raw, tsresol, offset_secs))
+        .ok()
+        .map(Timestamp::from_nanos)
+}
+
+/// Nanoseconds since the epoch of a raw timestamp, exactly (no `u64` or
+/// `i64` product can overflow an `i128` here).
+fn scaled_nanos(raw: u64, tsresol: u8, offset_secs: i64) -> i128 {
     let raw = u128::from(raw);
     let exp = u32::from(tsresol & 0x7f);
     let nanos: u128 = if tsresol & 0x80 == 0 {
@@ -323,10 +355,21 @@ fn scaled_timestamp(raw: u64, tsresol: u8, offset_secs: i64) -> Timestamp {
     } else {
         (raw * 1_000_000_000) >> exp
     };
-    let total = i128::try_from(nanos)
-        .unwrap_or(i128::MAX)
-        .saturating_add(i128::from(offset_secs) * 1_000_000_000);
-    Timestamp::from_nanos(u64::try_from(total.max(0)).unwrap_or(u64::MAX))
+    // `nanos` < 2^64 * 10^9 < 2^94 and the offset * 10^9 < 2^94 in magnitude.
+    i128::try_from(nanos).unwrap_or(i128::MAX) + i128::from(offset_secs) * 1_000_000_000
+}
+
+/// The error for a pcapng timestamp that lies outside what a [`Timestamp`]
+/// holds.
+fn timestamp_overflow(offset: u64, interface: u32, iface: &InterfaceInfo, raw: u64) -> Error {
+    Error::capture(
+        offset,
+        format!(
+            "timestamp out of range on interface {interface}: {raw} units of its resolution \
+             (if_tsresol {:#04x}) plus its if_tsoffset of {} s is not between 1970 and 2554",
+            iface.ts_resolution, iface.ts_offset
+        ),
+    )
 }
 
 fn block_name(block_type: u32) -> &'static str {
@@ -471,7 +514,9 @@ impl State {
             Block::EnhancedPacket(epb) => {
                 let iface = self.interface(epb.if_id, offset)?;
                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let ts = iface.timestamp(raw);
+                let ts = iface
+                    .checked_timestamp(raw)
+                    .ok_or_else(|| timestamp_overflow(offset, epb.if_id, &iface, raw))?;
                 self.last_ts = ts;
                 Ok(Step::Frame {
                     start: EPB_DATA_START,
@@ -515,7 +560,10 @@ impl State {
                     ));
                 }
                 let iface = self.interface(u32::from(id), offset)?;
-                let ts = iface.timestamp((u64::from(ts_high) << 32) | u64::from(ts_low));
+                let raw = (u64::from(ts_high) << 32) | u64::from(ts_low);
+                let ts = iface
+                    .checked_timestamp(raw)
+                    .ok_or_else(|| timestamp_overflow(offset, u32::from(id), &iface, raw))?;
                 self.last_ts = ts;
                 Ok(Step::Frame {
                     start: OPB_DATA_START,
@@ -846,6 +894,9 @@ impl<R: Read> CaptureReader<R> {
                     return Ok(Some(step));
                 }
             }
+            if let CaptureFormat::PcapNg = self.format {
+                self.check_trailing_length(offset)?;
+            }
             let (len, step) = match self.inner.get_mut().next() {
                 Ok((len, block)) => (len, self.state.step(block, offset)?),
                 Err(PcapError::Eof) => return Ok(None),
@@ -859,6 +910,31 @@ impl<R: Read> CaptureReader<R> {
                 Step::Skip => self.consume_pending(),
                 frame => return Ok(Some(frame)),
             }
+        }
+    }
+
+    /// Checks that the pcapng block at the start of the buffer (whole in
+    /// it, see [`fill_record`](Self::fill_record)) ends with the same total
+    /// length it starts with, as every block must, the section header
+    /// block included (pcapng, IETF draft-ietf-opsawg-pcapng, section 3.1).
+    fn check_trailing_length(&self, offset: u64) -> Result<(), Error> {
+        let data = self.inner.data();
+        let at = |e: Error| match e.kind() {
+            crate::ErrorKind::Capture { message, .. } => Error::capture(offset, message.clone()),
+            _ => e,
+        };
+        let (len, be) = Self::ng_block_len(data, self.state.big_endian).map_err(at)?;
+        let trailing = len.checked_sub(4).and_then(|end| u32_at(data, end, be));
+        match trailing {
+            Some(t) if t as usize == len => Ok(()),
+            Some(t) => Err(Error::capture(
+                offset,
+                format!(
+                    "{}: trailing block length {t} differs from its leading length {len}",
+                    block_name(u32_at(data, 0, be).unwrap_or(0))
+                ),
+            )),
+            None => Err(Error::capture(offset, truncated(data.len(), len))),
         }
     }
 
@@ -1586,6 +1662,78 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_out_of_range() {
+        let cases: &[(u64, u8, i64, Option<u64>)] = &[
+            (1_500_000, 6, 0, Some(1_500_000_000)),
+            (u64::MAX / 1000, 6, 0, Some(u64::MAX / 1000 * 1000)),
+            (u64::MAX / 1000 + 1, 6, 0, None),
+            (u64::MAX, 0x80, 0, None),
+            (1, 6, i64::MAX, None),
+            (1, 6, (u64::MAX / 1_000_000_000) as i64 + 1, None),
+            (5, 0, -5, Some(0)),
+            (5, 0, -6, None),
+            (5, 0, i64::MIN, None),
+        ];
+        for &(raw, res, off, want) in cases {
+            assert_eq!(
+                checked_scaled_timestamp(raw, res, off).map(|t| t.as_nanos()),
+                want,
+                "{raw} {res} {off}"
+            );
+        }
+        // A pcapng interface whose if_tsoffset takes every stamp past 2554.
+        let mut w = Ng::new();
+        w.shb(false)
+            .idb(1, 0, None, Some(0))
+            .idb(1, 0, None, Some(i64::MAX))
+            .epb(0, 1, b"ok", 2)
+            .epb(1, 1, b"bad", 3)
+            .epb(0, 2, b"never", 5);
+        let (frames, err) = read_all(&w.out).unwrap();
+        assert_eq!(frames.len(), 1);
+        let err = err.unwrap();
+        assert_eq!(err.offset(), Some(w.offsets[4] as u64));
+        let text = message(&err);
+        assert!(
+            text.contains("interface 1") && text.contains("if_tsoffset of 9223372036854775807 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn trailing_block_lengths_are_checked_on_every_block() {
+        for (block, name) in [
+            (0, "section header block"),
+            (1, "interface description block"),
+            (2, "enhanced packet block"),
+            (3, "section header block"),
+        ] {
+            let mut w = Ng::new();
+            w.shb(false).idb(1, 0, None, None).epb(0, 5, b"abcd", 4);
+            w.shb(true).idb(1, 0, None, None).epb(0, 6, b"efgh", 4);
+            let good = read_all(&w.out).unwrap();
+            assert!(good.1.is_none() && good.0.len() == 2);
+            let mut bad = w.out.clone();
+            let start = w.offsets[block];
+            let end = w.offsets.get(block + 1).copied().unwrap_or(bad.len());
+            bad[end - 4] ^= 0x04;
+            // A damaged first section header is refused when the file is opened.
+            let (frames, err) = match read_all(&bad) {
+                Ok(r) => r,
+                Err(e) => (Vec::new(), Some(e)),
+            };
+            let err = err.unwrap_or_else(|| panic!("block {block}: no error"));
+            assert_eq!(err.offset(), Some(start as u64), "block {block}");
+            let text = message(&err);
+            assert!(
+                text.contains(&format!("{name}: trailing block length")),
+                "{text}"
+            );
+            assert_eq!(frames.len(), usize::from(block == 3), "block {block}");
+        }
+    }
+
+    #[test]
     fn reader_is_send() {
         fn send<T: Send>() {}
         send::<CaptureReader<std::fs::File>>();
@@ -1738,6 +1886,11 @@ mod tests {
             be in any::<bool>(),
             recs in proptest::collection::vec((any::<bool>(), any::<u64>(), proptest::collection::vec(any::<u8>(), 0..200)), 0..40),
         ) {
+            // Microsecond stamps of interface 0 stay below 2554 (later ones are errors).
+            let recs: Vec<(bool, u64, Vec<u8>)> = recs
+                .into_iter()
+                .map(|(second, ts, data)| (second, if second { ts } else { ts % (u64::MAX / 1000 + 1) }, data))
+                .collect();
             let mut w = Ng::new();
             w.shb(be).idb(1, 0, None, None).idb(228, 0, Some(9), None);
             for (second, ts, data) in &recs {
@@ -1750,7 +1903,7 @@ mod tests {
                 prop_assert_eq!(&f.data, data);
                 prop_assert_eq!(f.interface, u32::from(*second));
                 prop_assert_eq!(f.link, if *second { 228 } else { 1 });
-                let want = if *second { *ts } else { ts.saturating_mul(1_000) };
+                let want = if *second { *ts } else { ts * 1_000 };
                 prop_assert_eq!(f.ts, want);
                 prop_assert_eq!(f.offset, w.offsets[i + 3] as u64);
             }

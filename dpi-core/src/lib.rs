@@ -43,6 +43,7 @@ pub mod classify;
 pub mod decode;
 mod error;
 pub mod flow;
+mod fragment;
 mod link;
 pub mod matcher;
 mod meter;

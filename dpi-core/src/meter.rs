@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::decode::decode_with_id;
+use crate::fragment::{DatagramKey, FragmentGuard, Verdict};
 use crate::{
-    decode, CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType,
-    Timestamp,
+    CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType, Timestamp,
 };
 
 /// Counters of what a [`FlowMeter`] saw, for reports.
@@ -23,6 +24,14 @@ pub struct MeterStats {
     pub malformed: u64,
     /// Later IP fragments (no ports): counted, never a new flow.
     pub later_fragments: u64,
+    /// First IP fragments not accounted to any flow because 1,024
+    /// datagrams were already waiting for their later fragments (a flood of
+    /// first fragments whose rest never comes).
+    pub refused_fragments: u64,
+    /// Datagrams whose first fragment came but no later fragment within
+    /// 60 s, or before the end of the file ([`FlowMeter::read_file`]) or
+    /// the [`FlowMeter::flush`].
+    pub incomplete_datagrams: u64,
     /// Frames of link types this crate does not decode, by link type number.
     pub unsupported_link_types: BTreeMap<u32, u64>,
 }
@@ -47,6 +56,8 @@ impl MeterStats {
         self.truncated += o.truncated;
         self.malformed += o.malformed;
         self.later_fragments += o.later_fragments;
+        self.refused_fragments += o.refused_fragments;
+        self.incomplete_datagrams += o.incomplete_datagrams;
         for (k, v) in &o.unsupported_link_types {
             *self.unsupported_link_types.entry(*k).or_default() += v;
         }
@@ -78,6 +89,7 @@ pub struct FileSummary {
 pub struct FlowMeter {
     table: FlowTable,
     stats: MeterStats,
+    fragments: FragmentGuard,
 }
 
 impl FlowMeter {
@@ -86,6 +98,7 @@ impl FlowMeter {
         FlowMeter {
             table: FlowTable::new(cfg),
             stats: MeterStats::default(),
+            fragments: FragmentGuard::default(),
         }
     }
 
@@ -100,6 +113,13 @@ impl FlowMeter {
     }
 
     /// Hands in one frame. Flows finished by timeouts or eviction go to `emit`.
+    ///
+    /// IP fragments are not reassembled. A later fragment is counted and
+    /// touches no flow. A first fragment is accounted to its flow unless
+    /// 1,024 datagrams already wait for their later fragments (opened less
+    /// than 60 s before): then it is counted in
+    /// [`MeterStats::refused_fragments`] and makes no flow, so a flood of
+    /// first fragments costs bounded memory.
     pub fn push_frame<F: FnMut(Flow)>(
         &mut self,
         link: LinkType,
@@ -109,15 +129,32 @@ impl FlowMeter {
         emit: &mut F,
     ) {
         self.stats.frames += 1;
-        match decode(link, data) {
-            Ok(pkt) if pkt.payload_len > orig_len => {
+        match decode_with_id(link, data) {
+            Ok(d) if d.packet.payload_len > orig_len => {
                 // The IP header claims more bytes than the frame had on the
                 // wire: a corrupt packet, not one cut by the snap length.
                 self.stats.malformed += 1;
             }
-            Ok(pkt) => {
-                if pkt.fragment == Fragment::Later {
-                    self.stats.later_fragments += 1;
+            Ok(d) => {
+                let pkt = d.packet;
+                if pkt.fragment != Fragment::Whole {
+                    let key = DatagramKey {
+                        src: pkt.src,
+                        dst: pkt.dst,
+                        protocol: pkt.protocol,
+                        id: d.datagram_id,
+                    };
+                    if pkt.fragment == Fragment::Later {
+                        self.stats.later_fragments += 1;
+                        self.fragments.later(key);
+                    } else {
+                        let verdict = self.fragments.first(key, ts);
+                        self.stats.incomplete_datagrams += self.fragments.take_incomplete(false);
+                        if verdict == Verdict::Refuse {
+                            self.stats.refused_fragments += 1;
+                            return;
+                        }
+                    }
                 }
                 self.stats.packets += 1;
                 self.table
@@ -127,8 +164,10 @@ impl FlowMeter {
         }
     }
 
-    /// Finishes every live flow.
+    /// Finishes every live flow (and counts the datagrams still waiting
+    /// for their later fragments as incomplete).
     pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
+        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
         self.table.flush(emit);
     }
 
@@ -156,6 +195,8 @@ impl FlowMeter {
                 }
             },
         };
+        // Fragments do not carry over from one file to the next.
+        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
         let mut stats = self.stats.clone();
         stats.frames -= before.frames;
         stats.packets -= before.packets;
@@ -163,6 +204,8 @@ impl FlowMeter {
         stats.truncated -= before.truncated;
         stats.malformed -= before.malformed;
         stats.later_fragments -= before.later_fragments;
+        stats.refused_fragments -= before.refused_fragments;
+        stats.incomplete_datagrams -= before.incomplete_datagrams;
         for (k, v) in stats.unsupported_link_types.iter_mut() {
             *v -= before.unsupported_link_types.get(k).copied().unwrap_or(0);
         }

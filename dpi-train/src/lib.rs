@@ -9,4 +9,5 @@ pub mod json_line;
 pub mod labels;
 pub mod record;
 pub mod runner;
+pub mod sigfiles;
 pub mod train;

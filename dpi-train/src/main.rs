@@ -7,7 +7,7 @@ use dpi_train::commands;
 
 /// Protocol classification and signature training over packet captures.
 #[derive(Parser)]
-#[command(name = "dpi", version, about, long_about = None)]
+#[command(name = "dpi", version, about, long_about = None, after_help = EXIT_STATUS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,6 +31,11 @@ enum Command {
     Merge(commands::train::MergeArgs),
 }
 
+/// The exit statuses, as `dpi --help` shows them.
+const EXIT_STATUS: &str = "Exit status: 0 when everything was read and written; 1 when an input \
+could not be used (a capture, signature or label file that is missing, corrupt or over a limit: \
+what could be read is still written) or the run failed; 2 when the command line is wrong.";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dpi: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

@@ -387,3 +387,177 @@ fn corpus_layout() {
     std::fs::remove_dir_all(&root).unwrap();
     assert!(dpi_train::labels::Corpus::open(&root).is_err());
 }
+
+/// Imports `data` as `source` would read a file named `name`.
+fn import_bytes(
+    source: LabelSource,
+    name: &str,
+    data: &[u8],
+) -> Result<dpi_train::labels::ParsedLabels, dpi_train::labels::ImportError> {
+    let reg = NameRegistry::builtin();
+    let path = Path::new(name);
+    match source {
+        LabelSource::NdpiOut => ndpi_out::parse_bytes(path, name, data),
+        LabelSource::NdpiCsv => ndpi_csv::parse_bytes(path, name, data),
+        LabelSource::NdpiJson => ndpi_json::parse_bytes(path, name, data),
+        LabelSource::Lpi => lpi::parse_bytes(path, name, data, &reg),
+        LabelSource::Argus => argus::parse_bytes(path, name, data, &reg),
+    }
+}
+
+const SAMPLES: [(LabelSource, &str); 6] = [
+    (LabelSource::NdpiOut, "ndpi-sample.pcap.out"),
+    (LabelSource::NdpiCsv, "ndpi-4.11-sample.pcap.csv"),
+    (LabelSource::NdpiCsv, "ndpi-4.2-sample.pcap.csv"),
+    (LabelSource::NdpiJson, "ndpi-sample.pcap.json"),
+    (LabelSource::Lpi, "lpi-sample.pcap.txt"),
+    (LabelSource::Argus, "argus-sample.pcap.txt"),
+];
+
+#[test]
+fn every_line_end_reads_the_same_records() {
+    for (source, file) in SAMPLES {
+        let lf = std::fs::read(data(file)).unwrap();
+        assert!(!lf.contains(&b'\r'), "{file} has LF ends");
+        let want = import_bytes(source, file, &lf).unwrap();
+        assert!(!want.records.is_empty(), "{file}");
+        for end in [&b"\r\n"[..], b"\r"] {
+            let other: Vec<u8> = lf
+                .iter()
+                .flat_map(|&b| if b == b'\n' { end.to_vec() } else { vec![b] })
+                .collect();
+            let got = import_bytes(source, file, &other).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(got.records, want.records, "{file} with {end:?}");
+            assert_eq!(got.malformed, want.malformed, "{file} with {end:?}");
+        }
+    }
+}
+
+#[test]
+fn a_cut_last_line_is_an_incomplete_import_that_keeps_the_rest() {
+    for (source, file) in SAMPLES {
+        let whole = std::fs::read(data(file)).unwrap();
+        let want = import_bytes(source, file, &whole).unwrap();
+        let lines = whole.iter().filter(|&&b| b == b'\n').count();
+        // Cut the last line in its middle.
+        let last_start = whole[..whole.len() - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .unwrap()
+            + 1;
+        let cut = &whole[..last_start + (whole.len() - last_start) / 2];
+        let e = import_bytes(source, file, cut).unwrap_err();
+        assert!(e.is_incomplete(), "{file}: {e}");
+        assert_eq!(e.line(), Some(lines), "{file}: {e}");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "{file}:{lines}: incomplete: the file ends inside line {lines}"
+            )),
+            "{file}: {e}"
+        );
+        let partial = e.partial().unwrap();
+        assert_eq!(
+            partial.records[..],
+            want.records[..want.records.len() - 1],
+            "{file}: every record before the cut is kept"
+        );
+        // Cut exactly after a line end: nothing to see for a file without a header count.
+        let clean = &whole[..last_start];
+        if source != LabelSource::NdpiOut {
+            assert_eq!(
+                import_bytes(source, file, clean).unwrap().records.len(),
+                want.records.len() - 1
+            );
+        }
+    }
+}
+
+#[test]
+fn ndpi_out_flow_lines_must_match_the_header_counts() {
+    let flow = |n: u32, conf: &str| {
+        format!("\t{n}\tUDP 10.0.0.1:{n} <-> 10.0.0.2:53 [proto: 5/DNS][Confidence: {conf}][1 pkts/80 bytes <-> 1 pkts/120 bytes]\n")
+    };
+    let header = "DPI Packets (UDP):\t3\t(1.00 pkts/flow)\nConfidence DPI              : 2 (flows)\nConfidence Unknown          : 1 (flows)\n\n";
+    let good = format!(
+        "{header}{}{}\n\nUndetected flows:\n{}",
+        flow(1, "DPI"),
+        flow(2, "DPI"),
+        flow(1, "Unknown")
+    );
+    let p = import_bytes(LabelSource::NdpiOut, "ok.out", good.as_bytes()).unwrap();
+    assert_eq!(p.records.len(), 3);
+
+    let cases = [
+        // A flow line lost (the file cut at a line end).
+        (format!("{header}{}", flow(1, "DPI")), "header counts 3 flow(s) (DPI: 2, Unknown: 1) but the file holds 1 flow line(s) (DPI: 1)", 1),
+        // As many lines, other confidences.
+        (format!("{header}{}{}{}", flow(1, "DPI"), flow(2, "Unknown"), flow(3, "Unknown")), "(DPI: 1, Unknown: 2)", 3),
+        // One flow too many.
+        (format!("{good}{}", flow(2, "Unknown")), "holds 4 flow line(s)", 4),
+    ];
+    for (text, want, kept) in cases {
+        let e = import_bytes(LabelSource::NdpiOut, "bad.out", text.as_bytes()).unwrap_err();
+        assert!(e.is_incomplete() && e.line().is_none(), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("bad.out: incomplete: ndpiReader's header counts"),
+            "{e}"
+        );
+        assert!(e.to_string().contains(want), "{e}\nshould contain {want}");
+        assert_eq!(e.partial().unwrap().records.len(), kept);
+    }
+    // A malformed flow line still counts as a flow line; the import succeeds with it reported.
+    let text = format!(
+        "{header}{}{}\t3\tUDP 10.0.0.1:1 <-> nowhere [proto: 5/DNS]\n",
+        flow(1, "DPI"),
+        flow(2, "DPI")
+    );
+    let p = import_bytes(LabelSource::NdpiOut, "m.out", text.as_bytes()).unwrap();
+    assert_eq!((p.records.len(), p.malformed.len()), (2, 1));
+}
+
+/// The first 43 lines of the nDPI corpus's `stun.pcap.out`: its header
+/// counts 9 flows, the lines hold 3. `dpi label` writes the 3, names the
+/// file and exits 1.
+#[test]
+fn truncated_corpus_out_file_exits_1_and_keeps_its_rows() {
+    let Some(root) = std::env::var_os("DPI_CORPUS") else {
+        eprintln!("note: DPI_CORPUS is not set; the truncated stun.pcap.out test is skipped");
+        return;
+    };
+    let source = PathBuf::from(root).join("ndpi/expected/stun.pcap.out");
+    let text = std::fs::read(&source)
+        .unwrap_or_else(|e| panic!("DPI_CORPUS is set but {} is missing: {e}", source.display()));
+    let head: Vec<u8> = text
+        .split_inclusive(|&b| b == b'\n')
+        .take(43)
+        .flatten()
+        .copied()
+        .collect();
+    let dir = std::env::temp_dir().join(format!("dpi-truncated-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("stun.pcap.out");
+    std::fs::write(&file, &head).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dpi"))
+        .args(["label", "--from", "ndpi-out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "dpi: error: {}: incomplete: ndpiReader's header counts 9 flow(s)",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["protocol"], "STUN.FacebookVoip");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

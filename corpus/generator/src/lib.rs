@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod link;
 pub mod manifest;
+pub mod mutate;
 pub mod pcap;
 pub mod pcapng;
 pub mod proto;

@@ -13,6 +13,7 @@ use crate::Fragment;
 const V4_MIN_LEN: usize = 20;
 const V4_VERSION_IHL: usize = 0;
 const V4_TOTAL_LEN: usize = 2;
+const V4_IDENTIFICATION: usize = 4;
 const V4_FRAGMENT: usize = 6;
 const V4_PROTOCOL: usize = 9;
 const V4_SRC: usize = 12;
@@ -89,6 +90,10 @@ pub(super) fn ipv4(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
         frame: f.get(..end).unwrap_or(f),
         l4_off: off + ihl,
         l4_len: (len - ihl) as u32,
+        datagram_id: u32::from(u16::from_be_bytes([
+            h[V4_IDENTIFICATION],
+            h[V4_IDENTIFICATION + 1],
+        ])),
     };
     transport::transport(net, ctx)
 }
@@ -117,10 +122,10 @@ pub(super) fn ipv6(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
     let src = IpAddr::V6(Ipv6Addr::from(*array::<16>(h, V6_SRC).unwrap_or(&[0; 16])));
     let dst = IpAddr::V6(Ipv6Addr::from(*array::<16>(h, V6_DST).unwrap_or(&[0; 16])));
 
-    let (protocol, ext_len, fragment) = if V6_EXTENSIONS.contains(&next) {
+    let (protocol, ext_len, fragment, datagram_id) = if V6_EXTENSIONS.contains(&next) {
         extensions(frame, body_off, next)?
     } else {
-        (next, 0, Fragment::Whole)
+        (next, 0, Fragment::Whole, 0)
     };
     let net = Network {
         src,
@@ -130,14 +135,15 @@ pub(super) fn ipv6(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
         frame,
         l4_off: body_off + ext_len,
         l4_len: len.saturating_sub(ext_len) as u32,
+        datagram_id,
     };
     transport::transport(net, ctx)
 }
 
 /// Walks the IPv6 extension headers at `off` (the first of type `next`):
-/// the transport protocol, the length of the extension headers and the
-/// fragment state.
-fn extensions(f: &[u8], off: usize, next: u8) -> Result<(u8, usize, Fragment), DecodeError> {
+/// the transport protocol, the length of the extension headers, the
+/// fragment state and the fragment header's Identification.
+fn extensions(f: &[u8], off: usize, next: u8) -> Result<(u8, usize, Fragment, u32), DecodeError> {
     let body = f.get(off..).unwrap_or(&[]);
     let (exts, protocol, rest, err) = Ipv6ExtensionsSlice::from_slice_lax(IpNumber(next), body);
     if let Some((e, _)) = err {
@@ -150,9 +156,11 @@ fn extensions(f: &[u8], off: usize, next: u8) -> Result<(u8, usize, Fragment), D
         });
     }
     let mut fragment = Fragment::Whole;
+    let mut id = 0;
     if exts.is_fragmenting_payload() {
         for ext in exts {
             if let Ipv6ExtensionSlice::Fragment(fr) = ext {
+                id = fr.identification();
                 if fr.fragment_offset().value() != 0 {
                     fragment = Fragment::Later;
                 } else if fr.more_fragments() && fragment == Fragment::Whole {
@@ -161,7 +169,7 @@ fn extensions(f: &[u8], off: usize, next: u8) -> Result<(u8, usize, Fragment), D
             }
         }
     }
-    Ok((protocol.0, body.len() - rest.len(), fragment))
+    Ok((protocol.0, body.len() - rest.len(), fragment, id))
 }
 
 /// IP-in-IP: the inner packet at `off` of the outer protocol (4 or 41),

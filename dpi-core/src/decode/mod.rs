@@ -106,13 +106,31 @@ impl std::error::Error for DecodeError {}
 /// conventions on ICMP, fragments, tunnels and VLANs.
 #[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    link::decode_link(link, frame, 0, Ctx::default()).map(|d| d.packet)
+}
+
+/// [`decode`], with the identification of the IP datagram the packet is a
+/// fragment of (IPv4's 16-bit Identification, IPv6's 32-bit fragment
+/// header Identification; 0 for a packet that is not a fragment).
+#[inline]
+pub(crate) fn decode_with_id(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     link::decode_link(link, frame, 0, Ctx::default())
+}
+
+/// A decoded packet and what the flow table does not need but the meter
+/// does.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Decoded<'a> {
+    /// The packet.
+    pub(crate) packet: Packet<'a>,
+    /// The datagram identification of a fragment (0 when not a fragment).
+    pub(crate) datagram_id: u32,
 }
 
 /// How many encapsulations (tunnels and PPI headers) are looked through at most.
 const MAX_DEPTH: u8 = 4;
 
-type DecodeResult<'a> = Result<Packet<'a>, DecodeError>;
+type DecodeResult<'a> = Result<Decoded<'a>, DecodeError>;
 
 /// State carried down the layers of one frame.
 #[derive(Copy, Clone, Debug, Default)]

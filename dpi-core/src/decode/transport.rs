@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
-use super::{array, be16, capwap, gre, gtp, ip, truncated, tzsp, vxlan, Ctx, DecodeResult};
+use super::{
+    array, be16, capwap, gre, gtp, ip, truncated, tzsp, vxlan, Ctx, DecodeResult, Decoded,
+};
 use crate::{Fragment, Packet, TcpInfo, Tunnel};
 
 /// IP protocol numbers.
@@ -50,6 +52,9 @@ pub(super) struct Network<'a> {
     pub(super) l4_off: usize,
     /// Transport length (header and payload) according to the IP header.
     pub(super) l4_len: u32,
+    /// The datagram identification (IPv4 Identification, IPv6 fragment
+    /// header Identification); 0 when the packet is not a fragment.
+    pub(super) datagram_id: u32,
 }
 
 impl<'a> Network<'a> {
@@ -61,9 +66,9 @@ impl<'a> Network<'a> {
         ports: (u16, u16),
         tcp: Option<TcpInfo>,
         header_len: usize,
-    ) -> Packet<'a> {
+    ) -> Decoded<'a> {
         let l4 = self.frame.get(self.l4_off..).unwrap_or(&[]);
-        Packet {
+        let packet = Packet {
             src: self.src,
             dst: self.dst,
             protocol: self.protocol,
@@ -75,6 +80,14 @@ impl<'a> Network<'a> {
             fragment: self.fragment,
             payload: l4.get(header_len..).unwrap_or(&[]),
             payload_len: self.l4_len.saturating_sub(header_len as u32),
+        };
+        Decoded {
+            packet,
+            datagram_id: if self.fragment == Fragment::Whole {
+                0
+            } else {
+                self.datagram_id
+            },
         }
     }
 }
@@ -147,7 +160,7 @@ pub(super) fn transport(net: Network<'_>, ctx: Ctx) -> DecodeResult<'_> {
                         (ip::ip_in_ip(f, off, inner), Tunnel::IpInIp)
                     };
                     if let Ok(mut p) = r {
-                        p.tunnel = Some(tunnel);
+                        p.packet.tunnel = Some(tunnel);
                         return Ok(p);
                     }
                 }
@@ -161,7 +174,7 @@ pub(super) fn transport(net: Network<'_>, ctx: Ctx) -> DecodeResult<'_> {
 /// The inner packet of a UDP tunnel whose payload starts at `off`, when the
 /// ports name one and the inner packet decodes.
 #[inline]
-fn udp_tunnel(f: &[u8], off: usize, (sport, dport): (u16, u16), ctx: Ctx) -> Option<Packet<'_>> {
+fn udp_tunnel(f: &[u8], off: usize, (sport, dport): (u16, u16), ctx: Ctx) -> Option<Decoded<'_>> {
     let either = |port: u16| sport == port || dport == port;
     let (r, tunnel) = if either(PORT_GTP_U) {
         (gtp::gtp_u(f, off, ctx.deeper()?), Tunnel::Gtp)
@@ -175,6 +188,6 @@ fn udp_tunnel(f: &[u8], off: usize, (sport, dport): (u16, u16), ctx: Ctx) -> Opt
         return None;
     };
     let mut p = r.ok()?;
-    p.tunnel = Some(tunnel);
+    p.packet.tunnel = Some(tunnel);
     Some(p)
 }

@@ -1,16 +1,18 @@
 //! Compiling a signature set: distinct patterns ("probes"), their atoms,
 //! the atom automata, the gates and the port indices.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
 use regex_syntax::hir::literal::{rank, ExtractKind, Extractor};
 use regex_syntax::hir::Look;
 
 use super::{BuildError, BuildErrorKind, Matcher};
+use crate::signature::limits::{self, Budget};
 use crate::signature::{
-    compile_regex, Direction, Feature, MaskedByte, PatternKind, Position, Signature, SignatureSet,
+    compile_regex, parse_regex_hir, Direction, Feature, MaskedByte, PatternKind, Position,
+    Signature, SignatureSet,
 };
 
 /// At most this many literal prefixes of one regex become atoms; a regex
@@ -20,6 +22,21 @@ const MAX_REGEX_ATOMS: usize = 32;
 /// Port ranges up to this many ports in total are expanded into the exact
 /// port map; wider ones are kept as ranges and checked one by one.
 const MAX_EXPANDED_PORTS: u32 = 256;
+
+/// At most this many (signature, port) entries in the exact port map of one
+/// index; the ports of later signatures are kept as ranges, so the index
+/// stays linear in the size of the set.
+const MAX_EXPANDED_ENTRIES: usize = 1 << 20;
+
+/// At most this many distinct offsets get a lookup table of fixed-offset
+/// atoms (each costs 1 KiB); atoms at further offsets go to the automaton,
+/// which checks their position as it finds them.
+const MAX_FIXED_OFFSETS: usize = 4096;
+
+/// The atom automaton is a DFA when its transition table is estimated to
+/// fit in this many bytes (fastest to search), else a contiguous NFA
+/// (memory and build time linear in the atoms' bytes).
+const MAX_DFA_BYTES: usize = 4 << 20;
 
 /// One distinct pattern (direction aside), compiled.
 pub(crate) struct Probe {
@@ -274,6 +291,7 @@ impl AtomCollector {
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(nocase)
+            .kind(Some(automaton_kind(&self.atoms, nocase)))
             .build(&self.atoms)
             .map_err(|e| BuildError {
                 kind: BuildErrorKind::Automaton {
@@ -301,6 +319,34 @@ impl AtomCollector {
     }
 }
 
+/// The automaton kind for `atoms`: a DFA when its estimated transition
+/// table (one state per atom byte, a row per byte class rounded up to a
+/// power of two, 4 bytes per entry) fits in [`MAX_DFA_BYTES`], else a
+/// contiguous NFA. Either way the build costs time and memory linear in the
+/// atoms' bytes (the DFA's within its budget).
+fn automaton_kind(atoms: &[Vec<u8>], nocase: bool) -> AhoCorasickKind {
+    let mut seen = [false; 256];
+    let mut states = 1usize;
+    for a in atoms {
+        states = states.saturating_add(a.len());
+        for &b in a {
+            seen[usize::from(b)] = true;
+            if nocase {
+                seen[usize::from(b.to_ascii_uppercase())] = true;
+                seen[usize::from(b.to_ascii_lowercase())] = true;
+            }
+        }
+    }
+    // Each byte that occurs may split a class; bytes that never occur share one.
+    let classes = (seen.iter().filter(|&&b| b).count() + 1).min(256);
+    let stride = classes.next_power_of_two();
+    if states.saturating_mul(stride).saturating_mul(4) <= MAX_DFA_BYTES {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    }
+}
+
 /// Signatures by transport and server port. Keys use 256 for "any
 /// transport".
 #[derive(Default)]
@@ -309,6 +355,8 @@ pub(crate) struct PortIndex {
     ranges: HashMap<u16, Vec<(u16, u16, u32)>>,
     any_port: HashMap<u16, Vec<u32>>,
     count: usize,
+    /// Entries of `exact` so far.
+    expanded: usize,
 }
 
 const ANY_TRANSPORT: u16 = 256;
@@ -326,8 +374,13 @@ impl PortIndex {
             .iter()
             .map(|&(lo, hi)| u32::from(hi) - u32::from(lo) + 1)
             .sum();
+        let expand =
+            total <= MAX_EXPANDED_PORTS && self.expanded + total as usize <= MAX_EXPANDED_ENTRIES;
+        if expand {
+            self.expanded += total as usize;
+        }
         for &(lo, hi) in sig.ports.iter() {
-            if total <= MAX_EXPANDED_PORTS {
+            if expand {
                 for port in lo..=hi {
                     self.exact.entry((key, port)).or_default().push(s);
                 }
@@ -406,12 +459,7 @@ fn regex_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
 }
 
 fn parse_hir(source: &str) -> Option<regex_syntax::hir::Hir> {
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(source)
-        .ok()
+    parse_regex_hir(source)
 }
 
 /// Whether a match of `source` can disappear when bytes are appended: it
@@ -457,14 +505,68 @@ fn masked_atom(bytes: &[MaskedByte]) -> Option<(usize, usize)> {
     best.map(|(s, l, _)| (s, l))
 }
 
-fn regex_error(signature: usize, pattern: usize, e: &dyn std::fmt::Display) -> BuildError {
+fn regex_error(set: &SignatureSet, at: (usize, usize), e: &dyn std::fmt::Display) -> BuildError {
+    limit_error(set, at, format!("regex does not compile: {e}"))
+}
+
+/// An error about pattern `at.1` of signature `at.0` (or the signature
+/// itself when `at.1` is `usize::MAX`).
+fn limit_error(set: &SignatureSet, at: (usize, usize), message: String) -> BuildError {
     BuildError {
-        kind: BuildErrorKind::Regex {
-            signature,
-            pattern,
-            message: e.to_string(),
+        kind: BuildErrorKind::Signature {
+            signature: at.0,
+            pattern: (at.1 != usize::MAX).then_some(at.1),
+            location: set.signatures.get(at.0).and_then(|s| s.location.clone()),
+            message,
         },
     }
+}
+
+/// Checks a whole set against the per-pattern and set-wide limits
+/// ([`limits`]) before anything is compiled. Regexes are counted as they
+/// are compiled ([`compile_probe`]).
+fn check_limits(set: &SignatureSet, budget: &mut Budget) -> Result<(), BuildError> {
+    for (si, sig) in set.signatures.iter().enumerate() {
+        let whole = (si, usize::MAX);
+        budget
+            .add_signature()
+            .map_err(|e| limit_error(set, whole, format!("over a set-wide limit: {e}")))?;
+        for _ in &sig.features {
+            budget
+                .add_condition()
+                .map_err(|e| limit_error(set, whole, format!("over a set-wide limit: {e}")))?;
+        }
+        for (pi, p) in sig.patterns.iter().enumerate() {
+            let at = (si, pi);
+            budget
+                .add_condition()
+                .map_err(|e| limit_error(set, at, format!("over a set-wide limit: {e}")))?;
+            let (len, max, what) = match &p.kind {
+                PatternKind::Literal { bytes, .. } => {
+                    (bytes.len(), limits::MAX_LITERAL_BYTES, "literal")
+                }
+                PatternKind::Masked { bytes, .. } => {
+                    (bytes.len(), limits::MAX_MASKED_BYTES, "masked pattern")
+                }
+                PatternKind::Regex { source, .. } => {
+                    (source.len(), limits::MAX_REGEX_BYTES, "regex")
+                }
+            };
+            if len > max {
+                return Err(limit_error(
+                    set,
+                    at,
+                    format!("{what} of {len} bytes exceeds the limit of {max} bytes"),
+                ));
+            }
+            if !matches!(p.kind, PatternKind::Regex { .. }) {
+                budget
+                    .add_pattern_bytes(len)
+                    .map_err(|e| limit_error(set, at, format!("over a set-wide limit: {e}")))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The atom collectors: case-sensitive atoms at a fixed position (looked
@@ -475,6 +577,8 @@ fn regex_error(signature: usize, pattern: usize, e: &dyn std::fmt::Display) -> B
 struct Collectors {
     anchored: AtomCollector,
     other: AtomCollector,
+    /// The distinct offsets of `anchored` (at most [`MAX_FIXED_OFFSETS`]).
+    fixed_offsets: HashSet<usize>,
 }
 
 impl Collectors {
@@ -484,7 +588,15 @@ impl Collectors {
             Position::Within(n) => (None, n as usize),
             Position::Anywhere => (None, usize::MAX),
         };
-        if !nocase && pos.is_some() {
+        let fixed = match pos {
+            Some(p) if !nocase => {
+                self.fixed_offsets.contains(&p)
+                    || (self.fixed_offsets.len() < MAX_FIXED_OFFSETS
+                        && self.fixed_offsets.insert(p))
+            }
+            _ => false,
+        };
+        if fixed {
             self.anchored.add(atom, pos, end, probe);
         } else {
             self.other.add(&atom.to_ascii_lowercase(), pos, end, probe);
@@ -494,10 +606,12 @@ impl Collectors {
 
 /// Compiles one distinct pattern and registers its atoms.
 fn compile_probe(
+    set: &SignatureSet,
     kind: &PatternKind,
     id: u32,
     tables: &mut Collectors,
     at: (usize, usize),
+    budget: &mut Budget,
 ) -> Result<Probe, BuildError> {
     match kind {
         PatternKind::Masked { offset, bytes } => {
@@ -549,7 +663,10 @@ fn compile_probe(
             })
         }
         PatternKind::Regex { source, position } => {
-            let re = compile_regex(source).map_err(|e| regex_error(at.0, at.1, &e))?;
+            let re = compile_regex(source).map_err(|e| regex_error(set, at, &e))?;
+            budget
+                .add_regex_bytes(re.memory_usage())
+                .map_err(|e| limit_error(set, at, format!("over a set-wide limit: {e}")))?;
             let prefixes = regex_prefixes(source);
             if let Some(p) = &prefixes {
                 for lit in p {
@@ -589,6 +706,8 @@ fn compile_sig(sig: &Signature, patterns: Box<[(u32, Direction)]>) -> CompiledSi
 
 /// Compiles a whole set.
 pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
+    let mut budget = Budget::new();
+    check_limits(set, &mut budget)?;
     let mut probe_ids: HashMap<&PatternKind, u32> = HashMap::new();
     let mut probes: Vec<Probe> = Vec::new();
     let mut weights: Vec<u32> = Vec::new();
@@ -604,7 +723,8 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
                 Some(&id) => id,
                 None => {
                     let id = probes.len() as u32;
-                    let probe = compile_probe(&pat.kind, id, &mut tables, (si, pi))?;
+                    let probe =
+                        compile_probe(set, &pat.kind, id, &mut tables, (si, pi), &mut budget)?;
                     probes.push(probe);
                     weights.push(pattern_weight(&pat.kind));
                     probe_ids.insert(&pat.kind, id);
@@ -679,6 +799,93 @@ mod tests {
         );
         assert_eq!(regex_prefixes(r".*foo"), None);
         assert_eq!(regex_prefixes(r"a?"), None);
+    }
+
+    #[test]
+    fn automaton_kind_by_size() {
+        let small = vec![b"get ".to_vec(), b"host:".to_vec()];
+        assert_eq!(automaton_kind(&small, true), AhoCorasickKind::DFA);
+        // 64 KiB of atoms over all 256 byte values: a DFA would take 64 MiB.
+        let all: Vec<Vec<u8>> = (0..256u32).map(|i| vec![i as u8; 256]).collect();
+        assert_eq!(automaton_kind(&all, false), AhoCorasickKind::ContiguousNFA);
+    }
+
+    /// A set of `n` signatures, each with a literal at its own offset and a
+    /// port range of `ports` ports.
+    fn spread_set(n: u32, ports: u16) -> SignatureSet {
+        use crate::signature::{Direction, Pattern, PortRange, PortSet};
+        let signatures = (0..n)
+            .map(|i| {
+                let mut s = Signature::new("X");
+                s.patterns.push(Pattern::literal_at(
+                    Direction::Initiator,
+                    i * 3,
+                    format!("k{i}").as_bytes(),
+                ));
+                s.ports = PortSet {
+                    ranges: vec![PortRange {
+                        start: 1,
+                        end: ports,
+                    }],
+                };
+                s
+            })
+            .collect();
+        SignatureSet {
+            signatures,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn many_offsets_and_ports_stay_linear() {
+        use crate::classify::FlowView;
+        let n = (MAX_FIXED_OFFSETS + 500) as u32;
+        let set = spread_set(n, 256);
+        let m = build(&set).unwrap();
+        assert_eq!(m.fixed.offsets.len(), MAX_FIXED_OFFSETS);
+        // Tables of fixed-offset atoms cost 1 KiB per offset; the rest is linear.
+        assert!(m.stats().automaton_bytes < 64 << 20, "{:?}", m.stats());
+        let mut scratch = super::super::Scratch::new();
+        for i in [0, MAX_FIXED_OFFSETS as u32 - 1, n - 1] {
+            let mut bytes = vec![b'.'; (i * 3) as usize];
+            bytes.extend_from_slice(format!("k{i}").as_bytes());
+            let view = FlowView::new(6, 200).with_c2s(&bytes);
+            assert!(m.matches(&view, &mut scratch).contains(&i), "signature {i}");
+            let view = FlowView::new(6, 300).with_c2s(&bytes);
+            assert!(!m.matches(&view, &mut scratch).contains(&i), "port of {i}");
+        }
+        let all = &m.all;
+        assert!(all.expanded <= MAX_EXPANDED_ENTRIES);
+    }
+
+    #[test]
+    fn sets_over_a_limit_are_refused_with_their_place() {
+        use crate::signature::{parse_extended, Direction, Pattern};
+        let mut set = parse_extended(
+            "rule a\n  protocol A\nend\nrule b\n  protocol B\nend\n",
+            "x.rules",
+        )
+        .unwrap();
+        set.signatures[1].patterns.push(Pattern::regex(
+            Direction::Initiator,
+            format!("{}a{}", "(".repeat(100), ")".repeat(100)),
+        ));
+        let e = build(&set).err().unwrap();
+        assert_eq!((e.signature(), e.pattern()), (Some(1), Some(0)));
+        assert!(
+            e.to_string()
+                .starts_with("x.rules:4: signature 1, pattern 0: regex does not compile: exceed"),
+            "{e}"
+        );
+        set.signatures[1].patterns[0] = Pattern::literal_at(Direction::Initiator, 0, b"ab");
+        set.signatures.extend(std::iter::repeat_n(
+            set.signatures[0].clone(),
+            limits::MAX_SIGNATURES,
+        ));
+        let e = build(&set).err().unwrap();
+        assert_eq!(e.signature(), Some(limits::MAX_SIGNATURES));
+        assert!(e.to_string().contains("MAX_SIGNATURES"), "{e}");
     }
 
     #[test]

@@ -132,8 +132,23 @@ pub struct MatcherStats {
 
 /// Why a signature set could not be compiled.
 ///
-/// Sets read by the parsers always compile (the parsers check their
-/// regexes); this error comes from sets built in code.
+/// Sets read by the parsers compile unless several files together go over
+/// a set-wide limit ([`limits`](crate::signature::limits)); other errors
+/// come from sets built in code. The error names the signature at fault
+/// (its index and, when it was read from a file, `file:line`), the pattern
+/// when one is, and the limit or the regex parser's reason.
+///
+/// ```
+/// use dpi_core::matcher::Matcher;
+/// use dpi_core::signature::{Direction, Pattern, Signature, SignatureSet};
+///
+/// let mut sig = Signature::new("X");
+/// sig.patterns.push(Pattern::literal_at(Direction::Initiator, 0, &[b'A'; 5000]));
+/// let set = SignatureSet { signatures: vec![sig], ..Default::default() };
+/// let e = Matcher::new(&set).unwrap_err();
+/// assert_eq!((e.signature(), e.pattern()), (Some(0), Some(0)));
+/// assert!(e.to_string().contains("exceeds the limit of 4096 bytes"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildError {
     kind: BuildErrorKind,
@@ -141,9 +156,10 @@ pub struct BuildError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum BuildErrorKind {
-    Regex {
+    Signature {
         signature: usize,
-        pattern: usize,
+        pattern: Option<usize>,
+        location: Option<crate::signature::Location>,
         message: String,
     },
     Automaton {
@@ -155,7 +171,23 @@ impl BuildError {
     /// The index of the signature at fault, when one is.
     pub fn signature(&self) -> Option<usize> {
         match &self.kind {
-            BuildErrorKind::Regex { signature, .. } => Some(*signature),
+            BuildErrorKind::Signature { signature, .. } => Some(*signature),
+            BuildErrorKind::Automaton { .. } => None,
+        }
+    }
+
+    /// The index of the pattern at fault in its signature, when one is.
+    pub fn pattern(&self) -> Option<usize> {
+        match &self.kind {
+            BuildErrorKind::Signature { pattern, .. } => *pattern,
+            BuildErrorKind::Automaton { .. } => None,
+        }
+    }
+
+    /// Where the signature at fault was read from, when known.
+    pub fn location(&self) -> Option<&crate::signature::Location> {
+        match &self.kind {
+            BuildErrorKind::Signature { location, .. } => location.as_ref(),
             BuildErrorKind::Automaton { .. } => None,
         }
     }
@@ -164,14 +196,21 @@ impl BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            BuildErrorKind::Regex {
+            BuildErrorKind::Signature {
                 signature,
                 pattern,
+                location,
                 message,
-            } => write!(
-                f,
-                "signature {signature}, pattern {pattern}: regex does not compile: {message}"
-            ),
+            } => {
+                if let Some(loc) = location {
+                    write!(f, "{loc}: ")?;
+                }
+                write!(f, "signature {signature}")?;
+                if let Some(p) = pattern {
+                    write!(f, ", pattern {p}")?;
+                }
+                write!(f, ": {message}")
+            }
             BuildErrorKind::Automaton { message } => {
                 write!(f, "cannot build the atom automaton: {message}")
             }

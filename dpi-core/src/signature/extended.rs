@@ -18,7 +18,8 @@
 //! `\\ \" \n \r \t \0 \xHH` escapes, or raw (`r"..."`, `r#"..."#`).
 //! `#` and `!` start comment lines. `signatures/README.md` has the grammar.
 
-use super::error::{SignatureError, SignatureErrors};
+use super::error::{ErrorList, SignatureError, SignatureErrors};
+use super::limits::{self, Budget};
 use super::{
     column_of, compile_regex, numbered_lines, write_comment, Direction, Feature, Location,
     MaskedByte, Pattern, PatternKind, PortRange, PortSet, Position, Side, Signature, SignatureSet,
@@ -52,9 +53,18 @@ use super::{
 /// assert!(matches!(&sig.patterns[1].kind, PatternKind::Regex { source, position: Position::Anywhere } if source == r"^\x16\x03"));
 /// ```
 pub fn parse_extended(text: &str, source: &str) -> Result<SignatureSet, SignatureErrors> {
+    parse(text, source, &mut Budget::new())
+}
+
+/// [`parse_extended`], counting the set-wide limits in `budget`.
+pub(crate) fn parse(
+    text: &str,
+    source: &str,
+    budget: &mut Budget,
+) -> Result<SignatureSet, SignatureErrors> {
     let mut set = SignatureSet::new();
     let mut pending: Vec<String> = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = ErrorList::default();
     let mut open: Option<Block> = None;
     for (number, line) in numbered_lines(text) {
         let t = line.trim();
@@ -123,9 +133,7 @@ pub fn parse_extended(text: &str, source: &str) -> Result<SignatureSet, Signatur
                         errors.push(ctx.error(extra.start, extra.raw, "end of line after `end`"));
                     }
                     b.sig.comments.append(&mut pending);
-                    if b.seen.contains(&"protocol") {
-                        set.signatures.push(b.sig);
-                    } else {
+                    if !b.seen.contains(&"protocol") {
                         errors.push(SignatureError::syntax(
                             source,
                             b.number,
@@ -134,13 +142,24 @@ pub fn parse_extended(text: &str, source: &str) -> Result<SignatureSet, Signatur
                             b.line.trim(),
                             "a `protocol` line in this rule",
                         ));
+                    } else if let Err(e) = budget.add_signature() {
+                        errors.push(SignatureError::syntax(
+                            source,
+                            b.number,
+                            column_of(&b.line, b.line.len() - b.line.trim_start().len()),
+                            &b.line,
+                            b.line.trim(),
+                            e.to_string(),
+                        ));
+                    } else {
+                        set.signatures.push(b.sig);
                     }
                 }
             },
             _ => match open.as_mut() {
                 None => errors.push(ctx.error(first.start, first.raw, "`rule` to start a rule")),
                 Some(b) => {
-                    if let Err(e) = statement(b, &ctx, &tokens) {
+                    if let Err(e) = statement(b, &ctx, &tokens, budget) {
                         errors.push(e);
                     }
                 }
@@ -161,7 +180,7 @@ pub fn parse_extended(text: &str, source: &str) -> Result<SignatureSet, Signatur
     if errors.is_empty() {
         Ok(set)
     } else {
-        Err(SignatureErrors::new(errors))
+        Err(errors.into_errors())
     }
 }
 
@@ -464,7 +483,12 @@ const KEYS: &str = "a key (protocol, app, transport, ports, priority, encrypted,
 either, both, size, packets, first-payload, support, source, precision, true-positives, \
 false-positives, note, argus-bare) or `end`";
 
-fn statement(b: &mut Block, ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<(), SignatureError> {
+fn statement(
+    b: &mut Block,
+    ctx: &Ctx<'_>,
+    tokens: &[Token<'_>],
+    budget: &mut Budget,
+) -> Result<(), SignatureError> {
     let line = ctx.line;
     let key_tok = &tokens[0];
     let Some(key) = key_tok.word() else {
@@ -643,6 +667,7 @@ fn statement(b: &mut Block, ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<(), S
             let side =
                 side(&v[0]).ok_or_else(|| ctx.error(v[0].start, v[0].raw, "`c2s` or `s2c`"))?;
             let range = range(&v[1]).ok_or_else(|| ctx.error(v[1].start, v[1].raw, RANGE))?;
+            condition(ctx, key_tok, budget)?;
             sig.features.push(Feature::FirstPayloadSize { side, range });
         }
         "packets" => {
@@ -655,17 +680,20 @@ fn statement(b: &mut Block, ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<(), S
                     })?),
                 };
             let range = range(&v[1]).ok_or_else(|| ctx.error(v[1].start, v[1].raw, RANGE))?;
+            condition(ctx, key_tok, budget)?;
             sig.features.push(Feature::Packets { side, range });
         }
         "first-payload" => {
             let v = args(1, 1, "a side (`c2s` or `s2c`)")?;
             let side =
                 side(&v[0]).ok_or_else(|| ctx.error(v[0].start, v[0].raw, "`c2s` or `s2c`"))?;
+            condition(ctx, key_tok, budget)?;
             sig.features.push(Feature::FirstPayloadFrom(side));
         }
         _ => match direction(key) {
             Some(direction) => {
-                let kind = pattern(ctx, tokens)?;
+                let kind = pattern(ctx, tokens, budget)?;
+                condition(ctx, key_tok, budget)?;
                 sig.patterns.push(Pattern { direction, kind });
             }
             None => return Err(ctx.error(key_tok.start, key_tok.raw, KEYS)),
@@ -675,6 +703,13 @@ fn statement(b: &mut Block, ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<(), S
 }
 
 const RANGE: &str = "a range: `N`, `LOW-HIGH` or `LOW-`";
+
+/// Counts one more pattern or feature of the set, refusing it past the limit.
+fn condition(ctx: &Ctx<'_>, key: &Token<'_>, budget: &mut Budget) -> Result<(), SignatureError> {
+    budget
+        .add_condition()
+        .map_err(|e| ctx.error(key.start, key.raw, e.to_string()))
+}
 
 fn side(t: &Token<'_>) -> Option<Side> {
     match t.word()? {
@@ -719,7 +754,11 @@ fn range(t: &Token<'_>) -> Option<ValueRange> {
 }
 
 /// `DIR [at N | within N] [nocase] ("literal" | hex "..." | regex "...")`.
-fn pattern(ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<PatternKind, SignatureError> {
+fn pattern(
+    ctx: &Ctx<'_>,
+    tokens: &[Token<'_>],
+    budget: &mut Budget,
+) -> Result<PatternKind, SignatureError> {
     let line = ctx.line;
     let mut i = 1;
     let mut position = Position::Anywhere;
@@ -784,6 +823,20 @@ fn pattern(ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<PatternKind, Signature
                 };
                 let bytes = parse_hex_bytes(text)
                     .map_err(|(at, found, expected)| ctx.error(body + at, found, expected))?;
+                if bytes.len() > limits::MAX_MASKED_BYTES {
+                    return Err(ctx.error(
+                        s.start,
+                        s.raw,
+                        format!(
+                            "masked bytes of at most {} bytes (limit MAX_MASKED_BYTES); these are {} bytes",
+                            limits::MAX_MASKED_BYTES,
+                            bytes.len()
+                        ),
+                    ));
+                }
+                budget
+                    .add_pattern_bytes(bytes.len())
+                    .map_err(|e| ctx.error(s.start, s.raw, e.to_string()))?;
                 PatternKind::Masked { offset, bytes }
             } else {
                 if let Some((c, ch)) = text.char_indices().find(|(_, c)| c.is_control()) {
@@ -793,10 +846,7 @@ fn pattern(ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<PatternKind, Signature
                         "no raw control characters in a regex (write `\\t`, `\\n`, `\\xHH`)",
                     ));
                 }
-                if let Err(e) = compile_regex(text) {
-                    let msg = e.to_string().replace('\n', " ");
-                    return Err(ctx.error(s.start, s.raw, format!("a valid regex ({msg})")));
-                }
+                check_regex(ctx, s, body, text, budget)?;
                 PatternKind::Regex {
                     source: text.to_string(),
                     position,
@@ -812,6 +862,20 @@ fn pattern(ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<PatternKind, Signature
             if bytes.is_empty() {
                 return Err(ctx.error(t.start, t.raw, "a non-empty literal"));
             }
+            if bytes.len() > limits::MAX_LITERAL_BYTES {
+                return Err(ctx.error(
+                    t.start,
+                    t.raw,
+                    format!(
+                        "a literal of at most {} bytes (limit MAX_LITERAL_BYTES); this one has {} bytes",
+                        limits::MAX_LITERAL_BYTES,
+                        bytes.len()
+                    ),
+                ));
+            }
+            budget
+                .add_pattern_bytes(bytes.len())
+                .map_err(|e| ctx.error(t.start, t.raw, e.to_string()))?;
             i += 1;
             PatternKind::Literal {
                 bytes,
@@ -824,6 +888,51 @@ fn pattern(ctx: &Ctx<'_>, tokens: &[Token<'_>]) -> Result<PatternKind, Signature
         return Err(ctx.error(extra.start, extra.raw, "end of line after the pattern"));
     }
     Ok(kind)
+}
+
+/// Checks that the regex `text` (the body of string token `tok`, at byte
+/// `body` of the line) compiles within the limits, and counts its compiled
+/// size. A problem the regex parser places is reported at that character.
+fn check_regex(
+    ctx: &Ctx<'_>,
+    tok: &Token<'_>,
+    body: usize,
+    text: &str,
+    budget: &mut Budget,
+) -> Result<(), SignatureError> {
+    if text.len() > limits::MAX_REGEX_BYTES {
+        return Err(ctx.error(
+            tok.start,
+            tok.raw,
+            format!(
+                "a regex of at most {} bytes (limit MAX_REGEX_BYTES); this one has {} bytes",
+                limits::MAX_REGEX_BYTES,
+                text.len()
+            ),
+        ));
+    }
+    if budget.regexes_spent() {
+        // The set is refused already; compiling more regexes would only cost time.
+        return Ok(());
+    }
+    match compile_regex(text) {
+        Ok(re) => budget
+            .add_regex_bytes(re.memory_usage())
+            .map_err(|e| ctx.error(tok.start, tok.raw, e.to_string())),
+        Err(e) => Err(match e.offset().filter(|&o| o <= text.len()) {
+            Some(at) => {
+                let end = (at + e.span_len().unwrap_or(0)).min(text.len());
+                let end = if end > at {
+                    end
+                } else {
+                    text[at..].chars().next().map_or(at, |c| at + c.len_utf8())
+                };
+                let found = text.get(at..end).unwrap_or("");
+                ctx.error(body + at, found, format!("a valid regex: {}", e.reason()))
+            }
+            None => ctx.error(tok.start, tok.raw, format!("a valid regex: {}", e.reason())),
+        }),
+    }
 }
 
 /// Writes a signature set in the extended format. Every model reads back
@@ -1330,7 +1439,24 @@ mod tests {
             ("  c2s at 0 hex \"474\"", 19, "4", "two characters per byte"),
             ("  c2s hex \"47\"", 7, "hex", "`at OFFSET`"),
             ("  c2s within 8 hex \"47\"", 7, "within", "`at OFFSET`"),
-            ("  c2s regex \"(ab\"", 13, "\"(ab\"", "a valid regex"),
+            (
+                "  c2s regex \"(ab\"",
+                14,
+                "(",
+                "a valid regex: unclosed group",
+            ),
+            (
+                "  c2s regex \"a{2,1}\"",
+                15,
+                "{2,1}",
+                "invalid repetition count range",
+            ),
+            (
+                "  c2s regex \"(?u)\\w{200}\"",
+                13,
+                "\"(?u)\\w{200}\"",
+                "exceeds the limit",
+            ),
             ("  c2s \"abc", 7, "\"abc", "unterminated"),
             ("  c2s \"a\\qb\"", 9, "\\q", "an escape"),
             ("  c2s \"a\\x4\"", 9, "\\x4", "two hex digits"),

@@ -42,6 +42,7 @@
 
 mod error;
 mod extended;
+pub mod limits;
 mod stdsig;
 
 use std::fmt;
@@ -49,8 +50,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{NotExpressible, SignatureError, SignatureErrors};
+use error::ErrorList;
+pub use error::{NotExpressible, RegexError, SignatureError, SignatureErrors};
 pub use extended::{parse_extended, to_extended};
+pub use limits::Budget;
 pub use stdsig::{argus_loadable, parse_std_sig, std_sig_line, to_std_sig};
 
 pub(crate) use regex_automata::meta::Regex;
@@ -601,6 +604,13 @@ impl Provenance {
 /// off, so `\xFF` is the byte 0xFF and `.` any byte but `\n`), matches need
 /// not be valid UTF-8. `(?u)` turns Unicode back on inside a pattern.
 ///
+/// The source may be at most [`limits::MAX_REGEX_BYTES`] long and nest
+/// groups at most [`limits::MAX_REGEX_NESTING`] deep; its NFAs may take at
+/// most [`limits::MAX_REGEX_NFA_BYTES`] each, a full DFA at most
+/// [`limits::MAX_REGEX_DFA_BYTES`], and the lazy DFA's cache at most
+/// [`limits::MAX_REGEX_CACHE_BYTES`] per searching thread. A refusal says
+/// why, and where in the source when the regex parser found the problem.
+///
 /// The parsers call this to reject bad regexes; the matcher compiles with
 /// the same settings by calling it too, and so can other code that must
 /// agree with the matcher on what a signature's regex matches.
@@ -608,17 +618,48 @@ impl Provenance {
 /// ```
 /// let re = dpi_core::signature::compile_regex(r"^\x16\x03").unwrap();
 /// assert!(re.is_match(b"\x16\x03\x01".as_slice()));
-/// assert!(dpi_core::signature::compile_regex("(").is_err());
+/// let e = dpi_core::signature::compile_regex("ab(cd").unwrap_err();
+/// assert_eq!((e.reason(), e.offset()), ("unclosed group", Some(2)));
 /// ```
-pub fn compile_regex(source: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
+pub fn compile_regex(source: &str) -> Result<Regex, RegexError> {
+    if source.len() > limits::MAX_REGEX_BYTES {
+        return Err(RegexError::too_long(source.len()));
+    }
     regex_automata::meta::Regex::builder()
-        .syntax(
-            regex_automata::util::syntax::Config::new()
-                .unicode(false)
-                .utf8(false),
+        .syntax(regex_syntax_config())
+        .configure(
+            regex_automata::meta::Config::new()
+                .nfa_size_limit(Some(limits::MAX_REGEX_NFA_BYTES))
+                .onepass_size_limit(Some(limits::MAX_REGEX_DFA_BYTES))
+                .dfa_size_limit(Some(limits::MAX_REGEX_DFA_BYTES))
+                .hybrid_cache_capacity(limits::MAX_REGEX_CACHE_BYTES),
         )
         .build(source)
-        .map_err(Box::new)
+        .map_err(|e| RegexError::from_build(&e))
+}
+
+/// The regex syntax settings of signatures: bytes mode, Unicode off, the
+/// nesting limit of [`limits::MAX_REGEX_NESTING`].
+fn regex_syntax_config() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(limits::MAX_REGEX_NESTING)
+}
+
+/// Parses a regex source into its high-level form with the settings of
+/// [`compile_regex`]; `None` when it does not parse or is too long.
+pub(crate) fn parse_regex_hir(source: &str) -> Option<regex_syntax::hir::Hir> {
+    if source.len() > limits::MAX_REGEX_BYTES {
+        return None;
+    }
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(limits::MAX_REGEX_NESTING)
+        .build()
+        .parse(source)
+        .ok()
 }
 
 /// The two text formats of a signature file.
@@ -648,9 +689,8 @@ impl Format {
             Some("rules") => return Format::Extended,
             _ => {}
         }
-        let first = text
-            .lines()
-            .map(str::trim)
+        let first = numbered_lines(text)
+            .map(|(_, l)| l.trim())
             .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'));
         match first {
             Some(l) if l.starts_with("Service:") => Format::StdSig,
@@ -668,15 +708,34 @@ impl Format {
 /// assert_eq!(set.signatures[0].protocol, "DNS");
 /// ```
 pub fn parse(text: &str, source: &str, format: Format) -> Result<SignatureSet, SignatureErrors> {
-    match format {
-        Format::StdSig => parse_std_sig(text, source),
-        Format::Extended => parse_extended(text, source),
-    }
+    parse_with_budget(text, source, format, &mut Budget::new())
+}
+
+/// Like [`parse`], counting the set-wide [`limits`] in `budget`, which may
+/// already hold what earlier files of the same set used. On success the
+/// budget holds this file's signatures too; on failure it is left as it
+/// was.
+pub fn parse_with_budget(
+    text: &str,
+    source: &str,
+    format: Format,
+    budget: &mut Budget,
+) -> Result<SignatureSet, SignatureErrors> {
+    let mut local = budget.clone();
+    let set = match format {
+        Format::StdSig => stdsig::parse(text, source, &mut local),
+        Format::Extended => extended::parse(text, source, &mut local),
+    }?;
+    *budget = local;
+    Ok(set)
 }
 
 /// Reads a signature file, detecting its format with [`Format::detect`].
 ///
-/// Every bad line is reported; on any error nothing is returned.
+/// Every bad line is reported; on any error nothing is returned. The file
+/// must be UTF-8 text of at most [`limits::MAX_FILE_BYTES`]; lines may end
+/// in `\n`, `\r\n` or `\r`. A byte sequence that is not UTF-8 is reported
+/// with its line and column.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("dpi-sig-doc-{}", std::process::id()));
@@ -685,14 +744,92 @@ pub fn parse(text: &str, source: &str, format: Format) -> Result<SignatureSet, S
 /// std::fs::write(&path, "Service: ssh tcp port 22 n = 3 src = \"5353482D\"\n").unwrap();
 /// let set = dpi_core::signature::load(&path).unwrap();
 /// assert_eq!(set.signatures[0].protocol, "ssh");
+/// std::fs::write(&path, b"# ok\r# caf\xE9\rService: ssh tcp port 22 n = 3\r").unwrap();
+/// let e = dpi_core::signature::load(&path).unwrap_err();
+/// assert_eq!((e.errors()[0].line(), e.errors()[0].column()), (2, 6));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn load(path: impl AsRef<Path>) -> Result<SignatureSet, SignatureErrors> {
+    load_with_budget(path, &mut Budget::new())
+}
+
+/// Like [`load`], counting the set-wide [`limits`] in `budget` (see
+/// [`parse_with_budget`]): several files loaded with one budget are held to
+/// the limits of one set, and the file that crosses a limit is named at
+/// the pattern or rule that does.
+pub fn load_with_budget(
+    path: impl AsRef<Path>,
+    budget: &mut Budget,
+) -> Result<SignatureSet, SignatureErrors> {
+    use std::io::Read as _;
     let path = path.as_ref();
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SignatureErrors::new(vec![SignatureError::io(&name, &e)]))?;
-    parse(&text, &name, Format::detect(Some(path), &text))
+    let io_error = |e: &std::io::Error| SignatureErrors::new(vec![SignatureError::io(&name, e)]);
+    let file = std::fs::File::open(path).map_err(|e| io_error(&e))?;
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(&e))?;
+    parse_bytes(&bytes, &name, Some(path), budget)
+}
+
+/// Reads the contents of a signature file as [`load_with_budget`] does:
+/// at most [`limits::MAX_FILE_BYTES`], UTF-8 (a bad byte sequence is
+/// reported at its line and column), the format detected from `path`'s
+/// extension or else the content ([`Format::detect`]). `source` names the
+/// file in errors and locations.
+///
+/// ```
+/// use dpi_core::signature::{parse_bytes, Budget};
+///
+/// let set = parse_bytes(b"rule r\r  protocol DNS\rend\r", "x.rules", None, &mut Budget::new()).unwrap();
+/// assert_eq!(set.signatures[0].protocol, "DNS");
+/// let e = parse_bytes(b"rule r\n  protocol \xFF\nend\n", "y.rules", None, &mut Budget::new()).unwrap_err();
+/// assert_eq!((e.errors()[0].line(), e.errors()[0].column()), (2, 12));
+/// ```
+pub fn parse_bytes(
+    bytes: &[u8],
+    source: &str,
+    path: Option<&Path>,
+    budget: &mut Budget,
+) -> Result<SignatureSet, SignatureErrors> {
+    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(SignatureErrors::new(vec![SignatureError::too_large(
+            source,
+            limits::MAX_FILE_BYTES,
+        )]));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| not_utf8(source, bytes))?;
+    parse_with_budget(text, source, Format::detect(path, text), budget)
+}
+
+/// One error per line of `bytes` that is not UTF-8, at the first bad byte.
+fn not_utf8(source: &str, bytes: &[u8]) -> SignatureErrors {
+    let mut errors = ErrorList::default();
+    for (number, line) in numbered_byte_lines(bytes) {
+        if let Err(e) = std::str::from_utf8(line) {
+            let good = e.valid_up_to();
+            let bad_len = e.error_len().unwrap_or(line.len() - good);
+            let found: String = line[good..good + bad_len]
+                .iter()
+                .map(|b| format!("\\x{b:02X}"))
+                .collect();
+            let text = String::from_utf8_lossy(line);
+            let column = column_of(&text, good);
+            errors.push(
+                SignatureError::syntax(
+                    source,
+                    number,
+                    column,
+                    &text,
+                    &found,
+                    "UTF-8 text (signature files are UTF-8)",
+                )
+                .with_width(1),
+            );
+        }
+    }
+    errors.into_errors()
 }
 
 /// Column (1-based, in characters) of byte offset `at` in `line`.
@@ -702,16 +839,42 @@ pub(crate) fn column_of(line: &str, at: usize) -> u32 {
     prefix.chars().count() as u32 + 1
 }
 
-/// Splits text into lines, keeping 1-based numbers and dropping a `\r` before `\n`.
+/// Splits text into lines numbered from 1. A line ends at `\n`, `\r\n` or
+/// a lone `\r` (the terminator is not part of the line); a terminator at the
+/// very end does not start another line.
 pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (u32, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| ((i + 1) as u32, l.strip_suffix('\r').unwrap_or(l)))
+    // Lines end only at ASCII bytes, so every piece is valid UTF-8.
+    numbered_byte_lines(text.as_bytes())
+        .map(|(n, l)| (n, std::str::from_utf8(l).unwrap_or_default()))
+}
+
+/// [`numbered_lines`] over bytes.
+pub(crate) fn numbered_byte_lines(bytes: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    let mut rest = bytes;
+    let mut number = 0u32;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        number = number.saturating_add(1);
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
+        let line = &rest[..end];
+        let skip = match rest.get(end..end + 2) {
+            Some(b"\r\n") => 2,
+            _ if end < rest.len() => 1,
+            _ => 0,
+        };
+        rest = &rest[end + skip..];
+        Some((number, line))
+    })
 }
 
 /// Writes comment lines so they read back as the same comments.
 pub(crate) fn write_comment(out: &mut String, comment: &str) {
-    let c = comment.replace('\n', " ");
+    let c = comment.replace(['\n', '\r'], " ");
     let c = c.trim();
     if !c.is_empty() && !c.starts_with('#') && !c.starts_with('!') {
         out.push_str("# ");
@@ -1075,6 +1238,166 @@ mod tests {
         assert!(err
             .to_string()
             .contains("/nonexistent/dir/none.sig: cannot read"));
+    }
+
+    #[test]
+    fn line_ends_lf_crlf_and_cr() {
+        let cases: &[(&str, &[&str])] = &[
+            ("", &[]),
+            ("a", &["a"]),
+            ("a\n", &["a"]),
+            ("a\nb", &["a", "b"]),
+            ("a\r\nb\r\n", &["a", "b"]),
+            ("a\rb\r", &["a", "b"]),
+            ("a\r\rb", &["a", "", "b"]),
+            ("a\n\r\nb\r\n\n", &["a", "", "b", ""]),
+            ("\r\n", &[""]),
+            ("\n\r", &["", ""]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<(u32, &str)> = numbered_lines(text).collect();
+            let want: Vec<(u32, &str)> = want
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as u32 + 1, *l))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn every_line_end_reads_the_same_set() {
+        let lf = "# c\nrule a\n  protocol HTTP\n  c2s at 0 \"GET \"\nend\n\n# tail\n";
+        let std = "# c\nService: http tcp port 80 n = 2 src = \"474554\"\n";
+        for (text, parse) in [
+            (
+                lf,
+                parse_extended as fn(&str, &str) -> Result<SignatureSet, SignatureErrors>,
+            ),
+            (std, parse_std_sig),
+        ] {
+            let want = parse(text, "x").unwrap();
+            assert_eq!(want.len(), 1);
+            for end in ["\r\n", "\r"] {
+                let other = text.replace('\n', end);
+                assert_eq!(parse(&other, "x").unwrap(), want, "{other:?}");
+            }
+        }
+        // A rule written with lone CRs is one rule, not one long comment.
+        assert_eq!(
+            Format::detect(None, "# x\rService: a tcp port 1 n = 1\r"),
+            Format::StdSig
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_line_and_column() {
+        let dir = std::env::temp_dir().join(format!("dpi-sig-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.rules");
+        std::fs::write(
+            &path,
+            b"# one\r\n# two\n# th\xFFree\nrule a\n  protocol \xC3X\nend\n",
+        )
+        .unwrap();
+        let e = load(&path).unwrap_err();
+        let got: Vec<(u32, u32, &str)> = e
+            .iter()
+            .map(|e| (e.line(), e.column(), e.found()))
+            .collect();
+        assert_eq!(got, [(3, 5, "\\xFF"), (5, 12, "\\xC3")]);
+        assert!(
+            e.to_string().contains("bad.rules:3:5: expected UTF-8 text"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_over_the_size_limit_are_refused_unread() {
+        let dir = std::env::temp_dir().join(format!("dpi-sig-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.rules");
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(limits::MAX_FILE_BYTES + 1).unwrap();
+        let e = load(&path).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("larger than the limit of 16777216 bytes"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_budget_holds_several_files_to_the_set_limits() {
+        let regex_rule =
+            |i: usize| format!("rule r{i}\n  protocol X\n  c2s regex \"q{i}z+\"\nend\n");
+        let lit_rule = |i: usize| {
+            format!(
+                "rule l{i}\n  protocol X\n  c2s \"{}\"\nend\n",
+                "x".repeat(limits::MAX_LITERAL_BYTES)
+            )
+        };
+        // Each file alone is within the pattern-byte limit; together they are not.
+        let half = limits::MAX_SET_PATTERN_BYTES / limits::MAX_LITERAL_BYTES / 2 + 1;
+        let a: String = (0..half).map(lit_rule).collect();
+        let mut budget = Budget::new();
+        parse_with_budget(&a, "a.rules", Format::Extended, &mut budget).unwrap();
+        let used = budget.clone();
+        let e = parse_with_budget(&a, "b.rules", Format::Extended, &mut budget).unwrap_err();
+        assert_eq!(budget, used, "a refused file adds nothing to the budget");
+        let first = &e.errors()[0];
+        assert_eq!((first.source_name(), first.column()), ("b.rules", 7));
+        assert!(
+            first.expected().contains("MAX_SET_PATTERN_BYTES"),
+            "{first}"
+        );
+        assert!(parse_extended(&a, "alone.rules").is_ok());
+        // Regexes count their compiled size.
+        let r: String = (0..3).map(regex_rule).collect();
+        let mut budget = Budget::new();
+        parse_with_budget(&r, "r.rules", Format::Extended, &mut budget).unwrap();
+        assert!(budget.regex_bytes() > 0 && budget.conditions() == 3);
+    }
+
+    #[test]
+    fn errors_are_bounded_in_number_and_length() {
+        let mut text = String::new();
+        for i in 0..500 {
+            text.push_str(&format!(
+                "rule r{i}\n  protocol X\n  c2s at 0 hex \"zz\"\nend\n"
+            ));
+        }
+        let long = "y".repeat(100_000);
+        text.push_str(&format!(
+            "rule long\n  protocol X\n  bogus {long} \"{long}\"\nend\n"
+        ));
+        let e = parse_extended(&text, "many.rules").unwrap_err();
+        assert_eq!(e.len(), 501);
+        assert_eq!(e.errors().len(), error::MAX_KEPT_ERRORS);
+        let shown = e.to_string();
+        assert!(
+            shown.contains("... and 481 more errors in many.rules, not shown"),
+            "{shown}"
+        );
+        assert!(shown.len() < 10_000, "{} bytes", shown.len());
+        // A long line is cut around the column; the caret still points at the token.
+        let e = parse_extended(
+            &format!("rule a\n  protocol X\n  note \"{long}\" extra\nend\n"),
+            "long.rules",
+        )
+        .unwrap_err();
+        let e = &e.errors()[0];
+        assert_eq!((e.line(), e.column()), (3, 100_011));
+        assert!(e.line_text().chars().count() <= error::MAX_LINE_CHARS + 2);
+        let shown = e.to_string();
+        assert!(shown.len() < 1_000, "{shown}");
+        let caret_line = shown.lines().last().unwrap();
+        let text_line = shown.lines().nth(1).unwrap();
+        let caret_at = caret_line.chars().position(|c| c == '^').unwrap();
+        let word: String = text_line.chars().skip(caret_at).take(5).collect();
+        assert_eq!(word, "extra", "{shown}");
     }
 
     #[test]

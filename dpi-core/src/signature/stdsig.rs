@@ -13,7 +13,8 @@
 //! nibble; a space is a wildcard nibble. At most 64 hex digits (32 bytes).
 //! `#` and `!` start comment lines. `signatures/README.md` has the full grammar.
 
-use super::error::{NotExpressible, SignatureError, SignatureErrors};
+use super::error::{ErrorList, NotExpressible, SignatureError, SignatureErrors};
+use super::limits::Budget;
 use super::{
     column_of, numbered_lines, write_comment, Direction, Location, MaskedByte, Pattern,
     PatternKind, PortSet, Signature, SignatureSet, Transport,
@@ -42,9 +43,18 @@ const MAX_BYTES: usize = 32;
 /// assert_eq!(bytes, &[MaskedByte::any(), MaskedByte::any(), MaskedByte::exact(1), MaskedByte::exact(0)]);
 /// ```
 pub fn parse_std_sig(text: &str, source: &str) -> Result<SignatureSet, SignatureErrors> {
+    parse(text, source, &mut Budget::new())
+}
+
+/// [`parse_std_sig`], counting the set-wide limits in `budget`.
+pub(crate) fn parse(
+    text: &str,
+    source: &str,
+    budget: &mut Budget,
+) -> Result<SignatureSet, SignatureErrors> {
     let mut set = SignatureSet::new();
     let mut pending = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = ErrorList::default();
     for (number, line) in numbered_lines(text) {
         let t = line.trim();
         if t.is_empty() {
@@ -61,7 +71,7 @@ pub fn parse_std_sig(text: &str, source: &str) -> Result<SignatureSet, Signature
             source,
             number,
         };
-        match cursor.signature() {
+        match cursor.signature().and_then(|sig| cursor.count(sig, budget)) {
             Ok(mut sig) => {
                 sig.comments = std::mem::take(&mut pending);
                 set.signatures.push(sig);
@@ -76,7 +86,7 @@ pub fn parse_std_sig(text: &str, source: &str) -> Result<SignatureSet, Signature
     if errors.is_empty() {
         Ok(set)
     } else {
-        Err(SignatureErrors::new(errors))
+        Err(errors.into_errors())
     }
 }
 
@@ -97,6 +107,21 @@ impl<'a> Cursor<'a> {
             found,
             expected,
         )
+    }
+
+    /// Counts a parsed signature against the set-wide limits; a refusal
+    /// names the line's first word.
+    fn count(&self, sig: Signature, budget: &mut Budget) -> Result<Signature, SignatureError> {
+        let start = self.line.len() - self.line.trim_start().len();
+        let refuse = |e: super::limits::Exceeded| self.error(start, "Service:", e.to_string());
+        budget.add_signature().map_err(refuse)?;
+        for p in &sig.patterns {
+            budget.add_condition().map_err(refuse)?;
+            if let PatternKind::Masked { bytes, .. } = &p.kind {
+                budget.add_pattern_bytes(bytes.len()).map_err(refuse)?;
+            }
+        }
+        Ok(sig)
     }
 
     fn rest(&self) -> &'a str {
@@ -324,7 +349,7 @@ impl<'a> Cursor<'a> {
         };
         let body = &self.line[body_start..body_start + len];
         self.pos = body_start + len + 1;
-        let mut nibbles = Vec::with_capacity(body.len());
+        let mut nibbles = Vec::with_capacity(body.len().min(2 * MAX_BYTES + 2));
         for (i, c) in body.char_indices() {
             match c {
                 ' ' => nibbles.push(None),

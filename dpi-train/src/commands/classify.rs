@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use dpi_core::matcher::Scratch;
-use dpi_core::signature::{load, SignatureSet};
+use dpi_core::signature::SignatureSet;
 use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView, Metadata};
 
 use super::common::{FlowArgs, Report};
@@ -93,8 +93,9 @@ pub struct ClassifyArgs {
     pub captures: Vec<String>,
 }
 
-/// The signature set of a run: the files given, else the built-in set.
-/// Every bad line of every file is printed on standard error.
+/// The signature set of a run: the files given (see
+/// [`crate::sigfiles`]), else the built-in set. Bad files and files with no
+/// signature are reported on standard error.
 pub fn load_signatures(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
     if paths.is_empty() {
         return match crate::default_sigs::default_set() {
@@ -102,23 +103,10 @@ pub fn load_signatures(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
             Err(e) => bail!("the built-in signature set does not load: {e}"),
         };
     }
-    let mut set = SignatureSet::new();
-    let mut bad = 0;
-    for p in paths {
-        match load(p) {
-            Ok(s) => {
-                set.signatures.extend(s.signatures);
-            }
-            Err(e) => {
-                bad += 1;
-                eprint!("dpi: {e}");
-            }
-        }
-    }
-    if bad > 0 {
-        bail!("{bad} signature file(s) could not be loaded");
-    }
-    Ok(set)
+    crate::sigfiles::load_files(paths, &mut |w| eprintln!("dpi: {w}")).map_err(|e| {
+        eprint!("dpi: {}", e.report());
+        anyhow::anyhow!("{} signature file(s) could not be loaded", e.bad_files())
+    })
 }
 
 /// The label fields of a JSON line for classification `c`. The same for

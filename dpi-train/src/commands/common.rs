@@ -123,5 +123,11 @@ impl Report {
             t.later_fragments,
             t.unsupported_link_types.values().sum::<u64>()
         );
+        if t.refused_fragments > 0 || t.incomplete_datagrams > 0 {
+            eprintln!(
+                "dpi: fragments: {} datagram(s) whose later fragments never came; {} first fragment(s) refused (1,024 datagrams were waiting for theirs)",
+                t.incomplete_datagrams, t.refused_fragments
+            );
+        }
     }
 }

@@ -8,7 +8,9 @@
 //! `--out-dir` (the corpus layout, so `dpi align` and `dpi eval` read
 //! them). Without `--out-dir` the records are printed as JSON lines. With
 //! `--from`, the arguments are label files of that kind and their records
-//! are printed as JSON lines.
+//! are printed as JSON lines; the records of an incomplete file (cut short,
+//! or holding fewer flows than its header counts) are printed too, its
+//! error is reported and the exit status is 1.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -52,6 +54,7 @@ impl FromArg {
 
 /// Arguments of `dpi label`.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["ndpi_reader", "from"])))]
 pub struct LabelArgs {
     /// Run ndpiReader over each capture (`--ndpi-reader=PATH` for another binary).
     #[arg(long, value_name = "PATH", num_args = 0..=1, require_equals = true,
@@ -194,20 +197,23 @@ pub fn run(args: LabelArgs) -> anyhow::Result<ExitCode> {
     if let Some(from) = args.from {
         let mut failed = false;
         for f in &args.inputs {
-            match labels::import_file(from.source(), Path::new(f), &registry) {
-                Ok(p) => {
-                    print_records(&mut out, &p)?;
-                    if !args.quiet {
-                        eprintln!("dpi: {}", summary(&p));
-                        for m in &p.malformed {
-                            eprintln!("dpi: malformed: {m}");
-                        }
+            let (parsed, error) = match labels::import_file(from.source(), Path::new(f), &registry)
+            {
+                Ok(p) => (Some(p), None),
+                Err(e) => (e.partial().cloned(), Some(e)),
+            };
+            if let Some(p) = &parsed {
+                print_records(&mut out, p)?;
+                if !args.quiet {
+                    eprintln!("dpi: {}", summary(p));
+                    for m in &p.malformed {
+                        eprintln!("dpi: malformed: {m}");
                     }
                 }
-                Err(e) => {
-                    eprintln!("dpi: error: {e}");
-                    failed = true;
-                }
+            }
+            if let Some(e) = error {
+                eprintln!("dpi: error: {e}");
+                failed = true;
             }
         }
         out.flush()?;

@@ -19,6 +19,9 @@
 //! - For ICMP, `Sport` is `0xCCTT` (code, type); for ICMPv6 `Sport` is the
 //!   type and `Dport` the code. Both go to [`LabelRecord::icmp`], and the
 //!   ports are 0, as nDPI prints them.
+//!
+//! A last line with no line end is where the file was cut: an incomplete
+//! import that keeps the records before it.
 
 use std::path::Path;
 
@@ -87,13 +90,11 @@ pub fn parse_bytes(
     data: &[u8],
     registry: &NameRegistry,
 ) -> Result<ParsedLabels, ImportError> {
+    let (data, cut) = text::split_truncated(data);
     let mut out = ParsedLabels::new(path.to_owned(), capture.to_owned());
-    if text::is_blank(data) {
-        return Ok(out);
-    }
     let mut lines = text::lines(data);
-    let Some((_, first)) = lines.next() else {
-        return Ok(out);
+    let Some((_, first)) = lines.next().filter(|_| !text::is_blank(data)) else {
+        return text::finish(out, cut);
     };
     let cols = header(path, &first)?;
     for (n, line) in lines {
@@ -118,7 +119,7 @@ pub fn parse_bytes(
             Err(reason) => out.malformed_line(n, reason),
         }
     }
-    Ok(out)
+    text::finish(out, cut)
 }
 
 enum Row {

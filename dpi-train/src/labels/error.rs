@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::record::ParsedLabels;
+
 /// A line of a label file that could not be read; the line was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineError {
@@ -29,11 +31,16 @@ impl fmt::Display for LineError {
     }
 }
 
-/// A label file that could not be imported at all.
+/// A label file that could not be imported, or only in part.
+///
+/// An incomplete file (cut short, or holding fewer flows than its own
+/// header counts) still gives the records read: [`partial`](Self::partial).
 #[derive(Debug)]
 pub struct ImportError {
     path: PathBuf,
     kind: ErrorKind,
+    /// What was read of an incomplete file.
+    partial: Option<Box<ParsedLabels>>,
 }
 
 #[derive(Debug)]
@@ -42,6 +49,7 @@ enum ErrorKind {
     WrongFormat(String),
     MissingColumn(String),
     BadLine { line: usize, reason: String },
+    Incomplete { line: Option<usize>, reason: String },
 }
 
 impl ImportError {
@@ -49,6 +57,7 @@ impl ImportError {
         ImportError {
             path: path.to_owned(),
             kind: ErrorKind::Io(e),
+            partial: None,
         }
     }
 
@@ -56,6 +65,7 @@ impl ImportError {
         ImportError {
             path: path.to_owned(),
             kind: ErrorKind::WrongFormat(reason.into()),
+            partial: None,
         }
     }
 
@@ -63,6 +73,7 @@ impl ImportError {
         ImportError {
             path: path.to_owned(),
             kind: ErrorKind::MissingColumn(column.to_owned()),
+            partial: None,
         }
     }
 
@@ -73,7 +84,52 @@ impl ImportError {
                 line,
                 reason: reason.into(),
             },
+            partial: None,
         }
+    }
+
+    /// The file is incomplete (cut short at `line`, or holding less than
+    /// it says); `partial` is what was read.
+    pub(crate) fn incomplete(
+        line: Option<usize>,
+        reason: impl Into<String>,
+        partial: ParsedLabels,
+    ) -> ImportError {
+        ImportError {
+            path: partial.path.clone(),
+            kind: ErrorKind::Incomplete {
+                line,
+                reason: reason.into(),
+            },
+            partial: Some(Box::new(partial)),
+        }
+    }
+
+    /// Whether the file was read but is incomplete: cut short, or holding
+    /// fewer flows than its own header counts. [`partial`](Self::partial)
+    /// has what was read.
+    pub fn is_incomplete(&self) -> bool {
+        matches!(self.kind, ErrorKind::Incomplete { .. })
+    }
+
+    /// The line the error is about, when it is about one.
+    pub fn line(&self) -> Option<usize> {
+        match &self.kind {
+            ErrorKind::BadLine { line, .. } => Some(*line),
+            ErrorKind::Incomplete { line, .. } => *line,
+            _ => None,
+        }
+    }
+
+    /// The records read from an incomplete file (in file order), with its
+    /// malformed lines and counts.
+    pub fn partial(&self) -> Option<&ParsedLabels> {
+        self.partial.as_deref()
+    }
+
+    /// Takes the records read from an incomplete file.
+    pub fn into_partial(self) -> Option<ParsedLabels> {
+        self.partial.map(|p| *p)
     }
 
     /// The file the error is about.
@@ -103,6 +159,13 @@ impl fmt::Display for ImportError {
             ErrorKind::WrongFormat(r) => write!(f, "{p}: not the expected format: {r}"),
             ErrorKind::MissingColumn(c) => write!(f, "{p}: header has no column `{c}`"),
             ErrorKind::BadLine { line, reason } => write!(f, "{p}:{line}: {reason}"),
+            ErrorKind::Incomplete {
+                line: Some(line),
+                reason,
+            } => write!(f, "{p}:{line}: incomplete: {reason}"),
+            ErrorKind::Incomplete { line: None, reason } => {
+                write!(f, "{p}: incomplete: {reason}")
+            }
         }
     }
 }

@@ -13,7 +13,9 @@
 //! The record's `src` is B and its `dst` is A. Names such as
 //! `Unknown_TCP`, `No_Payload` or `Unsupported` (not TCP/UDP) are kept as
 //! the protocol; the registry maps them to no nDPI name. Ports of
-//! transports without ports are set to 0, as nDPI prints them.
+//! transports without ports are set to 0, as nDPI prints them. A last
+//! line with no line end is where the file was cut: an incomplete import
+//! that keeps the flows before it.
 
 use std::path::Path;
 
@@ -36,6 +38,7 @@ pub fn parse_bytes(
     data: &[u8],
     registry: &NameRegistry,
 ) -> Result<ParsedLabels, ImportError> {
+    let (data, cut) = text::split_truncated(data);
     let mut out = ParsedLabels::new(path.to_owned(), capture.to_owned());
     let mut first_bad = None;
     for (n, line) in text::lines(data) {
@@ -66,7 +69,7 @@ pub fn parse_bytes(
             format!("no line has the 16 lpi_protoident fields (first bad line: {n})"),
         ));
     }
-    Ok(out)
+    text::finish(out, cut)
 }
 
 fn parse_line(line: &str, capture: &str, n: usize) -> Result<LabelRecord, String> {

@@ -5,9 +5,13 @@
 //! plus the lines it could not read ([`LineError`], with file, line and
 //! reason) and the count of records it skipped because they are not IP.
 //! A malformed line never stops an import; a file of another format, or one
-//! that lacks a column the importer needs, is an [`ImportError`]. An empty
-//! file is valid and holds no records (tools leave empty files for
-//! captures with no flow).
+//! that lacks a column the importer needs, is an [`ImportError`]. So is an
+//! incomplete file: one whose last line has no line end (the tools end
+//! every line, so the file was cut there), or an ndpiReader `.out` whose
+//! flow lines disagree with the flow counts of its own header; that error
+//! carries the records read ([`ImportError::partial`]). An empty file is
+//! valid and holds no records (tools leave empty files for captures with
+//! no flow). Lines may end in `\n`, `\r\n` or `\r`.
 //!
 //! | tool | format | module |
 //! | --- | --- | --- |
@@ -58,5 +62,24 @@ pub fn import_file(
         LabelSource::NdpiJson => ndpi_json::parse_file(path),
         LabelSource::Lpi => lpi::parse_file(path, registry),
         LabelSource::Argus => argus::parse_file(path, registry),
+    }
+}
+
+/// Imports the contents of a label file in the format `source` says;
+/// `path` names it in records and messages (its file name gives the
+/// capture name, as for [`import_file`]).
+pub fn import_bytes(
+    source: LabelSource,
+    path: &Path,
+    data: &[u8],
+    registry: &NameRegistry,
+) -> Result<ParsedLabels, ImportError> {
+    let capture = text::capture_name(path);
+    match source {
+        LabelSource::NdpiOut => ndpi_out::parse_bytes(path, &capture, data),
+        LabelSource::NdpiCsv => ndpi_csv::parse_bytes(path, &capture, data),
+        LabelSource::NdpiJson => ndpi_json::parse_bytes(path, &capture, data),
+        LabelSource::Lpi => lpi::parse_bytes(path, &capture, data, registry),
+        LabelSource::Argus => argus::parse_bytes(path, &capture, data, registry),
     }
 }

@@ -12,7 +12,8 @@
 //! flow info) can contain the separator and give a row more fields than
 //! the header. Such a row is still read when every column used here comes
 //! before the first free-text column; a row with fewer fields than the
-//! header is reported as malformed.
+//! header is reported as malformed. A last line with no line end is where
+//! the file was cut: an incomplete import that keeps the rows before it.
 
 use std::path::Path;
 
@@ -111,13 +112,11 @@ fn header(path: &Path, line: &str) -> Result<(char, Columns), ImportError> {
 /// Reads the contents of an ndpiReader CSV file; `path` is only used in
 /// messages.
 pub fn parse_bytes(path: &Path, capture: &str, data: &[u8]) -> Result<ParsedLabels, ImportError> {
+    let (data, cut) = text::split_truncated(data);
     let mut out = ParsedLabels::new(path.to_owned(), capture.to_owned());
-    if text::is_blank(data) {
-        return Ok(out);
-    }
     let mut lines = text::lines(data);
-    let Some((_, first)) = lines.next() else {
-        return Ok(out);
+    let Some((_, first)) = lines.next().filter(|_| !text::is_blank(data)) else {
+        return text::finish(out, cut);
     };
     let (sep, cols) = header(path, &first)?;
     for (n, line) in lines {
@@ -129,7 +128,7 @@ pub fn parse_bytes(path: &Path, capture: &str, data: &[u8]) -> Result<ParsedLabe
             Err(reason) => out.malformed_line(n, reason),
         }
     }
-    Ok(out)
+    text::finish(out, cut)
 }
 
 fn parse_row(

@@ -6,7 +6,9 @@
 //! other three counters), and under `ndpi`: `proto`, `proto_id` and
 //! `confidence`, an object `{"<id>": "<name>"}` that is absent when the
 //! confidence is Unknown. The lines are not in the CSV or `.out` order:
-//! join on `flow_id` and the 5-tuple.
+//! join on `flow_id` and the 5-tuple. A last line with no line end is
+//! where the file was cut: an incomplete import that keeps the flows
+//! before it.
 
 use std::path::Path;
 
@@ -25,6 +27,7 @@ pub fn parse_file(path: &Path) -> Result<ParsedLabels, ImportError> {
 /// Reads the contents of an ndpiReader JSON-lines file; `path` is only used
 /// in messages.
 pub fn parse_bytes(path: &Path, capture: &str, data: &[u8]) -> Result<ParsedLabels, ImportError> {
+    let (data, cut) = text::split_truncated(data);
     let mut out = ParsedLabels::new(path.to_owned(), capture.to_owned());
     let mut objects = 0usize;
     let mut first_line = None;
@@ -57,7 +60,7 @@ pub fn parse_bytes(path: &Path, capture: &str, data: &[u8]) -> Result<ParsedLabe
             format!("no line is a JSON object (first non-empty line: {n})"),
         ));
     }
-    Ok(out)
+    text::finish(out, cut)
 }
 
 fn parse_flow(v: &Value, capture: &str, n: usize) -> Result<LabelRecord, String> {

@@ -14,7 +14,15 @@
 //! `[Confidence: ...]` and the packet and byte counters. Flows under
 //! `Undetected flows:` are numbered from 1 again; they are read the same
 //! way. Files are not all UTF-8: bytes are decoded lossily.
+//!
+//! The header counts the flows per confidence (`Confidence DPI : 9
+//! (flows)`). When it does, the flow lines must agree with it: a file
+//! holding fewer (cut short, or with flow lines lost) or other flows is an
+//! incomplete import, an error that keeps the records read. A last line
+//! with no line end is reported as where the file was cut. ndpiReader run
+//! with `-q` prints no header; then there is nothing to check against.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -31,11 +39,17 @@ pub fn parse_file(path: &Path) -> Result<ParsedLabels, ImportError> {
 /// Reads the contents of an ndpiReader `.out` file; `path` is only used in
 /// messages.
 pub fn parse_bytes(path: &Path, capture: &str, data: &[u8]) -> Result<ParsedLabels, ImportError> {
+    let (data, cut) = text::split_truncated(data);
     let mut out = ParsedLabels::new(path.to_owned(), capture.to_owned());
     let mut recognised = false;
+    let mut promised: BTreeMap<String, u64> = BTreeMap::new();
     for (n, line) in text::lines(data) {
         if !is_flow_line(&line) {
-            if line.starts_with("DPI Packets")
+            if let Some((confidence, count)) = confidence_count(&line) {
+                let c = promised.entry(confidence.to_owned()).or_default();
+                *c = c.saturating_add(count);
+                recognised = true;
+            } else if line.starts_with("DPI Packets")
                 || line.starts_with("Undetected flows:")
                 || line.starts_with("Guessed flow protos")
             {
@@ -55,7 +69,58 @@ pub fn parse_bytes(path: &Path, capture: &str, data: &[u8]) -> Result<ParsedLabe
             "no ndpiReader flow line and no ndpiReader statistics found",
         ));
     }
-    Ok(out)
+    if cut.is_none() {
+        if let Some(reason) = count_mismatch(&out, &promised) {
+            return Err(ImportError::incomplete(None, reason, out));
+        }
+    }
+    text::finish(out, cut)
+}
+
+/// `Confidence DPI              : 9 (flows)` gives (`DPI`, 9).
+fn confidence_count(line: &str) -> Option<(&str, u64)> {
+    let rest = line.strip_prefix("Confidence ")?;
+    let (name, count) = rest.rsplit_once(": ")?;
+    let count = count.trim().strip_suffix("(flows)")?.trim().parse().ok()?;
+    Some((name.trim(), count))
+}
+
+/// Why the flow lines read disagree with the header's counts per
+/// confidence, if they do. Malformed flow lines count as flows of unknown
+/// confidence: then only the totals are compared.
+fn count_mismatch(out: &ParsedLabels, promised: &BTreeMap<String, u64>) -> Option<String> {
+    if promised.is_empty() {
+        return None;
+    }
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &out.records {
+        let c = r.confidence.as_deref().unwrap_or("(none)");
+        *seen.entry(c.to_owned()).or_default() += 1;
+    }
+    let want: u64 = promised.values().sum();
+    let lines = (out.records.len() + out.malformed.len()) as u64;
+    let per_confidence_differs = out.malformed.is_empty() && seen != *promised;
+    if want == lines && !per_confidence_differs {
+        return None;
+    }
+    let list = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "ndpiReader's header counts {want} flow(s) ({}) but the file holds {lines} flow line(s) ({}{}): \
+         flows are missing or the file was altered; the {} flow(s) read were kept",
+        list(promised),
+        list(&seen),
+        if out.malformed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} malformed", out.malformed.len())
+        },
+        out.records.len()
+    ))
 }
 
 /// Whether the line has the shape of a flow line: tab, digits, tab, then a
@@ -216,6 +281,24 @@ mod tests {
         }
         assert!(parse_proto("HTTP").is_err());
         assert!(parse_proto("x/HTTP").is_err());
+    }
+
+    #[test]
+    fn confidence_header_lines() {
+        assert_eq!(
+            confidence_count("Confidence DPI              : 9 (flows)"),
+            Some(("DPI", 9))
+        );
+        assert_eq!(
+            confidence_count("Confidence DPI (partial cache): 1 (flows)"),
+            Some(("DPI (partial cache)", 1))
+        );
+        assert_eq!(
+            confidence_count("Confidence Match by port    : 12 (flows)"),
+            Some(("Match by port", 12))
+        );
+        assert_eq!(confidence_count("Confidence: DPI"), None);
+        assert_eq!(confidence_count("DPI Packets (TCP):\t17"), None);
     }
 
     #[test]

@@ -59,13 +59,13 @@ impl NameRegistry {
     }
 
     /// Reads a registry from text; `path` is only used in messages. Any
-    /// bad row is an error: the file is curated, not tool output.
+    /// bad row is an error: the file is curated, not tool output. Lines may
+    /// end in LF, CRLF or CR.
     pub fn parse(path: &Path, text: &str) -> Result<NameRegistry, ImportError> {
         let mut map = BTreeMap::new();
         let mut targets = Vec::new();
         let mut seen_header = false;
-        for (i, line) in text.lines().enumerate() {
-            let n = i + 1;
+        for (n, line) in super::text::lines(text.as_bytes()) {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -180,6 +180,19 @@ mod tests {
         assert_eq!(r.map(Tool::Argus, "domain"), Mapping::Ndpi("DNS".into()));
         assert_eq!(r.map(Tool::Ndpi, "HTTP"), Mapping::Ndpi("HTTP".into()));
         assert_eq!(r.map(Tool::Lpi, "NoSuchProtocol"), Mapping::Unmapped);
+    }
+
+    #[test]
+    fn any_line_end() {
+        let lf = super::EMBEDDED;
+        let want = NameRegistry::parse(Path::new("lf.csv"), lf).unwrap();
+        for end in ["\r\n", "\r"] {
+            let text = lf.replace('\n', end);
+            let got = NameRegistry::parse(Path::new("x.csv"), &text).unwrap();
+            assert_eq!(got.map, want.map, "{end:?}");
+        }
+        let e = NameRegistry::parse(Path::new("t.csv"), "tool,name,ndpi\rlpi,HTTP\r").unwrap_err();
+        assert!(e.to_string().contains("t.csv:2: 2 fields"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::error::ImportError;
+use super::record::ParsedLabels;
 
 /// Reads a whole file as bytes.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ImportError> {
@@ -27,17 +28,67 @@ pub(crate) fn capture_name(path: &Path) -> String {
 }
 
 /// Lines of a byte buffer, numbered from 1, decoded lossily, without the
-/// line terminator (`\n` or `\r\n`).
+/// line terminator: `\n`, `\r\n` or a lone `\r` (files written on any
+/// system read the same). A terminator at the very end does not start
+/// another line.
 pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (usize, Cow<'_, str>)> {
-    let data = data.strip_suffix(b"\n").unwrap_or(data);
-    let empty = data.is_empty();
-    data.split(|&b| b == b'\n')
-        .filter(move |_| !empty)
-        .enumerate()
-        .map(|(i, l)| {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            (i + 1, String::from_utf8_lossy(l))
-        })
+    let mut rest = data;
+    let mut number = 0usize;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        number += 1;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
+        let line = &rest[..end];
+        let skip = match rest.get(end..end + 2) {
+            Some(b"\r\n") => 2,
+            _ if end < rest.len() => 1,
+            _ => 0,
+        };
+        rest = &rest[end + skip..];
+        Some((number, String::from_utf8_lossy(line)))
+    })
+}
+
+/// Splits off a last line that has no line end: the tools end every line,
+/// so such a line is where the file was cut short. Returns the data up to
+/// and including the last line end, and the number of the cut line (none
+/// when the data ends with a line end or the rest is blank).
+pub(crate) fn split_truncated(data: &[u8]) -> (&[u8], Option<usize>) {
+    let end = data
+        .iter()
+        .rposition(|&b| b == b'\n' || b == b'\r')
+        .map_or(0, |i| i + 1);
+    let (body, tail) = data.split_at(end);
+    if is_blank(tail) {
+        return (data, None);
+    }
+    (body, Some(lines(body).count() + 1))
+}
+
+/// The result of an import whose data was split by [`split_truncated`]:
+/// the labels, or, when the last line was cut, an error that names it and
+/// carries the labels read before it.
+pub(crate) fn finish(
+    out: ParsedLabels,
+    truncated: Option<usize>,
+) -> Result<ParsedLabels, ImportError> {
+    match truncated {
+        None => Ok(out),
+        Some(line) => Err(ImportError::incomplete(
+            Some(line),
+            format!(
+                "the file ends inside line {line}, which has no line end: the file was cut short; \
+                 that line was not read, the {} record(s) before it were",
+                out.records.len()
+            ),
+            out,
+        )),
+    }
 }
 
 /// Parses an IP address, with or without square brackets.
@@ -104,4 +155,32 @@ pub(crate) fn is_blank(data: &[u8]) -> bool {
 /// Whether the transport carries ports.
 pub(crate) fn has_ports(transport: u8) -> bool {
     matches!(transport, 6 | 17 | 132 | 33 | 136)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ends_and_cut_lines() {
+        let cases: &[(&[u8], &[&str], Option<usize>)] = &[
+            (b"", &[], None),
+            (b"a\nb\n", &["a", "b"], None),
+            (b"a\r\nb\r\n", &["a", "b"], None),
+            (b"a\rb\r", &["a", "b"], None),
+            (b"a\n\nb\n", &["a", "", "b"], None),
+            (b"a\nb", &["a"], Some(2)),
+            (b"a\r\nb\r\nc", &["a", "b"], Some(3)),
+            (b"a\n  \t", &["a", "  \t"], None),
+            (b"abc", &[], Some(1)),
+        ];
+        for (data, want, cut) in cases {
+            let (body, got_cut) = split_truncated(data);
+            let got: Vec<String> = lines(body).map(|(_, l)| l.into_owned()).collect();
+            assert_eq!(got, *want, "{data:?}");
+            assert_eq!(got_cut, *cut, "{data:?}");
+        }
+        let numbered: Vec<usize> = lines(b"x\r\ny\rz\n").map(|(n, _)| n).collect();
+        assert_eq!(numbered, [1, 2, 3]);
+    }
 }
