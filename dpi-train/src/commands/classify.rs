@@ -106,9 +106,7 @@ pub fn load_signatures(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
     let mut bad = 0;
     for p in paths {
         match load(p) {
-            Ok(s) => {
-                set.signatures.extend(s.signatures);
-            }
+            Ok(s) => set.extend(s),
             Err(e) => {
                 bad += 1;
                 eprint!("dpi: {e}");
@@ -263,8 +261,10 @@ struct Writer<'a> {
     out: Box<dyn Write>,
     report: Report,
     rows: Vec<Vec<String>>,
-    /// Per deciding signature (index + 1; 0 for no signature), once seen.
-    labels: Vec<Option<Label>>,
+    /// One per (deciding signature, application rule) seen.
+    labels: Vec<Label>,
+    /// The index in `labels` of each (signature, application rule).
+    label_index: std::collections::HashMap<(Option<usize>, Option<usize>), usize>,
     /// One JSON line, built here and written with one call.
     line: Vec<u8>,
     /// The JSON string of `paths[.0]`, escaped once per file.
@@ -328,7 +328,7 @@ impl Writer<'_> {
 
     fn write_summary(&mut self) -> anyhow::Result<()> {
         let mut tally: BTreeMap<&str, Tally> = BTreeMap::new();
-        for l in self.labels.iter().flatten() {
+        for l in &self.labels {
             let t = tally.entry(&l.protocol).or_default();
             t.flows += l.tally.flows;
             t.packets += l.tally.packets;
@@ -379,17 +379,17 @@ impl Writer<'_> {
     /// The index in `labels` of classification `c`, its label kept on
     /// first use.
     fn label(&mut self, c: &Classification) -> anyhow::Result<usize> {
-        let k = c.signature.map_or(0, |s| s + 1);
-        if self.labels.len() <= k {
-            self.labels.resize_with(k + 1, || None);
+        let key = (c.signature, c.app_rule);
+        if let Some(&k) = self.label_index.get(&key) {
+            return Ok(k);
         }
-        if self.labels[k].is_none() {
-            self.labels[k] = Some(Label {
-                protocol: c.protocol.clone(),
-                tail: label_tail(c)?.into_boxed_slice(),
-                tally: Tally::default(),
-            });
-        }
+        self.labels.push(Label {
+            protocol: c.protocol.clone(),
+            tail: label_tail(c)?.into_boxed_slice(),
+            tally: Tally::default(),
+        });
+        let k = self.labels.len() - 1;
+        self.label_index.insert(key, k);
         Ok(k)
     }
 
@@ -407,7 +407,7 @@ impl Writer<'_> {
             serde_json::to_writer(&mut self.file_json.1, &self.paths[file])?;
             self.file_json.0 = file;
         }
-        let tail = self.labels[k].as_ref().map_or(&[][..], |l| &l.tail);
+        let tail = &self.labels[k].tail;
         self.line.clear();
         put_json_line(
             &mut self.line,
@@ -430,18 +430,20 @@ impl FlowSink for Writer<'_> {
             Metadata::default()
         };
         // The classifier and the payload columns see N bytes, also of
-        // flows that kept a handshake for the protocol fields.
+        // flows that kept a handshake for the protocol fields; the
+        // application rules see the fields (none with --no-metadata).
         flow.c2s_payload.truncate(self.bytes);
         flow.s2c_payload.truncate(self.bytes);
-        let c = self
-            .classifier
-            .classify_with(&FlowView::from(&flow), &mut self.scratch);
+        let c = self.classifier.classify_with_metadata_in(
+            &FlowView::from(&flow),
+            &meta,
+            &mut self.scratch,
+        );
         let k = self.label(&c)?;
-        if let Some(l) = &mut self.labels[k] {
-            l.tally.flows += 1;
-            l.tally.packets += flow.c2s.packets + flow.s2c.packets;
-            l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
-        }
+        let l = &mut self.labels[k];
+        l.tally.flows += 1;
+        l.tally.packets += flow.c2s.packets + flow.s2c.packets;
+        l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
         match self.format {
             ClassifyFormat::Jsonl => self.write_json(file, &flow, k, &meta)?,
             ClassifyFormat::Csv => {
@@ -525,6 +527,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         report: Report::default(),
         rows: Vec::new(),
         labels: Vec::new(),
+        label_index: Default::default(),
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
     };
@@ -663,6 +666,7 @@ mod tests {
             ][i as usize % 4],
             reason: pick(2),
             signature: (i % 4 != 0).then_some(i as usize),
+            app_rule: (i % 5 == 1).then_some(i as usize),
         }
     }
 
