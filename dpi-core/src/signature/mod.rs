@@ -17,7 +17,9 @@
 //!   the [`AppRule`]s, which name an application from a flow's protocol
 //!   fields (host name, ALPN, JA4).
 //!
-//! Both formats are specified in `signatures/README.md`.
+//! Both formats are specified in `signatures/README.md`. nDPI's
+//! custom-protocol file (`protos.txt`) can be imported with
+//! [`parse_ndpi_protos`].
 //!
 //! Parsing reports every bad line and loads nothing when any line is bad.
 //!
@@ -45,6 +47,7 @@
 mod apps;
 mod error;
 mod extended;
+mod ndpi_protos;
 mod stdsig;
 
 use std::fmt;
@@ -55,6 +58,7 @@ use serde::{Deserialize, Serialize};
 pub use apps::{check_domain, normalise_host, AppKind, AppRule, HostMatch};
 pub use error::{NotExpressible, SignatureError, SignatureErrors};
 pub use extended::{parse_extended, to_extended};
+pub use ndpi_protos::{parse_ndpi_protos, ProtosImport, SkippedItem, PROTOS_SOURCE};
 pub use stdsig::{argus_loadable, parse_std_sig, std_sig_line, to_std_sig};
 
 pub(crate) use regex_automata::meta::Regex;
@@ -1118,7 +1122,7 @@ mod tests {
                 parsed += 1;
             }
         }
-        assert_eq!(parsed, 2);
+        assert_eq!(parsed, 3);
     }
 
     #[test]
