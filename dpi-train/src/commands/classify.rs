@@ -6,16 +6,16 @@
 //! | field | meaning |
 //! | --- | --- |
 //! | `protocol` | the protocol of the deciding signature, `Unknown` when none matched |
-//! | `app` | its application, empty (CSV, table `-`) or null (JSON) when it names none |
+//! | `app` | the application: the best application rule's over the flow's server name, ALPN and JA4, else the deciding signature's; empty (CSV, table `-`) or null (JSON) when none names one |
 //! | `confidence` | `signature`, `feature`, `port` or `unknown` |
-//! | `reason` | the deciding signature: its id, else `file:line` |
+//! | `reason` | the deciding signature: its id, else `file:line`; then ` + ` and the application rule that named the application |
 //!
 //! then the protocol fields read from the flow's first bytes
 //! ([`dpi_core::Metadata`]), null (JSON) or empty (CSV) when absent:
 //! `hostname`, `alpn`, `ja4`, `http_user_agent`, `http_url`,
 //! `dns_query_type`, `dns_answers`, `ssh_client`, `ssh_server` (the
 //! README's table says what each holds). `--no-metadata` leaves them all
-//! null and skips the extraction.
+//! null and skips the extraction (and so no application rule applies).
 //!
 //! Formats: `table` (default; aligned columns — file, transport, endpoints,
 //! packets and bytes per direction, the four labels — then a summary of
@@ -78,7 +78,8 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub payload: bool,
     /// Do not read protocol fields (hostname, ALPN, JA4, ...): they are
-    /// written as null, and no flow keeps its handshake past N bytes.
+    /// written as null, no flow keeps its handshake past N bytes, and no
+    /// application rule applies.
     #[arg(long)]
     pub no_metadata: bool,
     /// Bytes kept of a flow's opening TLS ClientHello or QUIC Initial
