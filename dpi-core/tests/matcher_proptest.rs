@@ -245,6 +245,7 @@ fn signature() -> impl Strategy<Value = Signature> {
 
 fn set() -> impl Strategy<Value = SignatureSet> {
     prop::collection::vec(signature(), 0..12).prop_map(|signatures| SignatureSet {
+        apps: Vec::new(),
         signatures,
         trailing_comments: Vec::new(),
     })

@@ -1,13 +1,18 @@
 //! The signature set built into `dpi`, so `dpi classify` works with no file
-//! around it: the hand-made rules of `signatures/default.rules` (extended
-//! format), then what training learnt: `signatures/std.sig` (argus grammar)
-//! and `signatures/trained.rules` (what std.sig cannot carry). Learnt
-//! signatures yield to the hand-made ones: see [`learnt_tier`].
+//! around it: the hand-made rules of `signatures/default.rules` and
+//! `signatures/apps.rules` (extended format; the second holds the
+//! application rules), then what training learnt: `signatures/std.sig`
+//! (argus grammar) and `signatures/trained.rules` (what std.sig cannot
+//! carry). Learnt signatures and application rules yield to the hand-made
+//! ones: see [`learnt_tier`].
 
 use dpi_core::signature::{parse_extended, parse_std_sig, SignatureErrors, SignatureSet};
 
 /// The text of `signatures/default.rules`, as built in.
 pub const DEFAULT_RULES: &str = include_str!("../../signatures/default.rules");
+
+/// The text of `signatures/apps.rules`, as built in.
+pub const APPS_RULES: &str = include_str!("../../signatures/apps.rules");
 
 /// The text of `signatures/std.sig`, as built in.
 pub const STD_SIG: &str = include_str!("../../signatures/std.sig");
@@ -15,9 +20,9 @@ pub const STD_SIG: &str = include_str!("../../signatures/std.sig");
 /// The text of `signatures/trained.rules`, as built in.
 pub const TRAINED_RULES: &str = include_str!("../../signatures/trained.rules");
 
-/// The built-in set: `default.rules` first, then `std.sig`, then
-/// `trained.rules`, the last two through [`learnt_tier`]. Locations name
-/// the files by their file names.
+/// The built-in set: `default.rules` and `apps.rules` first, then
+/// `std.sig`, then `trained.rules`, the last two through [`learnt_tier`].
+/// Locations name the files by their file names.
 ///
 /// ```
 /// let set = dpi_train::default_sigs::default_set().unwrap();
@@ -31,9 +36,9 @@ pub const TRAINED_RULES: &str = include_str!("../../signatures/trained.rules");
 pub fn default_set() -> Result<SignatureSet, SignatureErrors> {
     let mut set = rules()?;
     let mut learnt = std_sig()?;
-    learnt.signatures.extend(trained_rules()?.signatures);
+    learnt.extend(trained_rules()?);
     learnt_tier(&mut learnt, &set);
-    set.signatures.extend(learnt.signatures);
+    set.extend(learnt);
     Ok(set)
 }
 
@@ -42,8 +47,11 @@ pub fn default_set() -> Result<SignatureSet, SignatureErrors> {
 /// is one below the lowest priority in `hand`. Where a hand-made rule and
 /// a learnt one of the same confidence class both match, the hand-made
 /// rule decides (a learnt byte pattern still beats a hand-made port
-/// guess). Used for the built-in set and by `dpi eval` when it grows the
-/// hand-made rules with training.
+/// guess). Learnt application rules are shifted the same way below the
+/// hand-made application rules: where both hold with the same kind and
+/// suffix length, the hand-made one decides (a learnt longer suffix or
+/// exact name still does). Used for the built-in set and by `dpi eval`
+/// when it grows the hand-made rules with training.
 ///
 /// ```
 /// use dpi_train::default_sigs::{learnt_tier, rules, std_sig};
@@ -60,19 +68,39 @@ pub fn learnt_tier(learnt: &mut SignatureSet, hand: &SignatureSet) {
         .map(|s| s.priority)
         .min()
         .unwrap_or(0);
-    let Some(top) = learnt.signatures.iter().map(|s| s.priority).max() else {
+    if let Some(top) = learnt.signatures.iter().map(|s| s.priority).max() {
+        let shift = i64::from(floor) - 1 - i64::from(top);
+        for s in &mut learnt.signatures {
+            let p = i64::from(s.priority) + shift.min(0);
+            s.priority = p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        }
+    }
+    app_tier(learnt, hand);
+}
+
+/// The application-rule half of [`learnt_tier`].
+fn app_tier(learnt: &mut SignatureSet, hand: &SignatureSet) {
+    let floor = hand.apps.iter().map(|r| r.priority).min().unwrap_or(0);
+    let Some(top) = learnt.apps.iter().map(|r| r.priority).max() else {
         return;
     };
     let shift = i64::from(floor) - 1 - i64::from(top);
-    for s in &mut learnt.signatures {
-        let p = i64::from(s.priority) + shift.min(0);
-        s.priority = p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    for r in &mut learnt.apps {
+        let p = i64::from(r.priority) + shift.min(0);
+        r.priority = p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
     }
 }
 
-/// The built-in hand-made rules.
+/// The built-in hand-made rules: `default.rules`, then `apps.rules`.
 pub fn rules() -> Result<SignatureSet, SignatureErrors> {
-    parse_extended(DEFAULT_RULES, "default.rules")
+    let mut set = parse_extended(DEFAULT_RULES, "default.rules")?;
+    set.extend(app_rules()?);
+    Ok(set)
+}
+
+/// The built-in hand-made application rules (`apps.rules`).
+pub fn app_rules() -> Result<SignatureSet, SignatureErrors> {
+    parse_extended(APPS_RULES, "apps.rules")
 }
 
 /// The built-in trained signatures.

@@ -29,6 +29,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Unite signature files: one record per rule, support added.
     Merge(commands::train::MergeArgs),
+    /// Convert another tool's rules (nDPI's protos.txt) into dpi rules.
+    Convert(commands::convert::ConvertArgs),
 }
 
 /// The exit statuses, as `dpi --help` shows them.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Merge(a) => commands::train::run_merge(a),
+        Command::Convert(a) => commands::convert::run(a),
     };
     match result {
         Ok(code) => code,

@@ -65,7 +65,7 @@ pub fn load_files(
                         p.display()
                     ));
                 }
-                set.signatures.extend(s.signatures);
+                set.extend(s);
             }
             Err(e) => {
                 bad_files += 1;

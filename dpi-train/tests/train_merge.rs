@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 
 use dpi_core::signature::{
-    Direction, MaskedByte, Pattern, PortSet, Provenance, Signature, SignatureSet, Transport,
+    AppRule, Direction, HostMatch, MaskedByte, Pattern, PortSet, Provenance, Signature,
+    SignatureSet, Transport,
 };
-use dpi_train::train::merge::{identity, merge_sets, restore_provenance, split_outputs};
+use dpi_train::train::merge::{
+    app_identity, identity, merge_sets, restore_provenance, split_outputs,
+};
 use proptest::prelude::*;
 
 fn signature() -> impl Strategy<Value = Signature> {
@@ -50,17 +53,48 @@ fn signature() -> impl Strategy<Value = Signature> {
         })
 }
 
+fn app_rule() -> impl Strategy<Value = AppRule> {
+    (
+        prop::sample::select(vec!["Google", "YouTube"]),
+        prop::sample::select(vec!["google.com", "youtube.com", "ytimg.com"]),
+        0u64..1000,
+        prop::option::of((0u64..50, 0u64..5)),
+        prop::option::of(prop::sample::select(vec!["trained:ndpi", "hand"])),
+    )
+        .prop_map(|(app, suffix, support, counts, source)| {
+            let mut r = AppRule::new(app);
+            r.hostname = Some(HostMatch::Suffix(vec![suffix.to_owned()]));
+            r.support = support;
+            r.provenance = Provenance {
+                source: source.map(str::to_owned),
+                precision: None,
+                true_positives: counts.map(|c| c.0),
+                false_positives: counts.map(|c| c.1),
+                note: None,
+            };
+            r
+        })
+}
+
 fn set() -> impl Strategy<Value = SignatureSet> {
-    prop::collection::vec(signature(), 0..8).prop_map(|signatures| SignatureSet {
-        signatures,
-        trailing_comments: vec![],
-    })
+    (
+        prop::collection::vec(signature(), 0..8),
+        prop::collection::vec(app_rule(), 0..4),
+    )
+        .prop_map(|(signatures, apps)| SignatureSet {
+            signatures,
+            apps,
+            trailing_comments: vec![],
+        })
 }
 
 fn supports(s: &SignatureSet) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     for sig in &s.signatures {
         *m.entry(identity(sig)).or_default() += sig.support;
+    }
+    for r in &s.apps {
+        *m.entry(app_identity(r)).or_default() += r.support;
     }
     m
 }
@@ -80,6 +114,11 @@ proptest! {
         let mut dedup = ids.clone();
         dedup.dedup();
         prop_assert_eq!(ids.len(), dedup.len());
+        let app_ids: Vec<String> = left.apps.iter().map(app_identity).collect();
+        let mut dedup = app_ids.clone();
+        dedup.sort();
+        dedup.dedup();
+        prop_assert_eq!(app_ids.len(), dedup.len());
         let mut want = supports(&a);
         for (k, v) in supports(&b).into_iter().chain(supports(&c)) {
             *want.entry(k).or_default() += v;
@@ -93,13 +132,17 @@ proptest! {
     fn outputs_read_back(a in set()) {
         let merged = merge_sets([&a]);
         let (std_text, ext_text, ns, ne) = split_outputs(&merged, &["header".to_owned()]);
-        prop_assert_eq!(ns + ne, merged.len());
+        prop_assert_eq!(ns + ne, merged.len() + merged.apps.len());
         let mut s = dpi_core::signature::parse_std_sig(&std_text, "x.sig").unwrap();
         let e = dpi_core::signature::parse_extended(&ext_text, "x.rules").unwrap();
         restore_provenance(&mut s);
         let back = merge_sets([&s, &e]);
         let strip = |set: &SignatureSet| -> Vec<(String, u64, Provenance)> {
-            set.signatures.iter().map(|x| (identity(x), x.support, x.provenance.clone())).collect()
+            set.signatures
+                .iter()
+                .map(|x| (identity(x), x.support, x.provenance.clone()))
+                .chain(set.apps.iter().map(|x| (app_identity(x), x.support, x.provenance.clone())))
+                .collect()
         };
         prop_assert_eq!(strip(&back), strip(&merged));
     }

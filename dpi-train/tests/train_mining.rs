@@ -179,7 +179,7 @@ fn magic_at_offset_four_gives_masked_pattern() {
     let (std_text, _, ns, _) = train::merge::split_outputs(
         &dpi_core::signature::SignatureSet {
             signatures: sigs,
-            trailing_comments: vec![],
+            ..Default::default()
         },
         &[],
     );

@@ -9,6 +9,9 @@
 //! - [`Classification`] is the answer: protocol, app, [`Confidence`] and the
 //!   reason (the deciding signature's id, else its `file:line`, else
 //!   `#index`).
+//! - The set's application rules ([`AppRule`](crate::signature::AppRule))
+//!   name the application from the flow's protocol fields
+//!   ([`Metadata`](crate::Metadata)): see [Applications](#applications).
 //!
 //! # Confidence
 //!
@@ -35,6 +38,73 @@
 //!
 //! The order is total, so the answer never depends on anything but the set
 //! and the flow.
+//!
+//! # Applications
+//!
+//! The master protocol comes from the signatures as above. The
+//! application comes from the best application rule that holds for the
+//! flow's protocol fields (host name conditions look at the server name,
+//! [`Metadata::server_name`]: not at a DHCP client's name, a STUN realm
+//! or an SSH banner), first by kind — `hostname exact`, then
+//! `hostname suffix` (the longer suffix first), then `hostname regex`,
+//! then `alpn` / `ja4` — then by `priority` (higher first), then by
+//! position in the set. A deciding signature of class
+//! [`Confidence::Signature`] that names an `app` keeps it (a byte pattern
+//! that names the application — an SMB dialect, an OCSP request — is the
+//! most specific evidence there is); when no application rule holds, the
+//! application is the deciding signature's `app`, if it names one.
+//!
+//! An application rule that names a `protocol` also gives the master
+//! protocol, but only where no signature-class rule names one (the best
+//! signature is of class feature or port, or none matched): the answer
+//! then has that protocol and confidence [`Confidence::Signature`] (the
+//! host name, ALPN or JA4 was read from the flow's bytes), and `reason`
+//! names the application rule. Otherwise `reason` names the deciding
+//! signature, then ` + ` and the application rule.
+//!
+//! The protocol fields are read ([`protocols::extract`](crate::protocols::extract))
+//! only when the set has application rules and the flow has bytes;
+//! [`Classifier::classify_with_metadata`] takes fields read already. A
+//! flow whose bytes no dissector applies to costs the dissectors' cheap
+//! `applies` tests; the lookup itself costs a few hash lookups per host
+//! name, whatever the number of rules (see `classify/apps.rs`).
+//!
+//! ```
+//! use dpi_core::{Classifier, Confidence, FlowView, Metadata};
+//! use dpi_core::signature::parse_extended;
+//!
+//! let set = parse_extended(r#"
+//! rule tls
+//!   protocol TLS
+//!   transport tcp
+//!   c2s at 0 hex "16 03 0? ?? ?? 01"
+//! end
+//! rule google
+//!   app Google
+//!   hostname suffix google.com
+//! end
+//! rule youtube
+//!   app YouTube
+//!   hostname suffix youtube.com
+//! end
+//! rule doh
+//!   app DoH_DoT
+//!   protocol TLS
+//!   hostname exact dns.google
+//! end
+//! "#, "apps.rules").unwrap();
+//! let classifier = Classifier::new(&set).unwrap();
+//!
+//! let hello = FlowView::new(6, 443).with_c2s(b"\x16\x03\x01\x02\x00\x01");
+//! let meta = Metadata { hostname: Some("m.youtube.com".into()), ..Metadata::default() };
+//! let c = classifier.classify_with_metadata(&hello, &meta);
+//! assert_eq!((&*c.protocol, c.app.as_deref(), &*c.reason), ("TLS", Some("YouTube"), "tls + youtube"));
+//!
+//! // No byte rule names the flow: the application rule's protocol is taken.
+//! let meta = Metadata { hostname: Some("dns.google".into()), ..Metadata::default() };
+//! let c = classifier.classify_with_metadata(&FlowView::new(6, 443), &meta);
+//! assert_eq!((&*c.protocol, c.app.as_deref(), c.confidence), ("TLS", Some("DoH_DoT"), Confidence::Signature));
+//! ```
 //!
 //! # Early decisions
 //!
@@ -99,6 +169,7 @@
 //! assert!(matches!(&d, Decision::Final(c) if &*c.protocol == "TLS"));
 //! ```
 
+mod apps;
 mod view;
 
 use std::cell::RefCell;
@@ -110,6 +181,7 @@ pub use view::FlowView;
 
 use crate::matcher::{BuildError, Matcher, Scratch, Tri};
 use crate::signature::{PatternKind, Signature, SignatureSet, Transport};
+use crate::Metadata;
 
 /// How a classification was reached; ordered from weakest to strongest
 /// (`Unknown < Port < Feature < Signature`).
@@ -180,15 +252,20 @@ impl fmt::Display for Confidence {
 pub struct Classification {
     /// The protocol, as the deciding signature names it; `"Unknown"` when none matched.
     pub protocol: Arc<str>,
-    /// The application, when the deciding signature names one.
+    /// The application: the best application rule's, else the deciding
+    /// signature's when it names one.
     pub app: Option<Arc<str>>,
     /// How the label was reached.
     pub confidence: Confidence,
     /// The deciding signature: its id, else `file:line`, else `#index`;
     /// `"no signature matched"` for an unknown flow.
     pub reason: Arc<str>,
-    /// The deciding signature's index in the set.
+    /// The deciding signature's index in the set (`None` when no signature
+    /// decided the protocol).
     pub signature: Option<usize>,
+    /// The index of the application rule that gave `app` in the set's
+    /// [`apps`](crate::signature::SignatureSet::apps).
+    pub app_rule: Option<usize>,
 }
 
 impl Classification {
@@ -253,6 +330,8 @@ pub struct Classifier {
     /// Position of each signature in precedence order (0 decides first).
     rank: Vec<u32>,
     unknown: Classification,
+    /// The application rules, indexed.
+    apps: apps::AppIndex,
 }
 
 impl fmt::Debug for Classifier {
@@ -276,9 +355,11 @@ fn with_thread_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 impl Classifier {
     /// Compiles `set`. Fails only for a set built in code with a regex that
-    /// does not compile.
+    /// does not compile (an application rule's host name regex that does
+    /// not compile matches nothing).
     pub fn new(set: &SignatureSet) -> Result<Classifier, BuildError> {
         let matcher = Matcher::new(set)?;
+        let apps = apps::AppIndex::new(set);
         let mut names: HashMap<String, Arc<str>> = HashMap::new();
         let mut intern = |s: &str| -> Arc<str> {
             names
@@ -332,7 +413,9 @@ impl Classifier {
                 confidence: Confidence::Unknown,
                 reason: Arc::from("no signature matched"),
                 signature: None,
+                app_rule: None,
             },
+            apps,
         })
     }
 
@@ -349,6 +432,57 @@ impl Classifier {
     /// True when the set has no signature (every flow is unknown).
     pub fn is_empty(&self) -> bool {
         self.info.is_empty()
+    }
+
+    /// Number of application rules.
+    pub fn app_rules(&self) -> usize {
+        self.apps.rules.len()
+    }
+
+    /// The application rule that holds for a flow of IP protocol
+    /// `transport` to `server_port` with protocol fields `meta`, by the
+    /// precedence of the [module docs](self#applications): its index in
+    /// the set's `apps`.
+    pub fn application(&self, transport: u8, server_port: u16, meta: &Metadata) -> Option<usize> {
+        self.apps.best(transport, server_port, meta).map(|h| h.rule)
+    }
+
+    /// `c` with the application of the flow's protocol fields `meta`.
+    fn with_app(
+        &self,
+        mut c: Classification,
+        view: &FlowView<'_>,
+        meta: &Metadata,
+    ) -> Classification {
+        if c.app.is_some() && c.confidence == Confidence::Signature {
+            return c;
+        }
+        let Some(hit) = self.apps.best(view.transport, view.server_port, meta) else {
+            return c;
+        };
+        let rule = &self.apps.rules[hit.rule];
+        c.app = Some(rule.app.clone());
+        c.app_rule = Some(hit.rule);
+        match &rule.protocol {
+            Some(p) if c.confidence < Confidence::Signature => {
+                c.protocol = p.clone();
+                c.confidence = Confidence::Signature;
+                c.reason = rule.reason.clone();
+                c.signature = None;
+            }
+            _ => c.reason = Arc::from(format!("{} + {}", c.reason, rule.reason)),
+        }
+        c
+    }
+
+    /// `c` with the application of the view's own protocol fields, read
+    /// only when the set has application rules and the flow has bytes.
+    fn with_own_app(&self, c: Classification, view: &FlowView<'_>) -> Classification {
+        if self.apps.is_empty() || (view.c2s.is_empty() && view.s2c.is_empty()) {
+            return c;
+        }
+        let meta = view.metadata();
+        self.with_app(c, view, &meta)
     }
 
     /// The signature indices in precedence order (the first decides first).
@@ -374,6 +508,7 @@ impl Classifier {
                     confidence: i.confidence,
                     reason: i.reason.clone(),
                     signature: Some(s),
+                    app_rule: None,
                 }
             }
         }
@@ -395,14 +530,33 @@ impl Classifier {
         with_thread_scratch(|s| self.classify_with(view, s))
     }
 
-    /// Labels a flow, using the caller's scratch (no allocation once it has grown).
+    /// Labels a flow, using the caller's scratch (no allocation once it has
+    /// grown, for a set without application rules).
     pub fn classify_with(&self, view: &FlowView<'_>, scratch: &mut Scratch) -> Classification {
         let best = self.best(view, scratch);
-        self.label_of(best)
+        self.with_own_app(self.label_of(best), view)
+    }
+
+    /// Labels a flow whose protocol fields were read already (`meta`, for
+    /// instance from the whole handshake while `view` holds the first N
+    /// bytes): the application rules look at `meta`, not at the view.
+    pub fn classify_with_metadata(&self, view: &FlowView<'_>, meta: &Metadata) -> Classification {
+        with_thread_scratch(|s| self.classify_with_metadata_in(view, meta, s))
+    }
+
+    /// [`Classifier::classify_with_metadata`] with the caller's scratch.
+    pub fn classify_with_metadata_in(
+        &self,
+        view: &FlowView<'_>,
+        meta: &Metadata,
+        scratch: &mut Scratch,
+    ) -> Classification {
+        let best = self.best(view, scratch);
+        self.with_app(self.label_of(best), view, meta)
     }
 
     /// Every matching signature's label, in precedence order (the first is
-    /// what [`Classifier::classify`] returns).
+    /// what [`Classifier::classify`] returns, application rules aside).
     pub fn classify_all(&self, view: &FlowView<'_>) -> Vec<Classification> {
         with_thread_scratch(|scratch| {
             self.matcher.run(view, scratch);
@@ -426,7 +580,7 @@ impl Classifier {
         scratch: &mut Scratch,
     ) -> Decision {
         let best = self.best(view, scratch);
-        let label = self.label_of(best);
+        let label = self.with_own_app(self.label_of(best), view);
         if complete {
             return Decision::Final(label);
         }

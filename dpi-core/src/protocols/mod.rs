@@ -170,6 +170,26 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// The host name when it names the server the client reached: set by
+    /// the TLS, DTLS, QUIC, HTTP or DNS dissector (the server name, the
+    /// `Host` header, the query name), or by the caller (no dissector). A
+    /// DHCP or NetBIOS client's own name, an SMTP greeting, a STUN realm
+    /// or an SSH banner is not one. Application rules match this name.
+    ///
+    /// ```
+    /// use dpi_core::Metadata;
+    /// let mut m = Metadata { hostname: Some("www.example.com".into()), ..Metadata::default() };
+    /// assert_eq!(m.server_name(), Some("www.example.com"));
+    /// m.dissector = Some("dhcp");
+    /// assert_eq!(m.server_name(), None);
+    /// ```
+    pub fn server_name(&self) -> Option<&str> {
+        match self.dissector {
+            None | Some("tls" | "dtls" | "quic" | "http" | "dns") => self.hostname.as_deref(),
+            Some(_) => None,
+        }
+    }
+
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         *self == Metadata::default()

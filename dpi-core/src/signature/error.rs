@@ -386,8 +386,12 @@ impl std::error::Error for SignatureErrors {}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotExpressible {
-    /// Index of the signature in [`SignatureSet::signatures`](super::SignatureSet::signatures).
+    /// Index of the signature in [`SignatureSet::signatures`](super::SignatureSet::signatures),
+    /// or of the application rule in [`SignatureSet::apps`](super::SignatureSet::apps)
+    /// when [`application`](NotExpressible::application) is true.
     pub index: usize,
+    /// The item left out is an application rule, not a signature.
+    pub application: bool,
     /// The signature's id, when it has one.
     pub id: Option<String>,
     /// Where the signature was read from, when known.
@@ -398,7 +402,12 @@ pub struct NotExpressible {
 
 impl fmt::Display for NotExpressible {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "signature #{}", self.index)?;
+        let what = if self.application {
+            "application rule"
+        } else {
+            "signature"
+        };
+        write!(f, "{what} #{}", self.index)?;
         if let Some(id) = &self.id {
             write!(f, " `{id}`")?;
         }

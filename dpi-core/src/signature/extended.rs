@@ -18,6 +18,7 @@
 //! `\\ \" \n \r \t \0 \xHH` escapes, or raw (`r"..."`, `r#"..."#`).
 //! `#` and `!` start comment lines. `signatures/README.md` has the grammar.
 
+use super::apps::{self, AppPart};
 use super::error::{ErrorList, SignatureError, SignatureErrors};
 use super::limits::{self, Budget};
 use super::{
@@ -124,6 +125,7 @@ pub(crate) fn parse(
                     number,
                     line: line.to_string(),
                     seen: Vec::new(),
+                    app: AppPart::default(),
                 });
             }
             Some("end") => match open.take() {
@@ -133,7 +135,13 @@ pub(crate) fn parse(
                         errors.push(ctx.error(extra.start, extra.raw, "end of line after `end`"));
                     }
                     b.sig.comments.append(&mut pending);
-                    if !b.seen.contains(&"protocol") {
+                    if b.app.is_rule() {
+                        let has_protocol = b.seen.contains(&"protocol");
+                        match apps::finish(b.sig, b.app, has_protocol, source, b.number, &b.line) {
+                            Ok(rule) => set.apps.push(rule),
+                            Err(e) => errors.push(e),
+                        }
+                    } else if !b.seen.contains(&"protocol") {
                         errors.push(SignatureError::syntax(
                             source,
                             b.number,
@@ -189,16 +197,23 @@ struct Block {
     number: u32,
     line: String,
     seen: Vec<&'static str>,
+    /// The `hostname`, `alpn` and `ja4` lines of an application rule.
+    app: AppPart,
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     source: &'a str,
-    number: u32,
-    line: &'a str,
+    pub(super) number: u32,
+    pub(super) line: &'a str,
 }
 
 impl Ctx<'_> {
-    fn error(&self, at: usize, found: &str, expected: impl Into<String>) -> SignatureError {
+    pub(super) fn error(
+        &self,
+        at: usize,
+        found: &str,
+        expected: impl Into<String>,
+    ) -> SignatureError {
         SignatureError::syntax(
             self.source,
             self.number,
@@ -214,11 +229,11 @@ impl Ctx<'_> {
 type Fail<'a> = (usize, &'a str, String);
 
 #[derive(Debug)]
-struct Token<'a> {
+pub(super) struct Token<'a> {
     /// Byte offset of the token in the line.
-    start: usize,
+    pub(super) start: usize,
     /// The token as written (quotes included).
-    raw: &'a str,
+    pub(super) raw: &'a str,
     kind: TokenKind,
 }
 
@@ -238,7 +253,7 @@ enum TokenKind {
 }
 
 impl<'a> Token<'a> {
-    fn word(&self) -> Option<&'a str> {
+    pub(super) fn word(&self) -> Option<&'a str> {
         match self.kind {
             TokenKind::Word => Some(self.raw),
             _ => None,
@@ -246,7 +261,7 @@ impl<'a> Token<'a> {
     }
 
     /// The token as text: a word as is, a string decoded.
-    fn text(&self, line: &'a str) -> Result<String, Fail<'a>> {
+    pub(super) fn text(&self, line: &'a str) -> Result<String, Fail<'a>> {
         match self.kind {
             TokenKind::Word => Ok(self.raw.to_string()),
             TokenKind::Raw { body, len } => Ok(line[body..body + len].to_string()),
@@ -273,7 +288,7 @@ impl<'a> Token<'a> {
     }
 
     /// A string token's body exactly as written (for regexes and hex).
-    fn verbatim(&self, line: &'a str) -> Option<(usize, &'a str)> {
+    pub(super) fn verbatim(&self, line: &'a str) -> Option<(usize, &'a str)> {
         match self.kind {
             TokenKind::Word => None,
             TokenKind::Raw { body, len } | TokenKind::Quoted { body, len } => {
@@ -481,7 +496,7 @@ pub(crate) fn parse_hex_bytes(text: &str) -> Result<Vec<MaskedByte>, (usize, &st
 
 const KEYS: &str = "a key (protocol, app, transport, ports, priority, encrypted, c2s, s2c, \
 either, both, size, packets, first-payload, support, source, precision, true-positives, \
-false-positives, note, argus-bare) or `end`";
+false-positives, note, argus-bare, hostname, alpn, ja4) or `end`";
 
 fn statement(
     b: &mut Block,
@@ -494,6 +509,10 @@ fn statement(
     let Some(key) = key_tok.word() else {
         return Err(ctx.error(key_tok.start, key_tok.raw, KEYS));
     };
+    b.app.note(ctx, key_tok);
+    if matches!(key, "hostname" | "alpn" | "ja4") {
+        return apps::statement(&mut b.app, ctx, tokens);
+    }
     let fail = |(at, found, expected): Fail<'_>| ctx.error(at, found, expected);
     let end_of_line = line.trim_end().len();
     // The value tokens after the key, checked for count.
@@ -964,6 +983,12 @@ pub fn to_extended(set: &SignatureSet) -> String {
         }
         write_rule(&mut out, sig);
     }
+    for rule in &set.apps {
+        for c in &rule.comments {
+            write_comment(&mut out, c);
+        }
+        apps::write_rule(&mut out, rule);
+    }
     for c in &set.trailing_comments {
         write_comment(&mut out, c);
     }
@@ -1144,7 +1169,7 @@ fn write_masked(out: &mut String, b: MaskedByte) {
 }
 
 /// A word, if the text reads back as that word; a quoted string otherwise.
-fn write_text(out: &mut String, s: &str) {
+pub(super) fn write_text(out: &mut String, s: &str) {
     let plain = !s.is_empty()
         && !s.starts_with("r#")
         && !s.starts_with("r\"")
@@ -1201,7 +1226,7 @@ fn write_quoted(out: &mut String, bytes: &[u8]) {
 /// Regex sources are kept verbatim: a plain string when it reads back
 /// unchanged, a raw string when it holds `"`, with control characters
 /// replaced by their regex escapes (same meaning, different text).
-fn write_regex(out: &mut String, source: &str) {
+pub(super) fn write_regex(out: &mut String, source: &str) {
     let mut s = String::with_capacity(source.len());
     for c in source.chars() {
         match c {
@@ -1406,7 +1431,7 @@ mod tests {
             assert!(check(&sig), "{line}: {sig:?}");
             let set = SignatureSet {
                 signatures: vec![sig],
-                trailing_comments: vec![],
+                ..SignatureSet::default()
             };
             let mut back = parse_extended(&to_extended(&set), "t.rules").unwrap();
             let mut orig = set.clone();
@@ -1552,7 +1577,7 @@ mod tests {
         ));
         let text = to_extended(&SignatureSet {
             signatures: vec![s],
-            trailing_comments: vec![],
+            ..SignatureSet::default()
         });
         assert!(text.contains("rule \"\"\n"), "{text}");
         assert!(text.contains("protocol \"two words\"\n"), "{text}");

@@ -13,9 +13,13 @@
 //! - **extended** ([`parse_extended`], [`to_extended`]): a block format for
 //!   everything else — literals and masked bytes at any offset or anywhere in
 //!   the first N bytes, case-insensitive literals, regexes, port sets,
-//!   directions, size and packet predicates, priority, provenance.
+//!   directions, size and packet predicates, priority, provenance — and
+//!   the [`AppRule`]s, which name an application from a flow's protocol
+//!   fields (host name, ALPN, JA4).
 //!
-//! Both formats are specified in `signatures/README.md`.
+//! Both formats are specified in `signatures/README.md`. nDPI's
+//! custom-protocol file (`protos.txt`) can be imported with
+//! [`parse_ndpi_protos`].
 //!
 //! Parsing reports every bad line and loads nothing when any line is bad.
 //!
@@ -40,9 +44,11 @@
 //! assert_eq!(again, original);
 //! ```
 
+mod apps;
 mod error;
 mod extended;
 pub mod limits;
+mod ndpi_protos;
 mod stdsig;
 
 use std::fmt;
@@ -50,10 +56,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use apps::{check_domain, normalise_host, AppKind, AppRule, HostMatch};
 use error::ErrorList;
 pub use error::{NotExpressible, RegexError, SignatureError, SignatureErrors};
 pub use extended::{parse_extended, to_extended};
 pub use limits::Budget;
+pub use ndpi_protos::{parse_ndpi_protos, ProtosImport, SkippedItem, PROTOS_SOURCE};
 pub use stdsig::{argus_loadable, parse_std_sig, std_sig_line, to_std_sig};
 
 pub(crate) use regex_automata::meta::Regex;
@@ -67,6 +75,9 @@ pub(crate) use regex_automata::meta::Regex;
 pub struct SignatureSet {
     /// The signatures, in file order.
     pub signatures: Vec<Signature>,
+    /// The application rules, in file order (written after the signatures).
+    #[serde(default)]
+    pub apps: Vec<AppRule>,
     /// Comment and blank lines after the last signature.
     pub trailing_comments: Vec<String>,
 }
@@ -77,14 +88,21 @@ impl SignatureSet {
         SignatureSet::default()
     }
 
-    /// Number of signatures.
+    /// Number of signatures (application rules not counted: see
+    /// [`SignatureSet::apps`]).
     pub fn len(&self) -> usize {
         self.signatures.len()
     }
 
-    /// True when the set holds no signature.
+    /// True when the set holds no signature and no application rule.
     pub fn is_empty(&self) -> bool {
-        self.signatures.is_empty()
+        self.signatures.is_empty() && self.apps.is_empty()
+    }
+
+    /// Appends the signatures and application rules of `other`.
+    pub fn extend(&mut self, other: SignatureSet) {
+        self.signatures.extend(other.signatures);
+        self.apps.extend(other.apps);
     }
 
     /// Forgets where each signature was read from, so sets read from
@@ -104,6 +122,9 @@ impl SignatureSet {
     pub fn strip_locations(&mut self) {
         for s in &mut self.signatures {
             s.location = None;
+        }
+        for a in &mut self.apps {
+            a.location = None;
         }
     }
 }
@@ -1087,14 +1108,91 @@ pub(crate) mod strategies {
             )
     }
 
-    /// Any set of signatures.
+    /// Domain names as application rules accept them.
+    pub fn domain() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\\.[a-z0-9_]{1,8}){0,3}",
+            "[A-Za-z0-9]{1,6}\\.[A-Za-z]{2,4}",
+            Just("xn--bcher-kva.example".to_string()),
+            Just("b\u{fc}cher.example".to_string()),
+        ]
+    }
+
+    fn host_match() -> impl Strategy<Value = HostMatch> {
+        prop_oneof![
+            prop::collection::vec(domain(), 1..4).prop_map(HostMatch::Exact),
+            prop::collection::vec(domain(), 1..4).prop_map(HostMatch::Suffix),
+            regex_source().prop_map(HostMatch::Regex),
+        ]
+    }
+
+    /// Any application rule the model can hold (locations left out).
+    pub fn app_rule() -> impl Strategy<Value = AppRule> {
+        let alpn = prop::collection::vec(
+            prop_oneof![
+                Just("h2".to_string()),
+                Just("http/1.1".to_string()),
+                "[ -~]{1,10}",
+                Just("\u{e9}t\u{e9}".to_string())
+            ],
+            0..3,
+        );
+        let ja4 = prop::collection::vec("[a-z0-9_]{1,36}", 0..3);
+        (
+            (
+                proptest::option::of(text()),
+                prop::collection::vec(comment(), 0..3),
+                text(),
+                proptest::option::of(text()),
+                transport(),
+                ports(),
+            ),
+            (
+                proptest::option::of(host_match()),
+                alpn,
+                ja4,
+                any::<i32>(),
+                any::<u64>(),
+                provenance(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (id, comments, app, protocol, transport, ports),
+                    (hostname, alpn, mut ja4, priority, support, provenance),
+                )| {
+                    if hostname.is_none() && alpn.is_empty() && ja4.is_empty() {
+                        ja4.push("t13d1516h2_8daaf6152771_e5627efa2ab1".to_string());
+                    }
+                    AppRule {
+                        id,
+                        location: None,
+                        comments,
+                        app,
+                        protocol,
+                        transport,
+                        ports,
+                        hostname,
+                        alpn,
+                        ja4,
+                        priority,
+                        support,
+                        provenance,
+                    }
+                },
+            )
+    }
+
+    /// Any set of signatures and application rules.
     pub fn signature_set() -> impl Strategy<Value = SignatureSet> {
         (
             prop::collection::vec(signature(), 0..5),
+            prop::collection::vec(app_rule(), 0..3),
             prop::collection::vec(comment(), 0..3),
         )
-            .prop_map(|(signatures, trailing_comments)| SignatureSet {
+            .prop_map(|(signatures, apps, trailing_comments)| SignatureSet {
                 signatures,
+                apps,
                 trailing_comments,
             })
     }
@@ -1187,7 +1285,7 @@ mod tests {
                 parsed += 1;
             }
         }
-        assert_eq!(parsed, 2);
+        assert_eq!(parsed, 3);
     }
 
     #[test]

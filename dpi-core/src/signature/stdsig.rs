@@ -435,6 +435,17 @@ pub fn to_std_sig(set: &SignatureSet) -> (String, Vec<NotExpressible>) {
             }
         }
     }
+    for (index, rule) in set.apps.iter().enumerate() {
+        left_out.push(NotExpressible {
+            index,
+            application: true,
+            id: rule.id.clone(),
+            location: rule.location.clone(),
+            reason: "an application rule (host name, ALPN or JA4 of the protocol fields); \
+                     std.sig matches bytes only"
+                .to_string(),
+        });
+    }
     for c in &set.trailing_comments {
         write_comment(&mut out, c);
     }
@@ -498,6 +509,7 @@ pub fn argus_loadable(sig: &Signature) -> Result<(), String> {
 pub fn std_sig_line(sig: &Signature) -> Result<String, NotExpressible> {
     let fail = |reason: String| NotExpressible {
         index: 0,
+        application: false,
         id: sig.id.clone(),
         location: sig.location.clone(),
         reason,
@@ -1062,15 +1074,26 @@ mod tests {
         ok.transport = Transport::Udp;
         ok.ports = PortSet::single(53);
         let bad = Signature::new("DNS");
+        let mut app = crate::signature::AppRule::new("Google");
+        app.hostname = Some(crate::signature::HostMatch::Suffix(vec![
+            "google.com".into()
+        ]));
         let set = SignatureSet {
             signatures: vec![bad.clone(), ok.clone(), bad],
+            apps: vec![app],
             trailing_comments: vec![],
         };
         let (text, left_out) = to_std_sig(&set);
         assert_eq!(
-            left_out.iter().map(|e| e.index).collect::<Vec<_>>(),
-            vec![0, 2]
+            left_out
+                .iter()
+                .map(|e| (e.index, e.application))
+                .collect::<Vec<_>>(),
+            vec![(0, false), (2, false), (0, true)]
         );
+        assert!(left_out[2]
+            .to_string()
+            .starts_with("application rule #0: not expressible in std.sig: an application rule"));
         assert_eq!(parse_std_sig(&text, "x").unwrap().signatures.len(), 1);
     }
 
@@ -1133,7 +1156,7 @@ mod tests {
             trailing in prop::collection::vec(strategies::comment(), 0..3),
         ) {
             let sigs: Vec<Signature> = sigs.into_iter().filter(|s| std_sig_line(s).is_ok()).collect();
-            let set = SignatureSet { signatures: sigs, trailing_comments: trailing };
+            let set = SignatureSet { signatures: sigs, apps: Vec::new(), trailing_comments: trailing };
             let (text, left_out) = to_std_sig(&set);
             prop_assert!(left_out.is_empty());
             let mut back = parse_std_sig(&text, "p.sig").unwrap();

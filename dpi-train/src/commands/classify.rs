@@ -6,16 +6,16 @@
 //! | field | meaning |
 //! | --- | --- |
 //! | `protocol` | the protocol of the deciding signature, `Unknown` when none matched |
-//! | `app` | its application, empty (CSV, table `-`) or null (JSON) when it names none |
+//! | `app` | the application: the best application rule's over the flow's server name, ALPN and JA4, else the deciding signature's; empty (CSV, table `-`) or null (JSON) when none names one |
 //! | `confidence` | `signature`, `feature`, `port` or `unknown` |
-//! | `reason` | the deciding signature: its id, else `file:line` |
+//! | `reason` | the deciding signature: its id, else `file:line`; then ` + ` and the application rule that named the application |
 //!
 //! then the protocol fields read from the flow's first bytes
 //! ([`dpi_core::Metadata`]), null (JSON) or empty (CSV) when absent:
 //! `hostname`, `alpn`, `ja4`, `http_user_agent`, `http_url`,
 //! `dns_query_type`, `dns_answers`, `ssh_client`, `ssh_server` (the
 //! README's table says what each holds). `--no-metadata` leaves them all
-//! null and skips the extraction.
+//! null and skips the extraction (and so no application rule applies).
 //!
 //! Formats: `table` (default; aligned columns — file, transport, endpoints,
 //! packets and bytes per direction, the four labels — then a summary of
@@ -78,7 +78,8 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub payload: bool,
     /// Do not read protocol fields (hostname, ALPN, JA4, ...): they are
-    /// written as null, and no flow keeps its handshake past N bytes.
+    /// written as null, no flow keeps its handshake past N bytes, and no
+    /// application rule applies.
     #[arg(long)]
     pub no_metadata: bool,
     /// Bytes kept of a flow's opening TLS ClientHello or QUIC Initial
@@ -251,8 +252,10 @@ struct Writer<'a> {
     out: Box<dyn Write>,
     report: Report,
     rows: Vec<Vec<String>>,
-    /// Per deciding signature (index + 1; 0 for no signature), once seen.
-    labels: Vec<Option<Label>>,
+    /// One per (deciding signature, application rule) seen.
+    labels: Vec<Label>,
+    /// The index in `labels` of each (signature, application rule).
+    label_index: std::collections::HashMap<(Option<usize>, Option<usize>), usize>,
     /// One JSON line, built here and written with one call.
     line: Vec<u8>,
     /// The JSON string of `paths[.0]`, escaped once per file.
@@ -316,7 +319,7 @@ impl Writer<'_> {
 
     fn write_summary(&mut self) -> anyhow::Result<()> {
         let mut tally: BTreeMap<&str, Tally> = BTreeMap::new();
-        for l in self.labels.iter().flatten() {
+        for l in &self.labels {
             let t = tally.entry(&l.protocol).or_default();
             t.flows += l.tally.flows;
             t.packets += l.tally.packets;
@@ -367,17 +370,17 @@ impl Writer<'_> {
     /// The index in `labels` of classification `c`, its label kept on
     /// first use.
     fn label(&mut self, c: &Classification) -> anyhow::Result<usize> {
-        let k = c.signature.map_or(0, |s| s + 1);
-        if self.labels.len() <= k {
-            self.labels.resize_with(k + 1, || None);
+        let key = (c.signature, c.app_rule);
+        if let Some(&k) = self.label_index.get(&key) {
+            return Ok(k);
         }
-        if self.labels[k].is_none() {
-            self.labels[k] = Some(Label {
-                protocol: c.protocol.clone(),
-                tail: label_tail(c)?.into_boxed_slice(),
-                tally: Tally::default(),
-            });
-        }
+        self.labels.push(Label {
+            protocol: c.protocol.clone(),
+            tail: label_tail(c)?.into_boxed_slice(),
+            tally: Tally::default(),
+        });
+        let k = self.labels.len() - 1;
+        self.label_index.insert(key, k);
         Ok(k)
     }
 
@@ -395,7 +398,7 @@ impl Writer<'_> {
             serde_json::to_writer(&mut self.file_json.1, &self.paths[file])?;
             self.file_json.0 = file;
         }
-        let tail = self.labels[k].as_ref().map_or(&[][..], |l| &l.tail);
+        let tail = &self.labels[k].tail;
         self.line.clear();
         put_json_line(
             &mut self.line,
@@ -418,18 +421,20 @@ impl FlowSink for Writer<'_> {
             Metadata::default()
         };
         // The classifier and the payload columns see N bytes, also of
-        // flows that kept a handshake for the protocol fields.
+        // flows that kept a handshake for the protocol fields; the
+        // application rules see the fields (none with --no-metadata).
         flow.c2s_payload.truncate(self.bytes);
         flow.s2c_payload.truncate(self.bytes);
-        let c = self
-            .classifier
-            .classify_with(&FlowView::from(&flow), &mut self.scratch);
+        let c = self.classifier.classify_with_metadata_in(
+            &FlowView::from(&flow),
+            &meta,
+            &mut self.scratch,
+        );
         let k = self.label(&c)?;
-        if let Some(l) = &mut self.labels[k] {
-            l.tally.flows += 1;
-            l.tally.packets += flow.c2s.packets + flow.s2c.packets;
-            l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
-        }
+        let l = &mut self.labels[k];
+        l.tally.flows += 1;
+        l.tally.packets += flow.c2s.packets + flow.s2c.packets;
+        l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
         match self.format {
             ClassifyFormat::Jsonl => self.write_json(file, &flow, k, &meta)?,
             ClassifyFormat::Csv => {
@@ -513,6 +518,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         report: Report::default(),
         rows: Vec::new(),
         labels: Vec::new(),
+        label_index: Default::default(),
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
     };
@@ -651,6 +657,7 @@ mod tests {
             ][i as usize % 4],
             reason: pick(2),
             signature: (i % 4 != 0).then_some(i as usize),
+            app_rule: (i % 5 == 1).then_some(i as usize),
         }
     }
 

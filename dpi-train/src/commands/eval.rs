@@ -1,17 +1,20 @@
 //! `dpi eval`: agreement of a label source with a reference.
 //!
 //! The flows are read as `dpi classify` reads them: `--bytes` defaults to
-//! [`DEFAULT_BYTES`] (512) here too, so `dpi eval --candidate dpi` gives
-//! each flow the label `dpi classify` gives it. Training (`--folds`,
-//! `--train-corpus`) cuts the flows to `--train-bytes` (512, `dpi train`'s
-//! default) before mining.
+//! [`DEFAULT_BYTES`] (512) here too, and a flow that opens with a TLS or
+//! QUIC hello or an HTTP request keeps it whole up to `--handshake-bytes`
+//! (4096) for its protocol fields, so `dpi eval --candidate dpi` gives
+//! each flow the label and application `dpi classify` gives it. Training
+//! (`--folds`, `--train-corpus`) cuts the flows to `--train-bytes` (512,
+//! `dpi train`'s default) before mining, and learns application rules
+//! from the host names of the whole handshakes.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::align::{registry, ReferenceArg};
-use super::classify::DEFAULT_BYTES;
+use super::classify::{DEFAULT_BYTES, DEFAULT_HANDSHAKE_BYTES};
 use super::common::FlowArgs;
 use crate::eval::{self, report, svg, EvalOptions, Source};
 use crate::labels::Corpus;
@@ -63,6 +66,11 @@ pub struct EvalArgs {
     /// User-data bytes per direction the trainer sees.
     #[arg(long, default_value_t = eval::train::TRAIN_BYTES, value_name = "N")]
     pub train_bytes: usize,
+    /// Bytes kept of a flow's opening TLS ClientHello, QUIC Initial
+    /// datagrams or HTTP request, for its protocol fields (as dpi
+    /// classify; 0: none).
+    #[arg(long, default_value_t = DEFAULT_HANDSHAKE_BYTES, value_name = "N")]
+    pub handshake_bytes: usize,
     /// Report format.
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     pub format: EvalFormat,
@@ -109,7 +117,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .mine
             .options(format!("trained:{}", args.reference.tool().name())),
     };
-    let e = eval::evaluate(&corpus, &registry, &args.flow.run_options(), &opts)?;
+    let mut run = args.flow.run_options();
+    run.flow.handshake_bytes = args.handshake_bytes;
+    let e = eval::evaluate(&corpus, &registry, &run, &opts)?;
     let name = args.corpus.display().to_string();
     let mut out = args.flow.open_output()?;
     match args.format {

@@ -35,6 +35,9 @@ pub struct MineArgs {
     /// Do not learn the transport rules and the port tier.
     #[arg(long)]
     pub no_tiers: bool,
+    /// Do not learn application rules from host names.
+    #[arg(long)]
+    pub no_apps: bool,
     /// Weight of a match on a flow the reference leaves unlabelled (or labels only by port).
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub unlabelled_weight: f64,
@@ -54,6 +57,7 @@ impl MineArgs {
             unlabelled_weight: self.unlabelled_weight,
             source,
             tiers: !self.no_tiers,
+            apps: !self.no_apps,
         }
     }
 }
@@ -113,6 +117,11 @@ pub struct TrainArgs {
     /// Protocol-name registry (default: the built-in copy).
     #[arg(long, value_name = "FILE")]
     pub names: Option<PathBuf>,
+    /// Bytes kept of a flow's opening TLS ClientHello, QUIC Initial
+    /// datagrams or HTTP request, for the host names the application
+    /// rules are learnt from (mining still reads --bytes).
+    #[arg(long, default_value_t = super::classify::DEFAULT_HANDSHAKE_BYTES, value_name = "N")]
+    pub handshake_bytes: usize,
     #[command(flatten)]
     pub flow: FlowArgs,
 }
@@ -220,14 +229,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 && exclude.is_none_or(|(i, n)| part_of(name, SPLIT_SALT, n) != i)
         };
         let registry = registry(&args.names)?;
-        train::collect_partial(
-            &args.corpora,
-            &tools,
-            &registry,
-            &args.flow.run_options(),
-            settings,
-            &include,
-        )?
+        let mut run = args.flow.run_options();
+        run.flow.handshake_bytes = args.handshake_bytes;
+        train::collect_partial(&args.corpora, &tools, &registry, &run, settings, &include)?
     } else {
         let mut acc: Option<Partial> = None;
         for p in &args.from_partials {

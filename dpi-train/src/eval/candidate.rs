@@ -88,28 +88,56 @@ impl Candidate for ToolCandidate {
     }
 }
 
-/// Our classifier as a candidate: each flow is classified from
-/// `FlowView::from(&flow)`, as `dpi classify` does, and every label but
-/// `Unknown` counts (port guesses too). The protocol of a signature is
-/// an nDPI master name; a dotted name is cut at the dot.
+/// Our classifier as a candidate: each flow is classified as `dpi
+/// classify` does: from `FlowView::from(&flow)` cut to the first
+/// [`bytes`](DpiCandidate::bytes) per direction, with the application
+/// rules over the protocol fields of all the bytes the flow kept (a
+/// whole handshake). Every label but `Unknown` counts (port guesses
+/// too). The protocol of a signature is an nDPI master name; a dotted
+/// name is cut at the dot.
 #[derive(Debug)]
 pub struct DpiCandidate {
     /// The compiled set.
     pub classifier: Classifier,
+    /// The bytes per direction the signatures see (`None`: all the flow holds).
+    pub bytes: Option<usize>,
 }
 
 impl DpiCandidate {
-    /// The candidate of `set`.
+    /// The candidate of `set`, its signatures seeing all the bytes a flow holds.
     pub fn new(set: &SignatureSet) -> anyhow::Result<DpiCandidate> {
         Ok(DpiCandidate {
             classifier: Classifier::new(set)?,
+            bytes: None,
         })
+    }
+
+    /// The same, its signatures seeing the first `bytes` per direction
+    /// (what `dpi classify --bytes N` gives them).
+    pub fn with_bytes(mut self, bytes: usize) -> DpiCandidate {
+        self.bytes = Some(bytes);
+        self
     }
 }
 
 impl Candidate for DpiCandidate {
     fn label(&self, _flow: &AlignedFlow, raw: &Flow) -> Option<Label> {
-        let c = self.classifier.classify(&FlowView::from(raw));
+        let mut view = FlowView::from(raw);
+        let c = if self.classifier.app_rules() == 0 {
+            if let Some(n) = self.bytes {
+                view.c2s = &view.c2s[..view.c2s.len().min(n)];
+                view.s2c = &view.s2c[..view.s2c.len().min(n)];
+            }
+            self.classifier
+                .classify_with_metadata(&view, &Default::default())
+        } else {
+            let meta = view.metadata();
+            if let Some(n) = self.bytes {
+                view.c2s = &view.c2s[..view.c2s.len().min(n)];
+                view.s2c = &view.s2c[..view.s2c.len().min(n)];
+            }
+            self.classifier.classify_with_metadata(&view, &meta)
+        };
         if c.is_unknown() {
             return None;
         }
@@ -129,15 +157,15 @@ impl Candidate for DpiCandidate {
 }
 
 /// Our classifier as a candidate, built from the signature files `sigs`
-/// (the built-in set of `dpi classify`, `default.rules` then `std.sig`,
-/// when empty).
+/// (the built-in set of `dpi classify`, `default.rules` and `apps.rules`
+/// then `std.sig`, when empty).
 pub fn dpi_candidate(sigs: &[PathBuf]) -> anyhow::Result<Box<dyn Candidate>> {
     let set = crate::commands::classify::load_signatures(sigs)?;
     Ok(Box::new(DpiCandidate::new(&set)?))
 }
 
 /// The hand-written set that training grows: the files `sigs`, else the
-/// built-in `default.rules` alone. The built-in `std.sig` is left out:
+/// built-in `default.rules` and `apps.rules`. The built-in `std.sig` is left out:
 /// it is what `dpi train` learnt, possibly from the very captures held
 /// out, so it would leak them into the evaluation.
 pub fn hand_written(sigs: &[PathBuf]) -> anyhow::Result<SignatureSet> {

@@ -19,8 +19,12 @@
 //! aligned labels of the same flows when the corpus has them.
 //!
 //! Training sees each flow's first [`EvalOptions::train_bytes`] bytes per
-//! direction (512 by default, as `dpi train` and `dpi classify`); the classifier is evaluated
-//! on all the bytes the run kept (512 by default, as `dpi classify`).
+//! direction (512 by default, as `dpi train` and `dpi classify`); the
+//! classifier's signatures see the first `--bytes` (512 by default, as
+//! `dpi classify`), its application rules the protocol fields of all the
+//! bytes the run kept (a whole TLS or QUIC hello with
+//! `--handshake-bytes`, as `dpi classify`); the application learner the
+//! host names of the same.
 
 use serde::Serialize;
 
@@ -31,7 +35,7 @@ use super::{finish, label_flows, outcomes, Asked, EvalOptions, Evaluation, Rows}
 use crate::labels::{Corpus, NameRegistry, Tool};
 use crate::runner::RunOptions;
 use crate::train::hash::part_of;
-use crate::train::merge::identity;
+use crate::train::merge::{app_identity, identity};
 use crate::train::{self as trainer, Class, Example, MineOptions, Partial, Settings};
 use dpi_core::signature::SignatureSet;
 
@@ -136,6 +140,8 @@ pub struct TrainingSummary {
     pub base_flagged: usize,
     /// Signatures learnt (some may equal hand-written ones).
     pub learnt: usize,
+    /// Application rules learnt from host names (not already hand-written).
+    pub learnt_apps: usize,
     /// Signatures in the evaluated set.
     pub signatures: usize,
 }
@@ -199,7 +205,12 @@ pub fn partial_of(
         }
         let key = format!("{label}/{}", a.capture);
         partial.add_capture(&key);
+        let ndpi = refs.first().is_some_and(|(t, _)| *t == Tool::Ndpi);
         for f in &a.flows {
+            if let Some((_, i)) = refs.first() {
+                let label = f.labels[*i].as_ref();
+                crate::train::apps::count_host(&mut partial, &key, &f.flow, label, ndpi);
+            }
             let mut rec = f.flow.clone();
             rec.c2s_payload.truncate(2 * bytes);
             rec.s2c_payload.truncate(2 * bytes);
@@ -227,6 +238,8 @@ fn grow(
 ) -> (SignatureSet, TrainingSummary) {
     let t = trainer::train(partial, base, opts, &indicatif::ProgressBar::hidden());
     let known: std::collections::BTreeSet<String> = base.signatures.iter().map(identity).collect();
+    let known_apps: std::collections::BTreeSet<String> =
+        base.apps.iter().map(app_identity).collect();
     let mut learnt = SignatureSet {
         signatures: t
             .mined
@@ -235,11 +248,19 @@ fn grow(
             .filter(|s| !known.contains(&identity(s)))
             .cloned()
             .collect(),
+        apps: t
+            .apps
+            .rules
+            .iter()
+            .filter(|r| !known_apps.contains(&app_identity(r)))
+            .cloned()
+            .collect(),
         trailing_comments: Vec::new(),
     };
+    let learnt_apps = learnt.apps.len();
     crate::default_sigs::learnt_tier(&mut learnt, base);
     let mut set = base.clone();
-    set.signatures.extend(learnt.signatures);
+    set.extend(learnt);
     let summary = TrainingSummary {
         corpus: None,
         captures: partial.captures.len(),
@@ -247,6 +268,7 @@ fn grow(
         base: base.len(),
         base_flagged: t.dropped.len(),
         learnt: t.mined.signatures.len(),
+        learnt_apps,
         signatures: set.len(),
     };
     (set, summary)
@@ -295,9 +317,12 @@ pub fn evaluate_dpi(
             .collect()
     };
     let only = opts.only_dpi_confidence;
+    // The signatures see the first N bytes, as in `dpi classify`, even of
+    // flows that kept a whole handshake for their protocol fields.
+    let n = run.flow.payload_bytes;
     if opts.folds > 1 {
         let base = hand_written(&opts.signatures)?;
-        let base_cand = DpiCandidate::new(&base)?;
+        let base_cand = DpiCandidate::new(&base)?.with_bytes(n);
         let k = u64::from(opts.folds);
         let fold = |name: &str| part_of(name, FOLD_SALT, k);
         let corpus_label = "corpus";
@@ -313,7 +338,7 @@ pub fn evaluate_dpi(
                 opts.train_bytes,
             );
             let (set, training) = grow(&partial, &base, &opts.mine);
-            let cand = DpiCandidate::new(&set)?;
+            let cand = DpiCandidate::new(&set)?.with_bytes(n);
             let asked = asked(&[&cand, &base_cand], &tool_cands);
             let (rows, rr, ua) = label_flows(loaded, &|name| fold(name) == f, &asked, only);
             records += rr;
@@ -358,7 +383,7 @@ pub fn evaluate_dpi(
     }
     if !opts.train_corpus.is_empty() {
         let base = hand_written(&opts.signatures)?;
-        let base_cand = DpiCandidate::new(&base)?;
+        let base_cand = DpiCandidate::new(&base)?.with_bytes(n);
         let refs = opts.train_references();
         let mut partial: Option<Partial> = None;
         for dir in &opts.train_corpus {
@@ -385,7 +410,7 @@ pub fn evaluate_dpi(
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let cand = DpiCandidate::new(&set)?;
+        let cand = DpiCandidate::new(&set)?.with_bytes(n);
         let asked = asked(&[&cand, &base_cand], &tool_cands);
         let (rows, rr, ua) = label_flows(loaded, &|_| true, &asked, only);
         let baseline = Figures::of(&Metrics::compute(&outcomes(&rows, 1), 0));
@@ -401,7 +426,7 @@ pub fn evaluate_dpi(
         return Ok(e);
     }
     let set = crate::commands::classify::load_signatures(&opts.signatures)?;
-    let cand = DpiCandidate::new(&set)?;
+    let cand = DpiCandidate::new(&set)?.with_bytes(n);
     let asked = asked(&[&cand], &tool_cands);
     let (rows, rr, ua) = label_flows(loaded, &|_| true, &asked, only);
     let others = others_of(&rows, 1);

@@ -7,10 +7,12 @@
 //! the sum, its held-out true and false positives add up (precision is
 //! recomputed from them), its sources are united. The result is sorted by
 //! protocol and identity, so merging is associative and commutative.
+//! Application rules merge the same way ([`app_identity`]), sorted by
+//! application and identity.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dpi_core::signature::{to_extended, Provenance, Signature, SignatureSet, StdQuoting};
+use dpi_core::signature::{to_extended, AppRule, Provenance, Signature, SignatureSet, StdQuoting};
 
 /// The prefix of the comment line that carries a signature's provenance
 /// in std.sig.
@@ -32,8 +34,58 @@ fn normalised(sig: &Signature) -> Signature {
 pub fn identity(sig: &Signature) -> String {
     to_extended(&SignatureSet {
         signatures: vec![normalised(sig)],
-        trailing_comments: Vec::new(),
+        ..SignatureSet::default()
     })
+}
+
+fn normalised_app(rule: &AppRule) -> AppRule {
+    let mut r = rule.clone();
+    r.id = None;
+    r.location = None;
+    r.comments.clear();
+    r.support = 0;
+    r.provenance = Provenance::default();
+    r
+}
+
+/// The identity of an application rule: its conditions, application,
+/// protocol and priority, as extended-format text.
+pub fn app_identity(rule: &AppRule) -> String {
+    to_extended(&SignatureSet {
+        apps: vec![normalised_app(rule)],
+        ..SignatureSet::default()
+    })
+}
+
+/// An application rule in one line, for reports.
+pub fn describe_app(rule: &AppRule) -> String {
+    app_identity(rule)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "rule" && *l != "end")
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Merges two records of the same application rule.
+fn merge_app_pair(a: &AppRule, b: &AppRule) -> AppRule {
+    let mut r = a.clone();
+    r.location = None;
+    r.id = match (&a.id, &b.id) {
+        (Some(x), Some(y)) => Some(x.min(y).clone()),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    };
+    let comments: BTreeSet<String> = a
+        .comments
+        .iter()
+        .chain(&b.comments)
+        .filter(|c| !c.trim().is_empty())
+        .cloned()
+        .collect();
+    r.comments = comments.into_iter().collect();
+    r.support = a.support.saturating_add(b.support);
+    r.provenance = merge_provenance(&a.provenance, &b.provenance);
+    r
 }
 
 /// A rule in one line, for reports.
@@ -127,8 +179,19 @@ fn canonical(sig: &Signature) -> Signature {
 /// commutative.
 pub fn merge_sets<'a>(sets: impl IntoIterator<Item = &'a SignatureSet>) -> SignatureSet {
     let mut by_id: BTreeMap<(String, String), Signature> = BTreeMap::new();
+    let mut apps: BTreeMap<(String, String), AppRule> = BTreeMap::new();
     let mut trailing: BTreeSet<String> = BTreeSet::new();
     for set in sets {
+        for rule in &set.apps {
+            let key = (rule.app.clone(), app_identity(rule));
+            match apps.get_mut(&key) {
+                Some(have) => *have = merge_app_pair(have, rule),
+                None => {
+                    let lone = merge_app_pair(rule, &normalised_app(rule));
+                    apps.insert(key, lone);
+                }
+            }
+        }
         for sig in &set.signatures {
             let key = (sig.protocol.clone(), identity(sig));
             match by_id.get_mut(&key) {
@@ -147,6 +210,7 @@ pub fn merge_sets<'a>(sets: impl IntoIterator<Item = &'a SignatureSet>) -> Signa
     }
     SignatureSet {
         signatures: by_id.into_values().collect(),
+        apps: apps.into_values().collect(),
         trailing_comments: trailing.into_iter().collect(),
     }
 }
@@ -213,8 +277,9 @@ pub fn restore_provenance(set: &mut SignatureSet) {
 }
 
 /// Splits a set into what std.sig can carry (provenance moved into a
-/// comment) and the rest, and writes both texts: (std.sig, extended,
-/// number in std.sig, number in extended).
+/// comment) and the rest (application rules included), and writes both
+/// texts: (std.sig, extended, number in std.sig, number in extended,
+/// application rules counted).
 pub fn split_outputs(set: &SignatureSet, header: &[String]) -> (String, String, usize, usize) {
     let mut std_set = SignatureSet::new();
     let mut ext_set = SignatureSet::new();
@@ -234,11 +299,12 @@ pub fn split_outputs(set: &SignatureSet, header: &[String]) -> (String, String, 
             ext_set.signatures.push(s);
         }
     }
+    ext_set.apps = set.apps.clone();
     let head: String = header.iter().map(|h| format!("# {h}\n")).collect();
     let (std_text, left) = dpi_core::signature::to_std_sig(&std_set);
     debug_assert!(left.is_empty());
     let ext_text = to_extended(&ext_set);
-    let (ns, ne) = (std_set.len(), ext_set.len());
+    let (ns, ne) = (std_set.len(), ext_set.len() + ext_set.apps.len());
     (
         format!("{head}{std_text}"),
         format!("{head}{ext_text}"),

@@ -86,6 +86,8 @@ pub struct MineOptions {
     pub source: String,
     /// Learn the transport and port tiers.
     pub tiers: bool,
+    /// Learn `hostname suffix → application` rules ([`super::apps`]).
+    pub apps: bool,
 }
 
 impl Default for MineOptions {
@@ -96,6 +98,7 @@ impl Default for MineOptions {
             unlabelled_weight: 1.0,
             source: "trained:ndpi".into(),
             tiers: true,
+            apps: true,
         }
     }
 }

@@ -14,6 +14,8 @@
 //!   statistical bound, with support counted in captures).
 //! - [`tiers`]: transport rules and the port tier, learnt from the flows
 //!   no byte or feature rule names.
+//! - [`apps`]: `hostname suffix → application` rules from nDPI's
+//!   application labels and our flows' host names.
 //! - [`score`]: matching a candidate against examples and counting.
 //! - [`merge`]: cumulative sets (`--base`, `dpi merge`) and the std.sig
 //!   provenance comment.
@@ -22,6 +24,7 @@
 //! partials), then [`train`], then [`merge::split_outputs`] and
 //! [`report_text`].
 
+pub mod apps;
 pub mod evidence;
 pub mod example;
 pub mod feature;
@@ -42,7 +45,7 @@ use dpi_core::signature::SignatureSet;
 
 pub use example::{Class, Example};
 pub use mine::{MineOptions, Mined, ProtocolSummary};
-pub use partial::{Partial, Settings};
+pub use partial::{HostCount, Partial, Settings};
 
 use crate::align::align_corpus;
 use crate::labels::{Corpus, NameRegistry, Tool};
@@ -79,8 +82,18 @@ pub fn collect_partial(
                 ));
             }
             partial.add_capture(&key);
+            let ndpi = tools.first() == Some(&Tool::Ndpi);
+            let bytes = partial.settings.bytes;
             for f in &capture.flows {
-                if let Some((e, c)) = Example::from_aligned(f, tools) {
+                // The host name from all the bytes kept (a whole handshake);
+                // the byte statistics from the first `bytes` per direction.
+                let label = f.labels.first().and_then(Option::as_ref);
+                apps::count_host(&mut partial, &key, &f.flow, label, ndpi);
+                let mut rec = f.flow.clone();
+                rec.c2s_payload.truncate(2 * bytes);
+                rec.s2c_payload.truncate(2 * bytes);
+                let example = Example::from_record(&f.capture, &rec);
+                if let (Some(e), Some(c)) = (example, Class::of(&f.labels, tools)) {
                     partial.add_in(&key, e, c);
                 }
             }
@@ -124,6 +137,8 @@ pub struct Trained {
     /// Training flows on which a base rule and a learnt one both name a
     /// protocol, and not the same one.
     pub disagreements: Vec<report::Disagreement>,
+    /// What the application learner did (its rules are in `set.apps`).
+    pub apps: apps::AppLearning,
 }
 
 /// Matches on training flows from which an imprecise base rule is dropped.
@@ -162,6 +177,7 @@ pub fn train_above(
     let pool = score::Pool::new(partial, opts.unlabelled_weight);
     let mut kept = SignatureSet {
         signatures: Vec::new(),
+        apps: base.apps.clone(),
         trailing_comments: base.trailing_comments.clone(),
     };
     let mut dropped = Vec::new();
@@ -192,8 +208,16 @@ pub fn train_above(
         .iter()
         .filter(|s| ids.contains(&merge::identity(s)))
         .count();
+    let app_learning = if opts.apps {
+        let mut app_above = above.clone();
+        app_above.apps.extend(base.apps.iter().cloned());
+        apps::learn(partial, &app_above, opts)
+    } else {
+        apps::AppLearning::default()
+    };
     let learnt = SignatureSet {
         signatures: mined.signatures.clone(),
+        apps: app_learning.rules.clone(),
         trailing_comments: Vec::new(),
     };
     let base_kept = kept.len();
@@ -211,6 +235,7 @@ pub fn train_above(
         refound,
         base_kept,
         disagreements,
+        apps: app_learning,
     }
 }
 

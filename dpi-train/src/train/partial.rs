@@ -10,8 +10,11 @@
 //! deterministic, so how a corpus is cut into shards does not change the
 //! merged statistics. Memory is bounded by the distinct sampled contents
 //! (at most `k` per group) times the folds: flows that repeat a content
-//! cost a count, not an entry. The format is written as JSON; see the
-//! "Training" section of `dpi-train/DESIGN.md`.
+//! cost a count, not an entry. Beside the groups, the host names of the
+//! flows and nDPI's application for them are counted per capture
+//! ([`HostCount`], for [`super::apps`]): they merge by adding counts. The
+//! format is written as JSON; see the "Training" section of
+//! `dpi-train/DESIGN.md`.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
@@ -23,11 +26,12 @@ use super::hash::fold_of;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads (4: every flow counted,
-/// with or without user data, captures counted per group, sampled
-/// contents name their captures, no gram tables; 3 counted grams; 2 had a
-/// group per fold; 1 had text gram keys).
-pub const PARTIAL_VERSION: u32 = 4;
+/// The `version` field this code writes and reads (5: host names and
+/// applications counted per capture; 4: every flow counted, with or
+/// without user data, captures counted per group, sampled contents name
+/// their captures, no gram tables; 3 counted grams; 2 had a group per
+/// fold; 1 had text gram keys).
+pub const PARTIAL_VERSION: u32 = 5;
 /// Capture names kept per sampled content (the smallest ones).
 pub const CAPTURES_KEPT: usize = 8;
 
@@ -205,6 +209,17 @@ impl Group {
     }
 }
 
+/// Adds `h` to the ordered host counts (its flows to an equal key's).
+fn insert_host(hosts: &mut Vec<HostCount>, h: HostCount) {
+    fn key(x: &HostCount) -> (&str, &str, Option<&str>, bool) {
+        (&x.capture, &x.host, x.app.as_deref(), x.dpi)
+    }
+    match hosts.binary_search_by(|x| key(x).cmp(&key(&h))) {
+        Ok(i) => hosts[i].flows = hosts[i].flows.saturating_add(h.flows),
+        Err(i) => hosts.insert(i, h),
+    }
+}
+
 /// Unites two ascending capture lists, keeping the [`CAPTURES_KEPT`]
 /// smallest names.
 fn unite_captures(a: &mut Vec<String>, b: Vec<String>) {
@@ -240,6 +255,24 @@ fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
     }
 }
 
+/// Flows of one capture with one host name and one application verdict
+/// of the reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HostCount {
+    /// The capture, as recorded in [`Partial::captures`].
+    pub capture: String,
+    /// The flows' host name (`Metadata::hostname`, normalised: lower
+    /// case, no trailing dot); empty for flows without one (counted only
+    /// when the reference names an application).
+    pub host: String,
+    /// The reference's application (nDPI's part after the dot).
+    pub app: Option<String>,
+    /// The reference's confidence starts with `DPI`.
+    pub dpi: bool,
+    /// How many flows.
+    pub flows: u64,
+}
+
 /// Training statistics of a set of captures. Deserialising checks them
 /// (counters per fold as the settings say, samples in hash order, no
 /// larger than the settings keep, hashes that match their content, groups
@@ -257,6 +290,9 @@ pub struct Partial {
     pub captures: BTreeSet<String>,
     /// The groups, in key order.
     pub groups: Vec<Group>,
+    /// Host names and applications per capture, in (capture, host, app,
+    /// dpi) order, one entry per key.
+    pub hosts: Vec<HostCount>,
     /// The (capture, group) pairs counted so far by this process, so that a
     /// capture counts once per group however its flows are added.
     #[serde(skip)]
@@ -271,6 +307,7 @@ impl PartialEq for Partial {
             && self.settings == o.settings
             && self.captures == o.captures
             && self.groups == o.groups
+            && self.hosts == o.hosts
     }
 }
 
@@ -284,6 +321,7 @@ struct RawPartial {
     settings: Settings,
     captures: BTreeSet<String>,
     groups: Vec<Group>,
+    hosts: Vec<HostCount>,
 }
 
 impl TryFrom<RawPartial> for Partial {
@@ -297,12 +335,29 @@ impl TryFrom<RawPartial> for Partial {
         if !r.groups.windows(2).all(|w| w[0].key < w[1].key) {
             return Err("groups not in key order".to_owned());
         }
+        fn key(h: &HostCount) -> (&str, &str, Option<&str>, bool) {
+            (&h.capture, &h.host, h.app.as_deref(), h.dpi)
+        }
+        if !r.hosts.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+            return Err("hosts not in (capture, host, app, dpi) order, or repeated".to_owned());
+        }
+        if let Some(h) = r
+            .hosts
+            .iter()
+            .find(|h| h.flows == 0 || !r.captures.contains(&h.capture))
+        {
+            return Err(format!(
+                "host entry {:?} of capture {}: no flows, or a capture not counted",
+                h.host, h.capture
+            ));
+        }
         Ok(Partial {
             format: r.format,
             version: r.version,
             settings: r.settings,
             captures: r.captures,
             groups: r.groups,
+            hosts: r.hosts,
             seen: HashSet::new(),
         })
     }
@@ -317,8 +372,26 @@ impl Partial {
             settings,
             captures: BTreeSet::new(),
             groups: Vec::new(),
+            hosts: Vec::new(),
             seen: HashSet::new(),
         }
+    }
+
+    /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
+    /// with host name `host` (normalised by the caller; empty for none)
+    /// and the reference's application verdict.
+    pub fn add_host(&mut self, capture: &str, host: &str, app: Option<&str>, dpi: bool) {
+        if !self.captures.contains(capture) {
+            self.add_capture(capture);
+        }
+        let entry = HostCount {
+            capture: capture.to_owned(),
+            host: host.to_owned(),
+            app: app.map(str::to_owned),
+            dpi,
+            flows: 1,
+        };
+        insert_host(&mut self.hosts, entry);
     }
 
     /// Records that `capture` was read (even when it gave no example).
@@ -384,6 +457,9 @@ impl Partial {
         for g in other.groups {
             let key = g.key.clone();
             self.group_mut(key).merge(g, k);
+        }
+        for h in other.hosts {
+            insert_host(&mut self.hosts, h);
         }
         Ok(self)
     }

@@ -252,13 +252,15 @@ pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String
     let tier_kept = t.mined.tiers.iter().filter(|r| r.verdict.is_ok()).count();
     let _ = writeln!(
         s,
-        "learnt {} signatures ({} in the transport and port tiers; {} already in the base); base: {} kept, {} dropped; result {}",
+        "learnt {} signatures ({} in the transport and port tiers; {} already in the base) and {} application rules; base: {} kept, {} dropped; result {} signatures and {} application rules",
         t.mined.signatures.len(),
         tier_kept,
         t.refound,
+        t.apps.rules.len(),
         t.base_kept,
         t.dropped.len(),
-        t.set.len()
+        t.set.len(),
+        t.set.apps.len()
     );
     let _ = writeln!(s, "\n{LEGEND}");
     let _ = writeln!(
@@ -397,6 +399,9 @@ pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String
         for d in &t.dropped {
             let _ = writeln!(s, "  {}  [{}]", d.reason, d.rule);
         }
+    }
+    if opts.apps {
+        super::apps::report(&mut s, &t.apps);
     }
     s
 }
