@@ -3,8 +3,10 @@
 //! - Plain: the signature set (`--sig` files, else the built-in set of
 //!   `dpi classify`) over every flow.
 //! - Folds (`--folds K`): each capture falls in one of K folds by
-//!   [`part_of`] of its file name salted with [`FOLD_SALT`] (independent
-//!   of the trainer's own inner folds). For each fold, the trainer (the
+//!   [`part_of`] of its source's name salted with [`FOLD_SALT`]
+//!   (independent of the trainer's own inner folds); near-duplicate
+//!   captures are one source ([`crate::train::sources`]), so they fall in
+//!   one fold. For each fold, the trainer (the
 //!   mining of `dpi train`, default thresholds, its own inner folds)
 //!   learns from the other K-1 folds on top of the hand-written set
 //!   ([`hand_written`]): the evaluated set is the hand-written set
@@ -207,6 +209,7 @@ pub fn partial_of(
         partial.add_capture(&key);
         let ndpi = refs.first().is_some_and(|(t, _)| *t == Tool::Ndpi);
         for f in &a.flows {
+            partial.add_flow(&key, &f.flow);
             if let Some((_, i)) = refs.first() {
                 let label = f.labels[*i].as_ref();
                 crate::train::apps::count_host(&mut partial, &key, &f.flow, label, ndpi);
@@ -324,7 +327,20 @@ pub fn evaluate_dpi(
         let base = hand_written(&opts.signatures)?;
         let base_cand = DpiCandidate::new(&base)?.with_bytes(n);
         let k = u64::from(opts.folds);
-        let fold = |name: &str| part_of(name, FOLD_SALT, k);
+        // Near-duplicate captures fall in one fold, so that no fold is
+        // tested on a copy of a capture it was trained on.
+        let sources = crate::train::sources::sources(&crate::train::sources::sketches_of(
+            loaded
+                .captures
+                .iter()
+                .filter(|c| c.alignment.has_capture)
+                .flat_map(|c| {
+                    let name = c.alignment.capture.as_str();
+                    c.alignment.flows.iter().map(move |f| (name, &f.flow))
+                }),
+        ));
+        let fold =
+            |name: &str| part_of(sources.get(name).map_or(name, String::as_str), FOLD_SALT, k);
         let corpus_label = "corpus";
         let mut all: Rows = Vec::new();
         let (mut records, mut unaligned) = (0u64, 0u64);

@@ -265,14 +265,25 @@ impl Rank {
 /// docs).
 pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> AppLearning {
     let mut out = AppLearning::default();
-    let captures: Vec<&str> = {
-        let set: BTreeSet<&str> = partial.hosts.iter().map(|h| h.capture.as_str()).collect();
+    // Captures are counted by source: near-duplicates are one.
+    let sources = partial.sources();
+    let source_of = |c: &str| sources.get(c).map_or(c.to_owned(), Clone::clone);
+    let captures: Vec<String> = {
+        let set: BTreeSet<String> = partial
+            .hosts
+            .iter()
+            .map(|h| source_of(&h.capture))
+            .collect();
         set.into_iter().collect()
     };
-    let cap_index: HashMap<&str, u32> = captures
+    let cap_index: HashMap<&str, u32> = partial
+        .hosts
         .iter()
-        .enumerate()
-        .map(|(i, c)| (*c, i as u32))
+        .map(|h| {
+            let src = source_of(&h.capture);
+            let i = captures.binary_search(&src).unwrap_or(0);
+            (h.capture.as_str(), i as u32)
+        })
         .collect();
     let mut obs: Vec<Obs<'_>> = Vec::new();
     for h in &partial.hosts {

@@ -11,6 +11,9 @@
 //! it holds. Every false positive counts, in whatever capture it lies:
 //! matches on flows of other protocols and, times the unlabelled weight,
 //! on flows the reference leaves unlabelled or labels only weakly.
+//! "Capture" here means a source: near-duplicate captures (a trace and
+//! its filtered or re-encapsulated copy) are one ([`super::sources`]), so
+//! a copy never confirms a rule mined from its original.
 //!
 //! A rule is kept when ([`Gate::verdict`]):
 //!

@@ -37,6 +37,7 @@ pub mod partial;
 pub mod report;
 pub mod score;
 pub mod shape;
+pub mod sources;
 pub mod tiers;
 
 use std::path::PathBuf;
@@ -88,6 +89,7 @@ pub fn collect_partial(
                 // The host name from all the bytes kept (a whole handshake);
                 // the byte statistics from the first `bytes` per direction.
                 let label = f.labels.first().and_then(Option::as_ref);
+                partial.add_flow(&key, &f.flow);
                 apps::count_host(&mut partial, &key, &f.flow, label, ndpi);
                 let mut rec = f.flow.clone();
                 rec.c2s_payload.truncate(2 * bytes);

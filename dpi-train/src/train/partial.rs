@@ -16,22 +16,25 @@
 //! format is written as JSON; see the "Training" section of
 //! `dpi-train/DESIGN.md`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::example::{Class, Example};
 use super::hash::fold_of;
+use super::sources::{fingerprint, sources, Sketch};
+use crate::record::FlowRecord;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads (5: host names and
+/// The `version` field this code writes and reads (6: a sketch of every
+/// capture's flows, to find near-duplicate captures; 5: host names and
 /// applications counted per capture; 4: every flow counted, with or
 /// without user data, captures counted per group, sampled contents name
 /// their captures, no gram tables; 3 counted grams; 2 had a group per
 /// fold; 1 had text gram keys).
-pub const PARTIAL_VERSION: u32 = 5;
+pub const PARTIAL_VERSION: u32 = 6;
 /// Capture names kept per sampled content (the smallest ones).
 pub const CAPTURES_KEPT: usize = 8;
 
@@ -293,6 +296,8 @@ pub struct Partial {
     /// Host names and applications per capture, in (capture, host, app,
     /// dpi) order, one entry per key.
     pub hosts: Vec<HostCount>,
+    /// A sketch of each capture's flows (see [`super::sources`]).
+    pub sketches: BTreeMap<String, Sketch>,
     /// The (capture, group) pairs counted so far by this process, so that a
     /// capture counts once per group however its flows are added.
     #[serde(skip)]
@@ -308,6 +313,7 @@ impl PartialEq for Partial {
             && self.captures == o.captures
             && self.groups == o.groups
             && self.hosts == o.hosts
+            && self.sketches == o.sketches
     }
 }
 
@@ -322,6 +328,7 @@ struct RawPartial {
     captures: BTreeSet<String>,
     groups: Vec<Group>,
     hosts: Vec<HostCount>,
+    sketches: BTreeMap<String, Sketch>,
 }
 
 impl TryFrom<RawPartial> for Partial {
@@ -351,6 +358,15 @@ impl TryFrom<RawPartial> for Partial {
                 h.host, h.capture
             ));
         }
+        if let Some((c, _)) = r
+            .sketches
+            .iter()
+            .find(|(c, s)| !s.is_valid() || !r.captures.contains(*c))
+        {
+            return Err(format!(
+                "sketch of capture {c}: not ascending, too long, or a capture not counted"
+            ));
+        }
         Ok(Partial {
             format: r.format,
             version: r.version,
@@ -358,6 +374,7 @@ impl TryFrom<RawPartial> for Partial {
             captures: r.captures,
             groups: r.groups,
             hosts: r.hosts,
+            sketches: r.sketches,
             seen: HashSet::new(),
         })
     }
@@ -373,6 +390,7 @@ impl Partial {
             captures: BTreeSet::new(),
             groups: Vec::new(),
             hosts: Vec::new(),
+            sketches: BTreeMap::new(),
             seen: HashSet::new(),
         }
     }
@@ -392,6 +410,29 @@ impl Partial {
             flows: 1,
         };
         insert_host(&mut self.hosts, entry);
+    }
+
+    /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
+    /// in its sketch: every flow, with or without user data or a label.
+    pub fn add_flow(&mut self, capture: &str, flow: &FlowRecord) {
+        if !self.captures.contains(capture) {
+            self.add_capture(capture);
+        }
+        let h = fingerprint(flow);
+        match self.sketches.get_mut(capture) {
+            Some(s) => s.add(h),
+            None => {
+                let mut s = Sketch::default();
+                s.add(h);
+                self.sketches.insert(capture.to_owned(), s);
+            }
+        }
+    }
+
+    /// The source of each capture with a sketch: near-duplicate captures
+    /// share one (see [`super::sources`]).
+    pub fn sources(&self) -> BTreeMap<String, String> {
+        sources(&self.sketches)
     }
 
     /// Records that `capture` was read (even when it gave no example).
@@ -461,6 +502,7 @@ impl Partial {
         for h in other.hosts {
             insert_host(&mut self.hosts, h);
         }
+        self.sketches.extend(other.sketches);
         Ok(self)
     }
 

@@ -252,11 +252,20 @@ impl<'a> Pool<'a> {
     pub fn new(p: &'a Partial, unlabelled_weight: f64) -> Pool<'a> {
         let mut groups: Vec<_> = p.groups.iter().collect();
         groups.sort_by(|a, b| (a.key.transport, &a.key).cmp(&(b.key.transport, &b.key)));
+        // Evidence is counted by source: near-duplicate captures are one
+        // (named by the smallest of their names).
+        let sources = p.sources();
+        fn source_of<'x>(
+            sources: &'x std::collections::BTreeMap<String, String>,
+            c: &'x str,
+        ) -> &'x str {
+            sources.get(c).map_or(c, String::as_str)
+        }
         let names: std::collections::BTreeSet<&str> = p
             .groups
             .iter()
             .flat_map(|g| g.sample.iter())
-            .flat_map(|s| s.captures.iter().map(String::as_str))
+            .flat_map(|s| s.captures.iter().map(|c| source_of(&sources, c)))
             .collect();
         let captures: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
         let folds = p.settings.folds.max(1);
@@ -264,19 +273,25 @@ impl<'a> Pool<'a> {
             .iter()
             .map(|c| super::hash::fold_of(file_name(c), folds))
             .collect();
-        let index = |c: &str| captures.binary_search_by(|x| x.as_str().cmp(c)).ok();
+        let index = |c: &str| {
+            captures
+                .binary_search_by(|x| x.as_str().cmp(source_of(&sources, c)))
+                .ok()
+        };
         let mut items = Vec::new();
         let mut ranges: Vec<(u8, std::ops::Range<usize>, [Vec<usize>; 2])> = Vec::new();
         for g in groups {
             let start = items.len();
             let weights: Vec<f64> = (0..g.flows.len()).map(|f| g.weight(f)).collect();
             for s in &g.sample {
-                let ids: Vec<u32> = s
+                let mut ids: Vec<u32> = s
                     .captures
                     .iter()
                     .filter_map(|c| index(c))
                     .map(|i| i as u32)
                     .collect();
+                ids.sort_unstable();
+                ids.dedup();
                 for (f, &n) in s.counts.iter().enumerate() {
                     if n == 0 {
                         continue;

@@ -1,0 +1,301 @@
+//! Near-duplicate captures: one source of evidence.
+//!
+//! Corpora hold the same traffic more than once: a trace and its filtered
+//! copy, the same exchange with a VLAN tag and with two, a pcap and its
+//! pcapng conversion, one trace shipped by two projects. Counted as two
+//! captures, such a pair lets a rule mined from one be "confirmed" on the
+//! other, and lets an evaluation fold test on the copy of a training
+//! capture. So captures that share most of their flows are one *source*:
+//! the trainer's held-out evidence ([`super::evidence`]) and rotations, the
+//! application learner and `dpi eval --folds` all count sources, never two
+//! captures of one source apart.
+//!
+//! A flow is identified by its [`fingerprint`]: transport, initiator and
+//! responder address and port, and the first packet's time in
+//! milliseconds. Each capture keeps a bottom-k [`Sketch`] of its flows'
+//! fingerprints (the [`SKETCH_K`] smallest hashes, exact for smaller
+//! captures) and its flow count. Two captures are one source when the
+//! estimated share of the smaller one's flows that are also in the other
+//! ([`Sketch::containment`]) is at least [`SAME_SOURCE`]; sources are the
+//! connected parts of that relation, each named by its smallest capture
+//! name ([`sources`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::hash::hash_fields;
+use crate::record::FlowRecord;
+
+/// Hashes kept per capture.
+pub const SKETCH_K: usize = 64;
+/// Containment from which two captures are one source.
+pub const SAME_SOURCE: f64 = 0.5;
+
+/// The identity of a flow across captures (see the module docs): its
+/// transport, initiator and responder endpoints and first packet's time.
+///
+/// ```
+/// use dpi_train::train::sources::flow_fingerprint;
+///
+/// let a = flow_fingerprint("tcp", ("10.0.0.1", 40000), ("10.0.0.2", 80), 1.0002);
+/// // The same flow in a copy whose timestamps have nanoseconds.
+/// let b = flow_fingerprint("tcp", ("10.0.0.1", 40000), ("10.0.0.2", 80), 1.000_200_4);
+/// assert_eq!(a, b);
+/// assert_ne!(a, flow_fingerprint("tcp", ("10.0.0.1", 40000), ("10.0.0.2", 80), 1.5));
+/// assert_ne!(a, flow_fingerprint("udp", ("10.0.0.1", 40000), ("10.0.0.2", 80), 1.0002));
+/// ```
+pub fn flow_fingerprint(
+    transport: &str,
+    initiator: (&str, u16),
+    responder: (&str, u16),
+    first_ts: f64,
+) -> u64 {
+    let ms = (first_ts * 1000.0).floor();
+    let ms = if ms.is_finite() { ms as i64 } else { 0 };
+    hash_fields(&[
+        b"dpi-train-flow",
+        transport.as_bytes(),
+        initiator.0.as_bytes(),
+        &initiator.1.to_be_bytes(),
+        responder.0.as_bytes(),
+        &responder.1.to_be_bytes(),
+        &ms.to_be_bytes(),
+    ])
+}
+
+/// The [`flow_fingerprint`] of a flow record.
+pub fn fingerprint(r: &FlowRecord) -> u64 {
+    flow_fingerprint(
+        &r.transport,
+        (&r.src_ip, r.src_port),
+        (&r.dst_ip, r.dst_port),
+        r.first_ts,
+    )
+}
+
+/// The [`SKETCH_K`] smallest flow fingerprints of a capture and how many
+/// flows it has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sketch {
+    /// Flows counted (with repeats of a fingerprint).
+    pub flows: u64,
+    /// The smallest distinct fingerprints, ascending.
+    pub mins: Vec<u64>,
+}
+
+impl Sketch {
+    /// Counts one flow.
+    ///
+    /// ```
+    /// use dpi_train::train::sources::{Sketch, SKETCH_K};
+    ///
+    /// let mut s = Sketch::default();
+    /// for h in (0..200u64).rev() {
+    ///     s.add(h);
+    ///     s.add(h);
+    /// }
+    /// assert_eq!(s.flows, 400);
+    /// assert_eq!(s.mins, (0..SKETCH_K as u64).collect::<Vec<_>>());
+    /// ```
+    pub fn add(&mut self, h: u64) {
+        self.flows = self.flows.saturating_add(1);
+        if self.mins.len() == SKETCH_K && self.mins.last().is_some_and(|&m| h > m) {
+            return;
+        }
+        if let Err(at) = self.mins.binary_search(&h) {
+            self.mins.insert(at, h);
+            self.mins.truncate(SKETCH_K);
+        }
+    }
+
+    /// Whether the sketch is well formed (ascending, distinct, at most
+    /// [`SKETCH_K`] hashes, no more than its flows).
+    pub fn is_valid(&self) -> bool {
+        self.mins.len() <= SKETCH_K
+            && self.mins.len() as u64 <= self.flows
+            && self.mins.windows(2).all(|w| w[0] < w[1])
+    }
+
+    /// Distinct flows: exact below [`SKETCH_K`], else the flow count.
+    fn distinct(&self) -> f64 {
+        if self.mins.len() < SKETCH_K {
+            self.mins.len() as f64
+        } else {
+            self.flows as f64
+        }
+    }
+
+    /// The estimated share of the smaller capture's flows that the other
+    /// holds too: the Jaccard index `J` of the two sets from the bottom-k
+    /// of their union, then `|A ∩ B| = J (|A| + |B|) / (1 + J)`. Exact when
+    /// both captures have fewer than [`SKETCH_K`] distinct flows.
+    ///
+    /// ```
+    /// use dpi_train::train::sources::Sketch;
+    ///
+    /// let of = |r: std::ops::Range<u64>| {
+    ///     let mut s = Sketch::default();
+    ///     r.for_each(|h| s.add(h * 7919));
+    ///     s
+    /// };
+    /// assert_eq!(of(0..10).containment(&of(0..40)), 1.0);
+    /// assert_eq!(of(0..10).containment(&of(5..40)), 0.5);
+    /// assert_eq!(of(0..10).containment(&of(10..20)), 0.0);
+    /// assert!(of(0..1000).containment(&of(0..2000)) > 0.7);
+    /// ```
+    pub fn containment(&self, o: &Sketch) -> f64 {
+        let (a, b) = (self.distinct(), o.distinct());
+        if a == 0.0 || b == 0.0 {
+            return 0.0;
+        }
+        // The bottom-k of the union, and how many of it both hold.
+        let (mut i, mut j, mut seen, mut both) = (0, 0, 0usize, 0usize);
+        while seen < SKETCH_K && (i < self.mins.len() || j < o.mins.len()) {
+            let x = self.mins.get(i).copied().unwrap_or(u64::MAX);
+            let y = o.mins.get(j).copied().unwrap_or(u64::MAX);
+            if i < self.mins.len() && j < o.mins.len() && x == y {
+                both += 1;
+                i += 1;
+                j += 1;
+            } else if j >= o.mins.len() || (i < self.mins.len() && x < y) {
+                i += 1;
+            } else {
+                j += 1;
+            }
+            seen += 1;
+        }
+        let jaccard = both as f64 / seen.max(1) as f64;
+        let shared = jaccard * (a + b) / (1.0 + jaccard);
+        (shared / a.min(b)).min(1.0)
+    }
+}
+
+/// The source of every capture of `sketches`: the smallest name among the
+/// captures linked to it by a containment of at least [`SAME_SOURCE`]
+/// (transitively). A capture without a sketch is not in the map (it is
+/// its own source).
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use dpi_train::train::sources::{sources, Sketch};
+///
+/// let of = |r: std::ops::Range<u64>| {
+///     let mut s = Sketch::default();
+///     r.for_each(|h| s.add(h));
+///     s
+/// };
+/// let mut sk = BTreeMap::new();
+/// sk.insert("b.pcap".to_owned(), of(0..10));
+/// sk.insert("a-filtered.pcap".to_owned(), of(0..6));
+/// sk.insert("c.pcap".to_owned(), of(100..110));
+/// let s = sources(&sk);
+/// assert_eq!(s["b.pcap"], "a-filtered.pcap");
+/// assert_eq!(s["c.pcap"], "c.pcap");
+/// ```
+pub fn sources(sketches: &BTreeMap<String, Sketch>) -> BTreeMap<String, String> {
+    let names: Vec<&String> = sketches.keys().collect();
+    let list: Vec<&Sketch> = sketches.values().collect();
+    let mut parent: Vec<usize> = (0..names.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    // Only captures that share a kept hash can be linked.
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, s) in list.iter().enumerate() {
+        for &h in &s.mins {
+            by_hash.entry(h).or_default().push(i);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = by_hash
+        .values()
+        .filter(|v| v.len() > 1)
+        .flat_map(|v| {
+            v.iter()
+                .enumerate()
+                .flat_map(move |(k, &a)| v[k + 1..].iter().map(move |&b| (a, b)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (a, b) in pairs {
+        if list[a].containment(list[b]) >= SAME_SOURCE {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            // Names are in ascending order: the smaller index names the source.
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    (0..names.len())
+        .map(|i| {
+            let r = root(&mut parent, i);
+            (names[i].clone(), names[r].clone())
+        })
+        .collect()
+}
+
+/// The sketches of the flows of some captures, by capture name.
+pub fn sketches_of<'a>(
+    flows: impl IntoIterator<Item = (&'a str, &'a FlowRecord)>,
+) -> BTreeMap<String, Sketch> {
+    let mut out: BTreeMap<String, Sketch> = BTreeMap::new();
+    for (capture, r) in flows {
+        match out.get_mut(capture) {
+            Some(s) => s.add(fingerprint(r)),
+            None => {
+                let mut s = Sketch::default();
+                s.add(fingerprint(r));
+                out.insert(capture.to_owned(), s);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn of(hashes: &[u64]) -> Sketch {
+        let mut s = Sketch::default();
+        hashes.iter().for_each(|&h| s.add(h));
+        s
+    }
+
+    #[test]
+    fn chains_are_one_source() {
+        let mut sk = BTreeMap::new();
+        sk.insert("x".to_owned(), of(&[1, 2, 3, 4]));
+        sk.insert("y".to_owned(), of(&[3, 4, 5, 6]));
+        sk.insert("z".to_owned(), of(&[5, 6, 7, 8]));
+        sk.insert("w".to_owned(), of(&[9]));
+        let s = sources(&sk);
+        assert_eq!(s["z"], "x");
+        assert_eq!(s["y"], "x");
+        assert_eq!(s["w"], "w");
+    }
+
+    #[test]
+    fn empty_captures_stand_alone() {
+        assert_eq!(of(&[]).containment(&of(&[1])), 0.0);
+    }
+
+    proptest! {
+        #[test]
+        fn containment_is_a_share(a in proptest::collection::vec(any::<u64>(), 0..300),
+                                  b in proptest::collection::vec(any::<u64>(), 0..300)) {
+            let (x, y) = (of(&a), of(&b));
+            prop_assert!(x.is_valid() && y.is_valid());
+            let c = x.containment(&y);
+            prop_assert!((0.0..=1.0).contains(&c));
+            prop_assert!((c - y.containment(&x)).abs() < 1e-9);
+            if !a.is_empty() {
+                prop_assert_eq!(x.containment(&x), 1.0);
+            }
+        }
+    }
+}
