@@ -1,20 +1,24 @@
 # Trained by dpi 0.1.0 from 2581 captures against ndpi; support n = training flows matched
-# dpi-train: source=trained:ndpi precision=1 tp=12 fp=0
-Service: BJNP            udp port 8612  n =    12 src = "424A4E"
 # dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
 Service: BitTorrent      udp port 3222  n =     4 src = "010000010000AABBCC00"
+# dpi-train: source=trained:ndpi precision=1 tp=9 fp=0
+Service: DCERPC          tcp port 135   n =     9 src = "05000B  10000000"
 # dpi-train: source=trained:ndpi precision=1 tp=1017 fp=0
 Service: DNS             udp port 53    n =  1017 src = "    01000001  00"
 # dpi-train: source=trained:ndpi precision=1 tp=38 fp=0
 Service: DNS             udp port 53    n =    38 src = "                    0000013101"
+# dpi-train: source=trained:ndpi precision=1 tp=300 fp=0
+Service: DNS             udp port 53    n =   300 dst = "        0001000100"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
 Service: Discord         udp port 50004 n =     8 src = "1337CAFE"
 # dpi-train: source=trained:ndpi precision=1 tp=46 fp=0
 Service: FTP_CONTROL     tcp port 21    n =    46 src = "5553455220"
-# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
-Service: GTP             udp port 2123  n =     4 src = "32      00000000"
 # dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
 Service: Gnutella        tcp port 6346  n =     6 src = "474E5554454C4C4120434F4E4E4543542F302E360D0A"
+# dpi-train: source=trained:ndpi precision=0.993 tp=141 fp=1
+Service: HTTP            tcp port 80    n =   141 dst = "485454502F312E  20323030204F4B0D0A446174653A20"
+# dpi-train: source=trained:ndpi precision=1 tp=158 fp=0
+Service: HTTP            tcp port 80    n =   158 dst = "        2F312E  203230        0D0A5365727665723A20"
 # dpi-train: source=trained:ndpi precision=1 tp=20 fp=0
 Service: LDAP            tcp port 389   n =    20 src = "30  020101"
 # dpi-train: source=trained:ndpi precision=1 tp=13 fp=0
@@ -27,10 +31,14 @@ Service: LDP             udp port 646   n =     6 src = "000100          0000010
 Service: LISP            udp port 4342  n =     7 src = "                        00010014"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
 Service: MQTT            tcp port 1883  n =     8 src = "        4D51"
+# dpi-train: source=trained:ndpi precision=1 tp=15 fp=0
+Service: NFS             tcp port 2049  n =    15 src = "800000          0000000000000002000186A300000003000000"
 # dpi-train: source=trained:ndpi precision=1 tp=53 fp=0
 Service: NTP             udp port 123   n =    53 src = "  00                            0000000000000000"
 # dpi-train: source=trained:ndpi precision=1 tp=10 fp=0
 Service: Nats            tcp port 6379  n =    10 src = "50494E470D0A"
+# dpi-train: source=trained:ndpi precision=1 tp=10 fp=0
+Service: NetBIOS         tcp port 445   n =    10 src = "000000  FF534D4272000000001853  000000000000000000000000    FFFE"
 # dpi-train: source=trained:ndpi precision=1 tp=22 fp=0
 Service: NetBIOS         udp port 138   n =    22 src = "11              00  00  0000"
 # dpi-train: source=trained:ndpi precision=1 tp=3 fp=0

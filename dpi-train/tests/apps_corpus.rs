@@ -88,15 +88,15 @@ fn applications_over_five_folds_of_the_ndpi_corpus() {
     eprintln!(
         "ndpi, 5 folds: app recall {recall:.4} (pooled {pooled_recall:.4}), app precision {precision:.4} (pooled {pooled_precision:.4}), accuracy {accuracy:.4}"
     );
-    assert!(recall >= 0.58, "app recall {recall}");
-    assert!(pooled_recall >= 0.60, "pooled app recall {pooled_recall}");
-    assert!(precision >= 0.97, "app precision {precision}");
+    assert!(recall >= 0.70, "app recall {recall}");
+    assert!(pooled_recall >= 0.75, "pooled app recall {pooled_recall}");
+    assert!(precision >= 0.98, "app precision {precision}");
     assert!(
-        pooled_precision >= 0.97,
+        pooled_precision >= 0.98,
         "pooled app precision {pooled_precision}"
     );
-    // Master protocols as before application rules: 91.95% (mean of folds).
-    assert!(accuracy >= 0.9195, "accuracy {accuracy}");
+    // Master protocols: 92.07% (mean of folds) measured; at least 92%.
+    assert!(accuracy >= 0.92, "accuracy {accuracy}");
     assert_eq!(num(&j, &["app_flows"]), 1424.0);
 }
 
@@ -118,7 +118,9 @@ fn applications_on_the_zeek_corpus_trained_on_the_others() {
         "zeek, trained on ndpi and mixed: app recall {recall:.4}, app precision {precision:.4}, accuracy {accuracy:.4}"
     );
     assert!(recall >= 0.79, "app recall {recall}");
-    assert!(precision >= 0.949, "app precision {precision}");
-    // Master protocols as before application rules: 97.83%.
-    assert!(accuracy >= 0.9782, "accuracy {accuracy}");
+    // 7 of the 8 other flows are HTTP requests split over two segments
+    // (http__methods.pcap), whose Host nDPI does not read.
+    assert!(precision >= 0.955, "app precision {precision}");
+    // Master protocols: 98.07% measured.
+    assert!(accuracy >= 0.98, "accuracy {accuracy}");
 }

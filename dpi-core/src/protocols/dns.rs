@@ -284,6 +284,11 @@ fn extract(v: &FlowView<'_>, m: &mut Metadata) {
     if let Some(q) = question {
         m.hostname = q.query_name.clone().filter(|n| !n.is_empty());
         m.dns_query_type = q.query_type.map(type_name);
+        if netbios && m.hostname.is_some() {
+            // A NetBIOS name is not a server's domain name: application
+            // rules leave it alone (see `Metadata::server_name`).
+            m.dissector = Some("netbios");
+        }
     }
     // The response: the responder's message, else the initiator's when it
     // is one (a capture that starts with the answer).
@@ -382,6 +387,18 @@ mod tests {
             Some("*")
         );
         assert_eq!(netbios_name(b"ABC"), None);
+    }
+
+    #[test]
+    fn netbios_names_are_not_server_names() {
+        // A NetBIOS name query for WORKGROUP<00> on port 137.
+        let mut q = vec![0x12, 0x34, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0x20];
+        q.extend(b"FHEPFCELEHFCEPFFFACACACACACACAAA\x00\x00\x20\x00\x01");
+        let v = FlowView::new(UDP, 137).with_client_port(137).with_c2s(&q);
+        let m = v.metadata();
+        assert_eq!(m.hostname.as_deref(), Some("workgroup"));
+        assert_eq!(m.dissector, Some("netbios"));
+        assert_eq!(m.server_name(), None);
     }
 
     #[test]

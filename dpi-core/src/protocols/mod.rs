@@ -173,7 +173,8 @@ impl Metadata {
     /// The host name when it names the server the client reached: set by
     /// the TLS, DTLS, QUIC, HTTP or DNS dissector (the server name, the
     /// `Host` header, the query name), or by the caller (no dissector). A
-    /// DHCP or NetBIOS client's own name, an SMTP greeting, a STUN realm
+    /// NetBIOS name (dissector `netbios`: not a domain name, whatever it
+    /// looks like), a DHCP client's own name, an SMTP greeting, a STUN realm
     /// or an SSH banner is not one. Application rules match this name.
     ///
     /// ```
@@ -296,7 +297,9 @@ pub fn extract(view: &FlowView<'_>) -> Metadata {
         let mut found = Metadata::default();
         (d.extract)(view, &mut found);
         if !found.is_empty() {
-            found.dissector = Some(d.name);
+            // A dissector may name itself more precisely (NetBIOS names
+            // come from the DNS dissector).
+            found.dissector = found.dissector.or(Some(d.name));
             meta.fill(found);
         }
     }
