@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Side by side: `dpi classify` and nDPI's `ndpiReader` over one large capture
+# and over a flood of distinct flows, run alternately, whole-process time and
+# memory measured by /usr/bin/time.
+#
+#   DPI_CORPUS=DIR benches/compare.sh [--pairs N] [--copies K] [--jobs "1 2"]
+#                                    [--work DIR] [--no-flood] [--flood-flows N]
+#
+# The large capture: every Ethernet capture of $DPI_CORPUS/ndpi and
+# $DPI_CORPUS/zeek merged by time (mergecap), K copies shifted by one day
+# each (editcap -t) merged again (K = 8 by default). The flood: `dpi-samples
+# flood --flows N --packets-per-flow 2` (N = 1,000,000). Both are built once
+# under the work directory (target/compare by default) and reused.
+#
+# For each capture: one warm-up run of each tool (which also brings the file
+# into the page cache), then N pairs (3 by default): `dpi classify -j J -q
+# --format jsonl -o /dev/null` for each J of --jobs, then `ndpiReader -q -n 1
+# -i`. Printed per run: wall and CPU (user + system) seconds, packets per
+# second of wall and of CPU time, peak RSS; per pair, how many times faster
+# dpi is (wall and CPU); then the medians. A benchmark, not a test: the
+# figures depend on the machine and its load, the ratios of one pair less so.
+set -euo pipefail
+
+pairs=3
+copies=8
+jobs="1"
+flood=1
+flood_flows=1000000
+root=$(cd "$(dirname "$0")/.." && pwd)
+work="$root/target/compare"
+usage="usage: $0 [--pairs N] [--copies K] [--jobs \"J...\"] [--work DIR] [--no-flood] [--flood-flows N]"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pairs) pairs=$2; shift 2 ;;
+    --copies) copies=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --no-flood) flood=0; shift ;;
+    --flood-flows) flood_flows=$2; shift 2 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
+for n in "$pairs" "$copies" "$flood_flows"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
+done
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+[ -n "${DPI_CORPUS:-}" ] || die "set DPI_CORPUS to a corpus folder holding ndpi/ and zeek/"
+for t in mergecap editcap capinfos ndpiReader; do
+  command -v "$t" >/dev/null || die "$t is missing (Debian: wireshark-common, libndpi-bin)"
+done
+[ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian: time)"
+
+echo "building dpi and dpi-samples (release)" >&2
+(cd "$root" && cargo build --release -q -p dpi-train -p dpi-samples)
+dpi="$root/target/release/dpi"
+samples="$root/target/release/dpi-samples"
+mkdir -p "$work"
+
+merged="$work/merged-$copies.pcap"
+if [ ! -s "$merged" ]; then
+  echo "building $merged" >&2
+  list="$work/ether.txt"
+  : > "$list"
+  for d in ndpi zeek; do
+    for f in "$DPI_CORPUS/$d/pcap/"*; do
+      # Ethernet captures only (ndpiReader reads one link type per file);
+      # captures capinfos cannot read are left out.
+      enc=$(capinfos -T -E "$f" 2>/dev/null | awk -F'\t' 'NR==2{print $2}') || true
+      [ "$enc" = "ether" ] && echo "$f" >> "$list"
+    done
+  done
+  [ -s "$list" ] || die "no Ethernet capture under $DPI_CORPUS/{ndpi,zeek}/pcap"
+  xargs -d '\n' mergecap -F pcap -w "$work/base.pcap" < "$list" 2>/dev/null \
+    || die "mergecap failed on the captures of $list"
+  parts=()
+  for k in $(seq 0 $((copies - 1))); do
+    editcap -F pcap -t $((k * 86400)) "$work/base.pcap" "$work/copy$k.pcap"
+    parts+=("$work/copy$k.pcap")
+  done
+  mergecap -F pcap -w "$merged" "${parts[@]}"
+  rm -f "${parts[@]}"
+fi
+
+flood_cap="$work/flood-$flood_flows.pcap"
+if [ "$flood" = 1 ] && [ ! -s "$flood_cap" ]; then
+  echo "building $flood_cap" >&2
+  "$samples" flood --flows "$flood_flows" --packets-per-flow 2 -o "$flood_cap"
+fi
+
+# Runs a command under /usr/bin/time; prints "wall cpu rss_kb".
+measure() {
+  local tf out
+  tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f "TIME %e %U %S %M" "$@" > /dev/null 2>&1 || die "failed: $*"
+  out=$(grep '^TIME' "$tf" | tail -1 || true)
+  rm -f "$tf"
+  [ -n "$out" ] || die "no timing for: $*"
+  awk '{printf "%s %.2f %s\n", $2, $3 + $4, $5}' <<< "$out"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+run_capture() {
+  local cap=$1 label=$2
+  local packets
+  packets=$(capinfos -c -M "$cap" | awk -F': *' '/Number of packets/{gsub(/ /,"",$2); print $2}')
+  echo
+  echo "== $label: $cap ($packets packets, $(du -m "$cap" | cut -f1) MB)"
+  cat "$cap" > /dev/null
+  for j in $jobs; do measure "$dpi" classify -j "$j" -q --format jsonl -o /dev/null "$cap" > /dev/null; done
+  measure ndpiReader -q -n 1 -i "$cap" > /dev/null
+  printf '%-6s %-22s %8s %8s %12s %12s %9s\n' pair tool "wall s" "CPU s" "pkt/s wall" "pkt/s CPU" "RSS MB"
+  local tmp; tmp=$(mktemp -d)
+  for p in $(seq 1 "$pairs"); do
+    for j in $jobs; do
+      read -r w c r <<< "$(measure "$dpi" classify -j "$j" -q --format jsonl -o /dev/null "$cap")"
+      echo "$w" >> "$tmp/dpi$j.wall"; echo "$c" >> "$tmp/dpi$j.cpu"; echo "$r" >> "$tmp/dpi$j.rss"
+      printf '%-6s %-22s %8s %8s %12.0f %12.0f %9.1f\n' "$p" "dpi -j $j" "$w" "$c" \
+        "$(awk -v n="$packets" -v t="$w" 'BEGIN{print (t>0 ? n/t : 0)}')" \
+        "$(awk -v n="$packets" -v t="$c" 'BEGIN{print (t>0 ? n/t : 0)}')" \
+        "$(awk -v r="$r" 'BEGIN{print r/1024}')"
+    done
+    read -r w c r <<< "$(measure ndpiReader -q -n 1 -i "$cap")"
+    echo "$w" >> "$tmp/ndpi.wall"; echo "$c" >> "$tmp/ndpi.cpu"; echo "$r" >> "$tmp/ndpi.rss"
+    printf '%-6s %-22s %8s %8s %12.0f %12.0f %9.1f\n' "$p" "ndpiReader -n 1" "$w" "$c" \
+      "$(awk -v n="$packets" -v t="$w" 'BEGIN{print (t>0 ? n/t : 0)}')" \
+      "$(awk -v n="$packets" -v t="$c" 'BEGIN{print (t>0 ? n/t : 0)}')" \
+      "$(awk -v r="$r" 'BEGIN{print r/1024}')"
+    for j in $jobs; do
+      printf '%-6s %-22s wall %.2fx  CPU %.2fx\n' "$p" "ndpiReader / dpi -j $j" \
+        "$(awk -v a="$w" -v b="$(tail -1 "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
+        "$(awk -v a="$c" -v b="$(tail -1 "$tmp/dpi$j.cpu")" 'BEGIN{print (b>0 ? a/b : 0)}')"
+    done
+  done
+  echo "-- medians over $pairs pairs"
+  for t in $(for j in $jobs; do echo "dpi$j"; done) ndpi; do
+    printf '%-22s wall %8s s  CPU %8s s  peak RSS %8.1f MB\n' "$t" \
+      "$(median < "$tmp/$t.wall")" "$(median < "$tmp/$t.cpu")" \
+      "$(median < "$tmp/$t.rss" | awk '{print $1/1024}')"
+  done
+  for j in $jobs; do
+    printf 'ndpiReader / dpi -j %s: wall %.2fx, CPU %.2fx (medians)\n' "$j" \
+      "$(awk -v a="$(median < "$tmp/ndpi.wall")" -v b="$(median < "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
+      "$(awk -v a="$(median < "$tmp/ndpi.cpu")" -v b="$(median < "$tmp/dpi$j.cpu")" 'BEGIN{print (b>0 ? a/b : 0)}')"
+  done
+  rm -rf "$tmp"
+}
+
+echo "dpi: $("$dpi" --version)"
+echo "ndpiReader: $( (ndpiReader -h 2>&1 || true) | grep -m1 -o 'nDPI [^ ]*' || echo "version unknown")"
+run_capture "$merged" "merged corpora, $copies copies"
+if [ "$flood" = 1 ]; then
+  run_capture "$flood_cap" "flood of $flood_flows flows"
+  echo "flows written by dpi on the flood: $("$dpi" classify -j 1 -q --format jsonl "$flood_cap" | wc -l)"
+fi
