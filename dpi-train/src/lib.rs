@@ -7,6 +7,7 @@ pub mod default_sigs;
 pub mod eval;
 pub mod json_line;
 pub mod labels;
+pub mod output;
 pub mod record;
 pub mod runner;
 pub mod sigfiles;

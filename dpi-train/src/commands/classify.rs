@@ -19,8 +19,9 @@
 //!
 //! Formats: `table` (default; aligned columns — file, transport, endpoints,
 //! packets and bytes per direction, the four labels — then a summary of
-//! flows, packets and bytes per protocol), `csv` (a header row, every field)
-//! and `jsonl` (one object per flow, every field).
+//! flows, packets and bytes per protocol), `csv` (a header row, every field),
+//! `jsonl` (one object per flow, every field) and `parquet` (every field as
+//! a typed column, to the `-o` file; [`crate::output::parquet`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -34,6 +35,7 @@ use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView, Metadata
 
 use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
+use crate::output::parquet::{Columns, Labels, ParquetFlows};
 use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
@@ -58,6 +60,9 @@ pub enum ClassifyFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// A Parquet file (`-o FILE` required): the JSON keys as typed columns
+    /// (see [`crate::output::parquet`]).
+    Parquet,
 }
 
 /// Arguments of `dpi classify`.
@@ -260,6 +265,8 @@ struct Writer<'a> {
     line: Vec<u8>,
     /// The JSON string of `paths[.0]`, escaped once per file.
     file_json: (usize, Vec<u8>),
+    /// The Parquet file of `--format parquet`.
+    parquet: Option<ParquetFlows>,
 }
 
 /// What is kept per deciding signature: its protocol, the end of its JSON
@@ -437,6 +444,15 @@ impl FlowSink for Writer<'_> {
         l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
         match self.format {
             ClassifyFormat::Jsonl => self.write_json(file, &flow, k, &meta)?,
+            ClassifyFormat::Parquet => {
+                if let Some(p) = &mut self.parquet {
+                    let labels = Labels {
+                        classification: &c,
+                        metadata: &meta,
+                    };
+                    p.push(&self.paths[file], &flow, Some(&labels))?;
+                }
+            }
             ClassifyFormat::Csv => {
                 let rec = FlowRecord::new(&self.paths[file], &flow);
                 let mut cells: Vec<String> = rec
@@ -494,7 +510,16 @@ impl FlowSink for Writer<'_> {
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let set = load_signatures(&args.sigs)?;
     let classifier = Classifier::new(&set)?;
-    let mut out = args.flow.open_output()?;
+    let parquet = if args.format == ClassifyFormat::Parquet {
+        let columns = Columns {
+            payload: args.payload,
+            labels: true,
+        };
+        Some(ParquetFlows::create(args.flow.parquet_path()?, columns)?)
+    } else {
+        None
+    };
+    let mut out = args.flow.open_output_unless(parquet.is_some())?;
     if args.format == ClassifyFormat::Csv {
         let header: Vec<String> = csv_columns(args.payload)
             .into_iter()
@@ -521,12 +546,16 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         label_index: Default::default(),
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
+        parquet,
     };
     run_files(&args.captures, &opts, &mut w)?;
     if w.format == ClassifyFormat::Table {
         w.write_table()?;
     }
     w.out.flush()?;
+    if let Some(p) = w.parquet.take() {
+        p.finish()?;
+    }
     w.report.finish(args.flow.quiet);
     Ok(if w.report.failed > 0 {
         ExitCode::FAILURE
