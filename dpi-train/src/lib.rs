@@ -5,6 +5,7 @@ pub mod align;
 pub mod commands;
 pub mod default_sigs;
 pub mod eval;
+pub mod ipfix;
 pub mod json_line;
 pub mod labels;
 pub mod output;

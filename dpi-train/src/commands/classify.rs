@@ -93,6 +93,8 @@ pub struct ClassifyArgs {
     #[arg(long, default_value_t = DEFAULT_HANDSHAKE_BYTES, value_name = "N")]
     pub handshake_bytes: usize,
     #[command(flatten)]
+    pub ipfix: crate::ipfix::IpfixArgs,
+    #[command(flatten)]
     pub flow: FlowArgs,
     /// pcap or pcapng files.
     #[arg(required = true, value_name = "CAPTURE")]
@@ -267,6 +269,8 @@ struct Writer<'a> {
     file_json: (usize, Vec<u8>),
     /// The Parquet file of `--format parquet`.
     parquet: Option<ParquetFlows>,
+    /// The collector of `--ipfix`.
+    ipfix: Option<crate::ipfix::Exporter>,
 }
 
 /// What is kept per deciding signature: its protocol, the end of its JSON
@@ -437,6 +441,9 @@ impl FlowSink for Writer<'_> {
             &meta,
             &mut self.scratch,
         );
+        if let Some(x) = &mut self.ipfix {
+            x.export(&flow, &c, &meta)?;
+        }
         let k = self.label(&c)?;
         let l = &mut self.labels[k];
         l.tally.flows += 1;
@@ -547,6 +554,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
         parquet,
+        ipfix: args.ipfix.exporter()?,
     };
     run_files(&args.captures, &opts, &mut w)?;
     if w.format == ClassifyFormat::Table {
@@ -555,6 +563,17 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     w.out.flush()?;
     if let Some(p) = w.parquet.take() {
         p.finish()?;
+    }
+    if let Some(x) = w.ipfix.take() {
+        let s = x.finish()?;
+        if !args.flow.quiet {
+            eprintln!(
+                "dpi: IPFIX: {} record(s) in {} message(s) to {}",
+                s.records,
+                s.messages,
+                args.ipfix.ipfix.as_deref().unwrap_or("")
+            );
+        }
     }
     w.report.finish(args.flow.quiet);
     Ok(if w.report.failed > 0 {
