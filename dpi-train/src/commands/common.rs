@@ -14,7 +14,7 @@ pub struct FlowArgs {
     /// User-data bytes kept per direction.
     #[arg(long = "bytes", default_value_t = 64, value_name = "N")]
     pub bytes: usize,
-    /// Payload sizes and inter-arrival times kept per direction.
+    /// Payload sizes kept per direction: those of the first K packets that carry user data.
     #[arg(long = "sizes", default_value_t = 8, value_name = "K")]
     pub sizes: usize,
     /// Seconds without a packet after which a flow is finished.
