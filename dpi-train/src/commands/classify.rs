@@ -22,6 +22,8 @@
 //! flows, packets and bytes per protocol), `csv` (a header row, every field),
 //! `jsonl` (one object per flow, every field) and `parquet` (every field as
 //! a typed column, to the `-o` file; [`crate::output::parquet`]).
+//! `--ipfix HOST:PORT` also sends every flow to an IPFIX collector
+//! ([`crate::ipfix`]), whatever the format.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -426,19 +428,11 @@ impl Writer<'_> {
 
 impl FlowSink for Writer<'_> {
     fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
-        let meta = if self.metadata {
-            flow.metadata()
-        } else {
-            Metadata::default()
-        };
-        // The classifier and the payload columns see N bytes, also of
-        // flows that kept a handshake for the protocol fields; the
-        // application rules see the fields (none with --no-metadata).
-        flow.c2s_payload.truncate(self.bytes);
-        flow.s2c_payload.truncate(self.bytes);
-        let c = self.classifier.classify_with_metadata_in(
-            &FlowView::from(&flow),
-            &meta,
+        let (c, meta) = label_flow(
+            &self.classifier,
+            &mut flow,
+            self.bytes,
+            self.metadata,
             &mut self.scratch,
         );
         if let Some(x) = &mut self.ipfix {
@@ -511,6 +505,44 @@ impl FlowSink for Writer<'_> {
         self.report.file_done(&self.paths[file], &summary);
         Ok(())
     }
+}
+
+/// Labels `flow` as `dpi classify` does: its protocol fields read from
+/// all the bytes it kept (unless `metadata` is false), then its user data
+/// cut to `bytes` per direction, which the signatures see, and the
+/// application rules over the fields.
+pub fn label_flow(
+    classifier: &Classifier,
+    flow: &mut Flow,
+    bytes: usize,
+    metadata: bool,
+    scratch: &mut Scratch,
+) -> (Classification, Metadata) {
+    let meta = if metadata {
+        flow.metadata()
+    } else {
+        Metadata::default()
+    };
+    flow.c2s_payload.truncate(bytes);
+    flow.s2c_payload.truncate(bytes);
+    let c = classifier.classify_with_metadata_in(&FlowView::from(&*flow), &meta, scratch);
+    (c, meta)
+}
+
+/// The JSON line `dpi classify --format jsonl` writes for `flow`, read
+/// from capture `file` and labelled `c` with fields `meta` (the payload
+/// hex only with `payload`), newline included.
+pub fn json_line(
+    file: &str,
+    flow: &Flow,
+    c: &Classification,
+    meta: &Metadata,
+    payload: bool,
+) -> serde_json::Result<Vec<u8>> {
+    let file_json = serde_json::to_vec(file)?;
+    let mut out = Vec::with_capacity(512);
+    put_json_line(&mut out, &file_json, flow, payload, &label_tail(c)?, meta)?;
+    Ok(out)
 }
 
 /// Runs `dpi classify`.
