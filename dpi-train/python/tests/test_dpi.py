@@ -123,3 +123,49 @@ def test_bad_input_raises():
         dpi.Classifier().push(b"\x00" * 20, -1.0)
     with pytest.raises(dpi.DpiError):
         dpi.eval(os.path.join(ROOT, "no-such-corpus"))
+
+
+def mini_corpus(tmp_path, names):
+    """A corpus folder of a few nDPI corpus captures (symbolic links)."""
+    corpus = os.environ.get("DPI_CORPUS")
+    if not corpus:
+        pytest.skip("DPI_CORPUS is not set")
+    src = os.path.join(corpus, "ndpi")
+    for sub, ext in (("pcap", ""), ("expected", ".out")):
+        os.makedirs(tmp_path / sub)
+        for n in names:
+            os.symlink(os.path.join(src, sub, n + ext), tmp_path / sub / (n + ext))
+    return tmp_path
+
+
+CAPTURES = ["1kxun.pcap", "443-chrome.pcap", "443-curl.pcap", "443-firefox.pcap", "4in4tunnel.pcap"]
+
+
+def test_eval_is_the_commands_report(tmp_path):
+    corpus = mini_corpus(tmp_path / "corpus", CAPTURES)
+    ours = dpi.eval(corpus, reference="ndpi", candidate="dpi", top=5)
+    out = subprocess.run(
+        [DPI_BIN, "eval", "-q", "--corpus", str(corpus), "--reference", "ndpi", "--candidate", "dpi", "--top", "5", "--format", "json"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    theirs = json.loads(out)
+    assert ours["flows"] > 0
+    for k in ("flows", "named", "correct", "per_protocol", "confusion", "confusions"):
+        assert ours[k] == theirs[k], k
+
+
+def test_train_writes_what_the_command_writes(tmp_path):
+    corpus = mini_corpus(tmp_path / "corpus", CAPTURES)
+    ours = tmp_path / "ours.sig"
+    theirs = tmp_path / "theirs.sig"
+    assert dpi.train(corpus, ours, folds=2) == str(ours)
+    subprocess.run(
+        [DPI_BIN, "train", "-q", "--corpus", str(corpus), "--folds", "2", "-o", str(theirs)],
+        check=True,
+        capture_output=True,
+    )
+    body = lambda p: [l for l in open(p, encoding="utf-8") if not l.startswith("#")]
+    assert body(ours), "nothing learnt"
+    assert body(ours) == body(theirs)
+    assert os.path.exists(str(ours)[: -len(".sig")] + ".rules")
