@@ -152,6 +152,9 @@ pub enum RecordFormat {
     Jsonl,
     /// Comma-separated values with a header row; lists are `;`-separated.
     Csv,
+    /// A Parquet file (`-o FILE` required): typed columns, lists for the
+    /// sizes, raw bytes for the payloads (see [`crate::output::parquet`]).
+    Parquet,
 }
 
 /// The CSV columns of [`FlowRecord`], in order.

@@ -121,6 +121,29 @@ fn missing_ndpi_reader_is_a_clear_error() {
 }
 
 #[test]
+fn ndpi_readers_own_error_is_shown() {
+    if !ndpi_reader_installed() {
+        return;
+    }
+    let dir = temp_dir("label-unreadable");
+    let cap = dir.join("garbage.pcap");
+    std::fs::write(&cap, b"this is not a capture").unwrap();
+    let out = dpi()
+        .args(["label", "-q", "--ndpi-reader", "--out-dir"])
+        .arg(dir.join("out"))
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // ndpiReader's words (it prints them on standard output and exits 0).
+    assert!(err.contains("garbage.pcap: ndpiReader failed"), "{err}");
+    assert!(err.contains("could not open pcap file"), "{err}");
+    assert!(!dir.join("out/expected/garbage.pcap.out").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn label_then_align() {
     if !ndpi_reader_installed() {
         return;

@@ -105,14 +105,14 @@ fn eval_lpi_against_ndpi() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("capture,reference_line,reference_label,reference,candidate,reference_app,candidate_app")
+        Some("capture,reference_line,reference_label,reference,candidate,reference_app,candidate_app,transport,src_ip,src_port,dst_ip,dst_port,confidence,signature")
     );
     let (mut rows, mut named_n, mut correct, mut checked, mut ambiguous, mut mismatched) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut per: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 7, "{line}");
+        assert_eq!(f.len(), 14, "{line}");
         let capture = f[0].to_owned();
         let n: usize = f[1].parse().unwrap();
         let r = ndpi

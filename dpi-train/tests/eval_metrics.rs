@@ -99,18 +99,29 @@ fn empty_table() {
 }
 
 #[test]
-fn confusion_top_other_unknown() {
+fn confusion_chosen_by_errors() {
+    // Two places: the confused pair HTTP/TLS takes them, not DNS (more
+    // flows than TLS, but never wrong); DNS and SSH flows, right, fall in
+    // `other, right`.
     let m = Metrics::compute(&table(), 2);
     let c = &m.confusion;
-    assert_eq!(c.rows, ["HTTP", "DNS", "other"]);
-    assert_eq!(c.columns, ["HTTP", "DNS", "other", "unknown"]);
+    assert_eq!(c.rows, ["HTTP", "TLS", "other"]);
+    assert_eq!(c.columns, ["HTTP", "TLS", "other, right", "unknown"]);
     assert_eq!(
         c.cells,
-        vec![vec![3, 0, 1, 1], vec![0, 2, 0, 0], vec![1, 0, 1, 1]]
+        vec![vec![3, 1, 0, 1], vec![1, 0, 0, 1], vec![0, 0, 3, 0]]
     );
+    assert!(c.agrees(2, 2) && c.agrees(0, 0) && !c.agrees(0, 1));
     let total: u64 = c.cells.iter().flatten().sum();
     assert_eq!(total, m.flows);
-    // Everything in the top: no `other` row, and no empty `other` column.
+    assert_eq!(
+        m.confusions,
+        [
+            ("HTTP".to_string(), "TLS".to_string(), 1),
+            ("TLS".to_string(), "HTTP".to_string(), 1)
+        ]
+    );
+    // Everything chosen: no `other` row, and no empty `other` column.
     let m = Metrics::compute(&table(), 15);
     assert_eq!(m.confusion.rows, ["HTTP", "DNS", "TLS", "SSH"]);
     assert_eq!(
@@ -118,6 +129,60 @@ fn confusion_top_other_unknown() {
         ["HTTP", "DNS", "TLS", "SSH", "unknown"]
     );
     assert_eq!(m.confusion.cells[2], [1, 0, 0, 0, 1]);
+}
+
+#[test]
+fn confusion_splits_other_into_right_and_wrong() {
+    // Four places: half go to the largest confusion (A as B), then the
+    // protocols of most reference flows (A, C, E). G and H are not
+    // chosen: H's flows, right, fall in `other, right`; C as D and E as
+    // F (D and F not chosen) in `other, wrong`.
+    let rows: [(&str, Option<&str>, usize); 9] = [
+        ("A", Some("A"), 10),
+        ("A", Some("B"), 5),
+        ("C", Some("D"), 4),
+        ("C", Some("C"), 8),
+        ("E", Some("E"), 3),
+        ("E", Some("F"), 2),
+        ("G", Some("A"), 1),
+        ("G", None, 1),
+        ("H", Some("H"), 2),
+    ];
+    let outcomes: Vec<Outcome> = rows
+        .iter()
+        .flat_map(|&(r, c, n)| vec![Outcome::new(r, c); n])
+        .collect();
+    let m = Metrics::compute(&outcomes, 4);
+    let c = &m.confusion;
+    // In per_protocol order: A 15, C 12, E 5 flows, B none (5 predicted).
+    assert_eq!(c.rows, ["A", "C", "E", "other"]);
+    assert_eq!(
+        c.columns,
+        [
+            "A",
+            "C",
+            "E",
+            "B",
+            "other, right",
+            "other, wrong",
+            "unknown"
+        ]
+    );
+    assert_eq!(
+        c.cells,
+        vec![
+            vec![10, 0, 0, 5, 0, 0, 0],
+            vec![0, 8, 0, 0, 0, 4, 0],
+            vec![0, 0, 3, 0, 0, 2, 0],
+            vec![1, 0, 0, 0, 2, 0, 1],
+        ]
+    );
+    assert!(c.agrees(3, 4) && !c.agrees(1, 5) && c.agrees(2, 2));
+    let total: u64 = c.cells.iter().flatten().sum();
+    assert_eq!(total, m.flows);
+    assert_eq!(m.confusions.len(), 4);
+    assert_eq!(m.confusions[0], ("A".to_string(), "B".to_string(), 5));
+    assert_eq!(m.confusions[3], ("G".to_string(), "A".to_string(), 1));
 }
 
 fn evaluation() -> (EvalOptions, Evaluation) {

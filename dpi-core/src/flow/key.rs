@@ -2,9 +2,9 @@
 //!
 //! Both directions of a conversation map to the same key: the two
 //! (address, port) endpoints are stored in a fixed order (the smaller one
-//! first), together with the IP protocol and the outermost VLAN id. The
-//! tunnel a packet arrived in does not take part, so a flow seen partly
-//! inside and partly outside a tunnel stays one flow.
+//! first), together with the IP protocol and the VLAN id (of the last tag
+//! walked). The tunnel a packet arrived in does not take part, so a flow
+//! seen partly inside and partly outside a tunnel stays one flow.
 
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;

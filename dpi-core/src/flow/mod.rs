@@ -183,7 +183,8 @@ pub struct Flow {
     pub server: IpAddr,
     /// The responder's port (0 without ports).
     pub server_port: u16,
-    /// Outermost VLAN id, 0 when untagged.
+    /// VLAN id of the last 802.1Q/802.1ad tag the decoder walked (the
+    /// innermost of stacked tags), 0 when untagged.
     pub vlan: u16,
     /// Outer encapsulation, when the flow was tunnelled (the first one seen).
     pub tunnel: Option<Tunnel>,

@@ -19,8 +19,11 @@
 //!
 //! Formats: `table` (default; aligned columns — file, transport, endpoints,
 //! packets and bytes per direction, the four labels — then a summary of
-//! flows, packets and bytes per protocol), `csv` (a header row, every field)
-//! and `jsonl` (one object per flow, every field).
+//! flows, packets and bytes per protocol), `csv` (a header row, every field),
+//! `jsonl` (one object per flow, every field) and `parquet` (every field as
+//! a typed column, to the `-o` file; [`crate::output::parquet`]).
+//! `--ipfix HOST:PORT` also sends every flow to an IPFIX collector
+//! ([`crate::ipfix`]), whatever the format.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -34,6 +37,7 @@ use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView, Metadata
 
 use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
+use crate::output::parquet::{Columns, Labels, ParquetFlows};
 use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
@@ -58,6 +62,9 @@ pub enum ClassifyFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// A Parquet file (`-o FILE` required): the JSON keys as typed columns
+    /// (see [`crate::output::parquet`]).
+    Parquet,
 }
 
 /// Arguments of `dpi classify`.
@@ -87,6 +94,8 @@ pub struct ClassifyArgs {
     /// hello (other flows keep `--bytes`).
     #[arg(long, default_value_t = DEFAULT_HANDSHAKE_BYTES, value_name = "N")]
     pub handshake_bytes: usize,
+    #[command(flatten)]
+    pub ipfix: crate::ipfix::IpfixArgs,
     #[command(flatten)]
     pub flow: FlowArgs,
     /// pcap or pcapng files.
@@ -260,6 +269,10 @@ struct Writer<'a> {
     line: Vec<u8>,
     /// The JSON string of `paths[.0]`, escaped once per file.
     file_json: (usize, Vec<u8>),
+    /// The Parquet file of `--format parquet`.
+    parquet: Option<ParquetFlows>,
+    /// The collector of `--ipfix`.
+    ipfix: Option<crate::ipfix::Exporter>,
 }
 
 /// What is kept per deciding signature: its protocol, the end of its JSON
@@ -415,21 +428,16 @@ impl Writer<'_> {
 
 impl FlowSink for Writer<'_> {
     fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
-        let meta = if self.metadata {
-            flow.metadata()
-        } else {
-            Metadata::default()
-        };
-        // The classifier and the payload columns see N bytes, also of
-        // flows that kept a handshake for the protocol fields; the
-        // application rules see the fields (none with --no-metadata).
-        flow.c2s_payload.truncate(self.bytes);
-        flow.s2c_payload.truncate(self.bytes);
-        let c = self.classifier.classify_with_metadata_in(
-            &FlowView::from(&flow),
-            &meta,
+        let (c, meta) = label_flow(
+            &self.classifier,
+            &mut flow,
+            self.bytes,
+            self.metadata,
             &mut self.scratch,
         );
+        if let Some(x) = &mut self.ipfix {
+            x.export(&flow, &c, &meta)?;
+        }
         let k = self.label(&c)?;
         let l = &mut self.labels[k];
         l.tally.flows += 1;
@@ -437,6 +445,15 @@ impl FlowSink for Writer<'_> {
         l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
         match self.format {
             ClassifyFormat::Jsonl => self.write_json(file, &flow, k, &meta)?,
+            ClassifyFormat::Parquet => {
+                if let Some(p) = &mut self.parquet {
+                    let labels = Labels {
+                        classification: &c,
+                        metadata: &meta,
+                    };
+                    p.push(&self.paths[file], &flow, Some(&labels))?;
+                }
+            }
             ClassifyFormat::Csv => {
                 let rec = FlowRecord::new(&self.paths[file], &flow);
                 let mut cells: Vec<String> = rec
@@ -490,11 +507,58 @@ impl FlowSink for Writer<'_> {
     }
 }
 
+/// Labels `flow` as `dpi classify` does: its protocol fields read from
+/// all the bytes it kept (unless `metadata` is false), then its user data
+/// cut to `bytes` per direction, which the signatures see, and the
+/// application rules over the fields.
+pub fn label_flow(
+    classifier: &Classifier,
+    flow: &mut Flow,
+    bytes: usize,
+    metadata: bool,
+    scratch: &mut Scratch,
+) -> (Classification, Metadata) {
+    let meta = if metadata {
+        flow.metadata()
+    } else {
+        Metadata::default()
+    };
+    flow.c2s_payload.truncate(bytes);
+    flow.s2c_payload.truncate(bytes);
+    let c = classifier.classify_with_metadata_in(&FlowView::from(&*flow), &meta, scratch);
+    (c, meta)
+}
+
+/// The JSON line `dpi classify --format jsonl` writes for `flow`, read
+/// from capture `file` and labelled `c` with fields `meta` (the payload
+/// hex only with `payload`), newline included.
+pub fn json_line(
+    file: &str,
+    flow: &Flow,
+    c: &Classification,
+    meta: &Metadata,
+    payload: bool,
+) -> serde_json::Result<Vec<u8>> {
+    let file_json = serde_json::to_vec(file)?;
+    let mut out = Vec::with_capacity(512);
+    put_json_line(&mut out, &file_json, flow, payload, &label_tail(c)?, meta)?;
+    Ok(out)
+}
+
 /// Runs `dpi classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let set = load_signatures(&args.sigs)?;
     let classifier = Classifier::new(&set)?;
-    let mut out = args.flow.open_output()?;
+    let parquet = if args.format == ClassifyFormat::Parquet {
+        let columns = Columns {
+            payload: args.payload,
+            labels: true,
+        };
+        Some(ParquetFlows::create(args.flow.parquet_path()?, columns)?)
+    } else {
+        None
+    };
+    let mut out = args.flow.open_output_unless(parquet.is_some())?;
     if args.format == ClassifyFormat::Csv {
         let header: Vec<String> = csv_columns(args.payload)
             .into_iter()
@@ -521,12 +585,28 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         label_index: Default::default(),
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
+        parquet,
+        ipfix: args.ipfix.exporter()?,
     };
     run_files(&args.captures, &opts, &mut w)?;
     if w.format == ClassifyFormat::Table {
         w.write_table()?;
     }
     w.out.flush()?;
+    if let Some(p) = w.parquet.take() {
+        p.finish()?;
+    }
+    if let Some(x) = w.ipfix.take() {
+        let s = x.finish()?;
+        if !args.flow.quiet {
+            eprintln!(
+                "dpi: IPFIX: {} record(s) in {} message(s) to {}",
+                s.records,
+                s.messages,
+                args.ipfix.ipfix.as_deref().unwrap_or("")
+            );
+        }
+    }
     w.report.finish(args.flow.quiet);
     Ok(if w.report.failed > 0 {
         ExitCode::FAILURE

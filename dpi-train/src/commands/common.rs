@@ -14,7 +14,7 @@ pub struct FlowArgs {
     /// User-data bytes kept per direction.
     #[arg(long = "bytes", default_value_t = 64, value_name = "N")]
     pub bytes: usize,
-    /// Payload sizes and inter-arrival times kept per direction.
+    /// Payload sizes kept per direction: those of the first K packets that carry user data.
     #[arg(long = "sizes", default_value_t = 8, value_name = "K")]
     pub sizes: usize,
     /// Seconds without a packet after which a flow is finished.
@@ -71,6 +71,24 @@ impl FlowArgs {
             )),
             None => Box::new(BufWriter::new(io::stdout().lock())),
         })
+    }
+
+    /// [`Self::open_output`], or a sink when the output goes elsewhere
+    /// (a Parquet file, which the writer creates itself).
+    pub fn open_output_unless(&self, elsewhere: bool) -> anyhow::Result<Box<dyn Write>> {
+        if elsewhere {
+            Ok(Box::new(io::sink()))
+        } else {
+            self.open_output()
+        }
+    }
+
+    /// The `-o` file of `--format parquet`, which needs one (Parquet is a
+    /// binary format with its index at the end).
+    pub fn parquet_path(&self) -> anyhow::Result<&std::path::Path> {
+        self.output
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--format parquet writes a file: give it with -o FILE"))
     }
 }
 

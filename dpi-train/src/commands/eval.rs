@@ -44,9 +44,9 @@ pub struct EvalArgs {
     #[arg(long, value_enum, value_name = "SOURCE")]
     pub candidate: Source,
     /// Signature file for the dpi candidate (repeatable); replaces the
-    /// built-in set (default.rules + std.sig, as dpi classify). With
-    /// training, the hand-written set to grow (default: the built-in
-    /// default.rules).
+    /// built-in set (default.rules, apps.rules, std.sig and
+    /// trained.rules, as dpi classify). With training, the hand-written
+    /// set to grow (default: the built-in default.rules and apps.rules).
     #[arg(long = "sig", value_name = "FILE")]
     pub sigs: Vec<PathBuf>,
     /// K-fold evaluation by capture file (dpi candidate): for each fold,
@@ -80,7 +80,9 @@ pub struct EvalArgs {
     /// Write confusion.svg, per_protocol.csv and flows.csv here.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Protocols in the confusion matrix, by support.
+    /// Protocols in the confusion matrix (half for the sides of the most
+    /// frequent confusions, the rest for the protocols of most flows), and
+    /// confusions listed in the text report.
     #[arg(long, default_value_t = 15, value_name = "N")]
     pub top: usize,
     /// Protocol-name registry (default: the built-in copy of

@@ -7,6 +7,7 @@ use dpi_core::{FileSummary, Flow};
 
 use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
+use crate::output::parquet::{Columns, ParquetFlows};
 use crate::record::{write_csv_line, FlowRecord, RecordFormat, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
@@ -31,6 +32,8 @@ struct Writer<'a> {
     line: Vec<u8>,
     /// The JSON string of `paths[.0]`, escaped once per file.
     file_json: (usize, Vec<u8>),
+    /// The Parquet file of `--format parquet`.
+    parquet: Option<ParquetFlows>,
     report: Report,
 }
 
@@ -59,6 +62,11 @@ impl FlowSink for Writer<'_> {
                 let rec = FlowRecord::new(&self.paths[file], &flow);
                 write_csv_line(&mut self.out, &rec.csv_cells())?
             }
+            RecordFormat::Parquet => {
+                if let Some(p) = &mut self.parquet {
+                    p.push(&self.paths[file], &flow, None)?;
+                }
+            }
         }
         self.report.flows += 1;
         Ok(())
@@ -73,7 +81,16 @@ impl FlowSink for Writer<'_> {
 
 /// Runs `dpi extract`.
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
-    let mut out = args.flow.open_output()?;
+    let parquet = if args.format == RecordFormat::Parquet {
+        let columns = Columns {
+            payload: true,
+            labels: false,
+        };
+        Some(ParquetFlows::create(args.flow.parquet_path()?, columns)?)
+    } else {
+        None
+    };
+    let mut out = args.flow.open_output_unless(parquet.is_some())?;
     if args.format == RecordFormat::Csv {
         let header: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
         write_csv_line(&mut out, &header)?;
@@ -84,10 +101,14 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         out,
         line: Vec::with_capacity(1024),
         file_json: (0, Vec::new()),
+        parquet,
         report: Report::default(),
     };
     run_files(&args.captures, &args.flow.run_options(), &mut w)?;
     w.out.flush()?;
+    if let Some(p) = w.parquet.take() {
+        p.finish()?;
+    }
     w.report.finish(args.flow.quiet);
     Ok(if w.report.failed > 0 {
         ExitCode::FAILURE

@@ -145,15 +145,32 @@ pub fn run_ndpi_reader(reader: &Path, capture: &Path, root: &Path) -> Result<(),
             return Err(RunError::Failed(format!("{}: {e}", reader.display())));
         }
     };
-    if !output.status.success() {
-        let msg = String::from_utf8_lossy(&output.stderr);
+    // ndpiReader 4.2 reports a capture it cannot read with an `ERROR:`
+    // line on standard output and exit status 0: its own words are the
+    // message either way.
+    let error_line = std::fs::read(&out).ok().and_then(|text| {
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find(|l| l.trim_start().starts_with("ERROR"))
+            .map(|l| l.trim().to_string())
+    });
+    if !output.status.success() || error_line.is_some() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let msg: Vec<&str> = [stderr.trim(), error_line.as_deref().unwrap_or("")]
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect();
         let _ = std::fs::remove_file(&out);
         let _ = std::fs::remove_file(&csv);
         return Err(RunError::Failed(format!(
             "{}: ndpiReader failed ({}): {}",
             capture.display(),
             output.status,
-            msg.trim()
+            if msg.is_empty() {
+                "it printed no message".to_string()
+            } else {
+                msg.join("; ")
+            }
         )));
     }
     if !csv.is_file() {

@@ -67,6 +67,9 @@ impl MineArgs {
 #[command(mut_arg("bytes", |a| a
     .default_value(super::classify::DEFAULT_BYTES)
     .help("User-data bytes per direction that mining reads (as many as dpi classify keeps)")))]
+#[command(mut_arg("output", |a| a
+    .required(true)
+    .help("The std.sig written (the rules it cannot carry go to --extended-out); with --partial, the partial")))]
 pub struct TrainArgs {
     /// Corpus folders (`pcap/`, `expected/`, `labels/<tool>/`); repeatable.
     #[arg(long = "corpus", value_name = "DIR")]

@@ -58,6 +58,11 @@ pub struct Label {
     pub master: String,
     /// The application.
     pub app: Option<String>,
+    /// How sure the candidate is (ours: `signature`, `feature`, `port`;
+    /// a tool's own confidence text), when it says.
+    pub confidence: Option<String>,
+    /// The signature that decided (ours: its id, else `file:line`).
+    pub signature: Option<String>,
 }
 
 /// Something that names the master protocol of an aligned flow.
@@ -84,6 +89,8 @@ impl Candidate for ToolCandidate {
         named(l.master.as_deref()).map(|m| Label {
             master: m.to_owned(),
             app: l.app.clone().filter(|a| !a.is_empty()),
+            confidence: l.confidence.clone(),
+            signature: None,
         })
     }
 }
@@ -152,6 +159,8 @@ impl Candidate for DpiCandidate {
         named(Some(master)).map(|m| Label {
             master: m.to_owned(),
             app,
+            confidence: Some(c.confidence.as_str().to_owned()),
+            signature: Some(c.reason.to_string()),
         })
     }
 }

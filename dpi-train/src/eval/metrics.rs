@@ -43,12 +43,19 @@ pub struct ProtocolStats {
     pub f1: Option<f64>,
 }
 
-/// A confusion matrix over the most frequent reference protocols.
+/// A confusion matrix over the protocols where the errors are.
 ///
-/// Rows are the reference's protocols (the `top` most frequent, then
-/// `other`); columns are the same protocols, then `other` (a protocol
-/// outside the top) and `unknown` (the candidate names nothing). Rows and
-/// columns with no flow are left out.
+/// At most `top` protocols are chosen: first the two sides of the most
+/// frequent confusions (reference says one protocol, the candidate
+/// another), until half of the places are taken, then the protocols of
+/// most reference flows. Rows are the chosen protocols the reference
+/// names, then `other` (the reference names a protocol not chosen);
+/// columns are the chosen protocols, then `other, right` (the candidate
+/// names the reference's protocol, not chosen), `other, wrong` (the
+/// candidate names another protocol, not chosen) and `unknown` (it names
+/// nothing). Chosen protocols are in the order of
+/// [`Metrics::per_protocol`]; `other` rows and columns with no flow are
+/// left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Confusion {
     /// Row labels.
@@ -59,8 +66,14 @@ pub struct Confusion {
     pub cells: Vec<Vec<u64>>,
 }
 
-/// Name of the row and column that gather the protocols outside the top.
+/// Name of the row that gathers the reference protocols not chosen.
 pub const OTHER: &str = "other";
+/// Name of the column of flows whose protocol, not chosen, the candidate
+/// names as the reference does.
+pub const OTHER_RIGHT: &str = "other, right";
+/// Name of the column of flows the candidate names as a protocol not
+/// chosen, other than the reference's.
+pub const OTHER_WRONG: &str = "other, wrong";
 /// Name of the column of flows the candidate does not name.
 pub const UNKNOWN: &str = "unknown";
 
@@ -84,6 +97,10 @@ pub struct Metrics {
     pub per_protocol: Vec<ProtocolStats>,
     /// The confusion matrix.
     pub confusion: Confusion,
+    /// The most frequent confusions, at most `top`: (reference protocol,
+    /// candidate protocol, flows), by flows (descending), then names.
+    /// Flows the candidate names nothing on are not confusions.
+    pub confusions: Vec<(String, String, u64)>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -137,7 +154,9 @@ impl Metrics {
                 .then(a.protocol.cmp(&b.protocol))
         });
         let flows = outcomes.len() as u64;
-        let confusion = Confusion::compute(outcomes, &per_protocol, top);
+        let mut confusions = confusion_pairs(outcomes);
+        let confusion = Confusion::compute(outcomes, &per_protocol, &confusions, top);
+        confusions.truncate(top);
         Metrics {
             flows,
             named,
@@ -147,47 +166,123 @@ impl Metrics {
             precision: ratio(correct, named),
             per_protocol,
             confusion,
+            confusions,
         }
     }
 }
 
+/// Every (reference, candidate) pair where the candidate names another
+/// protocol than the reference, with its flows: by flows (descending),
+/// then names.
+fn confusion_pairs(outcomes: &[Outcome]) -> Vec<(String, String, u64)> {
+    let mut pairs: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for o in outcomes {
+        if let Some(c) = &o.candidate {
+            if *c != o.reference {
+                *pairs.entry((&o.reference, c)).or_default() += 1;
+            }
+        }
+    }
+    let mut v: Vec<(String, String, u64)> = pairs
+        .into_iter()
+        .map(|((r, c), n)| (r.to_owned(), c.to_owned(), n))
+        .collect();
+    v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    v
+}
+
 impl Confusion {
-    fn compute(outcomes: &[Outcome], per_protocol: &[ProtocolStats], top: usize) -> Confusion {
-        let tops: Vec<&str> = per_protocol
+    /// The protocols of the matrix: see [`Confusion`].
+    fn chosen<'a>(
+        per_protocol: &'a [ProtocolStats],
+        pairs: &'a [(String, String, u64)],
+        top: usize,
+    ) -> Vec<&'a str> {
+        let mut chosen: BTreeSet<&str> = BTreeSet::new();
+        let half = top.div_ceil(2);
+        for (r, c, _) in pairs {
+            if chosen.len() >= half {
+                break;
+            }
+            chosen.insert(r);
+            if chosen.len() < top {
+                chosen.insert(c);
+            }
+        }
+        for p in per_protocol.iter().filter(|p| p.support > 0) {
+            if chosen.len() >= top {
+                break;
+            }
+            chosen.insert(&p.protocol);
+        }
+        per_protocol
             .iter()
-            .filter(|p| p.support > 0)
-            .take(top)
             .map(|p| p.protocol.as_str())
-            .collect();
-        let top_set: BTreeSet<&str> = tops.iter().copied().collect();
-        let mut labels: Vec<String> = tops.iter().map(|s| s.to_string()).collect();
-        labels.push(OTHER.into());
-        let mut columns = labels.clone();
-        columns.push(UNKNOWN.into());
-        let row_of = |p: &str| tops.iter().position(|t| *t == p).unwrap_or(tops.len());
-        let mut cells = vec![vec![0u64; columns.len()]; labels.len()];
+            .filter(|p| chosen.contains(p))
+            .collect()
+    }
+
+    fn compute(
+        outcomes: &[Outcome],
+        per_protocol: &[ProtocolStats],
+        pairs: &[(String, String, u64)],
+        top: usize,
+    ) -> Confusion {
+        let chosen = Confusion::chosen(per_protocol, pairs, top);
+        let support = |p: &str| {
+            per_protocol
+                .iter()
+                .find(|s| s.protocol == p)
+                .is_some_and(|s| s.support > 0)
+        };
+        let col_of = |p: &str| chosen.iter().position(|t| *t == p);
+        let rows_chosen: Vec<&str> = chosen.iter().copied().filter(|p| support(p)).collect();
+        let row_of = |p: &str| {
+            rows_chosen
+                .iter()
+                .position(|t| *t == p)
+                .unwrap_or(rows_chosen.len())
+        };
+        let mut rows: Vec<String> = rows_chosen.iter().map(|s| s.to_string()).collect();
+        rows.push(OTHER.into());
+        let mut columns: Vec<String> = chosen.iter().map(|s| s.to_string()).collect();
+        let (right, wrong, unknown) = (columns.len(), columns.len() + 1, columns.len() + 2);
+        columns.extend([OTHER_RIGHT.into(), OTHER_WRONG.into(), UNKNOWN.into()]);
+        let mut cells = vec![vec![0u64; columns.len()]; rows.len()];
         for o in outcomes {
             let r = row_of(&o.reference);
             let c = match &o.candidate {
-                None => columns.len() - 1,
-                Some(c) if top_set.contains(c.as_str()) => row_of(c),
-                Some(_) => tops.len(),
+                None => unknown,
+                Some(c) => match col_of(c) {
+                    Some(k) => k,
+                    None if *c == o.reference => right,
+                    None => wrong,
+                },
             };
             cells[r][c] += 1;
         }
-        let keep_rows: Vec<usize> = (0..labels.len())
-            .filter(|&r| r < tops.len() || cells[r].iter().any(|&n| n > 0))
+        let keep_rows: Vec<usize> = (0..rows.len())
+            .filter(|&r| r < rows_chosen.len() || cells[r].iter().any(|&n| n > 0))
             .collect();
         let keep_cols: Vec<usize> = (0..columns.len())
-            .filter(|&c| c < tops.len() || cells.iter().any(|row| row[c] > 0))
+            .filter(|&c| c < chosen.len() || cells.iter().any(|row| row[c] > 0))
             .collect();
         Confusion {
-            rows: keep_rows.iter().map(|&r| labels[r].clone()).collect(),
+            rows: keep_rows.iter().map(|&r| rows[r].clone()).collect(),
             columns: keep_cols.iter().map(|&c| columns[c].clone()).collect(),
             cells: keep_rows
                 .iter()
                 .map(|&r| keep_cols.iter().map(|&c| cells[r][c]).collect())
                 .collect(),
+        }
+    }
+
+    /// Whether the cell at (`row`, `column`) holds agreements: the same
+    /// protocol, or `other` against `other, right`.
+    pub fn agrees(&self, row: usize, column: usize) -> bool {
+        match (self.rows.get(row), self.columns.get(column)) {
+            (Some(r), Some(c)) => r == c || (r == OTHER && c == OTHER_RIGHT),
+            _ => false,
         }
     }
 }

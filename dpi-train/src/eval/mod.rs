@@ -55,7 +55,8 @@ pub struct EvalOptions {
     pub only_dpi_confidence: bool,
     /// Signature files for the `dpi` candidate.
     pub signatures: Vec<PathBuf>,
-    /// Protocols in the confusion matrix (by support).
+    /// Protocols in the confusion matrix (chosen by errors first, see
+    /// [`Confusion`]) and confusions listed.
     pub top: usize,
     /// K-fold evaluation by capture (0 or 1: none); `dpi` candidate only.
     pub folds: u8,
@@ -125,6 +126,20 @@ pub struct EvalFlow {
     pub reference_app: Option<String>,
     /// The candidate's application, if it names one.
     pub candidate_app: Option<String>,
+    /// Our flow's transport (nDPI's lower-case name or the number).
+    pub transport: String,
+    /// Our flow's initiator address.
+    pub src_ip: String,
+    /// Our flow's initiator port.
+    pub src_port: u16,
+    /// Our flow's responder address.
+    pub dst_ip: String,
+    /// Our flow's responder port.
+    pub dst_port: u16,
+    /// The candidate's confidence, when it gives one.
+    pub confidence: Option<String>,
+    /// The signature that decided the candidate's label (ours only).
+    pub signature: Option<String>,
 }
 
 /// The result of an evaluation.
@@ -268,6 +283,13 @@ pub fn label_flows(
                 candidate: None,
                 reference_app: r.app.clone().filter(|a| !a.is_empty()),
                 candidate_app: None,
+                transport: f.flow.transport.clone(),
+                src_ip: f.flow.src_ip.clone(),
+                src_port: f.flow.src_port,
+                dst_ip: f.flow.dst_ip.clone(),
+                dst_port: f.flow.dst_port,
+                confidence: None,
+                signature: None,
             };
             let labels = asked
                 .iter()
@@ -279,6 +301,8 @@ pub fn label_flows(
                             named(r.master.as_deref()).map(|m| Label {
                                 master: m.to_owned(),
                                 app: r.app.clone().filter(|a| !a.is_empty()),
+                                confidence: r.confidence.clone(),
+                                signature: None,
                             })
                         });
                         from_cover
@@ -375,6 +399,8 @@ pub fn finish(
         .map(|(mut e, mut l)| {
             let l = l.swap_remove(k);
             e.candidate_app = l.as_ref().and_then(|l| l.app.clone());
+            e.confidence = l.as_ref().and_then(|l| l.confidence.clone());
+            e.signature = l.as_ref().and_then(|l| l.signature.clone());
             e.candidate = l.map(|l| l.master);
             e
         })

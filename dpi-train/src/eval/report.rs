@@ -34,9 +34,13 @@
 //!
 //! `per_protocol.csv`: `protocol,support,predicted,correct,precision,recall,f1`
 //! (empty cells for undefined ratios). `flows.csv`:
-//! `capture,reference_line,reference_label,reference,candidate,reference_app,candidate_app`,
+//! `capture,reference_line,reference_label,reference,candidate,reference_app,candidate_app,transport,src_ip,src_port,dst_ip,dst_port,confidence,signature`,
 //! one row per evaluated flow (`candidate` empty when it names nothing,
-//! the applications empty when not named).
+//! the applications empty when not named): the 5-tuple of our flow, then
+//! the candidate's confidence (for `dpi`: `signature`, `feature`, `port`
+//! or `unknown`; for a tool, its own confidence text when it has one) and
+//! the deciding signature (for `dpi`: its id, else `file:line`, as `dpi
+//! classify` writes `reason`; empty for a tool).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -307,6 +311,18 @@ pub fn to_text(corpus: &str, opts: &EvalOptions, e: &Evaluation) -> String {
             pct(m.app_precision)
         ))
     );
+    if !m.confusions.is_empty() {
+        let list: Vec<String> = m
+            .confusions
+            .iter()
+            .map(|(r, c, n)| format!("{r} -> {c} ({n})"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "top confusions (reference -> candidate): {}",
+            list.join(", ")
+        );
+    }
     if !a.app_confusions.is_empty() {
         let list: Vec<String> = a
             .app_confusions
@@ -412,6 +428,13 @@ pub fn write_flows<W: Write>(out: &mut W, flows: &[EvalFlow]) -> io::Result<()> 
         "candidate",
         "reference_app",
         "candidate_app",
+        "transport",
+        "src_ip",
+        "src_port",
+        "dst_ip",
+        "dst_port",
+        "confidence",
+        "signature",
     ];
     write_csv_line(out, &header.map(String::from))?;
     for f in flows {
@@ -425,6 +448,13 @@ pub fn write_flows<W: Write>(out: &mut W, flows: &[EvalFlow]) -> io::Result<()> 
                 f.candidate.clone().unwrap_or_default(),
                 f.reference_app.clone().unwrap_or_default(),
                 f.candidate_app.clone().unwrap_or_default(),
+                f.transport.clone(),
+                f.src_ip.clone(),
+                f.src_port.to_string(),
+                f.dst_ip.clone(),
+                f.dst_port.to_string(),
+                f.confidence.clone().unwrap_or_default(),
+                f.signature.clone().unwrap_or_default(),
             ],
         )?;
     }

@@ -2,7 +2,8 @@
 //!
 //! Each cell is shaded by its share of its row (the reference protocol's
 //! flows), from white to dark blue, and shows the flow count. Cells on
-//! the diagonal (agreement) have a dark outline.
+//! the diagonal (agreement, and `other` against `other, right`) have a
+//! dark outline.
 
 use std::fmt::Write as _;
 
@@ -82,7 +83,7 @@ pub fn heatmap(c: &Confusion, title: &str) -> String {
             } else {
                 n as f64 / total as f64
             };
-            let diagonal = c.columns.get(j) == Some(row);
+            let diagonal = c.agrees(i, j);
             let stroke = if diagonal { "#000" } else { "#ddd" };
             let _ = writeln!(
                 s,

@@ -2,21 +2,22 @@
 //! spelling.
 //!
 //! The data file (`signatures/protocol-names.csv`, embedded as the
-//! default) has `#` comment lines, a header `tool,name,ndpi`, and one row
-//! per name:
+//! default) has `#` comment lines, a header `tool,name,ndpi,id` (or
+//! `tool,name,ndpi` without ids), and one row per name:
 //!
 //! ```text
-//! tool,name,ndpi
-//! ndpi,TLS,TLS
+//! tool,name,ndpi,id
+//! ndpi,TLS,TLS,91
 //! lpi,HTTPS,TLS
 //! lpi,No_Payload,-
 //! argus,domain,DNS
 //! ```
 //!
 //! `tool` is `ndpi`, `lpi` or `argus`. `ndpi` rows declare nDPI's own
-//! names (`name` and `ndpi` equal); every other row maps to a declared
-//! nDPI name or to `-`, meaning the name has no nDPI equivalent. Names are
-//! case-sensitive, as the tools print them.
+//! names (`name` and `ndpi` equal) and may carry nDPI's numeric protocol
+//! id; every other row maps to a declared nDPI name or to `-`, meaning the
+//! name has no nDPI equivalent, and has no id. Names are case-sensitive,
+//! as the tools print them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -42,6 +43,8 @@ pub enum Mapping {
 #[derive(Debug, Clone, Default)]
 pub struct NameRegistry {
     map: BTreeMap<(Tool, String), Option<String>>,
+    /// nDPI's protocol id of each `ndpi` row that has one.
+    ids: BTreeMap<String, u16>,
 }
 
 impl NameRegistry {
@@ -63,6 +66,7 @@ impl NameRegistry {
     /// end in LF, CRLF or CR.
     pub fn parse(path: &Path, text: &str) -> Result<NameRegistry, ImportError> {
         let mut map = BTreeMap::new();
+        let mut ids = BTreeMap::new();
         let mut targets = Vec::new();
         let mut seen_header = false;
         for (n, line) in super::text::lines(text.as_bytes()) {
@@ -72,21 +76,25 @@ impl NameRegistry {
             }
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
             if !seen_header {
-                if f != ["tool", "name", "ndpi"] {
+                if f != ["tool", "name", "ndpi"] && f != ["tool", "name", "ndpi", "id"] {
                     return Err(ImportError::wrong_format(
                         path,
-                        "the first row is not the header `tool,name,ndpi`",
+                        "the first row is not the header `tool,name,ndpi,id` (or `tool,name,ndpi`)",
                     ));
                 }
                 seen_header = true;
                 continue;
             }
-            let [tool, name, ndpi] = f[..] else {
-                return Err(ImportError::bad_line(
-                    path,
-                    n,
-                    format!("{} fields, expected 3", f.len()),
-                ));
+            let (tool, name, ndpi, id) = match f[..] {
+                [tool, name, ndpi] => (tool, name, ndpi, None),
+                [tool, name, ndpi, id] => (tool, name, ndpi, Some(id)),
+                _ => {
+                    return Err(ImportError::bad_line(
+                        path,
+                        n,
+                        format!("{} fields, expected 3 or 4", f.len()),
+                    ))
+                }
             };
             let tool = Tool::from_name(tool)
                 .ok_or_else(|| ImportError::bad_line(path, n, format!("unknown tool `{tool}`")))?;
@@ -99,6 +107,26 @@ impl NameRegistry {
                     n,
                     "an ndpi row must map a name to itself",
                 ));
+            }
+            if let Some(id) = id {
+                if tool != Tool::Ndpi {
+                    return Err(ImportError::bad_line(path, n, "only an ndpi row has an id"));
+                }
+                let id: u16 = id.parse().map_err(|_| {
+                    ImportError::bad_line(
+                        path,
+                        n,
+                        format!("id `{id}` is not a number from 0 to 65535"),
+                    )
+                })?;
+                if let Some((other, _)) = ids.iter().find(|(_, v)| **v == id) {
+                    return Err(ImportError::bad_line(
+                        path,
+                        n,
+                        format!("id {id} is already `{other}`'s"),
+                    ));
+                }
+                ids.insert(name.to_owned(), id);
             }
             let target = (ndpi != "-").then(|| ndpi.to_owned());
             if let Some(t) = &target {
@@ -127,7 +155,20 @@ impl NameRegistry {
                 ));
             }
         }
-        Ok(NameRegistry { map })
+        Ok(NameRegistry { map, ids })
+    }
+
+    /// nDPI's numeric id of protocol `name` (nDPI's spelling), when the
+    /// registry gives one.
+    ///
+    /// ```
+    /// let r = dpi_train::labels::registry::NameRegistry::builtin();
+    /// assert_eq!(r.ndpi_id("TLS"), Some(91));
+    /// assert_eq!(r.ndpi_id("DNS"), Some(5));
+    /// assert_eq!(r.ndpi_id("NoSuchProtocol"), None);
+    /// ```
+    pub fn ndpi_id(&self, name: &str) -> Option<u16> {
+        self.ids.get(name).copied()
     }
 
     /// The nDPI name for `name` as `tool` writes it.
@@ -180,6 +221,13 @@ mod tests {
         assert_eq!(r.map(Tool::Argus, "domain"), Mapping::Ndpi("DNS".into()));
         assert_eq!(r.map(Tool::Ndpi, "HTTP"), Mapping::Ndpi("HTTP".into()));
         assert_eq!(r.map(Tool::Lpi, "NoSuchProtocol"), Mapping::Unmapped);
+        assert_eq!(r.ndpi_id("Unknown"), Some(0));
+        assert_eq!(r.ndpi_id("HTTP"), Some(7));
+        assert_eq!(r.ndpi_id("QUIC"), Some(188));
+        // Every nDPI name has its id.
+        for name in r.names(Tool::Ndpi) {
+            assert!(r.ndpi_id(name).is_some(), "{name}");
+        }
     }
 
     #[test]
@@ -201,6 +249,17 @@ mod tests {
         let cases = [
             ("lpi,HTTP,HTTP\n", "header"),
             ("tool,name,ndpi\nlpi,HTTP\n", "t.csv:2: 2 fields"),
+            ("tool,name,ndpi,id\nndpi,A,A,x\n", "not a number"),
+            ("tool,name,ndpi,id\nndpi,A,A,70000\n", "not a number"),
+            (
+                "tool,name,ndpi,id\nndpi,A,A,1\nndpi,B,B,1\n",
+                "already `A`'s",
+            ),
+            (
+                "tool,name,ndpi,id\nndpi,A,A,1\nlpi,a,A,1\n",
+                "only an ndpi row",
+            ),
+            ("tool,name,ndpi,id\nndpi,A,A,1,2\n", "5 fields"),
             ("tool,name,ndpi\nfoo,HTTP,HTTP\n", "unknown tool"),
             ("tool,name,ndpi\nlpi,HTTP,HTTP\n", "not declared"),
             ("tool,name,ndpi\nndpi,A,A\nndpi,A,A\n", "listed twice"),

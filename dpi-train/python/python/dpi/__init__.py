@@ -1,0 +1,166 @@
+"""Protocol classification of packet captures: the ``dpi`` command from Python.
+
+``classify`` yields one dict per flow with the keys of
+``dpi classify --format jsonl``; ``classify_table`` returns the same flows
+as a ``pyarrow.Table`` (the typed columns of ``--format parquet``);
+``Classifier`` labels the flows of frames a program hands in one by one;
+``eval`` and ``train`` run ``dpi eval`` and ``dpi train`` over a corpus.
+
+Options are the command's long options as keyword arguments, dashes
+written as underscores: ``bytes=128`` is ``--bytes 128``, ``sig=["a.rules",
+"b.sig"]`` is ``--sig a.rules --sig b.sig``, ``no_metadata=True`` is
+``--no-metadata``; ``False`` and ``None`` leave an option out.
+
+>>> import dpi
+>>> for flow in dpi.classify("capture.pcap"):          # doctest: +SKIP
+...     print(flow["src_ip"], flow["dst_port"], flow["protocol"], flow["app"])
+"""
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+
+from . import _dpi
+
+__all__ = ["classify", "classify_table", "Classifier", "eval", "train", "DpiError"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class DpiError(RuntimeError):
+    """A run that read or wrote something it could not (the details were
+    printed on standard error by the run)."""
+
+
+def _options(options: Dict[str, Any]) -> List[str]:
+    words: List[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                words += [flag, os.fspath(v) if isinstance(v, os.PathLike) else str(v)]
+        else:
+            words += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+    return words
+
+
+def _paths(path_or_paths: Union[PathLike, Iterable[PathLike]]) -> List[str]:
+    if isinstance(path_or_paths, (str, os.PathLike)):
+        return [os.fspath(path_or_paths)]
+    paths = [os.fspath(p) for p in path_or_paths]
+    if not paths:
+        raise ValueError("no capture given")
+    return paths
+
+
+def _call(words: List[str]) -> int:
+    try:
+        return _dpi.run(words)
+    except RuntimeError as e:
+        raise DpiError(str(e)) from None
+
+
+def _run(words: List[str]) -> None:
+    if _call(words) != 0:
+        raise DpiError("dpi %s failed: see the messages above" % words[0])
+
+
+def classify(path_or_paths: Union[PathLike, Iterable[PathLike]], **options: Any) -> Iterator[Dict[str, Any]]:
+    """Yields one dict per flow of the captures, with the keys of
+    ``dpi classify --format jsonl`` (``file``, ``transport``, ``src_ip``,
+    ..., ``protocol``, ``app``, ``confidence``, ``reason``, ``hostname``,
+    ...). ``options`` are ``dpi classify``'s (``sig``, ``bytes``,
+    ``payload``, ``no_metadata``, ...). Raises DpiError when a capture
+    cannot be read (after the flows of the others)."""
+    paths = _paths(path_or_paths)
+    with tempfile.TemporaryDirectory(prefix="dpi-") as d:
+        out = os.path.join(d, "flows.jsonl")
+        code = _call(["classify", "--format", "jsonl", "-q", "-o", out] + _options(options) + ["--"] + paths)
+        with open(out, encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+    if code != 0:
+        raise DpiError("dpi classify failed on some capture: see the messages above")
+
+
+def classify_table(path_or_paths: Union[PathLike, Iterable[PathLike]], **options: Any) -> "Any":
+    """The flows of the captures as a ``pyarrow.Table`` with the columns of
+    ``dpi classify --format parquet`` (ports as uint16, times as
+    timestamp[ns, UTC], sizes as list<uint32>, ...). Needs pyarrow."""
+    import pyarrow.parquet as pq
+
+    paths = _paths(path_or_paths)
+    with tempfile.TemporaryDirectory(prefix="dpi-") as d:
+        out = os.path.join(d, "flows.parquet")
+        _run(["classify", "--format", "parquet", "-q", "-o", out] + _options(options) + ["--"] + paths)
+        return pq.read_table(out)
+
+
+class Classifier:
+    """Labels flows from frames handed in one at a time.
+
+    >>> c = dpi.Classifier()                               # doctest: +SKIP
+    >>> for ts, frame in frames:                           # doctest: +SKIP
+    ...     for flow in c.push(frame, ts):
+    ...         print(flow["protocol"])
+    >>> rest = c.flush()                                   # doctest: +SKIP
+
+    ``sig`` lists signature files (the built-in set when empty);
+    ``link_type`` is pcap's link-layer number (1 Ethernet, 101 raw IP, 113
+    Linux cooked, ...); ``bytes`` and ``handshake_bytes`` are those of
+    ``dpi classify``; ``source`` fills the ``file`` key.
+    """
+
+    def __init__(
+        self,
+        sig: Iterable[PathLike] = (),
+        link_type: int = 1,
+        bytes: int = 512,
+        handshake_bytes: int = 4096,
+        metadata: bool = True,
+        source: str = "-",
+    ) -> None:
+        self._inner = _dpi.Classifier(
+            [os.fspath(s) for s in sig], link_type, bytes, handshake_bytes, metadata, source
+        )
+
+    def push(self, frame: bytes, timestamp: float, wire_length: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Hands in one frame captured at ``timestamp`` (Unix seconds);
+        returns the flows it finished (idle or active timeouts)."""
+        return [json.loads(x) for x in self._inner.push(frame, timestamp, wire_length)]
+
+    def flush(self) -> List[Dict[str, Any]]:
+        """Finishes and returns every flow still open."""
+        return [json.loads(x) for x in self._inner.flush()]
+
+
+def eval(corpus: PathLike, reference: str = "ndpi", candidate: str = "dpi", **options: Any) -> Dict[str, Any]:
+    """Runs ``dpi eval --format json`` over ``corpus`` and returns the
+    report as a dict (``coverage``, ``accuracy``, ``precision``,
+    ``per_protocol``, ``confusion``, ``confusions``, ...). ``options`` are
+    ``dpi eval``'s (``folds``, ``sig``, ``out_dir``, ``top``, ...)."""
+    with tempfile.TemporaryDirectory(prefix="dpi-") as d:
+        out = os.path.join(d, "eval.json")
+        words = ["eval", "--corpus", os.fspath(corpus), "--reference", reference, "--candidate", candidate]
+        _run(words + ["--format", "json", "-q", "-o", out] + _options(options))
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def train(corpus: Union[PathLike, Iterable[PathLike]], output: PathLike, **options: Any) -> str:
+    """Runs ``dpi train`` over one corpus folder or several and writes the
+    std.sig to ``output`` (the rules it cannot carry beside it, with
+    extension ``.rules``, unless ``extended_out`` says otherwise); returns
+    ``output``. ``options`` are ``dpi train``'s (``reference``, ``base``,
+    ``folds``, ``min_precision``, ...)."""
+    corpora = _paths(corpus)
+    words = ["train"]
+    for c in corpora:
+        words += ["--corpus", c]
+    _run(words + ["-q", "-o", os.fspath(output)] + _options(options))
+    return os.fspath(output)
