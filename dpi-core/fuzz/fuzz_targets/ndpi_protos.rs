@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let lines = text.lines().count() as u32;
+    let lines = line_count(data);
     match parse_ndpi_protos(text, "fuzz.txt") {
         Ok(import) => {
             let written = to_extended(&import.set);
@@ -40,3 +40,22 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// Lines as the signature readers count them: a line ends at LF, CR or
+/// CRLF (not as `str::lines`, which keeps a lone CR inside its line).
+fn line_count(data: &[u8]) -> u32 {
+    let mut n = 0u32;
+    let mut i = 0;
+    while i < data.len() {
+        n += 1;
+        while i < data.len() && data[i] != b'\n' && data[i] != b'\r' {
+            i += 1;
+        }
+        if data[i..].starts_with(b"\r\n") {
+            i += 2;
+        } else if i < data.len() {
+            i += 1;
+        }
+    }
+    n
+}

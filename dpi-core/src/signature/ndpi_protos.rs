@@ -402,6 +402,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Found by the `ndpi_protos` fuzz target: a lone CR ends a line, so the
+    /// error on the third line (`&`) names line 3 of a three-line text.
+    #[test]
+    fn lone_cr_counts_as_a_line_end() {
+        let errors = parse_ndpi_protos("\r\u{1}\n&", "protos.txt").unwrap_err();
+        let lines: Vec<u32> = errors.iter().map(|e| e.line()).collect();
+        assert!(lines.iter().all(|&l| (1..=3).contains(&l)), "{lines:?}");
+        assert!(lines.contains(&3), "{lines:?}");
+    }
+
     #[test]
     fn lines_table() {
         let text = "\
