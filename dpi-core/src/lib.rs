@@ -52,9 +52,10 @@ pub mod protocols;
 pub mod signature;
 pub mod testing;
 mod time;
+mod view;
 
 pub use capture::{CaptureFormat, CaptureReader, Frame, InterfaceInfo};
-pub use classify::{Classification, Classifier, Confidence, Decision, FlowView};
+pub use classify::{Classification, Classifier, Confidence, Decision};
 pub use decode::{decode, DecodeError};
 pub use error::{Error, ErrorKind};
 pub use flow::{DirectionStats, Flow, FlowConfig, FlowEnd, FlowTable};
@@ -63,6 +64,7 @@ pub use meter::{FileSummary, FlowMeter, MeterStats};
 pub use packet::{Fragment, Packet, TcpInfo, Tunnel};
 pub use protocols::Metadata;
 pub use time::Timestamp;
+pub use view::FlowView;
 
 /// The README's Rust examples, compiled and run by `cargo test --doc`.
 #[doc = include_str!("../../README.md")]

@@ -170,14 +170,13 @@
 //! ```
 
 mod apps;
-mod view;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-pub use view::FlowView;
+pub use crate::view::FlowView;
 
 use crate::matcher::{BuildError, Matcher, Scratch, Tri};
 use crate::signature::{PatternKind, Signature, SignatureSet, Transport};

@@ -4,7 +4,7 @@
 use regex_automata::{Anchored, Input};
 
 use super::compile::{Probe, ProbeKind};
-use crate::classify::FlowView;
+use crate::view::FlowView;
 use crate::signature::{Feature, Position, Side};
 
 /// A three-valued answer: holds, cannot hold whatever arrives later, or

@@ -73,7 +73,7 @@ mod eval;
 
 use std::fmt;
 
-use crate::classify::FlowView;
+use crate::view::FlowView;
 use crate::signature::{Direction, SignatureSet};
 
 pub(crate) use compile::pattern_weight;

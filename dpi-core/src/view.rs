@@ -1,4 +1,6 @@
-//! [`FlowView`]: what the classifier looks at.
+//! [`FlowView`]: what the classifier looks at. Its own module, below both
+//! `classify/` (which decides from it) and `matcher/` (which runs the
+//! signatures over it), so that neither imports the other for it.
 
 use crate::signature::Side;
 use crate::Flow;
