@@ -114,6 +114,22 @@ impl<'a> FlowView<'a> {
         self
     }
 
+    /// The same view with at most `n` bytes per direction: what the
+    /// classifier is given when a flow kept a handshake longer than the
+    /// bytes it classifies on.
+    ///
+    /// ```
+    /// use dpi_core::FlowView;
+    ///
+    /// let v = FlowView::new(6, 80).with_c2s(b"GET / HTTP/1.1").first_bytes(3);
+    /// assert_eq!(v.c2s, b"GET");
+    /// ```
+    pub fn first_bytes(mut self, n: usize) -> Self {
+        self.c2s = &self.c2s[..self.c2s.len().min(n)];
+        self.s2c = &self.s2c[..self.s2c.len().min(n)];
+        self
+    }
+
     /// The protocol fields of the flow: every dissector of the
     /// [registry](crate::protocols) that applies, merged (see
     /// [`protocols::extract`](crate::protocols::extract)).

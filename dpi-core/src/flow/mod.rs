@@ -89,6 +89,42 @@ impl Default for FlowConfig {
     }
 }
 
+impl FlowConfig {
+    /// User-data bytes per direction that `dpi classify` keeps and
+    /// classifies on (N): rules look for literals (an HTTP `Host:` header,
+    /// a TLS server name) well past the first 64 bytes.
+    pub const CLASSIFY_BYTES: usize = 512;
+
+    /// Bytes of an opening TLS ClientHello or of a QUIC client's Initial
+    /// datagrams that `dpi classify` keeps for the protocol fields
+    /// ([`FlowConfig::handshake_bytes`]): a QUIC ClientHello often spans two
+    /// Initial datagrams of 1,200 bytes or more, and a TLS ClientHello with
+    /// post-quantum key shares passes 1,700 bytes.
+    pub const CLASSIFY_HANDSHAKE_BYTES: usize = 4096;
+
+    /// The settings `dpi classify` uses by default: the defaults, with
+    /// [`CLASSIFY_BYTES`](Self::CLASSIFY_BYTES) bytes per direction and
+    /// handshakes kept up to
+    /// [`CLASSIFY_HANDSHAKE_BYTES`](Self::CLASSIFY_HANDSHAKE_BYTES). Give
+    /// the flows to [`Classifier::classify_flow`](crate::Classifier::classify_flow)
+    /// with `payload_bytes` to get its labels.
+    ///
+    /// ```
+    /// use dpi_core::FlowConfig;
+    ///
+    /// let cfg = FlowConfig::classification();
+    /// assert_eq!((cfg.payload_bytes, cfg.handshake_bytes), (512, 4096));
+    /// assert_eq!(cfg.idle_timeout, FlowConfig::default().idle_timeout);
+    /// ```
+    pub fn classification() -> Self {
+        FlowConfig {
+            payload_bytes: Self::CLASSIFY_BYTES,
+            handshake_bytes: Self::CLASSIFY_HANDSHAKE_BYTES,
+            ..FlowConfig::default()
+        }
+    }
+}
+
 /// Why a flow was finished.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum FlowEnd {

@@ -38,8 +38,10 @@ use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
 /// User-data bytes per direction that `dpi classify` keeps unless `--bytes`
-/// says otherwise. More than `dpi extract`'s 64: rules look for literals
-/// (an HTTP `Host:` header, a TLS server name) well past the first bytes.
+/// says otherwise: [`dpi_core::FlowConfig::CLASSIFY_BYTES`], written out
+/// for the argument parser (a test checks they agree). More than `dpi
+/// extract`'s 64: rules look for literals (an HTTP `Host:` header, a TLS
+/// server name) well past the first bytes.
 pub const DEFAULT_BYTES: &str = "512";
 
 /// Bytes of an opening TLS ClientHello or of a QUIC client's Initial
@@ -47,7 +49,7 @@ pub const DEFAULT_BYTES: &str = "512";
 /// otherwise: a QUIC ClientHello often spans two Initial datagrams of 1,200
 /// bytes or more, and a TLS ClientHello with post-quantum key shares
 /// passes 1,700 bytes.
-pub const DEFAULT_HANDSHAKE_BYTES: usize = 4096;
+pub const DEFAULT_HANDSHAKE_BYTES: usize = dpi_core::FlowConfig::CLASSIFY_HANDSHAKE_BYTES;
 
 /// Output formats of `dpi classify`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -415,21 +417,23 @@ impl Writer<'_> {
 
 impl FlowSink for Writer<'_> {
     fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
-        let meta = if self.metadata {
-            flow.metadata()
+        // The classifier sees N bytes, also of flows that kept a handshake
+        // for the protocol fields; the application rules see the fields
+        // (none with --no-metadata).
+        let (c, meta) = if self.metadata {
+            self.classifier
+                .classify_flow(&flow, self.bytes, &mut self.scratch)
         } else {
-            Metadata::default()
+            let meta = Metadata::default();
+            let view = FlowView::from(&flow).first_bytes(self.bytes);
+            let c = self
+                .classifier
+                .classify_with_metadata_in(&view, &meta, &mut self.scratch);
+            (c, meta)
         };
-        // The classifier and the payload columns see N bytes, also of
-        // flows that kept a handshake for the protocol fields; the
-        // application rules see the fields (none with --no-metadata).
+        // So do the payload columns.
         flow.c2s_payload.truncate(self.bytes);
         flow.s2c_payload.truncate(self.bytes);
-        let c = self.classifier.classify_with_metadata_in(
-            &FlowView::from(&flow),
-            &meta,
-            &mut self.scratch,
-        );
         let k = self.label(&c)?;
         let l = &mut self.labels[k];
         l.tally.flows += 1;
@@ -659,6 +663,14 @@ mod tests {
             signature: (i % 4 != 0).then_some(i as usize),
             app_rule: (i % 5 == 1).then_some(i as usize),
         }
+    }
+
+    #[test]
+    fn defaults_are_the_librarys() {
+        assert_eq!(
+            DEFAULT_BYTES.parse::<usize>().unwrap(),
+            dpi_core::FlowConfig::CLASSIFY_BYTES
+        );
     }
 
     #[test]
