@@ -164,6 +164,16 @@ impl FlowMeter {
         }
     }
 
+    /// Advances time to `now` without a frame: flows idle for longer than
+    /// the idle timeout, and TCP flows closed for longer than the close
+    /// linger, are finished and handed to `emit` (see
+    /// [`FlowTable::expire`]). A probe reading a live source calls it when
+    /// no frame came for a while, with the time of its last frame plus the
+    /// time waited.
+    pub fn expire<F: FnMut(Flow)>(&mut self, now: Timestamp, emit: &mut F) {
+        self.table.expire(now, emit);
+    }
+
     /// Finishes every live flow (and counts the datagrams still waiting
     /// for their later fragments as incomplete).
     pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
@@ -181,8 +191,26 @@ impl FlowMeter {
         emit: &mut F,
     ) -> FileSummary {
         let path = path.as_ref();
+        match std::fs::File::open(path) {
+            Ok(file) => self.read_from(std::io::BufReader::new(file), path, emit),
+            Err(e) => FileSummary {
+                stats: MeterStats::default(),
+                error: Some(Error::from(e).with_path(path)),
+            },
+        }
+    }
+
+    /// [`read_file`](Self::read_file) over any reader (standard input, a
+    /// socket); errors name `path`.
+    pub fn read_from<R: std::io::Read, F: FnMut(Flow)>(
+        &mut self,
+        input: R,
+        path: impl AsRef<Path>,
+        emit: &mut F,
+    ) -> FileSummary {
+        let path = path.as_ref();
         let before = self.stats.clone();
-        let error = match CaptureReader::open(path) {
+        let error = match CaptureReader::new(input) {
             Err(e) => Some(e.with_path(path)),
             Ok(mut reader) => loop {
                 match reader.next_frame() {

@@ -72,6 +72,16 @@ pub struct FlowConfig {
     /// gap to fill (0 keeps in-order data only). Values above 4096 are
     /// treated as 4096. Default 8.
     pub reorder_segments: usize,
+    /// TCP: how long a closed flow (a FIN seen each way, or a RST) stays
+    /// in the table before it ends ([`FlowEnd::Closed`]), so that
+    /// retransmissions and the last ACKs still count to it. Time is
+    /// capture time, as for the idle timeout: the first packet or
+    /// [`FlowTable::expire`] more than this after the close ends the flow;
+    /// a SYN without ACK on the same endpoints ends it at once (a new
+    /// connection). `None` follows no close: TCP flows end like the others.
+    /// Default 2 s, a little above the 1 s initial retransmission timeout
+    /// of RFC 6298 (section 2.1).
+    pub close_linger: Option<Duration>,
 }
 
 impl Default for FlowConfig {
@@ -85,6 +95,7 @@ impl Default for FlowConfig {
             udp_concat: false,
             handshake_bytes: 0,
             reorder_segments: 8,
+            close_linger: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -136,6 +147,27 @@ pub enum FlowEnd {
     Evicted,
     /// Emitted by [`FlowTable::flush`] at the end of input.
     Flushed,
+    /// TCP: closed by a FIN each way or a RST, then
+    /// [`FlowConfig::close_linger`] passed.
+    Closed,
+}
+
+impl FlowEnd {
+    /// The reason's name in records: `idle`, `active`, `evicted`,
+    /// `flushed` or `closed`.
+    ///
+    /// ```
+    /// assert_eq!(dpi_core::FlowEnd::Closed.as_str(), "closed");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowEnd::IdleTimeout => "idle",
+            FlowEnd::ActiveTimeout => "active",
+            FlowEnd::Evicted => "evicted",
+            FlowEnd::Flushed => "flushed",
+            FlowEnd::Closed => "closed",
+        }
+    }
 }
 
 /// Counters of one direction of a flow.
