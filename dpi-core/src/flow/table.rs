@@ -21,7 +21,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use super::key::FlowKey;
 use super::stream::Stream;
 use super::{DirectionStats, Flow, FlowConfig, FlowEnd};
-use crate::{Fragment, Packet, Timestamp};
+use crate::{Classification, FlowView, Fragment, Packet, Timestamp};
 
 /// End of a list.
 const NIL: u32 = u32::MAX;
@@ -47,6 +47,10 @@ struct Live {
     /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
     /// [`FlowConfig::close_linger`] later.
     closed_at: Option<Timestamp>,
+    /// The final label, once given (see `FlowMeter::push_frame_events`).
+    label: Option<Classification>,
+    /// The byte buffers were released: no more bytes are kept.
+    released: bool,
 }
 
 /// List links of one slab entry (the free list uses `next` only), with the
@@ -184,10 +188,23 @@ impl FlowTable {
         pkt: &Packet<'_>,
         emit: &mut F,
     ) {
+        self.process_labelled(ts, wire_len, pkt, &mut |f, _| emit(f));
+    }
+
+    /// [`process`](Self::process), handing each finished flow with the
+    /// label kept for it ([`label_slot`](Self::label_slot)); returns the
+    /// slot of the packet's flow.
+    pub(crate) fn process_labelled<F: FnMut(Flow, Option<Classification>)>(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        pkt: &Packet<'_>,
+        emit: &mut F,
+    ) -> Option<u32> {
         if pkt.fragment == Fragment::Later {
-            return;
+            return None;
         }
-        self.expire(ts, emit);
+        self.expire_labelled(ts, emit);
         let (key, src_is_lo) = FlowKey::of(pkt);
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
@@ -238,6 +255,32 @@ impl FlowTable {
                 self.closing.push_back((idx, ts));
             }
         }
+        Some(idx)
+    }
+
+    /// The live flow in slot `idx`: its view (the bytes captured for good
+    /// so far), whether it is closed (no more bytes will be kept), the
+    /// flow, and the label kept for it.
+    pub(crate) fn label_slot(
+        &mut self,
+        idx: u32,
+    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Classification>)> {
+        let live = self.slots.get_mut(idx as usize)?.as_mut()?;
+        let is_tcp = live.flow.protocol == TCP;
+        let mut view = FlowView::from(&live.flow);
+        view.c2s = &view.c2s[..live.c2s.ready(view.c2s, is_tcp)];
+        view.s2c = &view.s2c[..live.s2c.ready(view.s2c, is_tcp)];
+        Some((view, live.closed_at.is_some(), &live.flow, &mut live.label))
+    }
+
+    /// Frees the byte buffers of the live flow in slot `idx` and stops
+    /// capturing its bytes.
+    pub(crate) fn release_bytes(&mut self, idx: u32) {
+        if let Some(live) = self.slots.get_mut(idx as usize).and_then(|s| s.as_mut()) {
+            live.released = true;
+            live.flow.c2s_payload = Vec::new();
+            live.flow.s2c_payload = Vec::new();
+        }
     }
 
     /// Whether a packet at `ts` finds a flow closed at `closed_at` over:
@@ -256,6 +299,15 @@ impl FlowTable {
     /// than the idle timeout at `now` is finished and handed to `emit`.
     /// A `now` earlier than the flows' last packets finishes nothing.
     pub fn expire<F: FnMut(Flow)>(&mut self, now: Timestamp, emit: &mut F) {
+        self.expire_labelled(now, &mut |f, _| emit(f));
+    }
+
+    /// [`expire`](Self::expire) with the labels kept.
+    pub(crate) fn expire_labelled<F: FnMut(Flow, Option<Classification>)>(
+        &mut self,
+        now: Timestamp,
+        emit: &mut F,
+    ) {
         while self.head != NIL
             && now.nanos_since(self.links[self.head as usize].last) > self.idle_ns
         {
@@ -279,6 +331,11 @@ impl FlowTable {
 
     /// Finishes every live flow, longest-idle first.
     pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
+        self.flush_labelled(&mut |f, _| emit(f));
+    }
+
+    /// [`flush`](Self::flush) with the labels kept.
+    pub(crate) fn flush_labelled<F: FnMut(Flow, Option<Classification>)>(&mut self, emit: &mut F) {
         while self.head != NIL {
             self.finish(self.head, FlowEnd::Flushed, emit);
         }
@@ -296,7 +353,7 @@ impl FlowTable {
     }
 
     /// Makes a flow for `pkt`, evicting the longest-idle flow when full.
-    fn create<F: FnMut(Flow)>(
+    fn create<F: FnMut(Flow, Option<Classification>)>(
         &mut self,
         key: FlowKey,
         hash: u64,
@@ -352,6 +409,8 @@ impl FlowTable {
             c2s: stream(is_tcp).with_handshake_bound(handshake),
             s2c: stream(is_tcp),
             closed_at: None,
+            label: None,
+            released: false,
         };
         let idx = if self.free != NIL {
             let idx = self.free;
@@ -379,7 +438,12 @@ impl FlowTable {
     }
 
     /// Takes the flow in slot `idx` out of the table and emits it.
-    fn finish<F: FnMut(Flow)>(&mut self, idx: u32, end: FlowEnd, emit: &mut F) {
+    fn finish<F: FnMut(Flow, Option<Classification>)>(
+        &mut self,
+        idx: u32,
+        end: FlowEnd,
+        emit: &mut F,
+    ) {
         self.unlink(idx);
         let live = self.slots[idx as usize].take();
         self.links[idx as usize].next = self.free;
@@ -389,7 +453,8 @@ impl FlowTable {
             if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
                 entry.remove();
             }
-            emit(live.into_flow(end));
+            let label = live.label.clone();
+            emit(live.into_flow(end), label);
         }
     }
 
@@ -460,6 +525,11 @@ impl Live {
         };
         let flags = pkt.tcp.map_or(0, |t| t.flags);
         stats.record(ts, wire_len, pkt.payload_len, flags, k);
+        // After a close (a FIN each way, or a RST) no byte is added: the
+        // flow's bytes are what its label was decided on.
+        if self.released || self.closed_at.is_some() {
+            return;
+        }
         if flow.protocol == TCP {
             if let Some(tcp) = &pkt.tcp {
                 stream.tcp_segment(buf, n, tcp, pkt.payload, pkt.payload_len);
