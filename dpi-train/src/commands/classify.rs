@@ -91,7 +91,8 @@ pub struct ClassifyArgs {
     pub handshake_bytes: usize,
     #[command(flatten)]
     pub flow: FlowArgs,
-    /// pcap or pcapng files.
+    /// pcap or pcapng files; `-` reads standard input as a stream (each
+    /// record is written as its flow ends, also while the input is open).
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<String>,
 }
