@@ -30,6 +30,9 @@ use crate::{Classification, Classifier, Decision, Flow, FlowMeter, FlowView, Lin
 
 /// What [`FlowMeter::push_frame_events`] reports.
 #[derive(Debug)]
+// Events are handed to a callback one at a time, never stored side by
+// side; boxing the flow would allocate once per flow for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum FlowEvent<'a> {
     /// The flow's label is final. Once per flow, no later than its end.
     Labelled {

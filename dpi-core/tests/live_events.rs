@@ -145,7 +145,6 @@ proptest! {
             meter.push_frame_events(LinkType::ETHERNET, Timestamp::from_nanos(t), &frame, frame.len() as u32, &mut labeller, &mut on);
         }
         meter.flush_events(&mut labeller, &mut on);
-        drop(on);
         prop_assert!(failures.is_empty(), "{:#?}", failures);
         prop_assert!(labels.is_empty(), "labels of flows that never ended: {:?}", labels.keys());
         prop_assert!(ended > 0);
