@@ -11,6 +11,9 @@
 //!   type and timestamp; finished flows come back through a callback.
 //! - [`Flow`]: one finished bidirectional flow with per-direction counters,
 //!   the first payload sizes and the first bytes of user data.
+//! - [`FlowEvent`] and [`Labeller`]: live flows, through
+//!   [`FlowMeter::push_frame_events`]: a flow's label as soon as it is
+//!   final, and the flow when it ends, with why (see [`live`]).
 //! - [`FlowConfig`]: timeouts, the live-flow cap, how many bytes and sizes to keep.
 //! - [`CaptureReader`]: a streaming pcap/pcapng reader with bounded memory.
 //! - [`Error`]: the error type, carrying the file and byte offset.
@@ -45,6 +48,7 @@ mod error;
 pub mod flow;
 mod fragment;
 mod link;
+pub mod live;
 pub mod matcher;
 mod meter;
 mod packet;
@@ -52,17 +56,20 @@ pub mod protocols;
 pub mod signature;
 pub mod testing;
 mod time;
+mod view;
 
 pub use capture::{CaptureFormat, CaptureReader, Frame, InterfaceInfo};
-pub use classify::{Classification, Classifier, Confidence, Decision, FlowView};
+pub use classify::{Classification, Classifier, Confidence, Decision};
 pub use decode::{decode, DecodeError};
 pub use error::{Error, ErrorKind};
 pub use flow::{DirectionStats, Flow, FlowConfig, FlowEnd, FlowTable};
 pub use link::LinkType;
+pub use live::{FlowEvent, Labeller};
 pub use meter::{FileSummary, FlowMeter, MeterStats};
 pub use packet::{Fragment, Packet, TcpInfo, Tunnel};
 pub use protocols::Metadata;
 pub use time::Timestamp;
+pub use view::FlowView;
 
 /// The README's Rust examples, compiled and run by `cargo test --doc`.
 #[doc = include_str!("../../README.md")]

@@ -128,12 +128,27 @@ impl FlowMeter {
         orig_len: u32,
         emit: &mut F,
     ) {
+        if let Some(pkt) = self.accept(link, ts, data, orig_len) {
+            self.table
+                .process(ts, orig_len.max(data.len() as u32), &pkt, emit);
+        }
+    }
+
+    /// Decodes a frame and counts it; the packet when it goes to a flow.
+    pub(crate) fn accept<'d>(
+        &mut self,
+        link: LinkType,
+        ts: Timestamp,
+        data: &'d [u8],
+        orig_len: u32,
+    ) -> Option<crate::Packet<'d>> {
         self.stats.frames += 1;
         match decode_with_id(link, data) {
             Ok(d) if d.packet.payload_len > orig_len => {
                 // The IP header claims more bytes than the frame had on the
                 // wire: a corrupt packet, not one cut by the snap length.
                 self.stats.malformed += 1;
+                None
             }
             Ok(d) => {
                 let pkt = d.packet;
@@ -152,16 +167,39 @@ impl FlowMeter {
                         self.stats.incomplete_datagrams += self.fragments.take_incomplete(false);
                         if verdict == Verdict::Refuse {
                             self.stats.refused_fragments += 1;
-                            return;
+                            return None;
                         }
                     }
                 }
                 self.stats.packets += 1;
-                self.table
-                    .process(ts, orig_len.max(data.len() as u32), &pkt, emit);
+                Some(pkt)
             }
-            Err(e) => self.stats.count_error(e),
+            Err(e) => {
+                self.stats.count_error(e);
+                None
+            }
         }
+    }
+
+    /// The flow table, to change.
+    pub(crate) fn table_mut(&mut self) -> &mut FlowTable {
+        &mut self.table
+    }
+
+    /// Counts the datagrams still waiting for their later fragments as
+    /// incomplete (at a flush).
+    pub(crate) fn drop_fragments(&mut self) {
+        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
+    }
+
+    /// Advances time to `now` without a frame: flows idle for longer than
+    /// the idle timeout, and TCP flows closed for longer than the close
+    /// linger, are finished and handed to `emit` (see
+    /// [`FlowTable::expire`]). A probe reading a live source calls it when
+    /// no frame came for a while, with the time of its last frame plus the
+    /// time waited.
+    pub fn expire<F: FnMut(Flow)>(&mut self, now: Timestamp, emit: &mut F) {
+        self.table.expire(now, emit);
     }
 
     /// Finishes every live flow (and counts the datagrams still waiting
@@ -181,8 +219,26 @@ impl FlowMeter {
         emit: &mut F,
     ) -> FileSummary {
         let path = path.as_ref();
+        match std::fs::File::open(path) {
+            Ok(file) => self.read_from(std::io::BufReader::new(file), path, emit),
+            Err(e) => FileSummary {
+                stats: MeterStats::default(),
+                error: Some(Error::from(e).with_path(path)),
+            },
+        }
+    }
+
+    /// [`read_file`](Self::read_file) over any reader (standard input, a
+    /// socket); errors name `path`.
+    pub fn read_from<R: std::io::Read, F: FnMut(Flow)>(
+        &mut self,
+        input: R,
+        path: impl AsRef<Path>,
+        emit: &mut F,
+    ) -> FileSummary {
+        let path = path.as_ref();
         let before = self.stats.clone();
-        let error = match CaptureReader::open(path) {
+        let error = match CaptureReader::new(input) {
             Err(e) => Some(e.with_path(path)),
             Ok(mut reader) => loop {
                 match reader.next_frame() {

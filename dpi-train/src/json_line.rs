@@ -112,6 +112,19 @@ pub fn put_flow_fields(
     put_sizes(out, &flow.c2s.sizes);
     out.extend_from_slice(b",\"s2c_sizes\":");
     put_sizes(out, &flow.s2c.sizes);
+    out.extend_from_slice(b",\"duration\":");
+    serde_json::to_writer(&mut *out, &crate::record::duration(flow))?;
+    out.extend_from_slice(b",\"c2s_payload_bytes\":");
+    put_u64(out, flow.c2s.payload_bytes);
+    out.extend_from_slice(b",\"s2c_payload_bytes\":");
+    put_u64(out, flow.s2c.payload_bytes);
+    out.extend_from_slice(b",\"c2s_tcp_flags\":");
+    put_u64(out, u64::from(flow.c2s.tcp_flags));
+    out.extend_from_slice(b",\"s2c_tcp_flags\":");
+    put_u64(out, u64::from(flow.s2c.tcp_flags));
+    out.extend_from_slice(b",\"end_reason\":\"");
+    out.extend_from_slice(flow.end.as_str().as_bytes());
+    out.push(b'"');
     if payload {
         out.extend_from_slice(b",\"c2s_payload\":");
         put_hex(out, &flow.c2s_payload);
@@ -128,11 +141,11 @@ pub(crate) fn sample_flow(i: u32) -> Flow {
     let stats = |packets: u64, sizes: Vec<u32>| dpi_core::DirectionStats {
         packets,
         bytes: packets * 1514 + u64::from(i),
-        payload_bytes: 0,
+        payload_bytes: packets * 1000 + u64::from(i % 3),
         first_ts: None,
         last_ts: None,
         first_payload_ts: None,
-        tcp_flags: 0,
+        tcp_flags: (i * 37) as u8,
         sizes,
         iats: Vec::new(),
     };
@@ -174,7 +187,13 @@ pub(crate) fn sample_flow(i: u32) -> Flow {
         } else {
             vec![0xff, 0, 0x0a, i as u8]
         },
-        end: dpi_core::FlowEnd::Flushed,
+        end: [
+            dpi_core::FlowEnd::Flushed,
+            dpi_core::FlowEnd::Closed,
+            dpi_core::FlowEnd::IdleTimeout,
+            dpi_core::FlowEnd::ActiveTimeout,
+            dpi_core::FlowEnd::Evicted,
+        ][i as usize % 5],
     }
 }
 

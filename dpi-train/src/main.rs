@@ -84,9 +84,11 @@ const CONVERT_EXAMPLES: &str = "Examples:
   dpi classify --sig custom.rules --sig signatures/default.rules capture.pcap";
 
 /// The exit statuses, as `dpi --help` shows them.
-const EXIT_STATUS: &str = "Exit status: 0 when everything was read and written; 1 when an input \
-could not be used (a capture, signature or label file that is missing, corrupt or over a limit: \
-what could be read is still written) or the run failed; 2 when the command line is wrong.";
+const EXIT_STATUS: &str = "Exit status: 0 when everything was read and written, or when the \
+reader of the output went away (a closed pipe, as with `| head`: the program ends quietly); 1 \
+when an input could not be used (a capture, signature or label file that is missing, corrupt or \
+over a limit: what could be read is still written, and the message names the file and place) or \
+the run failed (an output that cannot be written); 2 when the command line is wrong.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -102,9 +104,18 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dpi: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is a write into a pipe whose reader went away.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -76,6 +76,27 @@ pub struct FlowRecord {
     pub c2s_sizes: Vec<u32>,
     /// Payload sizes of the first K payload packets from the responder.
     pub s2c_sizes: Vec<u32>,
+    /// `last_ts - first_ts`, seconds (computed from nanoseconds).
+    #[serde(default)]
+    pub duration: f64,
+    /// Transport payload bytes from the initiator.
+    #[serde(default)]
+    pub c2s_payload_bytes: u64,
+    /// Transport payload bytes from the responder.
+    #[serde(default)]
+    pub s2c_payload_bytes: u64,
+    /// OR of the TCP flags the initiator sent (FIN 1, SYN 2, RST 4, PSH 8,
+    /// ACK 16, URG 32, ECE 64, CWR 128); 0 for other transports.
+    #[serde(default)]
+    pub c2s_tcp_flags: u8,
+    /// OR of the TCP flags the responder sent.
+    #[serde(default)]
+    pub s2c_tcp_flags: u8,
+    /// Why the flow ended: `idle`, `active` (the active timeout),
+    /// `closed` (TCP: a FIN each way or a RST, then the linger),
+    /// `evicted` (the live-flow cap) or `flushed` (the end of the input).
+    #[serde(default)]
+    pub end_reason: String,
     /// Hex of the first N bytes of user data from the initiator.
     pub c2s_payload: String,
     /// Hex of the first N bytes of user data from the responder.
@@ -119,6 +140,11 @@ fn ip_string(ip: std::net::IpAddr) -> String {
     s
 }
 
+/// A flow's duration in seconds, from its nanosecond timestamps.
+pub fn duration(flow: &Flow) -> f64 {
+    flow.last_ts.nanos_since(flow.first_ts) as f64 / 1e9
+}
+
 impl FlowRecord {
     /// The record of `flow`, read from capture `file`.
     pub fn new(file: &str, flow: &Flow) -> Self {
@@ -139,6 +165,12 @@ impl FlowRecord {
             s2c_bytes: flow.s2c.bytes,
             c2s_sizes: flow.c2s.sizes.clone(),
             s2c_sizes: flow.s2c.sizes.clone(),
+            duration: duration(flow),
+            c2s_payload_bytes: flow.c2s.payload_bytes,
+            s2c_payload_bytes: flow.s2c.payload_bytes,
+            c2s_tcp_flags: flow.c2s.tcp_flags,
+            s2c_tcp_flags: flow.s2c.tcp_flags,
+            end_reason: flow.end.as_str().to_string(),
             c2s_payload: hex(&flow.c2s_payload),
             s2c_payload: hex(&flow.s2c_payload),
         }
@@ -175,6 +207,12 @@ pub const CSV_COLUMNS: &[&str] = &[
     "s2c_bytes",
     "c2s_sizes",
     "s2c_sizes",
+    "duration",
+    "c2s_payload_bytes",
+    "s2c_payload_bytes",
+    "c2s_tcp_flags",
+    "s2c_tcp_flags",
+    "end_reason",
     "c2s_payload",
     "s2c_payload",
 ];
@@ -219,6 +257,12 @@ impl FlowRecord {
             self.s2c_bytes.to_string(),
             join_sizes(&self.c2s_sizes),
             join_sizes(&self.s2c_sizes),
+            format!("{:.9}", self.duration),
+            self.c2s_payload_bytes.to_string(),
+            self.s2c_payload_bytes.to_string(),
+            self.c2s_tcp_flags.to_string(),
+            self.s2c_tcp_flags.to_string(),
+            self.end_reason.clone(),
             self.c2s_payload.clone(),
             self.s2c_payload.clone(),
         ]

@@ -1,9 +1,14 @@
 //! Runs captures through dpi-core's flow meter, in parallel over files, and
 //! hands the flows to a sink in a deterministic order (the order of the files given).
+//!
+//! The path `-` is standard input, read as a stream (see [`STDIN`]): flows
+//! reach the sink as they end, also while the input stays open.
 
 use std::io::IsTerminal;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
 
-use dpi_core::{FileSummary, Flow, FlowConfig, FlowMeter};
+use dpi_core::{CaptureReader, FileSummary, Flow, FlowConfig, FlowMeter, LinkType, Timestamp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
@@ -48,10 +53,29 @@ pub fn progress_bar(paths: &[String], enabled: bool, what: &str) -> ProgressBar 
     pb
 }
 
+/// The capture path that means standard input. Read alone, in the
+/// calling thread, while a second thread parses the stream: when no frame
+/// came for [`TICK`], the flow table's time is moved on by the time
+/// waited (from the last frame's stamp), so idle flows and closed TCP
+/// flows end while the writer of the stream is quiet.
+pub const STDIN: &str = "-";
+
+/// How long a quiet standard input is waited for before the flow table's
+/// time moves on.
+pub const TICK: Duration = Duration::from_millis(200);
+
+/// Frames read from standard input and not yet taken: the reading thread
+/// waits when this many are queued.
+const QUEUE: usize = 1024;
+
 fn one_file(path: &str, cfg: &FlowConfig) -> (Vec<Flow>, FileSummary) {
     let mut meter = FlowMeter::new(cfg.clone());
     let mut flows = Vec::new();
-    let summary = meter.read_file(path, &mut |f| flows.push(f));
+    let summary = if path == STDIN {
+        meter.read_from(std::io::stdin().lock(), "<stdin>", &mut |f| flows.push(f))
+    } else {
+        meter.read_file(path, &mut |f| flows.push(f))
+    };
     meter.flush(&mut |f| flows.push(f));
     (flows, summary)
 }
@@ -72,8 +96,13 @@ pub fn run_files<S: FlowSink>(
     } else {
         opts.threads
     };
-    if threads <= 1 || paths.len() <= 1 {
+    if threads <= 1 || paths.len() <= 1 || paths.iter().any(|p| p == STDIN) {
         for (i, path) in paths.iter().enumerate() {
+            if path == STDIN {
+                let summary = run_stdin(i, &opts.flow, sink)?;
+                sink.file_done(i, summary)?;
+                continue;
+            }
             let mut meter = FlowMeter::new(opts.flow.clone());
             let mut failed: Option<anyhow::Error> = None;
             let mut emit = |f: Flow| {
@@ -119,4 +148,125 @@ pub fn run_files<S: FlowSink>(
     }
     pb.finish_and_clear();
     Ok(())
+}
+
+/// A frame read from standard input, owned (its buffer goes back to the
+/// reading thread for the next frame).
+struct OwnedFrame {
+    link: LinkType,
+    ts: Timestamp,
+    data: Vec<u8>,
+    orig_len: u32,
+}
+
+enum Message {
+    Frame(OwnedFrame),
+    /// The end of the stream, with the error that ended it, if any.
+    End(Option<dpi_core::Error>),
+}
+
+/// Parses the capture on standard input into `frames`, reusing the
+/// buffers that come back through `spare`.
+fn read_stdin(frames: SyncSender<Message>, spare: Receiver<Vec<u8>>) {
+    let input = std::io::stdin().lock();
+    let mut reader = match CaptureReader::new(input) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = frames.send(Message::End(Some(e.with_path(STDIN_NAME))));
+            return;
+        }
+    };
+    loop {
+        let msg = match reader.next_frame() {
+            Ok(Some(f)) => {
+                let mut data = spare.try_recv().unwrap_or_default();
+                data.clear();
+                data.extend_from_slice(f.data);
+                Message::Frame(OwnedFrame {
+                    link: f.link_type,
+                    ts: f.ts,
+                    data,
+                    orig_len: f.orig_len,
+                })
+            }
+            Ok(None) => Message::End(None),
+            Err(e) => Message::End(Some(e.with_path(STDIN_NAME))),
+        };
+        let end = matches!(msg, Message::End(_));
+        if frames.send(msg).is_err() || end {
+            return;
+        }
+    }
+}
+
+/// How standard input is named in errors.
+const STDIN_NAME: &str = "<stdin>";
+
+/// Runs the capture on standard input through one flow table, handing
+/// each flow to `sink` as it ends. Stops at the first error of the sink
+/// (the reading thread ends when the input does).
+fn run_stdin<S: FlowSink>(
+    file: usize,
+    cfg: &FlowConfig,
+    sink: &mut S,
+) -> anyhow::Result<FileSummary> {
+    let (frames_tx, frames) = sync_channel(QUEUE);
+    let (spare, spare_rx) = sync_channel(QUEUE);
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || read_stdin(frames_tx, spare_rx))?;
+    let mut meter = FlowMeter::new(cfg.clone());
+    let mut out = Emit {
+        sink,
+        file,
+        failed: None,
+    };
+    // The last frame's stamp and when it came.
+    let mut last: Option<(Timestamp, Instant)> = None;
+    let error = loop {
+        match frames.recv_timeout(TICK) {
+            Ok(Message::Frame(f)) => {
+                meter.push_frame(f.link, f.ts, &f.data, f.orig_len, &mut |f| out.flow(f));
+                last = Some((f.ts, Instant::now()));
+                let _ = spare.try_send(f.data);
+            }
+            Ok(Message::End(error)) => break error,
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some((ts, at)) = last {
+                    let waited = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    let now = Timestamp::from_nanos(ts.as_nanos().saturating_add(waited));
+                    meter.expire(now, &mut |f| out.flow(f));
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break None,
+        }
+        if out.failed.is_some() {
+            break None;
+        }
+    };
+    meter.flush(&mut |f| out.flow(f));
+    if let Some(e) = out.failed {
+        return Err(e);
+    }
+    Ok(FileSummary {
+        stats: meter.stats().clone(),
+        error,
+    })
+}
+
+/// Hands flows to a sink until it fails, then keeps its error.
+struct Emit<'a, S> {
+    sink: &'a mut S,
+    file: usize,
+    failed: Option<anyhow::Error>,
+}
+
+impl<S: FlowSink> Emit<'_, S> {
+    fn flow(&mut self, f: Flow) {
+        if self.failed.is_none() {
+            if let Err(e) = self.sink.flow(self.file, f) {
+                self.failed = Some(e);
+            }
+        }
+    }
 }

@@ -170,14 +170,13 @@
 //! ```
 
 mod apps;
-mod view;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-pub use view::FlowView;
+pub use crate::view::FlowView;
 
 use crate::matcher::{BuildError, Matcher, Scratch, Tri};
 use crate::signature::{PatternKind, Signature, SignatureSet, Transport};
@@ -419,6 +418,29 @@ impl Classifier {
         })
     }
 
+    /// The classifier of the built-in signature set
+    /// ([`SignatureSet::builtin`]): the labels `dpi classify` gives when no
+    /// signature file is named.
+    ///
+    /// ```
+    /// use dpi_core::{Classifier, FlowView};
+    ///
+    /// let classifier = Classifier::builtin();
+    /// let c = classifier.classify(&FlowView::new(6, 8080).with_c2s(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    /// assert_eq!(&*c.protocol, "HTTP");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Only if the embedded set does not parse or compile, which the
+    /// crate's tests rule out.
+    pub fn builtin() -> Classifier {
+        match Classifier::new(&SignatureSet::builtin()) {
+            Ok(c) => c,
+            Err(e) => panic!("the built-in signature set does not compile: {e}"),
+        }
+    }
+
     /// The matcher underneath.
     pub fn matcher(&self) -> &Matcher {
         &self.matcher
@@ -553,6 +575,43 @@ impl Classifier {
     ) -> Classification {
         let best = self.best(view, scratch);
         self.with_app(self.label_of(best), view, meta)
+    }
+
+    /// Labels a finished flow as `dpi classify` does: the protocol fields
+    /// are read from every byte the flow kept (a whole TLS or QUIC
+    /// handshake included), the signatures run over the first `bytes`
+    /// bytes per direction (give [`FlowConfig::payload_bytes`](crate::FlowConfig::payload_bytes),
+    /// so that labels do not depend on the handshake bound). Returns the
+    /// label and the fields.
+    ///
+    /// ```
+    /// use dpi_core::{Classifier, FlowConfig, FlowMeter, LinkType, Timestamp};
+    /// use dpi_core::matcher::Scratch;
+    ///
+    /// let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    /// let frame = dpi_core::testing::udp_ipv4_frame([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, query);
+    /// let cfg = FlowConfig::classification();
+    /// let bytes = cfg.payload_bytes;
+    /// let mut meter = FlowMeter::new(cfg);
+    /// let mut flows = Vec::new();
+    /// meter.push_frame(LinkType::ETHERNET, Timestamp::from_micros(1), &frame, frame.len() as u32, &mut |f| flows.push(f));
+    /// meter.flush(&mut |f| flows.push(f));
+    ///
+    /// let classifier = Classifier::builtin();
+    /// let (c, meta) = classifier.classify_flow(&flows[0], bytes, &mut Scratch::new());
+    /// assert_eq!(&*c.protocol, "DNS");
+    /// assert_eq!(meta.hostname.as_deref(), Some("www.example.com"));
+    /// ```
+    pub fn classify_flow(
+        &self,
+        flow: &crate::Flow,
+        bytes: usize,
+        scratch: &mut Scratch,
+    ) -> (Classification, Metadata) {
+        let view = FlowView::from(flow);
+        let meta = view.metadata();
+        let c = self.classify_with_metadata_in(&view.first_bytes(bytes), &meta, scratch);
+        (c, meta)
     }
 
     /// Every matching signature's label, in precedence order (the first is

@@ -72,6 +72,16 @@ pub struct FlowConfig {
     /// gap to fill (0 keeps in-order data only). Values above 4096 are
     /// treated as 4096. Default 8.
     pub reorder_segments: usize,
+    /// TCP: how long a closed flow (a FIN seen each way, or a RST) stays
+    /// in the table before it ends ([`FlowEnd::Closed`]), so that
+    /// retransmissions and the last ACKs still count to it. Time is
+    /// capture time, as for the idle timeout: the first packet or
+    /// [`FlowTable::expire`] more than this after the close ends the flow;
+    /// a SYN without ACK on the same endpoints ends it at once (a new
+    /// connection). `None` follows no close: TCP flows end like the others.
+    /// Default 2 s, a little above the 1 s initial retransmission timeout
+    /// of RFC 6298 (section 2.1).
+    pub close_linger: Option<Duration>,
 }
 
 impl Default for FlowConfig {
@@ -85,6 +95,43 @@ impl Default for FlowConfig {
             udp_concat: false,
             handshake_bytes: 0,
             reorder_segments: 8,
+            close_linger: Some(Duration::from_secs(2)),
+        }
+    }
+}
+
+impl FlowConfig {
+    /// User-data bytes per direction that `dpi classify` keeps and
+    /// classifies on (N): rules look for literals (an HTTP `Host:` header,
+    /// a TLS server name) well past the first 64 bytes.
+    pub const CLASSIFY_BYTES: usize = 512;
+
+    /// Bytes of an opening TLS ClientHello or of a QUIC client's Initial
+    /// datagrams that `dpi classify` keeps for the protocol fields
+    /// ([`FlowConfig::handshake_bytes`]): a QUIC ClientHello often spans two
+    /// Initial datagrams of 1,200 bytes or more, and a TLS ClientHello with
+    /// post-quantum key shares passes 1,700 bytes.
+    pub const CLASSIFY_HANDSHAKE_BYTES: usize = 4096;
+
+    /// The settings `dpi classify` uses by default: the defaults, with
+    /// [`CLASSIFY_BYTES`](Self::CLASSIFY_BYTES) bytes per direction and
+    /// handshakes kept up to
+    /// [`CLASSIFY_HANDSHAKE_BYTES`](Self::CLASSIFY_HANDSHAKE_BYTES). Give
+    /// the flows to [`Classifier::classify_flow`](crate::Classifier::classify_flow)
+    /// with `payload_bytes` to get its labels.
+    ///
+    /// ```
+    /// use dpi_core::FlowConfig;
+    ///
+    /// let cfg = FlowConfig::classification();
+    /// assert_eq!((cfg.payload_bytes, cfg.handshake_bytes), (512, 4096));
+    /// assert_eq!(cfg.idle_timeout, FlowConfig::default().idle_timeout);
+    /// ```
+    pub fn classification() -> Self {
+        FlowConfig {
+            payload_bytes: Self::CLASSIFY_BYTES,
+            handshake_bytes: Self::CLASSIFY_HANDSHAKE_BYTES,
+            ..FlowConfig::default()
         }
     }
 }
@@ -100,6 +147,27 @@ pub enum FlowEnd {
     Evicted,
     /// Emitted by [`FlowTable::flush`] at the end of input.
     Flushed,
+    /// TCP: closed by a FIN each way or a RST, then
+    /// [`FlowConfig::close_linger`] passed.
+    Closed,
+}
+
+impl FlowEnd {
+    /// The reason's name in records: `idle`, `active`, `evicted`,
+    /// `flushed` or `closed`.
+    ///
+    /// ```
+    /// assert_eq!(dpi_core::FlowEnd::Closed.as_str(), "closed");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowEnd::IdleTimeout => "idle",
+            FlowEnd::ActiveTimeout => "active",
+            FlowEnd::Evicted => "evicted",
+            FlowEnd::Flushed => "flushed",
+            FlowEnd::Closed => "closed",
+        }
+    }
 }
 
 /// Counters of one direction of a flow.

@@ -326,6 +326,17 @@ impl Stream {
     }
 
     /// Cuts the buffer down to the user data that was captured.
+    /// How many of `buf`'s bytes are captured for good while the flow is
+    /// live: TCP, the contiguous prefix (out-of-order ranges wait beyond
+    /// it); datagrams, all of them.
+    pub(crate) fn ready(&self, buf: &[u8], is_tcp: bool) -> usize {
+        if is_tcp {
+            buf.len().min(self.contig as usize)
+        } else {
+            buf.len()
+        }
+    }
+
     pub(crate) fn finish(&self, buf: &mut Vec<u8>, is_tcp: bool) {
         if is_tcp {
             buf.truncate(self.contig as usize);

@@ -12,6 +12,7 @@
 //! that order approximate (expiry stops at the first front flow that is not
 //! idle yet); they never panic or underflow.
 
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use super::key::FlowKey;
 use super::stream::Stream;
 use super::{DirectionStats, Flow, FlowConfig, FlowEnd};
-use crate::{Fragment, Packet, Timestamp};
+use crate::{Classification, FlowView, Fragment, Packet, Timestamp};
 
 /// End of a list.
 const NIL: u32 = u32::MAX;
@@ -43,6 +44,13 @@ struct Live {
     flow: Flow,
     c2s: Stream,
     s2c: Stream,
+    /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
+    /// [`FlowConfig::close_linger`] later.
+    closed_at: Option<Timestamp>,
+    /// The final label, once given (see `FlowMeter::push_frame_events`).
+    label: Option<Classification>,
+    /// The byte buffers were released: no more bytes are kept.
+    released: bool,
 }
 
 /// List links of one slab entry (the free list uses `next` only), with the
@@ -127,6 +135,12 @@ pub struct FlowTable {
     head: u32,
     /// Most recently seen live flow.
     tail: u32,
+    /// Linger after a TCP close, in nanoseconds; `None` when closes are
+    /// not followed.
+    linger_ns: Option<u64>,
+    /// Closed TCP flows waiting out the linger, in the order they closed:
+    /// (slot, close time).
+    closing: VecDeque<(u32, Timestamp)>,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -143,7 +157,6 @@ impl FlowTable {
             payload_bytes: cfg.payload_bytes.min(MAX_PAYLOAD_BYTES),
             feature_packets: cfg.feature_packets.min(MAX_FEATURE_PACKETS),
             reorder: cfg.reorder_segments.min(MAX_REORDER),
-            cfg,
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
@@ -151,6 +164,9 @@ impl FlowTable {
             free: NIL,
             head: NIL,
             tail: NIL,
+            linger_ns: cfg.close_linger.map(nanos),
+            closing: VecDeque::new(),
+            cfg,
         }
     }
 
@@ -172,10 +188,23 @@ impl FlowTable {
         pkt: &Packet<'_>,
         emit: &mut F,
     ) {
+        self.process_labelled(ts, wire_len, pkt, &mut |f, _| emit(f));
+    }
+
+    /// [`process`](Self::process), handing each finished flow with the
+    /// label kept for it ([`label_slot`](Self::label_slot)); returns the
+    /// slot of the packet's flow.
+    pub(crate) fn process_labelled<F: FnMut(Flow, Option<Classification>)>(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        pkt: &Packet<'_>,
+        emit: &mut F,
+    ) -> Option<u32> {
         if pkt.fragment == Fragment::Later {
-            return;
+            return None;
         }
-        self.expire(ts, emit);
+        self.expire_labelled(ts, emit);
         let (key, src_is_lo) = FlowKey::of(pkt);
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
@@ -189,7 +218,10 @@ impl FlowTable {
             let first_ts = self.slots[idx as usize]
                 .as_ref()
                 .map_or(ts, |l| l.flow.first_ts);
-            let end = if ts.nanos_since(self.links[idx as usize].last) > self.idle_ns {
+            let closed_at = self.slots[idx as usize].as_ref().and_then(|l| l.closed_at);
+            let end = if closed_at.is_some_and(|c| self.closed_for_good(c, ts, pkt)) {
+                Some(FlowEnd::Closed)
+            } else if ts.nanos_since(self.links[idx as usize].last) > self.idle_ns {
                 Some(FlowEnd::IdleTimeout)
             } else if ts.nanos_since(first_ts) > self.active_ns {
                 Some(FlowEnd::ActiveTimeout)
@@ -215,27 +247,99 @@ impl FlowTable {
             self.feature_packets,
             self.cfg.udp_concat,
         );
+        let track = self.linger_ns.is_some();
         if let Some(live) = self.slots[idx as usize].as_mut() {
             live.account(src_is_lo, ts, wire_len, pkt, n, k, concat);
+            if track && live.closed_at.is_none() && live.is_closed() {
+                live.closed_at = Some(ts);
+                self.closing.push_back((idx, ts));
+            }
         }
+        Some(idx)
+    }
+
+    /// The live flow in slot `idx`: its view (the bytes captured for good
+    /// so far), whether it is closed (no more bytes will be kept), the
+    /// flow, and the label kept for it.
+    pub(crate) fn label_slot(
+        &mut self,
+        idx: u32,
+    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Classification>)> {
+        let live = self.slots.get_mut(idx as usize)?.as_mut()?;
+        let is_tcp = live.flow.protocol == TCP;
+        let mut view = FlowView::from(&live.flow);
+        view.c2s = &view.c2s[..live.c2s.ready(view.c2s, is_tcp)];
+        view.s2c = &view.s2c[..live.s2c.ready(view.s2c, is_tcp)];
+        Some((view, live.closed_at.is_some(), &live.flow, &mut live.label))
+    }
+
+    /// Frees the byte buffers of the live flow in slot `idx` and stops
+    /// capturing its bytes.
+    pub(crate) fn release_bytes(&mut self, idx: u32) {
+        if let Some(live) = self.slots.get_mut(idx as usize).and_then(|s| s.as_mut()) {
+            live.released = true;
+            live.flow.c2s_payload = Vec::new();
+            live.flow.s2c_payload = Vec::new();
+        }
+    }
+
+    /// Whether a packet at `ts` finds a flow closed at `closed_at` over:
+    /// the linger has passed, or the packet opens a new connection (a SYN
+    /// without ACK: the port pair is reused).
+    fn closed_for_good(&self, closed_at: Timestamp, ts: Timestamp, pkt: &Packet<'_>) -> bool {
+        let linger = self.linger_ns.unwrap_or(u64::MAX);
+        let syn = crate::TcpInfo::SYN;
+        let opens = pkt
+            .tcp
+            .is_some_and(|t| t.flags & (syn | crate::TcpInfo::ACK) == syn);
+        opens || ts.nanos_since(closed_at) > linger
     }
 
     /// Advances time to `now` without a packet: every flow idle for longer
     /// than the idle timeout at `now` is finished and handed to `emit`.
     /// A `now` earlier than the flows' last packets finishes nothing.
     pub fn expire<F: FnMut(Flow)>(&mut self, now: Timestamp, emit: &mut F) {
+        self.expire_labelled(now, &mut |f, _| emit(f));
+    }
+
+    /// [`expire`](Self::expire) with the labels kept.
+    pub(crate) fn expire_labelled<F: FnMut(Flow, Option<Classification>)>(
+        &mut self,
+        now: Timestamp,
+        emit: &mut F,
+    ) {
         while self.head != NIL
             && now.nanos_since(self.links[self.head as usize].last) > self.idle_ns
         {
             self.finish(self.head, FlowEnd::IdleTimeout, emit);
         }
+        let linger = self.linger_ns.unwrap_or(u64::MAX);
+        while let Some(&(idx, closed_at)) = self.closing.front() {
+            if now.nanos_since(closed_at) <= linger {
+                break;
+            }
+            self.closing.pop_front();
+            // The slot may have been finished (and reused) since it closed.
+            let still = self.slots[idx as usize]
+                .as_ref()
+                .is_some_and(|l| l.closed_at == Some(closed_at));
+            if still {
+                self.finish(idx, FlowEnd::Closed, emit);
+            }
+        }
     }
 
     /// Finishes every live flow, longest-idle first.
     pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
+        self.flush_labelled(&mut |f, _| emit(f));
+    }
+
+    /// [`flush`](Self::flush) with the labels kept.
+    pub(crate) fn flush_labelled<F: FnMut(Flow, Option<Classification>)>(&mut self, emit: &mut F) {
         while self.head != NIL {
             self.finish(self.head, FlowEnd::Flushed, emit);
         }
+        self.closing.clear();
     }
 
     /// Live flows.
@@ -249,7 +353,7 @@ impl FlowTable {
     }
 
     /// Makes a flow for `pkt`, evicting the longest-idle flow when full.
-    fn create<F: FnMut(Flow)>(
+    fn create<F: FnMut(Flow, Option<Classification>)>(
         &mut self,
         key: FlowKey,
         hash: u64,
@@ -304,6 +408,9 @@ impl FlowTable {
             },
             c2s: stream(is_tcp).with_handshake_bound(handshake),
             s2c: stream(is_tcp),
+            closed_at: None,
+            label: None,
+            released: false,
         };
         let idx = if self.free != NIL {
             let idx = self.free;
@@ -331,7 +438,12 @@ impl FlowTable {
     }
 
     /// Takes the flow in slot `idx` out of the table and emits it.
-    fn finish<F: FnMut(Flow)>(&mut self, idx: u32, end: FlowEnd, emit: &mut F) {
+    fn finish<F: FnMut(Flow, Option<Classification>)>(
+        &mut self,
+        idx: u32,
+        end: FlowEnd,
+        emit: &mut F,
+    ) {
         self.unlink(idx);
         let live = self.slots[idx as usize].take();
         self.links[idx as usize].next = self.free;
@@ -341,7 +453,8 @@ impl FlowTable {
             if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
                 entry.remove();
             }
-            emit(live.into_flow(end));
+            let label = live.label.clone();
+            emit(live.into_flow(end), label);
         }
     }
 
@@ -412,6 +525,11 @@ impl Live {
         };
         let flags = pkt.tcp.map_or(0, |t| t.flags);
         stats.record(ts, wire_len, pkt.payload_len, flags, k);
+        // After a close (a FIN each way, or a RST) no byte is added: the
+        // flow's bytes are what its label was decided on.
+        if self.released || self.closed_at.is_some() {
+            return;
+        }
         if flow.protocol == TCP {
             if let Some(tcp) = &pkt.tcp {
                 stream.tcp_segment(buf, n, tcp, pkt.payload, pkt.payload_len);
@@ -421,6 +539,15 @@ impl Live {
                 pkt.payload.len() >= pkt.payload_len as usize && pkt.fragment == Fragment::Whole;
             stream.datagram_payload(buf, n, pkt.payload, complete, concat);
         }
+    }
+
+    /// TCP: a RST was seen, or a FIN each way.
+    fn is_closed(&self) -> bool {
+        use crate::TcpInfo;
+        let f = &self.flow;
+        f.protocol == TCP
+            && ((f.c2s.tcp_flags | f.s2c.tcp_flags) & TcpInfo::RST != 0
+                || f.c2s.tcp_flags & f.s2c.tcp_flags & TcpInfo::FIN != 0)
     }
 
     /// The finished record.
@@ -693,6 +820,99 @@ mod tests {
         );
         assert_eq!((flows[1].end, flows[1].client), (FlowEnd::Flushed, B));
         assert_eq!(flows[1].c2s_payload, b"two");
+    }
+
+    const FIN: u8 = TcpInfo::FIN;
+    const RST: u8 = TcpInfo::RST;
+
+    fn ms(m: u64) -> Timestamp {
+        Timestamp::from_nanos(m * 1_000_000)
+    }
+
+    #[test]
+    fn tcp_close_ends_the_flow_after_the_linger() {
+        // Rows: the closing packets, then whether a packet 1 s later still
+        // counts to the flow, and what ends it.
+        let cases: [(&str, &[(IpAddr, u8)]); 4] = [
+            ("fin each way", &[(A, FIN | ACK), (B, FIN | ACK), (A, ACK)]),
+            ("rst from the server", &[(B, RST)]),
+            ("rst from the client", &[(A, RST | ACK)]),
+            ("fin one way only", &[(A, FIN | ACK)]),
+        ];
+        for (name, closing) in cases {
+            let mut r = Run::new(FlowConfig::default());
+            r.push(ms(0), &tcp(A, 1000, B, 80, 1, SYN, b""));
+            r.push(ms(1), &tcp(B, 80, A, 1000, 1, SYN | ACK, b""));
+            for (i, &(src, flags)) in closing.iter().enumerate() {
+                let (sp, dst, dp) = if src == A {
+                    (1000, B, 80)
+                } else {
+                    (80, A, 1000)
+                };
+                r.push(ms(10 + i as u64), &tcp(src, sp, dst, dp, 2, flags, b""));
+            }
+            let closed = name != "fin one way only";
+            // A retransmission within the linger counts to the flow.
+            r.push(ms(1000), &tcp(A, 1000, B, 80, 2, ACK, b""));
+            assert!(r.out.is_empty(), "{name}");
+            let out = &mut r.out;
+            r.table.expire(ms(2000), &mut |f| out.push(f));
+            assert!(r.out.is_empty(), "{name}: the linger runs from the close");
+            let out = &mut r.out;
+            r.table
+                .expire(ms(2011 + closing.len() as u64), &mut |f| out.push(f));
+            if closed {
+                assert_eq!(r.out.len(), 1, "{name}");
+                assert_eq!(r.out[0].end, FlowEnd::Closed, "{name}");
+                assert_eq!(
+                    r.out[0].c2s.packets + r.out[0].s2c.packets,
+                    3 + closing.len() as u64
+                );
+                assert!(r.table.is_empty(), "{name}");
+            } else {
+                assert!(r.out.is_empty(), "{name}");
+                assert_eq!(r.table.len(), 1, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_packet_after_the_linger_starts_a_new_flow() {
+        let mut r = Run::new(FlowConfig::default());
+        r.push(ms(0), &tcp(A, 1000, B, 80, 1, SYN, b""));
+        r.push(ms(5), &tcp(B, 80, A, 1000, 1, RST | ACK, b""));
+        r.push(ms(2006), &tcp(A, 1000, B, 80, 2, ACK, b"late"));
+        assert_eq!(r.out.len(), 1);
+        assert_eq!(r.out[0].end, FlowEnd::Closed);
+        let flows = r.flush();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(flows[1].c2s_payload, b"late");
+    }
+
+    #[test]
+    fn a_syn_on_a_closed_flow_starts_a_new_one_at_once() {
+        let mut r = Run::new(FlowConfig::default());
+        r.push(ms(0), &tcp(A, 1000, B, 80, 1, SYN, b""));
+        r.push(ms(1), &tcp(A, 1000, B, 80, 2, FIN | ACK, b""));
+        r.push(ms(2), &tcp(B, 80, A, 1000, 2, FIN | ACK, b""));
+        r.push(ms(3), &tcp(A, 1000, B, 80, 900, SYN, b""));
+        assert_eq!(r.out.len(), 1);
+        assert_eq!((r.out[0].end, r.out[0].c2s.packets), (FlowEnd::Closed, 2));
+        assert_eq!(r.table.len(), 1);
+    }
+
+    #[test]
+    fn closes_are_not_followed_without_a_linger() {
+        let mut r = Run::new(FlowConfig {
+            close_linger: None,
+            ..FlowConfig::default()
+        });
+        r.push(ms(0), &tcp(A, 1000, B, 80, 1, SYN, b""));
+        r.push(ms(1), &tcp(B, 80, A, 1000, 1, RST, b""));
+        r.push(ms(60_000), &tcp(A, 1000, B, 80, 1, SYN, b""));
+        let flows = r.flush();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].end, FlowEnd::Flushed);
     }
 
     #[test]
@@ -1131,6 +1351,7 @@ mod proptests {
             udp_concat in any::<bool>(),
             expire_every in 0usize..20,
             handshake_bytes in prop_oneof![Just(0usize), 0usize..80],
+            linger_s in prop_oneof![Just(None), (0u64..5).prop_map(Some)],
         ) {
             let cfg = FlowConfig {
                 idle_timeout: Duration::from_secs(idle_s),
@@ -1141,6 +1362,7 @@ mod proptests {
                 udp_concat,
                 handshake_bytes,
                 reorder_segments: reorder,
+                close_linger: linger_s.map(Duration::from_secs),
             };
             let mut table = FlowTable::new(cfg);
             let mut out: Vec<Flow> = Vec::new();

@@ -839,7 +839,7 @@ mod tests {
 
     #[test]
     fn many_offsets_and_ports_stay_linear() {
-        use crate::classify::FlowView;
+        use crate::view::FlowView;
         let n = (MAX_FIXED_OFFSETS + 500) as u32;
         let set = spread_set(n, 256);
         let m = build(&set).unwrap();

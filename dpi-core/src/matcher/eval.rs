@@ -4,8 +4,8 @@
 use regex_automata::{Anchored, Input};
 
 use super::compile::{Probe, ProbeKind};
-use crate::classify::FlowView;
 use crate::signature::{Feature, Position, Side};
+use crate::view::FlowView;
 
 /// A three-valued answer: holds, cannot hold whatever arrives later, or
 /// not decided yet.

@@ -73,8 +73,8 @@ mod eval;
 
 use std::fmt;
 
-use crate::classify::FlowView;
 use crate::signature::{Direction, SignatureSet};
+use crate::view::FlowView;
 
 pub(crate) use compile::pattern_weight;
 pub(crate) use eval::Tri;

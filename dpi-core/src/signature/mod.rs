@@ -45,6 +45,7 @@
 //! ```
 
 mod apps;
+mod builtin;
 mod error;
 mod extended;
 pub mod limits;
@@ -57,6 +58,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use apps::{check_domain, normalise_host, AppKind, AppRule, HostMatch};
+pub use builtin::{
+    builtin_hand_rules, learnt_tier, try_builtin, APPS_RULES, DEFAULT_RULES, STD_SIG, TRAINED_RULES,
+};
 use error::ErrorList;
 pub use error::{NotExpressible, RegexError, SignatureError, SignatureErrors};
 pub use extended::{parse_extended, to_extended};

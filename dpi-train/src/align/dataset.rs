@@ -10,7 +10,7 @@
 //! | key | type | meaning |
 //! | --- | --- | --- |
 //! | `capture` | string | the capture's file name (`1kxun.pcap`) |
-//! | `file` .. `s2c_payload` | | the [`FlowRecord`] fields, in its order: `file` (path), `transport`, `src_ip`, `src_port` (u16), `dst_ip`, `dst_port` (u16), `vlan` (u16, 0 untagged), `tunnel` (string?), `first_ts`, `last_ts` (f64 Unix seconds), `c2s_packets`, `s2c_packets`, `c2s_bytes`, `s2c_bytes` (u64), `c2s_sizes`, `s2c_sizes` (lists of u32), `c2s_payload`, `s2c_payload` (lower-case hex of the first user-data bytes) |
+//! | `file` .. `s2c_payload` | | the [`FlowRecord`] fields, in its order: `file` (path), `transport`, `src_ip`, `src_port` (u16), `dst_ip`, `dst_port` (u16), `vlan` (u16, 0 untagged), `tunnel` (string?), `first_ts`, `last_ts` (f64 Unix seconds), `c2s_packets`, `s2c_packets`, `c2s_bytes`, `s2c_bytes` (u64), `c2s_sizes`, `s2c_sizes` (lists of u32), `duration` (f64 seconds), `c2s_payload_bytes`, `s2c_payload_bytes` (u64), `c2s_tcp_flags`, `s2c_tcp_flags` (u8, OR of the flags), `end_reason` (`idle`, `active`, `closed`, `evicted`, `flushed`; JSON lines only), `c2s_payload`, `s2c_payload` (lower-case hex of the first user-data bytes) |
 //!
 //! then, for each reference tool `<t>` asked for (`ndpi`, `lpi`, `argus`),
 //! in that order, seven keys that are all null when the tool has no record

@@ -24,6 +24,12 @@ fn flow(t: &str, a: &str, ap: u16, b: &str, bp: u16, first: f64, last: f64) -> F
         s2c_bytes: 60,
         c2s_sizes: vec![],
         s2c_sizes: vec![],
+        duration: last - first,
+        c2s_payload_bytes: 0,
+        s2c_payload_bytes: 0,
+        c2s_tcp_flags: 0,
+        s2c_tcp_flags: 0,
+        end_reason: "flushed".into(),
         c2s_payload: String::new(),
         s2c_payload: String::new(),
     }

@@ -42,8 +42,10 @@ use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
 use crate::runner::{run_files, FlowSink};
 
 /// User-data bytes per direction that `dpi classify` keeps unless `--bytes`
-/// says otherwise. More than `dpi extract`'s 64: rules look for literals
-/// (an HTTP `Host:` header, a TLS server name) well past the first bytes.
+/// says otherwise: [`dpi_core::FlowConfig::CLASSIFY_BYTES`], written out
+/// for the argument parser (a test checks they agree). More than `dpi
+/// extract`'s 64: rules look for literals (an HTTP `Host:` header, a TLS
+/// server name) well past the first bytes.
 pub const DEFAULT_BYTES: &str = "512";
 
 /// Bytes of an opening TLS ClientHello or of a QUIC client's Initial
@@ -51,7 +53,7 @@ pub const DEFAULT_BYTES: &str = "512";
 /// otherwise: a QUIC ClientHello often spans two Initial datagrams of 1,200
 /// bytes or more, and a TLS ClientHello with post-quantum key shares
 /// passes 1,700 bytes.
-pub const DEFAULT_HANDSHAKE_BYTES: usize = 4096;
+pub const DEFAULT_HANDSHAKE_BYTES: usize = dpi_core::FlowConfig::CLASSIFY_HANDSHAKE_BYTES;
 
 /// Output formats of `dpi classify`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -98,7 +100,8 @@ pub struct ClassifyArgs {
     pub ipfix: crate::ipfix::IpfixArgs,
     #[command(flatten)]
     pub flow: FlowArgs,
-    /// pcap or pcapng files.
+    /// pcap or pcapng files; `-` reads standard input as a stream (each
+    /// record is written as its flow ends, also while the input is open).
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<String>,
 }
@@ -518,14 +521,20 @@ pub fn label_flow(
     metadata: bool,
     scratch: &mut Scratch,
 ) -> (Classification, Metadata) {
-    let meta = if metadata {
-        flow.metadata()
+    // The classifier sees N bytes, also of flows that kept a handshake for
+    // the protocol fields; the application rules see the fields (none
+    // without metadata).
+    let (c, meta) = if metadata {
+        classifier.classify_flow(flow, bytes, scratch)
     } else {
-        Metadata::default()
+        let meta = Metadata::default();
+        let view = FlowView::from(&*flow).first_bytes(bytes);
+        let c = classifier.classify_with_metadata_in(&view, &meta, scratch);
+        (c, meta)
     };
+    // So do the payload columns.
     flow.c2s_payload.truncate(bytes);
     flow.s2c_payload.truncate(bytes);
-    let c = classifier.classify_with_metadata_in(&FlowView::from(&*flow), &meta, scratch);
     (c, meta)
 }
 
@@ -645,6 +654,12 @@ mod tests {
         s2c_bytes: u64,
         c2s_sizes: &'a [u32],
         s2c_sizes: &'a [u32],
+        duration: f64,
+        c2s_payload_bytes: u64,
+        s2c_payload_bytes: u64,
+        c2s_tcp_flags: u8,
+        s2c_tcp_flags: u8,
+        end_reason: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         c2s_payload: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -683,6 +698,12 @@ mod tests {
                 s2c_bytes: r.s2c_bytes,
                 c2s_sizes: &r.c2s_sizes,
                 s2c_sizes: &r.s2c_sizes,
+                duration: r.duration,
+                c2s_payload_bytes: r.c2s_payload_bytes,
+                s2c_payload_bytes: r.s2c_payload_bytes,
+                c2s_tcp_flags: r.c2s_tcp_flags,
+                s2c_tcp_flags: r.s2c_tcp_flags,
+                end_reason: &r.end_reason,
                 c2s_payload: payload.then_some(r.c2s_payload.as_str()),
                 s2c_payload: payload.then_some(r.s2c_payload.as_str()),
                 protocol: &c.protocol,
@@ -739,6 +760,14 @@ mod tests {
             signature: (i % 4 != 0).then_some(i as usize),
             app_rule: (i % 5 == 1).then_some(i as usize),
         }
+    }
+
+    #[test]
+    fn defaults_are_the_librarys() {
+        assert_eq!(
+            DEFAULT_BYTES.parse::<usize>().unwrap(),
+            dpi_core::FlowConfig::CLASSIFY_BYTES
+        );
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct FlowArgs {
     /// Write here instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Flush the output after every record, also into a regular file
+    /// (records are flushed one by one anyway when the output is not a
+    /// regular file: a pipe, a terminal).
+    #[arg(long)]
+    pub line_buffered: bool,
 }
 
 impl FlowArgs {
@@ -63,13 +68,26 @@ impl FlowArgs {
         }
     }
 
-    /// The output stream: the `-o` file or standard output, buffered.
+    /// The output stream: the `-o` file or standard output, buffered;
+    /// flushed at the end of every line (so after every record of the
+    /// line formats) with `--line-buffered` or when the output is not a
+    /// regular file, so that a reader of a pipe gets each record as its
+    /// flow ends.
     pub fn open_output(&self) -> anyhow::Result<Box<dyn Write>> {
         Ok(match &self.output {
-            Some(p) => Box::new(BufWriter::new(
-                std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-            )),
-            None => Box::new(BufWriter::new(io::stdout().lock())),
+            Some(p) => {
+                let file = std::fs::File::create(p)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                let regular = file.metadata().is_ok_and(|m| m.is_file());
+                Box::new(LineFlush {
+                    inner: BufWriter::new(file),
+                    per_line: self.line_buffered || !regular,
+                })
+            }
+            None => Box::new(LineFlush {
+                inner: BufWriter::new(io::stdout().lock()),
+                per_line: self.line_buffered || !stdout_is_regular_file(),
+            }),
         })
     }
 
@@ -89,6 +107,46 @@ impl FlowArgs {
         self.output
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("--format parquet writes a file: give it with -o FILE"))
+    }
+}
+
+/// Whether standard output is a regular file (not a pipe, a terminal or a
+/// device).
+#[cfg(unix)]
+fn stdout_is_regular_file() -> bool {
+    use std::os::fd::AsFd;
+    io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.is_file())
+}
+
+/// Whether standard output is a regular file: unknown here, so no.
+#[cfg(not(unix))]
+fn stdout_is_regular_file() -> bool {
+    false
+}
+
+/// A buffered writer that flushes after a write that ends a line, when
+/// `per_line`.
+struct LineFlush<W: Write> {
+    inner: BufWriter<W>,
+    per_line: bool,
+}
+
+impl<W: Write> Write for LineFlush<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if self.per_line && n > 0 && buf[n - 1] == b'\n' {
+            self.inner.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

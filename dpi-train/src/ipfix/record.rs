@@ -28,6 +28,7 @@ pub mod end_reason {
 ///
 /// assert_eq!(flow_end_reason(FlowEnd::IdleTimeout), end_reason::IDLE_TIMEOUT);
 /// assert_eq!(flow_end_reason(FlowEnd::Flushed), end_reason::FORCED_END);
+/// assert_eq!(flow_end_reason(FlowEnd::Closed), end_reason::END_OF_FLOW);
 /// ```
 pub fn flow_end_reason(end: FlowEnd) -> u8 {
     match end {
@@ -35,6 +36,7 @@ pub fn flow_end_reason(end: FlowEnd) -> u8 {
         FlowEnd::ActiveTimeout => end_reason::ACTIVE_TIMEOUT,
         FlowEnd::Evicted => end_reason::LACK_OF_RESOURCES,
         FlowEnd::Flushed => end_reason::FORCED_END,
+        FlowEnd::Closed => end_reason::END_OF_FLOW,
     }
 }
 

@@ -1,4 +1,6 @@
-//! [`FlowView`]: what the classifier looks at.
+//! [`FlowView`]: what the classifier looks at. Its own module, below both
+//! `classify/` (which decides from it) and `matcher/` (which runs the
+//! signatures over it), so that neither imports the other for it.
 
 use crate::signature::Side;
 use crate::Flow;
@@ -109,6 +111,22 @@ impl<'a> FlowView<'a> {
     /// Sets the capture bound per direction.
     pub fn with_byte_limit(mut self, n: usize) -> Self {
         self.byte_limit = Some(n);
+        self
+    }
+
+    /// The same view with at most `n` bytes per direction: what the
+    /// classifier is given when a flow kept a handshake longer than the
+    /// bytes it classifies on.
+    ///
+    /// ```
+    /// use dpi_core::FlowView;
+    ///
+    /// let v = FlowView::new(6, 80).with_c2s(b"GET / HTTP/1.1").first_bytes(3);
+    /// assert_eq!(v.c2s, b"GET");
+    /// ```
+    pub fn first_bytes(mut self, n: usize) -> Self {
+        self.c2s = &self.c2s[..self.c2s.len().min(n)];
+        self.s2c = &self.s2c[..self.s2c.len().min(n)];
         self
     }
 

@@ -1,0 +1,112 @@
+//! Classic pcap: the file header's magic numbers, record lengths (in
+//! either order before format 2.3) and timestamps, and the fast path for
+//! a record whole in the buffer.
+
+use std::io::Read;
+
+use super::{u32_at, CaptureReader, State, Step};
+use crate::{Error, Timestamp};
+
+pub(super) const PCAP_HEADER_LEN: usize = 24;
+pub(super) const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
+pub(super) const PCAP_MAGIC_NS: u32 = 0xa1b2_3c4d;
+pub(super) const PCAP_MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
+
+/// Files written before pcap format 2.3 store the wire length before the
+/// captured length; in 2.3 files either order occurs. libpcap and Wireshark
+/// swap the two fields for such files, and so does this reader.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum PcapLengths {
+    /// Captured length, then wire length.
+    InOrder,
+    /// Wire length, then captured length (before 2.3).
+    Swapped,
+    /// Either order; the smaller one is the captured length (2.3).
+    MaybeSwapped,
+}
+
+/// The time of a pcap record: seconds and the micro- or nanosecond part.
+#[inline]
+pub(super) fn pcap_timestamp(sec: u32, frac: u32, nanos: bool) -> Timestamp {
+    let frac = u64::from(frac);
+    let frac_nanos = if nanos {
+        frac
+    } else {
+        frac.saturating_mul(1_000)
+    };
+    Timestamp::from_nanos(
+        u64::from(sec)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(frac_nanos),
+    )
+}
+impl State {
+    /// Captured length, wire length, and whether they were swapped, of the
+    /// pcap record whose header starts `data`.
+    pub(super) fn pcap_lengths(&self, data: &[u8]) -> Option<(u32, u32, bool)> {
+        let first = u32_at(data, 8, self.big_endian)?;
+        let second = u32_at(data, 12, self.big_endian)?;
+        let swap = match self.lengths {
+            PcapLengths::InOrder => false,
+            PcapLengths::Swapped => true,
+            PcapLengths::MaybeSwapped => first > second,
+        };
+        Some(if swap {
+            (second, first, true)
+        } else {
+            (first, second, false)
+        })
+    }
+
+    pub(super) fn pcap_frame(
+        &mut self,
+        sec: u32,
+        frac: u32,
+        len: usize,
+        orig_len: u32,
+        offset: u64,
+    ) -> Result<Step, Error> {
+        let iface = self.interface(0, offset)?;
+        let ts = pcap_timestamp(sec, frac, iface.ts_resolution == 9);
+        self.last_ts = ts;
+        Ok(Step::Frame {
+            start: self.record_header,
+            len,
+            orig_len,
+            link_type: iface.link_type,
+            ts,
+            interface: 0,
+        })
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// The common case of a pcap file: the next record is already whole in
+    /// the buffer. Takes it as [`advance`](Self::advance) would, in one
+    /// pass over its header; `None` leaves everything else (refills,
+    /// growth, the end, errors) to `advance`.
+    #[inline]
+    pub(super) fn pcap_record_in_buffer(&mut self) -> Option<Step> {
+        let hdr = self.state.record_header;
+        let data = self.inner.data();
+        let (caplen, orig_len, _) = self.state.pcap_lengths(data)?;
+        let len = usize::try_from(caplen).ok()?;
+        if data.len() < hdr.checked_add(len)? {
+            return None;
+        }
+        let be = self.state.big_endian;
+        let (sec, frac) = (u32_at(data, 0, be)?, u32_at(data, 4, be)?);
+        let iface = *self.state.interfaces.first()?;
+        let ts = pcap_timestamp(sec, frac, iface.ts_resolution == 9);
+        self.state.last_ts = ts;
+        self.pending = hdr + len;
+        Some(Step::Frame {
+            start: hdr,
+            len,
+            orig_len,
+            link_type: iface.link_type,
+            ts,
+            interface: 0,
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! `dpi classify` as a stream: `-` reads standard input and each record is
+//! written as its flow ends, a closed pipe ends the program quietly, and
+//! the exit statuses (0, 1 for bad input, 2 for usage errors).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
+use dpi_core::TcpInfo;
+
+const FIN: u8 = TcpInfo::FIN;
+const SYN: u8 = TcpInfo::SYN;
+const ACK: u8 = TcpInfo::ACK;
+const PSH: u8 = TcpInfo::PSH;
+
+/// A little-endian microsecond pcap of Ethernet `frames`, one per
+/// millisecond from second 1,700,000,000.
+fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        let len = f.len() as u32;
+        for v in [1_700_000_000u32, i as u32 * 1000, len, len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// One whole HTTP exchange: handshake, request, response, a FIN each way,
+/// the last ACK.
+fn http_session() -> Vec<Vec<u8>> {
+    let (c, s, cp, sp) = ([192, 0, 2, 1], [192, 0, 2, 80], 40_000, 80);
+    let req = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let (ci, si) = (1000u32, 5000u32);
+    let rl = req.len() as u32;
+    let sl = resp.len() as u32;
+    vec![
+        tcp_ipv4_frame(c, cp, s, sp, ci, 0, SYN, b""),
+        tcp_ipv4_frame(s, sp, c, cp, si, ci + 1, SYN | ACK, b""),
+        tcp_ipv4_frame(c, cp, s, sp, ci + 1, si + 1, ACK, b""),
+        tcp_ipv4_frame(c, cp, s, sp, ci + 1, si + 1, ACK | PSH, req),
+        tcp_ipv4_frame(s, sp, c, cp, si + 1, ci + 1 + rl, ACK | PSH, resp),
+        tcp_ipv4_frame(c, cp, s, sp, ci + 1 + rl, si + 1 + sl, FIN | ACK, b""),
+        tcp_ipv4_frame(s, sp, c, cp, si + 1 + sl, ci + 2 + rl, FIN | ACK, b""),
+        tcp_ipv4_frame(c, cp, s, sp, ci + 2 + rl, si + 2 + sl, ACK, b""),
+    ]
+}
+
+fn dpi() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dpi"))
+}
+
+#[test]
+fn a_closed_flow_is_written_while_the_input_stays_open() {
+    let mut child = dpi()
+        .args(["classify", "--format", "jsonl", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpi");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    stdin.write_all(&pcap(&http_session())).unwrap();
+    stdin.flush().unwrap();
+    let start = Instant::now();
+    // The pipe stays open: the record must come from the close alone.
+    let line = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the record of the closed flow within 5 s, the input still open");
+    let waited = start.elapsed();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["protocol"], "HTTP", "{line}");
+    assert_eq!(v["file"], "-");
+    assert_eq!(
+        (v["src_port"].as_u64(), v["dst_port"].as_u64()),
+        (Some(40000), Some(80))
+    );
+    assert_eq!(
+        v["c2s_packets"].as_u64().unwrap() + v["s2c_packets"].as_u64().unwrap(),
+        8
+    );
+    eprintln!("note: the record came {waited:?} after the input was written");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        rx.recv_timeout(Duration::from_secs(5)).is_err(),
+        "one flow, one record"
+    );
+}
+
+#[test]
+fn standard_input_read_to_its_end() {
+    let mut frames = http_session();
+    frames.push(udp_ipv4_frame(
+        [10, 0, 0, 1],
+        5353,
+        [10, 0, 0, 2],
+        53,
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01",
+    ));
+    let mut child = dpi()
+        .args(["classify", "--format", "csv", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpi");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&pcap(&frames))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains(",HTTP,"), "{text}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    // Enough flows that the output fills the pipe after the reader left.
+    let frames: Vec<Vec<u8>> = (0..20_000u32)
+        .map(|i| {
+            udp_ipv4_frame(
+                [10, 1, (i >> 8) as u8, i as u8],
+                1024 + (i % 60_000) as u16,
+                [10, 0, 0, 2],
+                53,
+                b"\x12\x34",
+            )
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("dpi-stream-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap(&frames)).unwrap();
+    let mut child = dpi()
+        .args(["classify", "--format", "jsonl", "-q"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpi");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(first.starts_with('{'), "{first}");
+    assert_eq!(stderr, "", "nothing on standard error");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn exit_statuses() {
+    let dir = std::env::temp_dir().join(format!("dpi-exit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("ok.pcap");
+    std::fs::write(&capture, pcap(&http_session())).unwrap();
+    let bad_sig = dir.join("bad.rules");
+    std::fs::write(&bad_sig, "rule x\n  protocol\nend\n").unwrap();
+    let bad_capture = dir.join("bad.pcap");
+    std::fs::write(&bad_capture, b"not a capture at all").unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = dpi().arg("classify").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let cases: Vec<(&str, Vec<std::ffi::OsString>, i32, Option<String>)> = vec![
+        ("success", vec![os("-q"), capture.clone().into()], 0, None),
+        (
+            "unknown flag",
+            vec![os("--no-such-flag"), capture.clone().into()],
+            2,
+            None,
+        ),
+        ("no capture named", vec![], 2, None),
+        (
+            "bad signature file",
+            vec![os("--sig"), bad_sig.clone().into(), capture.clone().into()],
+            1,
+            Some(format!("{}:2", bad_sig.display())),
+        ),
+        (
+            "bad capture",
+            vec![os("-q"), bad_capture.clone().into()],
+            1,
+            Some(bad_capture.display().to_string()),
+        ),
+        (
+            "missing capture",
+            vec![os("-q"), dir.join("none.pcap").into()],
+            1,
+            Some(dir.join("none.pcap").display().to_string()),
+        ),
+        (
+            "unwritable output",
+            vec![
+                os("-o"),
+                dir.join("no/such/dir/out").into(),
+                capture.clone().into(),
+            ],
+            1,
+            Some(dir.join("no/such/dir/out").display().to_string()),
+        ),
+    ];
+    for (name, args, want, names) in cases {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let (code, stderr) = run(&args);
+        assert_eq!(code, Some(want), "{name}: {stderr}");
+        if let Some(n) = names {
+            assert!(
+                stderr.contains(&n),
+                "{name}: the message names {n}: {stderr}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
