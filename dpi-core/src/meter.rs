@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::decode::decode_with_id;
+use crate::expect::{ExpectConfig, Expectations};
 use crate::fragment::{DatagramKey, FragmentGuard, Verdict};
 use crate::{
     CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType, Timestamp,
@@ -90,16 +91,30 @@ pub struct FlowMeter {
     table: FlowTable,
     stats: MeterStats,
     fragments: FragmentGuard,
+    expect: Expectations,
 }
 
 impl FlowMeter {
-    /// A meter with an empty flow table.
+    /// A meter with an empty flow table and the default cross-flow
+    /// tables ([`ExpectConfig::default`]).
     pub fn new(cfg: FlowConfig) -> Self {
+        FlowMeter::with_expectations(cfg, &ExpectConfig::default())
+    }
+
+    /// A meter with cross-flow tables of the given bounds
+    /// ([`ExpectConfig::off`] turns them off): see [`expect`](crate::expect).
+    pub fn with_expectations(cfg: FlowConfig, expect: &ExpectConfig) -> Self {
         FlowMeter {
             table: FlowTable::new(cfg),
             stats: MeterStats::default(),
             fragments: FragmentGuard::default(),
+            expect: Expectations::new(expect),
         }
+    }
+
+    /// The cross-flow tables.
+    pub fn expectations(&self) -> &Expectations {
+        &self.expect
     }
 
     /// Counters since the meter was made.
@@ -157,8 +172,21 @@ impl FlowMeter {
                     }
                 }
                 self.stats.packets += 1;
+                self.expect.observe(ts, &pkt);
+                let (live, mut finished) = (self.table.len(), 0usize);
                 self.table
-                    .process(ts, orig_len.max(data.len() as u32), &pkt, emit);
+                    .process(ts, orig_len.max(data.len() as u32), &pkt, &mut |f| {
+                        finished += 1;
+                        emit(f)
+                    });
+                if self.table.len() + finished > live {
+                    // The packet made a flow: attach what other flows announced.
+                    if let Some(cross) = self.expect.lookup(ts, &pkt) {
+                        if let Some(flow) = self.table.flow_of_mut(&pkt) {
+                            flow.cross = Some(Box::new(cross));
+                        }
+                    }
+                }
             }
             Err(e) => self.stats.count_error(e),
         }

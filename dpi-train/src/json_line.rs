@@ -175,6 +175,7 @@ pub(crate) fn sample_flow(i: u32) -> Flow {
             vec![0xff, 0, 0x0a, i as u8]
         },
         end: dpi_core::FlowEnd::Flushed,
+        cross: None,
     }
 }
 

@@ -266,6 +266,10 @@ pub struct Classification {
     /// The index of the application rule that gave `app` in the set's
     /// [`apps`](crate::signature::SignatureSet::apps).
     pub app_rule: Option<usize>,
+    /// The label used what another flow said ([`FlowView::cross`]) or an
+    /// in-session upgrade; `reason` then names that flow or command, so it
+    /// differs from flow to flow.
+    pub cross: bool,
 }
 
 impl Classification {
@@ -332,7 +336,24 @@ pub struct Classifier {
     unknown: Classification,
     /// The application rules, indexed.
     apps: apps::AppIndex,
+    /// [`CROSS_NAMES`], shared by the labels that use them.
+    cross_names: [Arc<str>; 7],
 }
+
+/// The protocols other flows or an in-session upgrade can name.
+const CROSS_NAMES: [&str; 7] = ["FTP_DATA", "RTP", "RTCP", "SMTPS", "IMAPS", "POPS", "FTPS"];
+
+/// The plain-text protocols an in-session upgrade renames.
+const UPGRADED_FROM: [&str; 8] = [
+    "SMTP",
+    "IMAP",
+    "POP3",
+    "FTP_CONTROL",
+    "SMTPS",
+    "IMAPS",
+    "POPS",
+    "FTPS",
+];
 
 impl fmt::Debug for Classifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -414,8 +435,10 @@ impl Classifier {
                 reason: Arc::from("no signature matched"),
                 signature: None,
                 app_rule: None,
+                cross: false,
             },
             apps,
+            cross_names: CROSS_NAMES.map(Arc::from),
         })
     }
 
@@ -458,7 +481,7 @@ impl Classifier {
             return c;
         }
         let Some(hit) = self.apps.best(view.transport, view.server_port, meta) else {
-            return c;
+            return self.with_cached_name(c, view, meta);
         };
         let rule = &self.apps.rules[hit.rule];
         c.app = Some(rule.app.clone());
@@ -475,9 +498,82 @@ impl Classifier {
         c
     }
 
+    /// `c` with the application named by a DNS answer for the flow's
+    /// server, when the flow has no server name of its own and a protocol.
+    /// The master protocol is never taken from such a rule.
+    fn with_cached_name(
+        &self,
+        mut c: Classification,
+        view: &FlowView<'_>,
+        meta: &Metadata,
+    ) -> Classification {
+        let Some(cached) = view.cross.and_then(|x| x.dns.as_ref()) else {
+            return c;
+        };
+        if c.app.is_some() || c.is_unknown() || meta.server_name().is_some() {
+            return c;
+        }
+        let named = Metadata {
+            hostname: Some(cached.name.to_string()),
+            dissector: None,
+            ..Metadata::default()
+        };
+        if let Some(hit) = self.apps.best(view.transport, view.server_port, &named) {
+            let rule = &self.apps.rules[hit.rule];
+            c.app = Some(rule.app.clone());
+            c.app_rule = Some(hit.rule);
+            c.reason = Arc::from(format!(
+                "{} + {} (name {} from {})",
+                c.reason, rule.reason, cached.name, cached.by
+            ));
+            c.cross = true;
+        }
+        c
+    }
+
+    /// `c` renamed by what other flows announced about the flow, or by an
+    /// in-session upgrade (see the [module docs](self#other-flows)).
+    fn with_cross(&self, mut c: Classification, view: &FlowView<'_>) -> Classification {
+        let name = |n: &str| {
+            self.cross_names
+                .iter()
+                .find(|a| &***a == n)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(n))
+        };
+        if let Some(e) = view.cross.and_then(|x| x.expected.as_ref()) {
+            let media = e.protocol == "RTP" || e.protocol == "RTCP";
+            let same_family = media && (&*c.protocol == "RTP" || &*c.protocol == "RTCP");
+            if !media || same_family || c.confidence < Confidence::Signature {
+                c.protocol = name(e.protocol);
+                c.app = None;
+                c.confidence = Confidence::Signature;
+                c.reason = Arc::from(format!("expected from {}", e.by));
+                c.signature = None;
+                c.cross = true;
+                return c;
+            }
+        }
+        if view.transport == 6
+            && (c.confidence < Confidence::Signature || UPGRADED_FROM.contains(&&*c.protocol))
+        {
+            if let Some(u) = crate::expect::starttls::upgrade(view.c2s, view.s2c) {
+                if &*c.protocol != u.protocol || c.signature.is_none() {
+                    c.protocol = name(u.protocol);
+                    c.confidence = Confidence::Signature;
+                    c.reason = Arc::from(format!("upgraded to TLS by {}", u.command));
+                    c.signature = None;
+                    c.cross = true;
+                }
+            }
+        }
+        c
+    }
+
     /// `c` with the application of the view's own protocol fields, read
     /// only when the set has application rules and the flow has bytes.
     fn with_own_app(&self, c: Classification, view: &FlowView<'_>) -> Classification {
+        let c = self.with_cross(c, view);
         if self.apps.is_empty() || (view.c2s.is_empty() && view.s2c.is_empty()) {
             return c;
         }
@@ -509,6 +605,7 @@ impl Classifier {
                     reason: i.reason.clone(),
                     signature: Some(s),
                     app_rule: None,
+                    cross: false,
                 }
             }
         }
@@ -552,7 +649,7 @@ impl Classifier {
         scratch: &mut Scratch,
     ) -> Classification {
         let best = self.best(view, scratch);
-        self.with_app(self.label_of(best), view, meta)
+        self.with_app(self.with_cross(self.label_of(best), view), view, meta)
     }
 
     /// Every matching signature's label, in precedence order (the first is
