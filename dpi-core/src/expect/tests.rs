@@ -250,6 +250,10 @@ fn dns_answer_names_a_later_flow_without_a_name() {
         "rule tls\n  protocol TLS\n  transport tcp\n  ports 443\nend\n\
 rule example\n  app Example\n  protocol HTTP\n  hostname suffix example.com\nend\n",
     );
+    // Off by default.
+    assert_eq!(cl.classify(&FlowView::from(f)).app, None);
+    let mut cl = cl;
+    cl.use_dns_names(true);
     let c = cl.classify(&FlowView::from(f));
     // The application, never the master protocol, comes from the name.
     assert_eq!((&*c.protocol, c.app.as_deref()), ("TLS", Some("Example")));

@@ -82,6 +82,12 @@ pub struct ClassifyArgs {
     /// application rule applies.
     #[arg(long)]
     pub no_metadata: bool,
+    /// Name the application of a flow without a server name of its own
+    /// from the name an earlier DNS answer of the capture gave its server
+    /// address (`reason` then says which DNS flow). Off by default: nDPI's
+    /// label does not do it.
+    #[arg(long)]
+    pub dns_names: bool,
     /// Bytes kept of a flow's opening TLS ClientHello or QUIC Initial
     /// datagrams, so that the server name and JA4 are read from the whole
     /// hello (other flows keep `--bytes`).
@@ -511,7 +517,8 @@ impl FlowSink for Writer<'_> {
 /// Runs `dpi classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let set = load_signatures(&args.sigs)?;
-    let classifier = Classifier::new(&set)?;
+    let mut classifier = Classifier::new(&set)?;
+    classifier.use_dns_names(args.dns_names);
     let mut out = args.flow.open_output()?;
     if args.format == ClassifyFormat::Csv {
         let header: Vec<String> = csv_columns(args.payload)
