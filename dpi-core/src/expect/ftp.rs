@@ -74,8 +74,12 @@ pub fn parse(payload: &[u8]) -> Option<Announcement> {
         return announced(Some(addr), port, Side::Server);
     }
     if head == b"229 " || head == b"229-" {
-        let open = line.iter().position(|&b| b == b'(')?;
-        let (addr, port) = extended(&line[open + 1..])?;
+        // The first parenthesis that opens a well-formed field.
+        let (addr, port) = line
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'(')
+            .find_map(|(i, _)| extended(&line[i + 1..]))?;
         return announced(addr, port, Side::Server);
     }
     let cmd = line.get(..5)?;

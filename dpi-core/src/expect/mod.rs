@@ -496,3 +496,6 @@ impl Expectations {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
