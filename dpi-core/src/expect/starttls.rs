@@ -12,9 +12,10 @@
 //! The command alone is a request the server may refuse; the upgrade is
 //! taken as done when the client's bytes go on, after the command line,
 //! with a TLS handshake record (content type 22, version 3.x: RFC 8446
-//! section 5.1). SMTP and IMAP share the command word: a tagged command
-//! (a word before `STARTTLS`) or a server greeting `* OK` is IMAP, else
-//! SMTP.
+//! section 5.1). The server's first bytes must be the protocol's greeting
+//! (`220` for SMTP and FTP, `+OK` for POP3, `* OK` for IMAP): IRC, XMPP
+//! and others have a STARTTLS too. SMTP and IMAP share the command word;
+//! the greeting tells them apart.
 //!
 //! This is not an expectation from another flow: the session announces
 //! its own change. It lives here with the other announcements because it
@@ -57,44 +58,53 @@ pub fn upgrade(c2s: &[u8], s2c: &[u8]) -> Option<Upgrade> {
     None
 }
 
-/// The upgrade a command line asks for.
+/// The upgrade a command line asks for, given the server's first bytes:
+/// each protocol's greeting must open them (SMTP and FTP `220`, RFC 5321
+/// section 4.2 and RFC 959 section 5.4; POP3 `+OK`, RFC 1939 section 4;
+/// IMAP `* OK` or `* PREAUTH`, RFC 3501 section 7.1), so that another
+/// protocol's STARTTLS (IRC, XMPP, LDAP, ...) is not taken for one.
 fn command(line: &[u8], s2c: &[u8]) -> Option<Upgrade> {
     let eq = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
+    let greets = |g: &[u8]| s2c.starts_with(g);
+    let imap = greets(b"* OK") || greets(b"* PREAUTH");
+    let upgrade = |protocol, command| Some(Upgrade { protocol, command });
     if eq(line, b"STARTTLS") {
-        let imap = s2c.starts_with(b"* OK");
-        return Some(Upgrade {
-            protocol: if imap { "IMAPS" } else { "SMTPS" },
-            command: "STARTTLS",
-        });
+        return if imap {
+            upgrade("IMAPS", "STARTTLS")
+        } else if greets(b"220") {
+            upgrade("SMTPS", "STARTTLS")
+        } else {
+            None
+        };
     }
     if eq(line, b"STLS") {
-        return Some(Upgrade {
-            protocol: "POPS",
-            command: "STLS",
-        });
+        return if greets(b"+OK") {
+            upgrade("POPS", "STLS")
+        } else {
+            None
+        };
     }
-    if eq(line, b"AUTH TLS") || eq(line, b"AUTH TLS-C") {
-        return Some(Upgrade {
-            protocol: "FTPS",
-            command: "AUTH TLS",
-        });
-    }
-    if eq(line, b"AUTH SSL") {
-        return Some(Upgrade {
-            protocol: "FTPS",
-            command: "AUTH SSL",
-        });
+    for (cmd, name) in [
+        (&b"AUTH TLS"[..], "AUTH TLS"),
+        (b"AUTH TLS-C", "AUTH TLS"),
+        (b"AUTH SSL", "AUTH SSL"),
+    ] {
+        if eq(line, cmd) {
+            return if greets(b"220") {
+                upgrade("FTPS", name)
+            } else {
+                None
+            };
+        }
     }
     // "<tag> STARTTLS": IMAP.
     let space = line.iter().position(|&b| b == b' ')?;
     let (tag, cmd) = (&line[..space], &line[space + 1..]);
-    (!tag.is_empty()
-        && tag.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.')
-        && eq(cmd, b"STARTTLS"))
-    .then_some(Upgrade {
-        protocol: "IMAPS",
-        command: "STARTTLS",
-    })
+    let tagged = !tag.is_empty() && tag.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.');
+    if tagged && eq(cmd, b"STARTTLS") && imap {
+        return upgrade("IMAPS", "STARTTLS");
+    }
+    None
 }
 
 /// True when `b` starts with a TLS handshake record header.
@@ -140,5 +150,11 @@ mod tests {
         assert!(upgrade(&with_hello(b"NOOP STARTTLS please\r\n"), b"").is_none());
         assert!(upgrade(b"STARTTLS", b"").is_none());
         assert!(upgrade(b"", b"").is_none());
+        // IRC's STARTTLS (IRCv3), and commands without their greeting.
+        let irc = with_hello(b"CAP LS\r\nSTARTTLS\r\n");
+        assert!(upgrade(&irc, b":irc.example.net NOTICE * :hi\r\n").is_none());
+        assert!(upgrade(&with_hello(b"STLS\r\n"), b"220 x\r\n").is_none());
+        assert!(upgrade(&with_hello(b"AUTH TLS\r\n"), b"").is_none());
+        assert!(upgrade(&with_hello(b"a1 STARTTLS\r\n"), b"220 x\r\n").is_none());
     }
 }

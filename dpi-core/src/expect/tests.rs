@@ -344,3 +344,13 @@ fn tables_stay_within_their_bounds() {
     }
     assert_eq!((x.endpoints(), x.dns_names()), (8, 4));
 }
+
+#[test]
+fn entry_sizes_are_as_documented() {
+    use std::mem::size_of;
+    let dns = size_of::<(IpAddr, DnsEntry, bool)>() + size_of::<(IpAddr, u32)>();
+    let endpoint = size_of::<(EndpointKey, Announced, bool)>() + size_of::<(EndpointKey, u32)>();
+    println!("bytes per entry: DNS {dns}, endpoint {endpoint}");
+    assert!(dns <= 400, "{dns}");
+    assert!(endpoint <= 160, "{endpoint}");
+}
