@@ -106,6 +106,32 @@
 //! assert_eq!((&*c.protocol, c.app.as_deref(), c.confidence), ("TLS", Some("DoH_DoT"), Confidence::Signature));
 //! ```
 //!
+//! # Other flows
+//!
+//! A flow can carry what other flows of its capture said about it
+//! ([`FlowView::cross`], filled by [`FlowMeter`](crate::FlowMeter); see
+//! [`expect`](crate::expect)), and its own first bytes can show a switch
+//! to TLS:
+//!
+//! - announced as an FTP data connection: `FTP_DATA`, whatever matched;
+//! - announced as an RTP or RTCP stream by SDP: `RTP` or `RTCP`, unless
+//!   the best signature is of class [`Confidence::Signature`] and names
+//!   another protocol (ICE puts STUN and DTLS on the media ports);
+//! - an in-session upgrade (`STARTTLS`, `STLS`, `AUTH TLS`, see
+//!   [`expect::starttls`](crate::expect::starttls)) on a TCP flow labelled
+//!   by a guess or by a plain-text protocol of the family (SMTP, IMAP,
+//!   POP3, FTP_CONTROL): `SMTPS`, `IMAPS`, `POPS`, `FTPS`;
+//! - a server address named by an earlier DNS answer, when
+//!   [`Classifier::use_dns_names`] is on and the flow has no server name
+//!   of its own: the application rules look at that name; the
+//!   application, never the master protocol, is taken from it.
+//!
+//! The first two and the upgrade give confidence [`Confidence::Signature`]
+//! (bytes were read, in another flow or further in this one) and a
+//! `reason` that names the announcing flow (`expected from FTP_CONTROL
+//! 10.0.0.2:51234 <-> 10.0.0.1:21`) or the command (`upgraded to TLS by
+//! STARTTLS`); [`Classification::cross`] is then true.
+//!
 //! # Early decisions
 //!
 //! [`Classifier::decide`] classifies a flow whose bytes may still grow. The
