@@ -103,6 +103,27 @@ impl FlowMeter {
 
     /// A meter with cross-flow tables of the given bounds
     /// ([`ExpectConfig::off`] turns them off): see [`expect`](crate::expect).
+    ///
+    /// ```
+    /// use dpi_core::expect::ExpectConfig;
+    /// use dpi_core::testing::tcp_ipv4_frame;
+    /// use dpi_core::{FlowConfig, FlowMeter, LinkType, TcpInfo, Timestamp};
+    ///
+    /// let reply = tcp_ipv4_frame([10, 0, 0, 1], 21, [10, 0, 0, 2], 51234, 1, 1, TcpInfo::ACK,
+    ///     b"229 Entering Extended Passive Mode (|||6446|)\r\n");
+    /// let data = tcp_ipv4_frame([10, 0, 0, 2], 40000, [10, 0, 0, 1], 6446, 1, 0, TcpInfo::SYN, b"");
+    /// for (cfg, announced) in [(ExpectConfig::default(), true), (ExpectConfig::off(), false)] {
+    ///     let mut meter = FlowMeter::with_expectations(FlowConfig::default(), &cfg);
+    ///     let mut flows = Vec::new();
+    ///     for (i, f) in [&reply, &data].into_iter().enumerate() {
+    ///         let ts = Timestamp::from_micros(i as u64);
+    ///         meter.push_frame(LinkType::ETHERNET, ts, f, f.len() as u32, &mut |fl| flows.push(fl));
+    ///     }
+    ///     meter.flush(&mut |fl| flows.push(fl));
+    ///     let data_flow = flows.iter().find(|f| f.server_port == 6446).unwrap();
+    ///     assert_eq!(data_flow.cross.is_some(), announced);
+    /// }
+    /// ```
     pub fn with_expectations(cfg: FlowConfig, expect: &ExpectConfig) -> Self {
         FlowMeter {
             table: FlowTable::new(cfg),

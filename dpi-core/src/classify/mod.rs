@@ -479,6 +479,37 @@ impl Classifier {
     /// because nDPI's label does not do it (it shows its DNS cache's guess
     /// apart, as "FPC"): on the ndpi corpus it names 22 more flows, of
     /// which 3 carry nDPI's application.
+    ///
+    /// ```
+    /// use dpi_core::expect::{Announcer, CachedName, CrossFlow};
+    /// use dpi_core::signature::parse_extended;
+    /// use dpi_core::{Classifier, FlowView};
+    ///
+    /// let set = parse_extended(
+    ///     "rule tls\n  protocol TLS\n  transport tcp\n  ports 443\nend\n\
+    ///      rule netflix\n  app NetFlix\n  hostname suffix nflxvideo.net\nend\n",
+    ///     "x.rules",
+    /// ).unwrap();
+    /// let mut classifier = Classifier::new(&set).unwrap();
+    /// let cross = CrossFlow {
+    ///     dns: Some(CachedName {
+    ///         name: "ipv4-c001.nflxvideo.net".into(),
+    ///         by: Announcer {
+    ///             protocol: "DNS",
+    ///             transport: 17,
+    ///             client: "10.0.0.2:40053".parse().unwrap(),
+    ///             server: "10.0.0.53:53".parse().unwrap(),
+    ///         },
+    ///     }),
+    ///     ..CrossFlow::default()
+    /// };
+    /// let view = FlowView::new(6, 443).with_c2s(b"\x17\x03\x03\x00\x20").with_cross(&cross);
+    /// assert_eq!(classifier.classify(&view).app, None);
+    /// classifier.use_dns_names(true);
+    /// let c = classifier.classify(&view);
+    /// assert_eq!((&*c.protocol, c.app.as_deref()), ("TLS", Some("NetFlix")));
+    /// assert!(c.reason.ends_with("(name ipv4-c001.nflxvideo.net from DNS 10.0.0.2:40053 <-> 10.0.0.53:53)"));
+    /// ```
     pub fn use_dns_names(&mut self, on: bool) {
         self.dns_names = on;
     }
