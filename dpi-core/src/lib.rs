@@ -17,6 +17,8 @@
 //! - [`FlowConfig`]: timeouts, the live-flow cap, how many bytes and sizes to keep.
 //! - [`CaptureReader`]: a streaming pcap/pcapng reader with bounded memory.
 //! - [`Error`]: the error type, carrying the file and byte offset.
+//! - [`expect`]: what one flow says about another (FTP data connections,
+//!   SDP media, DNS answers), attached to new flows by the meter.
 //! - [`Metadata`]: the protocol fields of a flow (server name, ALPN, JA4,
 //!   HTTP, DNS, SSH fields), from [`Flow::metadata`] or
 //!   [`FlowView::metadata`]; the parsers are in [`protocols`].
@@ -45,6 +47,7 @@ mod capture;
 pub mod classify;
 pub mod decode;
 mod error;
+pub mod expect;
 pub mod flow;
 mod fragment;
 mod link;

@@ -182,10 +182,17 @@ impl FlowMeter {
         };
         let bytes = self.table().config().payload_bytes;
         let wire = orig_len.max(data.len() as u32);
-        let table = self.table_mut();
-        let slot =
-            table.process_labelled(ts, wire, &pkt, &mut |f, l| ended(labeller, bytes, on, f, l));
+        let (live, mut finished) = (self.table().len(), 0usize);
+        let slot = self.table_mut().process_labelled(ts, wire, &pkt, &mut |f, l| {
+            finished += 1;
+            ended(labeller, bytes, on, f, l)
+        });
         let Some(slot) = slot else { return };
+        if self.table().len() + finished > live {
+            // The packet made a flow: what other flows announced comes first.
+            self.attach_cross(ts, &pkt);
+        }
+        let table = self.table_mut();
         let mut decided = false;
         if let Some((view, closed, flow, label)) = table.label_slot(slot) {
             if label.is_none() {

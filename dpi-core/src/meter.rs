@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::decode::decode_with_id;
+use crate::expect::{ExpectConfig, Expectations};
 use crate::fragment::{DatagramKey, FragmentGuard, Verdict};
 use crate::{
     CaptureReader, DecodeError, Error, Flow, FlowConfig, FlowTable, Fragment, LinkType, Timestamp,
@@ -90,16 +91,51 @@ pub struct FlowMeter {
     table: FlowTable,
     stats: MeterStats,
     fragments: FragmentGuard,
+    expect: Expectations,
 }
 
 impl FlowMeter {
-    /// A meter with an empty flow table.
+    /// A meter with an empty flow table and the default cross-flow
+    /// tables ([`ExpectConfig::default`]).
     pub fn new(cfg: FlowConfig) -> Self {
+        FlowMeter::with_expectations(cfg, &ExpectConfig::default())
+    }
+
+    /// A meter with cross-flow tables of the given bounds
+    /// ([`ExpectConfig::off`] turns them off): see [`expect`](crate::expect).
+    ///
+    /// ```
+    /// use dpi_core::expect::ExpectConfig;
+    /// use dpi_core::testing::tcp_ipv4_frame;
+    /// use dpi_core::{FlowConfig, FlowMeter, LinkType, TcpInfo, Timestamp};
+    ///
+    /// let reply = tcp_ipv4_frame([10, 0, 0, 1], 21, [10, 0, 0, 2], 51234, 1, 1, TcpInfo::ACK,
+    ///     b"229 Entering Extended Passive Mode (|||6446|)\r\n");
+    /// let data = tcp_ipv4_frame([10, 0, 0, 2], 40000, [10, 0, 0, 1], 6446, 1, 0, TcpInfo::SYN, b"");
+    /// for (cfg, announced) in [(ExpectConfig::default(), true), (ExpectConfig::off(), false)] {
+    ///     let mut meter = FlowMeter::with_expectations(FlowConfig::default(), &cfg);
+    ///     let mut flows = Vec::new();
+    ///     for (i, f) in [&reply, &data].into_iter().enumerate() {
+    ///         let ts = Timestamp::from_micros(i as u64);
+    ///         meter.push_frame(LinkType::ETHERNET, ts, f, f.len() as u32, &mut |fl| flows.push(fl));
+    ///     }
+    ///     meter.flush(&mut |fl| flows.push(fl));
+    ///     let data_flow = flows.iter().find(|f| f.server_port == 6446).unwrap();
+    ///     assert_eq!(data_flow.cross.is_some(), announced);
+    /// }
+    /// ```
+    pub fn with_expectations(cfg: FlowConfig, expect: &ExpectConfig) -> Self {
         FlowMeter {
             table: FlowTable::new(cfg),
             stats: MeterStats::default(),
             fragments: FragmentGuard::default(),
+            expect: Expectations::new(expect),
         }
+    }
+
+    /// The cross-flow tables.
+    pub fn expectations(&self) -> &Expectations {
+        &self.expect
     }
 
     /// Counters since the meter was made.
@@ -129,8 +165,24 @@ impl FlowMeter {
         emit: &mut F,
     ) {
         if let Some(pkt) = self.accept(link, ts, data, orig_len) {
+            let (live, mut finished) = (self.table.len(), 0usize);
             self.table
-                .process(ts, orig_len.max(data.len() as u32), &pkt, emit);
+                .process(ts, orig_len.max(data.len() as u32), &pkt, &mut |f| {
+                    finished += 1;
+                    emit(f)
+                });
+            if self.table.len() + finished > live {
+                self.attach_cross(ts, &pkt);
+            }
+        }
+    }
+
+    /// Gives the flow `pkt` just made what other flows announced about it.
+    pub(crate) fn attach_cross(&mut self, ts: Timestamp, pkt: &crate::Packet<'_>) {
+        if let Some(cross) = self.expect.lookup(ts, pkt) {
+            if let Some(flow) = self.table.flow_of_mut(pkt) {
+                flow.cross = Some(Box::new(cross));
+            }
         }
     }
 
@@ -172,6 +224,7 @@ impl FlowMeter {
                     }
                 }
                 self.stats.packets += 1;
+                self.expect.observe(ts, &pkt);
                 Some(pkt)
             }
             Err(e) => {

@@ -50,6 +50,11 @@ pub struct FlowView<'a> {
     /// direction holding this many bytes gets no more, which lets
     /// [`Classifier::decide`](crate::Classifier::decide) settle sooner.
     pub byte_limit: Option<usize>,
+    /// What other flows said about this one ([`Flow::cross`]): an
+    /// announcing flow's expectation names the protocol, a DNS answer's
+    /// name feeds the application rules (see the
+    /// [classifier's docs](crate::classify#other-flows)).
+    pub cross: Option<&'a crate::expect::CrossFlow>,
 }
 
 impl<'a> FlowView<'a> {
@@ -67,7 +72,14 @@ impl<'a> FlowView<'a> {
             s2c_first_size: None,
             first_payload: None,
             byte_limit: None,
+            cross: None,
         }
+    }
+
+    /// Sets what other flows said about this one.
+    pub fn with_cross(mut self, cross: &'a crate::expect::CrossFlow) -> Self {
+        self.cross = Some(cross);
+        self
     }
 
     /// Sets the initiator's port.
@@ -171,6 +183,7 @@ impl<'a> From<&'a Flow> for FlowView<'a> {
             s2c_first_size: flow.s2c.sizes.first().copied(),
             first_payload,
             byte_limit: None,
+            cross: flow.cross.as_deref(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dpi_core::expect::ExpectConfig;
 use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
 use dpi_core::{FlowConfig, FlowMeter, LinkType, TcpInfo, Timestamp};
 use etherparse::PacketBuilder;
@@ -145,6 +146,33 @@ fn v6(i: u8) -> [u8; 16] {
     [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i]
 }
 
+/// A DNS answer giving `www.example.com` the address 10.9.`a`.`b`.
+fn dns_answer(a: u8, b: u8) -> Vec<u8> {
+    let mut m = b"\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01".to_vec();
+    m.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x0a\x09");
+    m.extend_from_slice(&[a, b]);
+    m
+}
+
+/// Messages that announce other flows, sent on existing flows: an FTP
+/// passive reply, an FTP PORT command, a SIP message with SDP, a DNS
+/// answer (`k` varies the announced ports and addresses).
+fn announcing_frames(conns: &[Conn], k: u8) -> Vec<Vec<u8>> {
+    let c = &conns[0];
+    let pasv = format!("227 Entering Passive Mode (192,0,2,1,{k},7)\r\n");
+    let port = format!("PORT 10,1,0,0,{k},9\r\n");
+    let sdp = format!(
+        "INVITE sip:b@x SIP/2.0\r\n\r\nv=0\r\nc=IN IP4 10.2.0.{k}\r\nm=audio {} RTP/AVP 0\r\n",
+        20000 + u16::from(k) * 2
+    );
+    vec![
+        c.s2c(5000, ACK, pasv.as_bytes()),
+        c.c2s(5000, ACK, port.as_bytes()),
+        udp_ipv6_frame(v6(0), 6000, v6(200), 443, sdp.as_bytes()),
+        udp_ipv4_frame([192, 0, 2, 53], 53, [10, 2, 0, 0], 5000, &dns_answer(k, k)),
+    ]
+}
+
 /// Frames that make the flows: TCP handshakes, first UDP datagrams.
 fn opening_frames(conns: &[Conn]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -239,13 +267,19 @@ fn later_frames(conns: &[Conn]) -> Vec<Vec<u8>> {
     out
 }
 
-fn run(cfg: FlowConfig) {
+fn run(cfg: FlowConfig, expect: &ExpectConfig) {
     let conns: Vec<Conn> = (0..64).map(Conn::new).collect();
-    let opening = opening_frames(&conns);
-    let later = later_frames(&conns);
+    let mut opening = opening_frames(&conns);
+    // The cross-flow tables are made at their first entries.
+    opening.extend(announcing_frames(&conns, 0));
+    let mut later = later_frames(&conns);
+    // More entries than a small table holds: replacement allocates nothing either.
+    for k in 1..40 {
+        later.extend(announcing_frames(&conns, k));
+    }
     let flows = conns.len() + 32;
 
-    let mut meter = FlowMeter::new(cfg);
+    let mut meter = FlowMeter::with_expectations(cfg, expect);
     let mut emitted = 0usize;
     let mut t = 0u64;
     for f in &opening {
@@ -283,6 +317,11 @@ fn run(cfg: FlowConfig) {
     );
     assert_eq!(emitted, 0);
     assert_eq!(meter.table().len(), flows);
+    // Every announcement was read: 4 endpoints (FTP passive and active,
+    // RTP and RTCP) and one DNS address for each of the 40 values of `k`.
+    let x = meter.expectations();
+    assert_eq!(x.endpoints(), expect.endpoints.min(160));
+    assert_eq!(x.dns_names(), expect.dns_names.min(40));
     assert_eq!(
         meter.stats().packets,
         (opening.len() + later.len() * rounds as usize) as u64
@@ -311,12 +350,21 @@ fn packets_of_existing_flows_allocate_nothing() {
     });
     assert_eq!(n, 1, "the counter sees allocations");
 
-    run(FlowConfig::default());
-    run(FlowConfig {
-        payload_bytes: 1024,
-        feature_packets: 32,
-        udp_concat: true,
-        reorder_segments: 2,
-        ..FlowConfig::default()
-    });
+    run(FlowConfig::default(), &ExpectConfig::default());
+    let small = ExpectConfig {
+        endpoints: 8,
+        dns_names: 8,
+        ..ExpectConfig::default()
+    };
+    run(FlowConfig::default(), &small);
+    run(
+        FlowConfig {
+            payload_bytes: 1024,
+            feature_packets: 32,
+            udp_concat: true,
+            reorder_segments: 2,
+            ..FlowConfig::default()
+        },
+        &ExpectConfig::default(),
+    );
 }

@@ -273,6 +273,10 @@ pub struct Flow {
     pub s2c_payload: Vec<u8>,
     /// Why the flow was finished.
     pub end: FlowEnd,
+    /// What other flows said about this one when it was made (an FTP data
+    /// connection or media stream they announced, a DNS name for its
+    /// server): set by [`FlowMeter`](crate::FlowMeter), see [`expect`](crate::expect).
+    pub cross: Option<Box<crate::expect::CrossFlow>>,
 }
 
 impl Flow {

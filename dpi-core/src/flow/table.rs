@@ -352,6 +352,17 @@ impl FlowTable {
         self.len() == 0
     }
 
+    /// The live flow `pkt` belongs to, if any.
+    pub(crate) fn flow_of_mut(&mut self, pkt: &Packet<'_>) -> Option<&mut Flow> {
+        let (key, _) = FlowKey::of(pkt);
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let idx = *self.index.find(hash, |&i| {
+            slots[i as usize].as_ref().is_some_and(|l| l.key == key)
+        })?;
+        self.slots[idx as usize].as_mut().map(|l| &mut l.flow)
+    }
+
     /// Makes a flow for `pkt`, evicting the longest-idle flow when full.
     fn create<F: FnMut(Flow, Option<Classification>)>(
         &mut self,
@@ -405,6 +416,7 @@ impl FlowTable {
                 c2s_payload: Vec::with_capacity(n),
                 s2c_payload: Vec::with_capacity(n),
                 end: FlowEnd::Flushed,
+                cross: None,
             },
             c2s: stream(is_tcp).with_handshake_bound(handshake),
             s2c: stream(is_tcp),

@@ -8,7 +8,7 @@
 //! | `protocol` | the protocol of the deciding signature, `Unknown` when none matched |
 //! | `app` | the application: the best application rule's over the flow's server name, ALPN and JA4, else the deciding signature's; empty (CSV, table `-`) or null (JSON) when none names one |
 //! | `confidence` | `signature`, `feature`, `port` or `unknown` |
-//! | `reason` | the deciding signature: its id, else `file:line`; then ` + ` and the application rule that named the application |
+//! | `reason` | the deciding signature: its id, else `file:line`; then ` + ` and the application rule that named the application; for a flow another flow announced, `expected from <PROTOCOL> <a> <-> <b>` (the announcing flow); for an application named by an earlier DNS answer, ` (name <host> from DNS <a> <-> <b>)` after the rule; for a session upgraded to TLS, `upgraded to TLS by <command>` |
 //!
 //! then the protocol fields read from the flow's first bytes
 //! ([`dpi_core::Metadata`]), null (JSON) or empty (CSV) when absent:
@@ -91,6 +91,12 @@ pub struct ClassifyArgs {
     /// application rule applies.
     #[arg(long)]
     pub no_metadata: bool,
+    /// Name the application of a flow without a server name of its own
+    /// from the name an earlier DNS answer of the capture gave its server
+    /// address (`reason` then says which DNS flow). Off by default: nDPI's
+    /// label does not do it.
+    #[arg(long)]
+    pub dns_names: bool,
     /// Bytes kept of a flow's opening TLS ClientHello or QUIC Initial
     /// datagrams, so that the server name and JA4 are read from the whole
     /// hello (other flows keep `--bytes`).
@@ -268,6 +274,9 @@ struct Writer<'a> {
     labels: Vec<Label>,
     /// The index in `labels` of each (signature, application rule).
     label_index: std::collections::HashMap<(Option<usize>, Option<usize>), usize>,
+    /// The index in `labels` of each label that used another flow, by its
+    /// JSON text.
+    cross_index: std::collections::HashMap<Box<[u8]>, usize>,
     /// One JSON line, built here and written with one call.
     line: Vec<u8>,
     /// The JSON string of `paths[.0]`, escaped once per file.
@@ -386,6 +395,21 @@ impl Writer<'_> {
     /// The index in `labels` of classification `c`, its label kept on
     /// first use.
     fn label(&mut self, c: &Classification) -> anyhow::Result<usize> {
+        // A label that another flow gave names that flow in its reason:
+        // kept per reason, not per signature.
+        if c.cross {
+            let tail = label_tail(c)?.into_boxed_slice();
+            if let Some(&k) = self.cross_index.get(&tail) {
+                return Ok(k);
+            }
+            self.labels.push(Label {
+                protocol: c.protocol.clone(),
+                tail: tail.clone(),
+                tally: Tally::default(),
+            });
+            self.cross_index.insert(tail, self.labels.len() - 1);
+            return Ok(self.labels.len() - 1);
+        }
         let key = (c.signature, c.app_rule);
         if let Some(&k) = self.label_index.get(&key) {
             return Ok(k);
@@ -557,7 +581,8 @@ pub fn json_line(
 /// Runs `dpi classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let set = load_signatures(&args.sigs)?;
-    let classifier = Classifier::new(&set)?;
+    let mut classifier = Classifier::new(&set)?;
+    classifier.use_dns_names(args.dns_names);
     let parquet = if args.format == ClassifyFormat::Parquet {
         let columns = Columns {
             payload: args.payload,
@@ -592,6 +617,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         rows: Vec::new(),
         labels: Vec::new(),
         label_index: Default::default(),
+        cross_index: Default::default(),
         line: Vec::with_capacity(4096),
         file_json: (0, Vec::new()),
         parquet,
@@ -759,6 +785,7 @@ mod tests {
             reason: pick(2),
             signature: (i % 4 != 0).then_some(i as usize),
             app_rule: (i % 5 == 1).then_some(i as usize),
+            cross: i % 6 == 2,
         }
     }
 

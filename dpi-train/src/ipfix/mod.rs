@@ -172,6 +172,7 @@ pub struct ExportStats {
 ///     reason: "port".into(),
 ///     signature: None,
 ///     app_rule: None,
+///     cross: false,
 /// };
 ///
 /// let mut x = Exporter::connect(&addr, ExportConfig::default()).unwrap();

@@ -110,6 +110,7 @@ fn classification(i: u32) -> Classification {
         reason: Arc::from("x"),
         signature: Some(i as usize % 4),
         app_rule: None,
+        cross: false,
     }
 }
 

@@ -538,6 +538,7 @@ mod tests {
             reason: "sig 7".into(),
             signature: Some(7),
             app_rule: None,
+            cross: false,
         };
         let m = Metadata {
             hostname: Some("www.example.com".into()),
