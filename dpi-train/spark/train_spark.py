@@ -21,9 +21,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reduce_sql  # noqa: E402
+
+
+def log(msg):
+    print("train_spark: " + msg, file=sys.stderr, flush=True)
 
 
 def parse_args(argv):
@@ -92,7 +98,8 @@ def reduce_spark(spark, partials, out):
             if rows:
                 raise reduce_sql.ReduceError("%s (%s)" % (name, rows))
         elif kind == "view":
-            df.createOrReplaceTempView(name)
+            # Read by several tables: computed once.
+            df.cache().createOrReplaceTempView(name)
         else:
             df.coalesce(1).write.mode("overwrite").parquet(reduce_sql.table_path(out, name))
 
@@ -115,12 +122,18 @@ def main(argv=None):
 
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName("dpi-train")
+    started = time.monotonic()
+    builder = SparkSession.builder.appName("dpi-train").config("spark.ui.enabled", "false")
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
     if args.master:
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
     try:
         sc = spark.sparkContext
+        if not sc.getConf().contains("spark.sql.shuffle.partitions"):
+            # The reduced tables are small (bounded by the sample size).
+            spark.conf.set("spark.sql.shuffle.partitions", str(max(2, sc.defaultParallelism)))
+        log("Spark started in %.1f s" % (time.monotonic() - started))
         shards = args.shards or min(len(captures), 2 * sc.defaultParallelism)
         if shards < 1:
             raise SystemExit("train_spark: --shards must be at least 1")
@@ -129,9 +142,13 @@ def main(argv=None):
                         os.path.join(work, "part-%05d" % i), args.map_arg)
             for i in range(shards)
         ]
+        t = time.monotonic()
         sc.parallelize(cmds, len(cmds)).map(run_shard).collect()
+        log("map: %d shards of %d captures in %.1f s" % (shards, len(captures), time.monotonic() - t))
+        t = time.monotonic()
         reduced = os.path.join(work, "reduced")
         reduce_spark(spark, [c[c.index("-o") + 1] for c in cmds], reduced)
+        log("reduce in %.1f s" % (time.monotonic() - t))
     finally:
         spark.stop()
     mine = [dpi, "train", "--from-partials", reduced, "-o", out]
