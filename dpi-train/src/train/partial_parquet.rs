@@ -315,6 +315,9 @@ fn side_name(s: Side) -> &'static str {
     }
 }
 
+/// Reads the value of a row (not null) of a column.
+type Getter<'a, T> = &'a dyn Fn(&ArrayRef, usize) -> Result<Option<T>, String>;
+
 /// The rows of one table, read from its file or files.
 struct Table {
     /// `<dir>/<table>.parquet`, for messages.
@@ -372,11 +375,7 @@ impl Table {
     }
 
     /// Every value of column `name`, through `get` (row within the batch).
-    fn column<T>(
-        &self,
-        name: &str,
-        get: &dyn Fn(&ArrayRef, usize) -> Result<Option<T>, String>,
-    ) -> anyhow::Result<Vec<Option<T>>> {
+    fn column<T>(&self, name: &str, get: Getter<T>) -> anyhow::Result<Vec<Option<T>>> {
         let mut out = Vec::with_capacity(self.rows());
         let mut row = 0usize;
         for (f, b) in &self.batches {
@@ -399,11 +398,7 @@ impl Table {
     }
 
     /// A column that must have no nulls.
-    fn required<T>(
-        &self,
-        name: &str,
-        get: &dyn Fn(&ArrayRef, usize) -> Result<Option<T>, String>,
-    ) -> anyhow::Result<Vec<T>> {
+    fn required<T>(&self, name: &str, get: Getter<T>) -> anyhow::Result<Vec<T>> {
         self.column(name, get)?
             .into_iter()
             .enumerate()
