@@ -302,11 +302,28 @@ pub fn align_corpus<F>(
 where
     F: FnMut(CaptureAlignment) -> anyhow::Result<()>,
 {
+    align_corpus_where(corpus, tools, registry, run, &|_| true, each)
+}
+
+/// [`align_corpus`] over the captures whose name `include` accepts only:
+/// the others are not read at all (a shard of a corpus costs its own
+/// captures, not the whole corpus).
+pub fn align_corpus_where<F>(
+    corpus: &Corpus,
+    tools: &[Tool],
+    registry: &NameRegistry,
+    run: &RunOptions,
+    include: &dyn Fn(&str) -> bool,
+    each: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(CaptureAlignment) -> anyhow::Result<()>,
+{
     let captures = corpus.captures()?;
     let mut names = Vec::new();
     let mut paths = Vec::new();
     let mut absent = Vec::new();
-    for c in captures {
+    for c in captures.into_iter().filter(|c| include(c)) {
         match corpus.capture_path(&c) {
             Some(p) => {
                 names.push(c);

@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::labels::{LabelRecord, Tool};
 use crate::record::{transport_number, FlowRecord};
 
-pub use dataset::{align_corpus, AlignedFlow, CaptureAlignment, ToolCounts};
+pub use dataset::{align_corpus, align_corpus_where, AlignedFlow, CaptureAlignment, ToolCounts};
 pub use parquet_out::ParquetWriter;
 
 /// Slack allowed between two timestamps of the same packet as different

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::align::{registry, ReferenceArg};
 use super::common::FlowArgs;
 use crate::train::evidence::Gate;
-use crate::train::{self, hash::part_of, merge, MineOptions, Partial, Settings};
+use crate::train::{self, hash::part_of, merge, partial_parquet, MineOptions, Partial, Settings};
 
 /// The mining settings of `dpi train` (and of `dpi eval`'s training).
 #[derive(clap::Args, Debug, Clone)]
@@ -104,10 +104,15 @@ pub struct TrainArgs {
     /// the other folds are validated on each in turn.
     #[arg(long, default_value_t = 4, value_name = "K")]
     pub folds: u8,
-    /// Write the statistics of these captures (a partial, JSON) to `-o` and stop.
+    /// Write the statistics of these captures (a partial) to `-o` and stop.
     #[arg(long)]
     pub partial: bool,
-    /// Mine from these partials instead of reading corpora (repeatable).
+    /// The format of `--partial`: one JSON file, or a directory of Parquet
+    /// tables (merged by plain SQL, see dpi-train/spark/reduce.sql).
+    #[arg(long, value_enum, default_value = "json", requires = "partial")]
+    pub format: PartialFormat,
+    /// Mine from these partials instead of reading corpora (repeatable):
+    /// JSON files, or directories of Parquet tables.
     #[arg(long = "from-partials", value_name = "FILE", num_args = 1..)]
     pub from_partials: Vec<PathBuf>,
     /// Use only the captures whose file name falls in part I of N
@@ -127,6 +132,15 @@ pub struct TrainArgs {
     pub handshake_bytes: usize,
     #[command(flatten)]
     pub flow: FlowArgs,
+}
+
+/// How `dpi train --partial` writes the statistics.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartialFormat {
+    /// One JSON file.
+    Json,
+    /// A directory of Parquet tables.
+    Parquet,
 }
 
 /// The start of the header line `dpi train` writes (dropped on reading a base).
@@ -238,7 +252,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     } else {
         let mut acc: Option<Partial> = None;
         for p in &args.from_partials {
-            let part = Partial::read(p)?;
+            let part = if partial_parquet::is_parquet(p) {
+                partial_parquet::read(p)?
+            } else {
+                Partial::read(p)?
+            };
             acc = Some(match acc {
                 None => part,
                 Some(a) => a.merge(part)?,
@@ -247,7 +265,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         acc.expect("at least one partial")
     };
     if args.partial {
-        partial.write(&out)?;
+        match args.format {
+            PartialFormat::Json => partial.write(&out)?,
+            PartialFormat::Parquet => partial_parquet::write(&partial, &out)?,
+        }
         if !quiet {
             eprintln!(
                 "dpi: wrote statistics of {} captures ({} groups) to {}",

@@ -3,7 +3,8 @@
 //!
 //! - [`example`]: our flows with the reference's verdict ([`Class`]).
 //! - [`partial`]: per-shard statistics ([`Partial`]) that merge
-//!   associatively: the map step of training.
+//!   associatively: the map step of training; [`partial_parquet`]
+//!   writes and reads them as Parquet tables, for a SQL reduce.
 //! - [`mine`]: candidates per protocol and direction, mined on some
 //!   folds and measured on the one held out: the reduce step. The
 //!   candidates come from [`masked`] (positional masked patterns),
@@ -34,6 +35,7 @@ pub mod masked;
 pub mod merge;
 pub mod mine;
 pub mod partial;
+pub mod partial_parquet;
 pub mod report;
 pub mod score;
 pub mod shape;
@@ -48,7 +50,7 @@ pub use example::{Class, Example};
 pub use mine::{MineOptions, Mined, ProtocolSummary};
 pub use partial::{HostCount, Partial, Settings};
 
-use crate::align::align_corpus;
+use crate::align::align_corpus_where;
 use crate::labels::{Corpus, NameRegistry, Tool};
 use crate::runner::RunOptions;
 
@@ -71,8 +73,8 @@ pub fn collect_partial(
     for dir in corpora {
         let corpus = Corpus::open(dir)?;
         let label = corpus_label(dir);
-        align_corpus(&corpus, tools, registry, run, |capture| {
-            if !capture.has_capture || !include(&capture.capture) {
+        align_corpus_where(&corpus, tools, registry, run, include, |capture| {
+            if !capture.has_capture {
                 return Ok(());
             }
             let key = format!("{label}/{}", capture.capture);

@@ -1,0 +1,104 @@
+-- The reduce of Parquet partials (`dpi train --partial --format parquet`,
+-- tables version 1) as plain SQL, for Spark SQL and DuckDB alike.
+--
+-- Input: one view per table, named as the table, over the union of that
+-- table in every partial. Output: a partial of the same layout; mining from
+-- it (`dpi train --from-partials DIR`) gives what mining from the inputs
+-- gives. Blocks start with a marker line:
+--   `-- check: MESSAGE`  the input is refused with MESSAGE when the query
+--                        returns a row;
+--   `-- view: NAME`      a view the later blocks read;
+--   `-- table: NAME`     an output table.
+-- {u64} is the engine's type for unsigned 64-bit counters: UBIGINT in
+-- DuckDB, DECIMAL(20,0) in Spark (which reads Parquet UINT64 as that).
+-- The schema and the merge rules are in dpi-train/DESIGN.md.
+
+-- check: partials taken with different settings (bytes, sample, folds, references or versions differ)
+SELECT count(*) AS n FROM (SELECT DISTINCT * FROM settings) s HAVING count(*) <> 1
+
+-- check: a capture is in two partials; each capture must be counted once
+SELECT capture FROM captures GROUP BY capture HAVING count(*) > 1
+
+-- table: settings
+SELECT DISTINCT * FROM settings
+
+-- table: captures
+SELECT capture FROM captures
+
+-- Counts add.
+-- table: groups
+SELECT transport, kind, protocol, fold,
+       CAST(sum(flows) AS {u64}) AS flows,
+       CAST(sum(captures) AS {u64}) AS captures
+FROM groups
+GROUP BY transport, kind, protocol, fold
+
+-- The sample: per group, the contents with the `sample` smallest hashes;
+-- of several examples of one content, the one of the smallest capture
+-- name, then client port.
+-- view: kept
+SELECT transport, kind, protocol, hash, capture, client_port, server_port,
+       c2s, s2c, c2s_first_size, s2c_first_size, first_payload,
+       c2s_packets, s2c_packets
+FROM (
+  SELECT e.*, row_number() OVER (
+           PARTITION BY transport, kind, protocol ORDER BY hash) AS in_group
+  FROM (
+    SELECT s.*, row_number() OVER (
+             PARTITION BY transport, kind, protocol, hash
+             ORDER BY capture, client_port) AS of_content
+    FROM samples s
+  ) e
+  WHERE of_content = 1
+) r
+WHERE in_group <= (SELECT max(sample) FROM settings)
+
+-- table: samples
+SELECT * FROM kept
+
+-- The flows of a kept content add, per fold.
+-- table: sample_counts
+SELECT c.transport, c.kind, c.protocol, c.hash, c.fold,
+       CAST(sum(c.flows) AS {u64}) AS flows
+FROM sample_counts c
+JOIN kept k
+  ON c.transport = k.transport AND c.kind = k.kind
+ AND c.protocol = k.protocol AND c.hash = k.hash
+GROUP BY c.transport, c.kind, c.protocol, c.hash, c.fold
+
+-- The captures of a kept content unite; the 8 smallest names stay.
+-- table: sample_captures
+SELECT transport, kind, protocol, hash, capture
+FROM (
+  SELECT c.transport, c.kind, c.protocol, c.hash, c.capture,
+         row_number() OVER (
+           PARTITION BY c.transport, c.kind, c.protocol, c.hash
+           ORDER BY c.capture) AS n
+  FROM (SELECT DISTINCT transport, kind, protocol, hash, capture
+        FROM sample_captures) c
+  JOIN kept k
+    ON c.transport = k.transport AND c.kind = k.kind
+   AND c.protocol = k.protocol AND c.hash = k.hash
+) r
+WHERE n <= 8
+
+-- Host counts add.
+-- table: hosts
+SELECT capture, host, app, dpi, CAST(sum(flows) AS {u64}) AS flows
+FROM hosts
+GROUP BY capture, host, app, dpi
+
+-- Sketches: flows add, the 64 smallest distinct fingerprints stay.
+-- table: sketches
+SELECT capture, CAST(sum(flows) AS {u64}) AS flows
+FROM sketches
+GROUP BY capture
+
+-- table: sketch_mins
+SELECT capture, fingerprint
+FROM (
+  SELECT capture, fingerprint,
+         row_number() OVER (PARTITION BY capture ORDER BY fingerprint) AS n
+  FROM (SELECT DISTINCT capture, fingerprint FROM sketch_mins) d
+) r
+WHERE n <= 64
