@@ -12,7 +12,10 @@ const END: &str = "<!-- /figures:sample-output -->";
 
 /// The `(command line, expected output)` pairs of the block.
 fn commands(readme: &str) -> Vec<(String, String)> {
-    let start = readme.find(BEGIN).expect("README has the sample-output block") + BEGIN.len();
+    let start = readme
+        .find(BEGIN)
+        .expect("README has the sample-output block")
+        + BEGIN.len();
     let end = readme[start..].find(END).expect("the block is closed") + start;
     let mut out: Vec<(String, String)> = Vec::new();
     for line in readme[start..end].lines() {
@@ -48,7 +51,11 @@ fn readme_sample_output_is_what_dpi_prints() {
             .current_dir(root)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = String::from_utf8(out.stdout).unwrap();
         let got: Vec<&str> = match head {
             Some(n) => got.lines().take(n).collect(),
@@ -59,8 +66,10 @@ fn readme_sample_output_is_what_dpi_prints() {
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect();
-            let got: Vec<serde_json::Value> =
-                got.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+            let got: Vec<serde_json::Value> = got
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
             assert_eq!(got, want, "{cmd}: the README shows other records");
         } else {
             let got: Vec<&str> = got.iter().map(|l| l.trim_end()).collect();
