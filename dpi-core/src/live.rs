@@ -228,10 +228,12 @@ impl FlowMeter {
         let bytes = self.table().config().payload_bytes;
         let wire = orig_len.max(data.len() as u32);
         let (live, mut finished) = (self.table().len(), 0usize);
-        let slot = self.table_mut().process_labelled(ts, wire, &pkt, &mut |f, l| {
-            finished += 1;
-            ended(labeller, bytes, on, f, l)
-        });
+        let slot = self
+            .table_mut()
+            .process_labelled(ts, wire, &pkt, &mut |f, l| {
+                finished += 1;
+                ended(labeller, bytes, on, f, l)
+            });
         let Some(slot) = slot else { return };
         if self.table().len() + finished > live {
             // The packet made a flow: what other flows announced comes first.

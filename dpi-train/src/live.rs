@@ -30,7 +30,12 @@ use dpi_core::{FileSummary, FlowConfig};
 pub struct LiveArgs {
     /// Capture live from network interface IFACE (instead of capture
     /// files) until SIGINT or SIGTERM; records are written as flows end.
-    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with = "captures")]
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "captures"
+    )]
     pub interface: Option<String>,
     /// With -i: a capture filter in libpcap's syntax (as tcpdump's), e.g.
     /// "tcp port 80".
@@ -200,10 +205,7 @@ mod imp {
             .map_err(failed)?;
         if let Some(expr) = &live.bpf {
             cap.filter(expr, true).map_err(|e| {
-                LiveError::Failed(anyhow!(
-                    "{iface}: --bpf {expr:?}: {}",
-                    pcap_message(&e)
-                ))
+                LiveError::Failed(anyhow!("{iface}: --bpf {expr:?}: {}", pcap_message(&e)))
             })?;
         }
         Ok(cap)

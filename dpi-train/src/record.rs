@@ -377,7 +377,10 @@ mod tests {
             let float = ts.as_secs_f64();
             let json = seconds_text(ts, 1);
             let read: f64 = json.parse().unwrap();
-            assert!(read.to_bits().abs_diff(float.to_bits()) <= 1, "{json} {float}");
+            assert!(
+                read.to_bits().abs_diff(float.to_bits()) <= 1,
+                "{json} {float}"
+            );
             if micros == 0 {
                 assert_eq!(json, serde_json::to_string(&float).unwrap());
             }
@@ -395,7 +398,11 @@ mod tests {
                 let (s, f) = text.split_once('.').unwrap();
                 assert!(f.len() >= min.clamp(1, 9) && f.len() <= 9, "{text}");
                 let frac: u64 = format!("{f:0<9}").parse().unwrap();
-                assert_eq!(s.parse::<u64>().unwrap() * 1_000_000_000 + frac, nanos, "{text}");
+                assert_eq!(
+                    s.parse::<u64>().unwrap() * 1_000_000_000 + frac,
+                    nanos,
+                    "{text}"
+                );
             }
         }
     }

@@ -170,7 +170,10 @@ fn an_http_exchange_on_loopback_is_labelled_http() {
     assert_eq!(f["http_url"], "/index.html");
     assert!(f["c2s_packets"].as_u64().unwrap() >= 3, "{out}");
     assert!(f["s2c_packets"].as_u64().unwrap() >= 2, "{out}");
-    assert!(err.contains("packets received"), "no statistics line:\n{err}");
+    assert!(
+        err.contains("packets received"),
+        "no statistics line:\n{err}"
+    );
 }
 
 #[test]
@@ -218,7 +221,8 @@ fn udp_queries_are_labelled_dns_and_sigterm_flushes() {
         answer[2] = 0x81;
         answer[3] = 0x80;
         answer[7] = 1;
-        answer.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x01");
+        answer
+            .extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x01");
         server.send_to(&answer, from).unwrap();
         client.recv_from(&mut buf).unwrap();
     }
@@ -241,7 +245,11 @@ fn udp_queries_are_labelled_dns_and_sigterm_flushes() {
 /// CSV rows split on commas (no cell here holds one).
 fn csv_rows(out: &str) -> Vec<Vec<String>> {
     out.lines()
-        .map(|l| l.split(',').map(|c| c.trim_matches('"').to_string()).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|c| c.trim_matches('"').to_string())
+                .collect()
+        })
         .collect()
 }
 
@@ -320,7 +328,10 @@ fn a_bad_filter_is_a_usage_error() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--bpf") && err.contains("tcp prot 80"), "{err}");
+    assert!(
+        err.contains("--bpf") && err.contains("tcp prot 80"),
+        "{err}"
+    );
     // -i and capture files together, --bpf without -i: usage errors too.
     for args in [
         &["classify", "-i", "lo", "corpus/samples/web.pcap"][..],

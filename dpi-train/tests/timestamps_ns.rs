@@ -16,7 +16,8 @@ const FIRST: u64 = 1_700_000_000_123_456_789;
 const LAST: u64 = 1_700_000_001_987_654_321;
 
 fn frames() -> Vec<Vec<u8>> {
-    let q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+    let q =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
     vec![
         udp_ipv4_frame([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, q),
         udp_ipv4_frame([10, 0, 0, 53], 53, [10, 0, 0, 1], 40000, q),
@@ -133,7 +134,9 @@ fn nanoseconds_in_every_format() {
         for command in ["extract", "classify"] {
             let jsonl = dpi(&[command, "--format", "jsonl", "-q", p]);
             assert!(
-                jsonl.contains("\"first_ts\":1700000000.123456789,\"last_ts\":1700000001.987654321,"),
+                jsonl.contains(
+                    "\"first_ts\":1700000000.123456789,\"last_ts\":1700000001.987654321,"
+                ),
                 "{command} {name}: {jsonl}"
             );
             assert!(jsonl.contains("\"duration\":1.864197532,"), "{jsonl}");
@@ -143,7 +146,15 @@ fn nanoseconds_in_every_format() {
                 "{command} {name}: {csv}"
             );
             let out = d.join(format!("{name}.{command}.parquet"));
-            dpi(&[command, "--format", "parquet", "-q", "-o", out.to_str().unwrap(), p]);
+            dpi(&[
+                command,
+                "--format",
+                "parquet",
+                "-q",
+                "-o",
+                out.to_str().unwrap(),
+                p,
+            ]);
             assert_eq!(
                 parquet_times(&out),
                 (FIRST as i64, LAST as i64),

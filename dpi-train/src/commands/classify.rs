@@ -484,12 +484,13 @@ impl FlowSink for Writer<'_> {
                 }
             }
             ClassifyFormat::Csv => {
-                let mut cells: Vec<String> = crate::record::flow_csv_cells(&self.paths[file], &flow)
-                    .into_iter()
-                    .zip(CSV_COLUMNS)
-                    .filter(|(_, col)| self.payload || !col.ends_with("_payload"))
-                    .map(|(c, _)| c)
-                    .collect();
+                let mut cells: Vec<String> =
+                    crate::record::flow_csv_cells(&self.paths[file], &flow)
+                        .into_iter()
+                        .zip(CSV_COLUMNS)
+                        .filter(|(_, col)| self.payload || !col.ends_with("_payload"))
+                        .map(|(c, _)| c)
+                        .collect();
                 cells.push(c.protocol.to_string());
                 cells.push(c.app.as_deref().unwrap_or("").to_string());
                 cells.push(c.confidence.as_str().to_string());
@@ -826,9 +827,10 @@ mod tests {
             put_json_line(&mut line, &file_json, &f, payload, &tail, &m).unwrap();
             let mut rec = FlowRecord::new(file, &f);
             (rec.first_ts, rec.last_ts) = (0.5, 0.25);
-            let serde =
-                String::from_utf8(serde_json::to_vec(&JsonRow::new(&rec, &c, payload, &m)).unwrap())
-                    .unwrap();
+            let serde = String::from_utf8(
+                serde_json::to_vec(&JsonRow::new(&rec, &c, payload, &m)).unwrap(),
+            )
+            .unwrap();
             let mut want = crate::json_line::with_exact_times(&serde, &f).into_bytes();
             want.push(b'\n');
             assert_eq!(
