@@ -7,7 +7,8 @@
 //! timeout (the flow table's time is moved on by the wall clock every
 //! [`TICK`](crate::runner::TICK) also while no packet comes), or at the
 //! end. SIGINT and SIGTERM end the capture: every live flow is written
-//! and the command exits 0. Unless `-q`, a statistics line goes to
+//! and the command exits 0 (a second signal while they are written ends
+//! it at once, with status 1). Unless `-q`, a statistics line goes to
 //! standard error every `--stats-interval` seconds (packets received and
 //! dropped, live flows, records written).
 //!
@@ -240,7 +241,9 @@ mod imp {
         // not lost.
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(sig, Arc::clone(&stop))
+            // A second signal while the flows are written ends at once.
+            signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+                .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
                 .map_err(|e| anyhow!("cannot handle signal {sig}: {e}"))?;
         }
         let mut cap = open(live, iface)?;
