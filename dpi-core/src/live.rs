@@ -25,6 +25,8 @@
 //! the first bytes only of flows still undecided. The finished flow then
 //! has no bytes.
 
+use std::sync::Arc;
+
 use crate::matcher::Scratch;
 use crate::{Classification, Classifier, Decision, Flow, FlowMeter, FlowView, LinkType, Timestamp};
 
@@ -85,18 +87,61 @@ pub enum FlowEvent<'a> {
 /// assert_eq!(log, ["2: label HTTP", "end closed HTTP"]);
 /// ```
 pub struct Labeller<'c> {
-    classifier: &'c Classifier,
+    classifier: Source<'c>,
     scratch: Scratch,
     release: bool,
+}
+
+/// The classifier of a [`Labeller`]: borrowed, or shared so that the
+/// labeller can live as long as its owner wants (a probe's state, a
+/// binding).
+enum Source<'c> {
+    Borrowed(&'c Classifier),
+    Shared(Arc<Classifier>),
 }
 
 impl<'c> Labeller<'c> {
     /// A labeller over `classifier`, keeping the bytes of labelled flows.
     pub fn new(classifier: &'c Classifier) -> Self {
         Labeller {
-            classifier,
+            classifier: Source::Borrowed(classifier),
             scratch: Scratch::new(),
             release: false,
+        }
+    }
+
+    /// A labeller that holds its classifier (so it borrows nothing and
+    /// can be kept next to a [`FlowMeter`] in one struct).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dpi_core::{Classifier, FlowConfig, FlowMeter, Labeller};
+    ///
+    /// struct Probe {
+    ///     meter: FlowMeter,
+    ///     labeller: Labeller<'static>,
+    /// }
+    /// let classifier = Arc::new(Classifier::builtin());
+    /// let probe = Probe {
+    ///     meter: FlowMeter::new(FlowConfig::classification()),
+    ///     labeller: Labeller::shared(classifier.clone()),
+    /// };
+    /// assert_eq!(probe.labeller.classifier().len(), classifier.len());
+    /// # drop(probe.meter);
+    /// ```
+    pub fn shared(classifier: Arc<Classifier>) -> Labeller<'static> {
+        Labeller {
+            classifier: Source::Shared(classifier),
+            scratch: Scratch::new(),
+            release: false,
+        }
+    }
+
+    /// The classifier that labels.
+    pub fn classifier(&self) -> &Classifier {
+        match &self.classifier {
+            Source::Borrowed(c) => c,
+            Source::Shared(c) => c,
         }
     }
 
@@ -109,9 +154,11 @@ impl<'c> Labeller<'c> {
 
     /// The label of a finished flow that had none yet.
     fn at_end(&mut self, flow: &Flow, bytes: usize) -> Classification {
-        self.classifier
-            .classify_flow(flow, bytes, &mut self.scratch)
-            .0
+        let classifier = match &self.classifier {
+            Source::Borrowed(c) => *c,
+            Source::Shared(c) => &**c,
+        };
+        classifier.classify_flow(flow, bytes, &mut self.scratch).0
     }
 
     /// The label of a live flow when it is final.
@@ -122,16 +169,14 @@ impl<'c> Labeller<'c> {
         bytes: usize,
     ) -> Option<Classification> {
         let view = whole.first_bytes(bytes).with_byte_limit(bytes);
-        match self
-            .classifier
-            .decide_with(&view, closed, &mut self.scratch)
-        {
+        let classifier = match &self.classifier {
+            Source::Borrowed(c) => *c,
+            Source::Shared(c) => &**c,
+        };
+        match classifier.decide_with(&view, closed, &mut self.scratch) {
             Decision::Final(_) => {
                 let meta = whole.metadata();
-                Some(
-                    self.classifier
-                        .classify_with_metadata_in(&view, &meta, &mut self.scratch),
-                )
+                Some(classifier.classify_with_metadata_in(&view, &meta, &mut self.scratch))
             }
             Decision::Pending(_) => None,
         }

@@ -1,7 +1,9 @@
 //! JSON lines of flow records written straight from a [`Flow`], byte for
 //! byte what `serde_json` writes for the same [`FlowRecord`](crate::record::FlowRecord)
-//! fields, without building the record: `dpi extract` and `dpi classify`
-//! write one such line per flow.
+//! fields, without building the record, except the timestamps: `first_ts`
+//! and `last_ts` are exact decimal seconds ([`crate::record::seconds_text`]),
+//! all nine digits of a nanosecond capture kept. `dpi extract` and `dpi
+//! classify` write one such line per flow.
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -97,9 +99,9 @@ pub fn put_flow_fields(
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"first_ts\":");
-    serde_json::to_writer(&mut *out, &flow.first_ts.as_secs_f64())?;
+    crate::record::put_seconds(out, flow.first_ts, 1);
     out.extend_from_slice(b",\"last_ts\":");
-    serde_json::to_writer(&mut *out, &flow.last_ts.as_secs_f64())?;
+    crate::record::put_seconds(out, flow.last_ts, 1);
     out.extend_from_slice(b",\"c2s_packets\":");
     put_u64(out, flow.c2s.packets);
     out.extend_from_slice(b",\"s2c_packets\":");
@@ -196,6 +198,24 @@ pub(crate) fn sample_flow(i: u32) -> Flow {
         ][i as usize % 5],
         cross: None,
     }
+}
+
+/// `serde_json`'s text of a record whose `first_ts` was set to 0.5 and
+/// `last_ts` to 0.25, with those two written as the JSON lines write
+/// `flow`'s: exact decimal seconds.
+#[cfg(test)]
+pub(crate) fn with_exact_times(text: &str, flow: &Flow) -> String {
+    use crate::record::seconds_text;
+    text.replacen(
+        "\"first_ts\":0.5,",
+        &format!("\"first_ts\":{},", seconds_text(flow.first_ts, 1)),
+        1,
+    )
+    .replacen(
+        "\"last_ts\":0.25,",
+        &format!("\"last_ts\":{},", seconds_text(flow.last_ts, 1)),
+        1,
+    )
 }
 
 #[cfg(test)]

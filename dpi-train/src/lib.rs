@@ -8,6 +8,7 @@ pub mod eval;
 pub mod ipfix;
 pub mod json_line;
 pub mod labels;
+pub mod live;
 pub mod output;
 pub mod record;
 pub mod runner;

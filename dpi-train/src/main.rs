@@ -44,7 +44,8 @@ enum Command {
 const EXTRACT_EXAMPLES: &str = "Examples:
   dpi extract capture.pcap > flows.jsonl
   dpi extract --format csv --bytes 128 -o flows.csv a.pcap b.pcapng
-  dpi extract --format parquet -o flows.parquet captures/*.pcap";
+  dpi extract --format parquet -o flows.parquet captures/*.pcap
+  dpi extract -i eth0 --bpf \"tcp port 443\" > flows.jsonl      (until Ctrl-C)";
 
 const CLASSIFY_EXAMPLES: &str = "Examples:
   dpi classify capture.pcap
@@ -52,7 +53,9 @@ const CLASSIFY_EXAMPLES: &str = "Examples:
   dpi classify --format parquet -o labels.parquet captures/*.pcap
   dpi classify --sig my.rules --sig signatures/std.sig capture.pcap
   dpi classify --format jsonl --ipfix 127.0.0.1:4739 capture.pcap > labels.jsonl
-  dpi classify --ipfix tcp://collector.example:4739 --ipfix-domain 7 capture.pcap";
+  dpi classify --ipfix tcp://collector.example:4739 --ipfix-domain 7 capture.pcap
+  tcpdump -i eth0 -w - | dpi classify --format jsonl -
+  dpi classify -i eth0 --bpf \"udp port 53\" --format jsonl     (until Ctrl-C or SIGTERM)";
 
 const LABEL_EXAMPLES: &str = "Examples:
   dpi label --ndpi-reader --out-dir corpus/ corpus/pcap/*.pcap
@@ -88,7 +91,10 @@ const EXIT_STATUS: &str = "Exit status: 0 when everything was read and written, 
 reader of the output went away (a closed pipe, as with `| head`: the program ends quietly); 1 \
 when an input could not be used (a capture, signature or label file that is missing, corrupt or \
 over a limit: what could be read is still written, and the message names the file and place) or \
-the run failed (an output that cannot be written); 2 when the command line is wrong.";
+the run failed (an output that cannot be written; a live capture on an interface that does not \
+exist, that may not be captured on, or whose reading failed); 2 when the command line is wrong \
+(also a --bpf filter that does not compile). A live capture (-i) ends with 0 on SIGINT or \
+SIGTERM, after every live flow is written.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -140,6 +140,54 @@ fn ip_string(ip: std::net::IpAddr) -> String {
     s
 }
 
+/// A timestamp as decimal Unix seconds, exact: the nanoseconds are
+/// written out, trailing zeros dropped down to `min_digits` fraction
+/// digits (at least 1). A microsecond capture's stamps read as before a
+/// nanosecond one's, and a nanosecond capture's keep all nine digits
+/// (which a 64-bit float cannot hold).
+///
+/// ```
+/// use dpi_core::Timestamp;
+/// use dpi_train::record::seconds_text;
+/// let ns = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
+/// assert_eq!(seconds_text(ns, 1), "1700000000.123456789");
+/// let us = Timestamp::from_secs_nanos(1_700_000_000, 250_000);
+/// assert_eq!(seconds_text(us, 1), "1700000000.00025");
+/// assert_eq!(seconds_text(us, 6), "1700000000.000250");
+/// assert_eq!(seconds_text(Timestamp::from_secs_nanos(7, 0), 1), "7.0");
+/// ```
+pub fn seconds_text(ts: dpi_core::Timestamp, min_digits: usize) -> String {
+    let mut out = Vec::with_capacity(24);
+    put_seconds(&mut out, ts, min_digits);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`seconds_text`] of `ts`.
+pub fn put_seconds(out: &mut Vec<u8>, ts: dpi_core::Timestamp, min_digits: usize) {
+    let nanos = ts.as_nanos();
+    crate::json_line::put_u64(out, nanos / 1_000_000_000);
+    out.push(b'.');
+    let mut frac = [0u8; 9];
+    let mut f = nanos % 1_000_000_000;
+    for d in frac.iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    let keep = min_digits.clamp(1, 9);
+    let len = frac.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+    out.extend_from_slice(&frac[..len.max(keep)]);
+}
+
+/// The CSV cells of `flow` read from `file`: [`FlowRecord::csv_cells`]
+/// with the first and last timestamps exact (at least six fraction
+/// digits, nine when the capture has nanoseconds).
+pub fn flow_csv_cells(file: &str, flow: &Flow) -> Vec<String> {
+    let mut cells = FlowRecord::new(file, flow).csv_cells();
+    cells[8] = seconds_text(flow.first_ts, 6);
+    cells[9] = seconds_text(flow.last_ts, 6);
+    cells
+}
+
 /// A flow's duration in seconds, from its nanosecond timestamps.
 pub fn duration(flow: &Flow) -> f64 {
     flow.last_ts.nanos_since(flow.first_ts) as f64 / 1e9
@@ -310,5 +358,52 @@ mod tests {
         }
         let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
         assert_eq!(ip_string(v6), "2001:db8::1");
+    }
+
+    #[test]
+    fn microsecond_stamps_read_as_the_floats_did() {
+        // What JSON lines and CSV wrote before the stamps were exact: the
+        // same CSV cells, and JSON numbers that read as the same float or
+        // its neighbour (the float was the nanoseconds divided by 1e9,
+        // rounded twice: the exact text is the better one).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = [0, 1, 1_700_000_000, 4_102_444_800][i as usize % 4] + x % 1000;
+            let micros = if i % 5 == 0 { 0 } else { (x >> 20) % 1_000_000 };
+            let ts = dpi_core::Timestamp::from_secs_nanos(secs, micros as u32 * 1000);
+            let float = ts.as_secs_f64();
+            let json = seconds_text(ts, 1);
+            let read: f64 = json.parse().unwrap();
+            assert!(
+                read.to_bits().abs_diff(float.to_bits()) <= 1,
+                "{json} {float}"
+            );
+            if micros == 0 {
+                assert_eq!(json, serde_json::to_string(&float).unwrap());
+            }
+            assert!(json.split_once('.').unwrap().1.len() <= 6, "{json}");
+            assert_eq!(seconds_text(ts, 6), format!("{float:.6}"));
+        }
+    }
+
+    #[test]
+    fn nanosecond_stamps_keep_every_digit() {
+        for nanos in [1u64, 10, 999_999_999, 1_700_000_000_123_456_789, u64::MAX] {
+            let ts = dpi_core::Timestamp::from_nanos(nanos);
+            for min in [0, 1, 6, 9, 20] {
+                let text = seconds_text(ts, min);
+                let (s, f) = text.split_once('.').unwrap();
+                assert!(f.len() >= min.clamp(1, 9) && f.len() <= 9, "{text}");
+                let frac: u64 = format!("{f:0<9}").parse().unwrap();
+                assert_eq!(
+                    s.parse::<u64>().unwrap() * 1_000_000_000 + frac,
+                    nanos,
+                    "{text}"
+                );
+            }
+        }
     }
 }

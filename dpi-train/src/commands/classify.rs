@@ -39,7 +39,7 @@ use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
 use crate::output::parquet::{Columns, Labels, ParquetFlows};
 use crate::record::{write_csv_line, FlowRecord, CSV_COLUMNS};
-use crate::runner::{run_files, FlowSink};
+use crate::runner::FlowSink;
 
 /// User-data bytes per direction that `dpi classify` keeps unless `--bytes`
 /// says otherwise: [`dpi_core::FlowConfig::CLASSIFY_BYTES`], written out
@@ -106,9 +106,11 @@ pub struct ClassifyArgs {
     pub ipfix: crate::ipfix::IpfixArgs,
     #[command(flatten)]
     pub flow: FlowArgs,
+    #[command(flatten)]
+    pub live: crate::live::LiveArgs,
     /// pcap or pcapng files; `-` reads standard input as a stream (each
     /// record is written as its flow ends, also while the input is open).
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[arg(required_unless_present = "interface", value_name = "CAPTURE")]
     pub captures: Vec<String>,
 }
 
@@ -482,14 +484,13 @@ impl FlowSink for Writer<'_> {
                 }
             }
             ClassifyFormat::Csv => {
-                let rec = FlowRecord::new(&self.paths[file], &flow);
-                let mut cells: Vec<String> = rec
-                    .csv_cells()
-                    .into_iter()
-                    .zip(CSV_COLUMNS)
-                    .filter(|(_, col)| self.payload || !col.ends_with("_payload"))
-                    .map(|(c, _)| c)
-                    .collect();
+                let mut cells: Vec<String> =
+                    crate::record::flow_csv_cells(&self.paths[file], &flow)
+                        .into_iter()
+                        .zip(CSV_COLUMNS)
+                        .filter(|(_, col)| self.payload || !col.ends_with("_payload"))
+                        .map(|(c, _)| c)
+                        .collect();
                 cells.push(c.protocol.to_string());
                 cells.push(c.app.as_deref().unwrap_or("").to_string());
                 cells.push(c.confidence.as_str().to_string());
@@ -580,6 +581,10 @@ pub fn json_line(
 
 /// Runs `dpi classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
+    if let Err(e) = crate::live::check_filter(&args.live) {
+        eprintln!("dpi: error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     let set = load_signatures(&args.sigs)?;
     let mut classifier = Classifier::new(&set)?;
     classifier.use_dns_names(args.dns_names);
@@ -604,8 +609,9 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     if !args.no_metadata {
         opts.flow.handshake_bytes = args.handshake_bytes;
     }
+    let paths = super::common::input_names(&args.captures, &args.live);
     let mut w = Writer {
-        paths: &args.captures,
+        paths: &paths,
         format: args.format,
         payload: args.payload,
         metadata: !args.no_metadata,
@@ -623,8 +629,8 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         parquet,
         ipfix: args.ipfix.exporter()?,
     };
-    run_files(&args.captures, &opts, &mut w)?;
-    if w.format == ClassifyFormat::Table {
+    let failed = super::common::run_inputs(&args.captures, &args.live, &opts, &mut w)?;
+    if w.format == ClassifyFormat::Table && (failed.is_none() || w.report.flows > 0) {
         w.write_table()?;
     }
     w.out.flush()?;
@@ -641,6 +647,9 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
                 args.ipfix.ipfix.as_deref().unwrap_or("")
             );
         }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     w.report.finish(args.flow.quiet);
     Ok(if w.report.failed > 0 {
@@ -816,8 +825,13 @@ mod tests {
             let m = metadata(i);
             line.clear();
             put_json_line(&mut line, &file_json, &f, payload, &tail, &m).unwrap();
-            let rec = FlowRecord::new(file, &f);
-            let mut want = serde_json::to_vec(&JsonRow::new(&rec, &c, payload, &m)).unwrap();
+            let mut rec = FlowRecord::new(file, &f);
+            (rec.first_ts, rec.last_ts) = (0.5, 0.25);
+            let serde = String::from_utf8(
+                serde_json::to_vec(&JsonRow::new(&rec, &c, payload, &m)).unwrap(),
+            )
+            .unwrap();
+            let mut want = crate::json_line::with_exact_times(&serde, &f).into_bytes();
             want.push(b'\n');
             assert_eq!(
                 String::from_utf8_lossy(&line),

@@ -6,7 +6,40 @@ use std::time::Duration;
 
 use dpi_core::{FileSummary, FlowConfig, MeterStats};
 
-use crate::runner::RunOptions;
+use crate::live::{LiveArgs, LiveError};
+use crate::runner::{run_files, FlowSink, RunOptions};
+
+/// The names of the inputs: the capture paths, or the interface of `-i`
+/// (the `file` field of live records).
+pub fn input_names(captures: &[String], live: &LiveArgs) -> Vec<String> {
+    match &live.interface {
+        Some(iface) => vec![iface.clone()],
+        None => captures.to_vec(),
+    }
+}
+
+/// Reads the captures, or the interface of `-i` until SIGINT or SIGTERM,
+/// into `sink`. A live capture that fails after it started is returned
+/// as `Ok(Some(error))`, so that what was written is finished first.
+pub fn run_inputs<S: FlowSink>(
+    captures: &[String],
+    live: &LiveArgs,
+    opts: &RunOptions,
+    sink: &mut S,
+) -> anyhow::Result<Option<anyhow::Error>> {
+    if live.interface.is_none() {
+        run_files(captures, opts, sink)?;
+        return Ok(None);
+    }
+    match crate::live::run_live(live, &opts.flow, !opts.progress, sink) {
+        Ok(summary) => {
+            sink.file_done(0, summary)?;
+            Ok(None)
+        }
+        Err(LiveError::Failed(e)) => Ok(Some(e)),
+        Err(LiveError::Usage(m)) => Ok(Some(anyhow::anyhow!(m))),
+    }
+}
 
 /// Flow-table and run options common to commands that read captures.
 #[derive(clap::Args, Clone, Debug)]

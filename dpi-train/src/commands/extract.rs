@@ -8,8 +8,8 @@ use dpi_core::{FileSummary, Flow};
 use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
 use crate::output::parquet::{Columns, ParquetFlows};
-use crate::record::{write_csv_line, FlowRecord, RecordFormat, CSV_COLUMNS};
-use crate::runner::{run_files, FlowSink};
+use crate::record::{flow_csv_cells, write_csv_line, RecordFormat, CSV_COLUMNS};
+use crate::runner::FlowSink;
 
 /// Arguments of `dpi extract`.
 #[derive(clap::Args, Debug)]
@@ -19,8 +19,10 @@ pub struct ExtractArgs {
     pub format: RecordFormat,
     #[command(flatten)]
     pub flow: FlowArgs,
-    /// pcap or pcapng files.
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[command(flatten)]
+    pub live: crate::live::LiveArgs,
+    /// pcap or pcapng files; `-` reads standard input as a stream.
+    #[arg(required_unless_present = "interface", value_name = "CAPTURE")]
     pub captures: Vec<String>,
 }
 
@@ -59,8 +61,7 @@ impl FlowSink for Writer<'_> {
                 self.out.write_all(&self.line)?;
             }
             RecordFormat::Csv => {
-                let rec = FlowRecord::new(&self.paths[file], &flow);
-                write_csv_line(&mut self.out, &rec.csv_cells())?
+                write_csv_line(&mut self.out, &flow_csv_cells(&self.paths[file], &flow))?
             }
             RecordFormat::Parquet => {
                 if let Some(p) = &mut self.parquet {
@@ -81,6 +82,10 @@ impl FlowSink for Writer<'_> {
 
 /// Runs `dpi extract`.
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
+    if let Err(e) = crate::live::check_filter(&args.live) {
+        eprintln!("dpi: error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     let parquet = if args.format == RecordFormat::Parquet {
         let columns = Columns {
             payload: true,
@@ -95,8 +100,9 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         let header: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
         write_csv_line(&mut out, &header)?;
     }
+    let paths = super::common::input_names(&args.captures, &args.live);
     let mut w = Writer {
-        paths: &args.captures,
+        paths: &paths,
         format: args.format,
         out,
         line: Vec::with_capacity(1024),
@@ -104,10 +110,14 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         parquet,
         report: Report::default(),
     };
-    run_files(&args.captures, &args.flow.run_options(), &mut w)?;
+    let failed =
+        super::common::run_inputs(&args.captures, &args.live, &args.flow.run_options(), &mut w)?;
     w.out.flush()?;
     if let Some(p) = w.parquet.take() {
         p.finish()?;
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     w.report.finish(args.flow.quiet);
     Ok(if w.report.failed > 0 {
@@ -121,6 +131,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use crate::json_line::sample_flow as flow;
+    use crate::record::FlowRecord;
 
     #[test]
     fn json_lines_match_the_serde_record() {
@@ -137,7 +148,10 @@ mod tests {
             let file_json = serde_json::to_vec(file).unwrap();
             line.clear();
             put_json_record(&mut line, &file_json, &f).unwrap();
-            let mut want = serde_json::to_vec(&FlowRecord::new(file, &f)).unwrap();
+            let mut rec = FlowRecord::new(file, &f);
+            (rec.first_ts, rec.last_ts) = (0.5, 0.25);
+            let serde = String::from_utf8(serde_json::to_vec(&rec).unwrap()).unwrap();
+            let mut want = crate::json_line::with_exact_times(&serde, &f).into_bytes();
             want.push(b'\n');
             assert_eq!(
                 String::from_utf8_lossy(&line),
