@@ -55,6 +55,7 @@ pub mod live;
 pub mod matcher;
 mod meter;
 mod packet;
+mod shard;
 pub mod protocols;
 pub mod signature;
 pub mod testing;
@@ -71,6 +72,7 @@ pub use live::{FlowEvent, Labeller};
 pub use meter::{FileSummary, FlowMeter, MeterStats};
 pub use packet::{Fragment, Packet, TcpInfo, Tunnel};
 pub use protocols::Metadata;
+pub use shard::ShardedMeter;
 pub use time::Timestamp;
 pub use view::FlowView;
 

@@ -183,7 +183,7 @@ impl FlowMeter {
         let bytes = self.table().config().payload_bytes;
         let wire = orig_len.max(data.len() as u32);
         let (live, mut finished) = (self.table().len(), 0usize);
-        let slot = self.table_mut().process_labelled(ts, wire, &pkt, &mut |f, l| {
+        let slot = self.table_mut().process_labelled(ts, wire, &pkt, &mut |f, l, _| {
             finished += 1;
             ended(labeller, bytes, on, f, l)
         });
@@ -220,7 +220,7 @@ impl FlowMeter {
     ) {
         let bytes = self.table().config().payload_bytes;
         self.table_mut()
-            .expire_labelled(now, &mut |f, l| ended(labeller, bytes, on, f, l));
+            .expire_labelled(now, &mut |f, l, _| ended(labeller, bytes, on, f, l));
     }
 
     /// [`flush`](Self::flush) with events: every live flow ends.
@@ -232,6 +232,6 @@ impl FlowMeter {
         self.drop_fragments();
         let bytes = self.table().config().payload_bytes;
         self.table_mut()
-            .flush_labelled(&mut |f, l| ended(labeller, bytes, on, f, l));
+            .flush_labelled(&mut |f, l, _| ended(labeller, bytes, on, f, l));
     }
 }

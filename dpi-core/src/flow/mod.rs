@@ -23,6 +23,14 @@ mod stream;
 mod table;
 
 pub use table::FlowTable;
+pub(crate) use table::EndOrder;
+
+/// The shard (below `shards`) of the flow `pkt` belongs to: the same for
+/// both directions and in every process.
+pub(crate) fn shard_of(pkt: &crate::Packet<'_>, shards: usize) -> usize {
+    let (key, _) = key::FlowKey::of(pkt);
+    (key.shard_hash() % shards.max(1) as u64) as usize
+}
 
 /// Flow-table settings.
 ///

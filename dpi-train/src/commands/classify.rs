@@ -265,8 +265,8 @@ struct Writer<'a> {
     /// N: the bytes per direction the classifier looks at (flows that kept
     /// a handshake hold more).
     bytes: usize,
-    classifier: Classifier,
-    scratch: Scratch,
+    /// Shared by the workers that label the flows.
+    classifier: std::sync::Arc<Classifier>,
     out: Box<dyn Write>,
     report: Report,
     rows: Vec<Vec<String>>,
@@ -454,14 +454,21 @@ impl Writer<'_> {
 }
 
 impl FlowSink for Writer<'_> {
-    fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
-        let (c, meta) = label_flow(
-            &self.classifier,
-            &mut flow,
-            self.bytes,
-            self.metadata,
-            &mut self.scratch,
-        );
+    /// The flow with its label and protocol fields ([`label_flow`]).
+    type Item = (Flow, Classification, Metadata);
+
+    fn worker(&self) -> Box<dyn FnMut(Flow) -> Self::Item + Send> {
+        let classifier = self.classifier.clone();
+        let (bytes, metadata) = (self.bytes, self.metadata);
+        let mut scratch = Scratch::new();
+        Box::new(move |mut flow| {
+            let (c, meta) = label_flow(&classifier, &mut flow, bytes, metadata, &mut scratch);
+            (flow, c, meta)
+        })
+    }
+
+    fn flow(&mut self, file: usize, item: Self::Item) -> anyhow::Result<()> {
+        let (flow, c, meta) = item;
         if let Some(x) = &mut self.ipfix {
             x.export(&flow, &c, &meta)?;
         }
@@ -610,8 +617,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         payload: args.payload,
         metadata: !args.no_metadata,
         bytes: args.flow.bytes,
-        classifier,
-        scratch: Scratch::new(),
+        classifier: std::sync::Arc::new(classifier),
         out,
         report: Report::default(),
         rows: Vec::new(),
