@@ -47,6 +47,8 @@ enum Item {
         ts: Timestamp,
         wire_len: u32,
         shard: u32,
+        /// The cross-flow tables may read something from it.
+        announces: bool,
         pkt: Packet<'static>,
         start: u32,
         end: u32,
@@ -247,6 +249,7 @@ impl<T: Send + 'static> ShardedMeter<T> {
             ts,
             wire_len: orig_len.max(data.len() as u32),
             shard,
+            announces: Expectations::may_announce(&pkt),
             pkt: Packet { payload: &[], ..pkt },
             // A batch holds far less than 4 GiB: it is sent at 1 MiB.
             start: start as u32,
@@ -448,6 +451,7 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
                     ts,
                     wire_len,
                     shard,
+                    announces,
                     pkt,
                     start,
                     end,
@@ -455,8 +459,11 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
                     let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
                     let pkt = Packet { payload, ..pkt };
                     // As `FlowMeter::push_frame`: the tables read the
-                    // packet before the flow table accounts it.
-                    x.observe(ts, &pkt);
+                    // packet before the flow table accounts it (the
+                    // calling thread ran observe's first test).
+                    if announces {
+                        x.observe(ts, &pkt);
+                    }
                     if pkt.fragment == Fragment::Later {
                         continue;
                     }

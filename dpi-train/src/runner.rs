@@ -22,10 +22,10 @@ use rayon::prelude::*;
 pub trait FlowSink {
     /// What a worker makes of each flow before the sink takes it.
     type Item: Send + 'static;
-    /// A function that turns flows into items; the runner makes one per
-    /// worker thread and calls it there, so the work it does (labelling,
-    /// say) runs in parallel.
-    fn worker(&self) -> Box<dyn FnMut(Flow) -> Self::Item + Send>;
+    /// A function that turns the flows of file `file` into items; the
+    /// runner makes one per worker thread and calls it there, so the work
+    /// it does (labelling, say) runs in parallel.
+    fn worker(&self, file: usize) -> Box<dyn FnMut(Flow) -> Self::Item + Send>;
     /// One finished flow of file `file` (an index into the list of
     /// paths), made into an item by a [`worker`](Self::worker).
     fn flow(&mut self, file: usize, item: Self::Item) -> anyhow::Result<()>;
@@ -104,7 +104,7 @@ fn sharded_file<S: FlowSink>(
     sink: &mut S,
 ) -> anyhow::Result<FileSummary> {
     let mut meter = ShardedMeter::new(cfg.clone(), &ExpectConfig::default(), shards, |_| {
-        sink.worker()
+        sink.worker(file)
     });
     let mut out = Emit {
         sink,
@@ -150,7 +150,7 @@ pub fn run_files<S: FlowSink>(
                 continue;
             }
             let mut meter = FlowMeter::new(opts.flow.clone());
-            let mut work = sink.worker();
+            let mut work = sink.worker(i);
             let mut out = Emit {
                 sink: &mut *sink,
                 file: i,
@@ -172,7 +172,9 @@ pub fn run_files<S: FlowSink>(
         .build()?;
     let batch = threads * 4;
     for (b, chunk) in paths.chunks(batch).enumerate() {
-        let workers: Vec<_> = chunk.iter().map(|_| sink.worker()).collect();
+        let workers: Vec<_> = (0..chunk.len())
+            .map(|j| sink.worker(b * batch + j))
+            .collect();
         let results: Vec<(Vec<S::Item>, FileSummary)> = pool.install(|| {
             chunk
                 .par_iter()
@@ -262,7 +264,7 @@ fn run_stdin<S: FlowSink>(
         .name("stdin".into())
         .spawn(move || read_stdin(frames_tx, spare_rx))?;
     let mut meter = FlowMeter::new(cfg.clone());
-    let mut work = sink.worker();
+    let mut work = sink.worker(file);
     let mut out = Emit {
         sink,
         file,

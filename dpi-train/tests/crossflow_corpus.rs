@@ -88,7 +88,7 @@ impl Collect {
 impl FlowSink for Collect {
     type Item = Flow;
 
-    fn worker(&self) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
         Box::new(|f| f)
     }
 

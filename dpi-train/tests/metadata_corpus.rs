@@ -57,7 +57,7 @@ struct Collect {
 impl FlowSink for Collect {
     type Item = Flow;
 
-    fn worker(&self) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
         Box::new(|f| f)
     }
 

@@ -278,7 +278,7 @@ where
 {
     type Item = Flow;
 
-    fn worker(&self) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
         Box::new(|f| f)
     }
 

@@ -73,7 +73,7 @@ impl Sink<'_> {
 impl FlowSink for Sink<'_> {
     type Item = Flow;
 
-    fn worker(&self) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
         Box::new(|f| f)
     }
 
