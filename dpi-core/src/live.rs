@@ -201,7 +201,7 @@ impl FlowMeter {
                         flow,
                         classification: &c,
                     });
-                    *label = Some(c);
+                    *label = Some(Box::new(c));
                     decided = true;
                 }
             }

@@ -206,16 +206,9 @@ pub struct DirectionStats {
 }
 
 impl DirectionStats {
-    /// Empty counters with room for `k` sizes and inter-arrival times.
-    fn with_capacity(k: usize) -> Self {
-        DirectionStats {
-            sizes: Vec::with_capacity(k),
-            iats: Vec::with_capacity(k),
-            ..DirectionStats::default()
-        }
-    }
-
-    /// Accounts one packet; never allocates (the vectors hold at most `k`).
+    /// Accounts one packet. Each vector is allocated once, with room for
+    /// all `k` entries, at its first entry (a direction's second packet,
+    /// its first payload); it holds at most `k`.
     fn record(&mut self, ts: Timestamp, wire_len: u32, payload_len: u32, tcp_flags: u8, k: usize) {
         self.packets += 1;
         self.bytes += u64::from(wire_len);
@@ -224,6 +217,7 @@ impl DirectionStats {
         match self.last_ts {
             Some(last) => {
                 if self.iats.len() < k {
+                    self.iats.reserve_exact(k - self.iats.len());
                     self.iats.push(ts.nanos_since(last));
                 }
                 self.last_ts = Some(last.max(ts));
@@ -236,6 +230,7 @@ impl DirectionStats {
                 self.first_payload_ts = Some(ts);
             }
             if self.sizes.len() < k {
+                self.sizes.reserve_exact(k - self.sizes.len());
                 self.sizes.push(payload_len);
             }
         }

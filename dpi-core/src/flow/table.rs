@@ -55,8 +55,9 @@ struct Live {
     /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
     /// [`FlowConfig::close_linger`] later.
     closed_at: Option<Timestamp>,
-    /// The final label, once given (see `FlowMeter::push_frame_events`).
-    label: Option<Classification>,
+    /// The final label, once given (see `FlowMeter::push_frame_events`);
+    /// boxed, as most flows of a table never get one while live.
+    label: Option<Box<Classification>>,
     /// The byte buffers were released: no more bytes are kept.
     released: bool,
     /// Sequence number ([`FlowTable::set_seq`]) of the flow's latest packet.
@@ -308,7 +309,7 @@ impl FlowTable {
     pub(crate) fn label_slot(
         &mut self,
         idx: u32,
-    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Classification>)> {
+    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Box<Classification>>)> {
         let live = self.slots.get_mut(idx as usize)?.as_mut()?;
         let is_tcp = live.flow.protocol == TCP;
         let mut view = FlowView::from(&live.flow);
@@ -438,7 +439,6 @@ impl FlowTable {
         } else {
             (pkt.dst, pkt.dst_port, pkt.src, pkt.src_port)
         };
-        let (n, k) = (self.payload_bytes, self.feature_packets);
         let stream = |is_tcp: bool| {
             if is_tcp {
                 Stream::tcp(self.reorder)
@@ -461,10 +461,10 @@ impl FlowTable {
                 tunnel: pkt.tunnel,
                 first_ts: ts,
                 last_ts: ts,
-                c2s: DirectionStats::with_capacity(k),
-                s2c: DirectionStats::with_capacity(k),
-                c2s_payload: Vec::with_capacity(n),
-                s2c_payload: Vec::with_capacity(n),
+                c2s: DirectionStats::default(),
+                s2c: DirectionStats::default(),
+                c2s_payload: Vec::new(),
+                s2c_payload: Vec::new(),
                 end: FlowEnd::Flushed,
                 cross: None,
             },
@@ -533,12 +533,12 @@ impl FlowTable {
         let live = self.slots[idx as usize].take();
         self.links[idx as usize].next = self.free;
         self.free = idx;
-        if let Some(live) = live {
+        if let Some(mut live) = live {
             let hash = self.hasher.hash_one(live.key);
             if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
                 entry.remove();
             }
-            let label = live.label.clone();
+            let label = live.label.take().map(|l| *l);
             emit(live.into_flow(end), label, order);
         }
     }
@@ -1490,5 +1490,19 @@ mod proptests {
                 prop_assert!(f.s2c.sizes.len() <= k && f.s2c.iats.len() <= k);
             }
         }
+    }
+}
+/// The sizes `dpi-core/DESIGN.md` gives for a live flow (x86-64).
+#[cfg(all(test, target_arch = "x86_64"))]
+mod sizes {
+    #[test]
+    fn live_flow_sizes_are_as_documented() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Option<super::Live>>(), 584);
+        assert_eq!(size_of::<super::Flow>(), 376);
+        assert_eq!(size_of::<super::DirectionStats>(), 128);
+        assert_eq!(size_of::<super::Stream>(), 56);
+        assert_eq!(size_of::<super::FlowKey>(), 56);
+        assert_eq!(size_of::<super::Link>(), 16);
     }
 }
