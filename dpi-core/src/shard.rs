@@ -88,15 +88,35 @@ impl Batch {
     }
 }
 
-/// The flows a worker finished during one batch, in its order.
-type Finished<T> = Vec<(EndOrder, T)>;
+/// Flows a worker finished, in its order, sent at most this many at a
+/// time (a flush of many flows is merged while it runs).
+const CHUNK: usize = 1024;
+
+/// What a worker sends back.
+enum Msg<T> {
+    /// Flows it finished, in its order.
+    Flows(Vec<(EndOrder, T)>),
+    /// It is done with a batch.
+    End,
+}
 
 struct Worker<T> {
     batches: Option<SyncSender<Arc<Batch>>>,
-    flows: Receiver<Finished<T>>,
-    /// Flows of the oldest batches not merged yet.
-    ready: VecDeque<Finished<T>>,
+    flows: Receiver<Msg<T>>,
+    /// Flows received and not merged yet, in the worker's order.
+    queue: VecDeque<(EndOrder, T)>,
+    /// Batches it is done with.
+    ended: u64,
     thread: Option<JoinHandle<()>>,
+}
+
+impl<T> Worker<T> {
+    fn take(&mut self, m: Msg<T>) {
+        match m {
+            Msg::Flows(f) => self.queue.extend(f),
+            Msg::End => self.ended += 1,
+        }
+    }
 }
 
 /// A flow meter whose flow table is split over worker threads, for one
@@ -160,14 +180,12 @@ pub struct ShardedMeter<T: Send + 'static> {
     batch: Batch,
     /// Sequence number of the next item.
     next: u64,
-    /// Batches sent whose flows are not merged yet.
-    in_flight: usize,
-    /// Scratch for merging one batch's flows.
-    merged: Vec<(EndOrder, T)>,
+    /// Batches sent.
+    sent: u64,
     /// Batches sent, oldest first: reused once every worker is done with
     /// them, so that batches are not allocated (and their pages faulted in)
     /// again and again.
-    sent: VecDeque<Arc<Batch>>,
+    spent: VecDeque<Arc<Batch>>,
 }
 
 impl<T: Send + 'static> ShardedMeter<T> {
@@ -197,7 +215,8 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 Worker {
                     batches: Some(batches),
                     flows,
-                    ready: VecDeque::new(),
+                    queue: VecDeque::new(),
+                    ended: 0,
                     thread,
                 }
             })
@@ -207,9 +226,8 @@ impl<T: Send + 'static> ShardedMeter<T> {
             workers,
             batch: Batch::new(0),
             next: 0,
-            in_flight: 0,
-            merged: Vec::new(),
-            sent: VecDeque::new(),
+            sent: 0,
+            spent: VecDeque::new(),
         }
     }
 
@@ -321,7 +339,7 @@ impl<T: Send + 'static> ShardedMeter<T> {
             return;
         }
         let mut next = None;
-        if let Some(old) = self.sent.front_mut() {
+        if let Some(old) = self.spent.front_mut() {
             if let Some(b) = Arc::get_mut(old) {
                 b.items.clear();
                 b.bytes.clear();
@@ -331,15 +349,15 @@ impl<T: Send + 'static> ShardedMeter<T> {
             }
         }
         if next.is_some() {
-            self.sent.pop_front();
+            self.spent.pop_front();
         }
         let next = next.unwrap_or_else(|| Batch::new(self.next));
         let mut batch = std::mem::replace(&mut self.batch, next);
         batch.flush = flush;
         let batch = Arc::new(batch);
-        self.sent.push_back(batch.clone());
-        if self.sent.len() > 2 * IN_FLIGHT + 2 {
-            self.sent.pop_front();
+        self.spent.push_back(batch.clone());
+        if self.spent.len() > 2 * IN_FLIGHT + 2 {
+            self.spent.pop_front();
         }
         for w in &mut self.workers {
             let sent = w
@@ -353,53 +371,70 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 w.batches = None;
             }
         }
-        self.in_flight += 1;
+        self.sent += 1;
     }
 
-    /// Merges the flows of the oldest batches every worker has finished,
-    /// and hands them to `emit`; waits for the workers when `all` or when
-    /// too many batches are in flight.
+    /// Hands to `emit` the flows whose turn has come: a flow can go once
+    /// every other worker has either a later flow waiting or is done with
+    /// every batch sent (each worker's flows come in order, and a batch
+    /// not sent yet finishes only later flows). Waits for the workers when
+    /// `all` (until every flow of the batches sent went) or when too many
+    /// batches are in flight.
     fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
-        while self.in_flight > 0 {
-            let wait = all || self.in_flight > IN_FLIGHT;
-            let mut complete = true;
+        loop {
             for w in &mut self.workers {
-                if !w.ready.is_empty() {
-                    continue;
-                }
-                let got = if w.batches.is_none() {
-                    // A worker that is gone finishes nothing more.
-                    Some(Vec::new())
-                } else if wait {
-                    w.flows.recv().ok()
-                } else {
-                    w.flows.try_recv().ok()
-                };
-                match got {
-                    Some(f) => w.ready.push_back(f),
-                    None if wait => {
-                        w.batches = None;
-                        w.ready.push_back(Vec::new());
-                    }
-                    None => complete = false,
+                while let Ok(m) = w.flows.try_recv() {
+                    w.take(m);
                 }
             }
-            if !complete {
+            loop {
+                let mut best: Option<(usize, EndOrder)> = None;
+                let mut blocked = false;
+                for (i, w) in self.workers.iter().enumerate() {
+                    match w.queue.front() {
+                        Some((o, _)) => {
+                            if best.is_none_or(|(_, b)| *o < b) {
+                                best = Some((i, *o));
+                            }
+                        }
+                        None if w.ended < self.sent => blocked = true,
+                        None => {}
+                    }
+                }
+                let Some((i, _)) = best.filter(|_| !blocked) else {
+                    break;
+                };
+                if let Some((_, t)) = self.workers[i].queue.pop_front() {
+                    emit(t);
+                }
+            }
+            let lagging = self
+                .workers
+                .iter()
+                .map(|w| self.sent - w.ended.min(self.sent))
+                .max()
+                .unwrap_or(0);
+            if lagging == 0 || (!all && lagging <= IN_FLIGHT as u64) {
                 return;
             }
-            self.merged.clear();
-            for w in &mut self.workers {
-                if let Some(f) = w.ready.pop_front() {
-                    self.merged.extend(f);
+            // Wait for a worker that holds the merge up.
+            let sent = self.sent;
+            if let Some(w) = self
+                .workers
+                .iter_mut()
+                .find(|w| w.queue.is_empty() && w.ended < sent)
+            {
+                match w.flows.recv() {
+                    Ok(m) => w.take(m),
+                    Err(_) => {
+                        // The worker is gone (its function panicked): it
+                        // finishes nothing more; the panic is raised again
+                        // when the meter is dropped.
+                        w.batches = None;
+                        w.ended = sent;
+                    }
                 }
             }
-            // Orders are distinct (a flow's latest packet is its own), and
-            // each worker's are sorted already.
-            self.merged.sort_unstable_by_key(|(o, _)| *o);
-            for (_, t) in self.merged.drain(..) {
-                emit(t);
-            }
-            self.in_flight -= 1;
         }
     }
 }
@@ -436,13 +471,19 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
     expect: &ExpectConfig,
     mut work: W,
     batches: Receiver<Arc<Batch>>,
-    flows: Sender<Finished<T>>,
+    flows: Sender<Msg<T>>,
 ) {
     let mut table = FlowTable::new(cfg);
     let mut x = Expectations::new(expect);
+    let mut out: Vec<(EndOrder, T)> = Vec::new();
     for batch in batches {
-        let mut out: Finished<T> = Vec::new();
-        let mut emit = |f: Flow, _, o: EndOrder| out.push((o, work(f)));
+        let mut emit = |f: Flow, _, o: EndOrder| {
+            out.push((o, work(f)));
+            if out.len() >= CHUNK {
+                // The receiver is gone only when the meter is: nothing to do.
+                let _ = flows.send(Msg::Flows(std::mem::take(&mut out)));
+            }
+        };
         for (i, item) in batch.items.iter().enumerate() {
             table.set_seq(batch.first + i as u64);
             match *item {
@@ -490,7 +531,10 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
         if batch.flush {
             table.flush_labelled(&mut emit);
         }
-        if flows.send(out).is_err() {
+        if !out.is_empty() && flows.send(Msg::Flows(std::mem::take(&mut out))).is_err() {
+            return;
+        }
+        if flows.send(Msg::End).is_err() {
             return;
         }
     }

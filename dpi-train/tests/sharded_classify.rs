@@ -113,9 +113,8 @@ fn single(classifier: &Classifier, path: &Path) -> Vec<Vec<u8>> {
     let mut meter = FlowMeter::new(config());
     let mut scratch = Scratch::new();
     let mut out = Vec::new();
-    let summary = meter.read_file(path, &mut |f| out.push(line(classifier, &mut scratch, f)));
+    meter.read_file(path, &mut |f| out.push(line(classifier, &mut scratch, f)));
     meter.flush(&mut |f| out.push(line(classifier, &mut scratch, f)));
-    assert!(summary.stats.frames > 0 || summary.error.is_some());
     out
 }
 
