@@ -167,7 +167,8 @@ impl FlowMeter {
     /// [`push_frame`](Self::push_frame) with events: the label of the
     /// frame's flow when it becomes final, and the flows that end (see
     /// the [module docs](crate::live)). Packets of existing flows allocate
-    /// nothing until the label is decided.
+    /// nothing but a direction's buffers, once, when it first needs them,
+    /// and the label, once, when it is decided.
     pub fn push_frame_events<E: FnMut(FlowEvent<'_>)>(
         &mut self,
         link: LinkType,
@@ -183,10 +184,12 @@ impl FlowMeter {
         let bytes = self.table().config().payload_bytes;
         let wire = orig_len.max(data.len() as u32);
         let (live, mut finished) = (self.table().len(), 0usize);
-        let slot = self.table_mut().process_labelled(ts, wire, &pkt, &mut |f, l, _| {
-            finished += 1;
-            ended(labeller, bytes, on, f, l)
-        });
+        let slot = self
+            .table_mut()
+            .process_labelled(ts, wire, &pkt, &mut |f, l, _| {
+                finished += 1;
+                ended(labeller, bytes, on, f, l)
+            });
         let Some(slot) = slot else { return };
         if self.table().len() + finished > live {
             // The packet made a flow: what other flows announced comes first.

@@ -268,7 +268,10 @@ impl<T: Send + 'static> ShardedMeter<T> {
             wire_len: orig_len.max(data.len() as u32),
             shard,
             announces: Expectations::may_announce(&pkt),
-            pkt: Packet { payload: &[], ..pkt },
+            pkt: Packet {
+                payload: &[],
+                ..pkt
+            },
             // A batch holds far less than 4 GiB: it is sent at 1 MiB.
             start: start as u32,
             end: end as u32,
@@ -392,11 +395,8 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 let mut blocked = false;
                 for (i, w) in self.workers.iter().enumerate() {
                     match w.queue.front() {
-                        Some((o, _)) => {
-                            if best.is_none_or(|(_, b)| *o < b) {
-                                best = Some((i, *o));
-                            }
-                        }
+                        Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => best = Some((i, *o)),
+                        Some(_) => {}
                         None if w.ended < self.sent => blocked = true,
                         None => {}
                     }

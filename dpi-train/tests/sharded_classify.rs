@@ -33,10 +33,7 @@ fn samples() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng")
-        })
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .map(|p| p.display().to_string())
         .collect();
     v.sort();
@@ -172,5 +169,8 @@ fn corpus_captures_give_the_same_lines_sharded() {
     assert!(captures > 1000, "{captures} captures");
     // FTP_DATA and RTP flows of the corpora (crossflow_corpus counts 24
     // that nDPI labels so; ours label more).
-    assert!(announced >= 20, "{announced} flows labelled by another flow");
+    assert!(
+        announced >= 20,
+        "{announced} flows labelled by another flow"
+    );
 }

@@ -22,8 +22,8 @@ mod key;
 mod stream;
 mod table;
 
-pub use table::FlowTable;
 pub(crate) use table::EndOrder;
+pub use table::FlowTable;
 
 /// The shard (below `shards`) of the flow `pkt` belongs to: the same for
 /// both directions and in every process.

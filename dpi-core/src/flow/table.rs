@@ -104,8 +104,11 @@ struct Link {
 /// 3600 s, cap 1,048,576 live flows, N = 64 user-data bytes and K = 8 sizes
 /// and inter-arrival times per direction.
 ///
-/// Once a flow exists its packets allocate nothing: its buffers are sized
-/// when it is made, and a finished flow is moved out to the callback.
+/// A direction allocates its buffers once, when it first needs them (its
+/// byte buffer at its first payload, sized for the whole capture; its
+/// size and inter-arrival arrays at their first entries); after that its
+/// packets allocate nothing, and a finished flow is moved out to the
+/// callback.
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};
@@ -383,7 +386,10 @@ impl FlowTable {
     }
 
     /// [`flush`](Self::flush) with the labels kept.
-    pub(crate) fn flush_labelled<F: FnMut(Flow, Option<Classification>, EndOrder)>(&mut self, emit: &mut F) {
+    pub(crate) fn flush_labelled<F: FnMut(Flow, Option<Classification>, EndOrder)>(
+        &mut self,
+        emit: &mut F,
+    ) {
         let seq = self.seq;
         self.seq = u64::MAX;
         while self.head != NIL {
@@ -508,9 +514,7 @@ impl FlowTable {
         emit: &mut F,
     ) {
         let idx = self.head;
-        let seq = self.slots[idx as usize]
-            .as_ref()
-            .map_or(0, |l| l.last_seq);
+        let seq = self.slots[idx as usize].as_ref().map_or(0, |l| l.last_seq);
         self.finish(idx, end, step, seq, emit);
     }
 
