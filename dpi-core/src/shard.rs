@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -91,6 +91,13 @@ impl Batch {
 /// Flows a worker finished, in its order, sent at most this many at a
 /// time (a flush of many flows is merged while it runs).
 const CHUNK: usize = 1024;
+
+/// Chunks of flows a worker may have sent and not yet taken: with the
+/// chunks taken and not merged yet (at most [`QUEUED`]), this bounds the
+/// memory of flows waiting for another worker's.
+const FLOW_CHUNKS: usize = 4;
+/// Flows of a worker taken and not merged yet, at most (a chunk more).
+const QUEUED: usize = 2 * CHUNK;
 
 /// What a worker sends back.
 enum Msg<T> {
@@ -205,8 +212,11 @@ impl<T: Send + 'static> ShardedMeter<T> {
         };
         let workers = (0..shards)
             .map(|i| {
-                let (batches, batches_rx) = sync_channel::<Arc<Batch>>(IN_FLIGHT);
-                let (flows_tx, flows) = channel();
+                // Room for every batch that may be in flight, so that
+                // handing one over never waits (the workers may be waiting
+                // for their flows to be taken).
+                let (batches, batches_rx) = sync_channel::<Arc<Batch>>(IN_FLIGHT + 2);
+                let (flows_tx, flows) = sync_channel(FLOW_CHUNKS);
                 let (cfg, expect, work) = (per_shard.clone(), expect.clone(), make(i));
                 let thread = std::thread::Builder::new()
                     .name(format!("shard-{i}"))
@@ -386,8 +396,11 @@ impl<T: Send + 'static> ShardedMeter<T> {
     fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
         loop {
             for w in &mut self.workers {
-                while let Ok(m) = w.flows.try_recv() {
-                    w.take(m);
+                while w.queue.len() < QUEUED {
+                    match w.flows.try_recv() {
+                        Ok(m) => w.take(m),
+                        Err(_) => break,
+                    }
                 }
             }
             loop {
@@ -471,7 +484,7 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
     expect: &ExpectConfig,
     mut work: W,
     batches: Receiver<Arc<Batch>>,
-    flows: Sender<Msg<T>>,
+    flows: SyncSender<Msg<T>>,
 ) {
     let mut table = FlowTable::new(cfg);
     let mut x = Expectations::new(expect);
