@@ -139,6 +139,7 @@ pub fn run_files<S: FlowSink>(
     if threads > 1 && paths.len() == 1 && paths[0] != STDIN {
         let summary = sharded_file(0, &paths[0], &opts.flow, threads, sink)?;
         sink.file_done(0, summary)?;
+        pb.inc(std::fs::metadata(&paths[0]).map(|m| m.len()).unwrap_or(0));
         pb.finish_and_clear();
         return Ok(());
     }
