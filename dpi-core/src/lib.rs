@@ -56,6 +56,7 @@ pub mod matcher;
 mod meter;
 mod packet;
 pub mod protocols;
+mod shard;
 pub mod signature;
 pub mod testing;
 mod time;
@@ -71,6 +72,7 @@ pub use live::{FlowEvent, Labeller};
 pub use meter::{FileSummary, FlowMeter, MeterStats};
 pub use packet::{Fragment, Packet, TcpInfo, Tunnel};
 pub use protocols::Metadata;
+pub use shard::ShardedMeter;
 pub use time::Timestamp;
 pub use view::FlowView;
 

@@ -212,7 +212,8 @@ impl FlowMeter {
     /// [`push_frame`](Self::push_frame) with events: the label of the
     /// frame's flow when it becomes final, and the flows that end (see
     /// the [module docs](crate::live)). Packets of existing flows allocate
-    /// nothing until the label is decided.
+    /// nothing but a direction's buffers, once, when it first needs them,
+    /// and the label, once, when it is decided.
     pub fn push_frame_events<E: FnMut(FlowEvent<'_>)>(
         &mut self,
         link: LinkType,
@@ -230,7 +231,7 @@ impl FlowMeter {
         let (live, mut finished) = (self.table().len(), 0usize);
         let slot = self
             .table_mut()
-            .process_labelled(ts, wire, &pkt, &mut |f, l| {
+            .process_labelled(ts, wire, &pkt, &mut |f, l, _| {
                 finished += 1;
                 ended(labeller, bytes, on, f, l)
             });
@@ -248,7 +249,7 @@ impl FlowMeter {
                         flow,
                         classification: &c,
                     });
-                    *label = Some(c);
+                    *label = Some(Box::new(c));
                     decided = true;
                 }
             }
@@ -267,7 +268,7 @@ impl FlowMeter {
     ) {
         let bytes = self.table().config().payload_bytes;
         self.table_mut()
-            .expire_labelled(now, &mut |f, l| ended(labeller, bytes, on, f, l));
+            .expire_labelled(now, &mut |f, l, _| ended(labeller, bytes, on, f, l));
     }
 
     /// [`flush`](Self::flush) with events: every live flow ends.
@@ -279,6 +280,6 @@ impl FlowMeter {
         self.drop_fragments();
         let bytes = self.table().config().payload_bytes;
         self.table_mut()
-            .flush_labelled(&mut |f, l| ended(labeller, bytes, on, f, l));
+            .flush_labelled(&mut |f, l, _| ended(labeller, bytes, on, f, l));
     }
 }

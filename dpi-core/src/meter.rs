@@ -49,6 +49,24 @@ impl MeterStats {
         }
     }
 
+    /// These counters minus `before` (counters taken earlier from the same meter).
+    pub(crate) fn since(&self, before: &MeterStats) -> MeterStats {
+        let mut stats = self.clone();
+        stats.frames -= before.frames;
+        stats.packets -= before.packets;
+        stats.not_ip -= before.not_ip;
+        stats.truncated -= before.truncated;
+        stats.malformed -= before.malformed;
+        stats.later_fragments -= before.later_fragments;
+        stats.refused_fragments -= before.refused_fragments;
+        stats.incomplete_datagrams -= before.incomplete_datagrams;
+        for (k, v) in stats.unsupported_link_types.iter_mut() {
+            *v -= before.unsupported_link_types.get(k).copied().unwrap_or(0);
+        }
+        stats.unsupported_link_types.retain(|_, v| *v > 0);
+        stats
+    }
+
     /// Adds another set of counters to this one.
     pub fn add(&mut self, o: &MeterStats) {
         self.frames += o.frames;
@@ -89,9 +107,92 @@ pub struct FileSummary {
 /// ```
 pub struct FlowMeter {
     table: FlowTable,
-    stats: MeterStats,
-    fragments: FragmentGuard,
+    intake: Intake,
     expect: Expectations,
+}
+
+/// Decoding and counting of frames, and the guard on IP fragments: what
+/// comes before the flow table ([`FlowMeter`] and
+/// [`ShardedMeter`](crate::ShardedMeter) share it).
+#[derive(Default)]
+pub(crate) struct Intake {
+    pub(crate) stats: MeterStats,
+    fragments: FragmentGuard,
+}
+
+impl Intake {
+    /// Decodes a frame and counts it; the packet when it goes to a flow
+    /// (later fragments included: they are counted and touch no flow).
+    pub(crate) fn accept<'d>(
+        &mut self,
+        link: LinkType,
+        ts: Timestamp,
+        data: &'d [u8],
+        orig_len: u32,
+    ) -> Option<crate::Packet<'d>> {
+        self.stats.frames += 1;
+        match decode_with_id(link, data) {
+            Ok(d) if d.packet.payload_len > orig_len => {
+                // The IP header claims more bytes than the frame had on the
+                // wire: a corrupt packet, not one cut by the snap length.
+                self.stats.malformed += 1;
+                None
+            }
+            Ok(d) => {
+                let pkt = d.packet;
+                if pkt.fragment != Fragment::Whole {
+                    let key = DatagramKey {
+                        src: pkt.src,
+                        dst: pkt.dst,
+                        protocol: pkt.protocol,
+                        id: d.datagram_id,
+                    };
+                    if pkt.fragment == Fragment::Later {
+                        self.stats.later_fragments += 1;
+                        self.fragments.later(key);
+                    } else {
+                        let verdict = self.fragments.first(key, ts);
+                        self.stats.incomplete_datagrams += self.fragments.take_incomplete(false);
+                        if verdict == Verdict::Refuse {
+                            self.stats.refused_fragments += 1;
+                            return None;
+                        }
+                    }
+                }
+                self.stats.packets += 1;
+                Some(pkt)
+            }
+            Err(e) => {
+                self.stats.count_error(e);
+                None
+            }
+        }
+    }
+
+    /// Counts the datagrams still waiting for their later fragments as
+    /// incomplete (at the end of a file or a flush).
+    pub(crate) fn drop_fragments(&mut self) {
+        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
+    }
+}
+
+/// Reads the frames of a capture from `input` into `push`; the error that
+/// ended it, if any (errors name `path`).
+pub(crate) fn read_frames<R: std::io::Read>(
+    input: R,
+    path: &Path,
+    mut push: impl FnMut(LinkType, Timestamp, &[u8], u32),
+) -> Option<Error> {
+    match CaptureReader::new(input) {
+        Err(e) => Some(e.with_path(path)),
+        Ok(mut reader) => loop {
+            match reader.next_frame() {
+                Ok(Some(f)) => push(f.link_type, f.ts, f.data, f.orig_len),
+                Ok(None) => break None,
+                Err(e) => break Some(e.with_path(path)),
+            }
+        },
+    }
 }
 
 impl FlowMeter {
@@ -127,8 +228,7 @@ impl FlowMeter {
     pub fn with_expectations(cfg: FlowConfig, expect: &ExpectConfig) -> Self {
         FlowMeter {
             table: FlowTable::new(cfg),
-            stats: MeterStats::default(),
-            fragments: FragmentGuard::default(),
+            intake: Intake::default(),
             expect: Expectations::new(expect),
         }
     }
@@ -140,7 +240,7 @@ impl FlowMeter {
 
     /// Counters since the meter was made.
     pub fn stats(&self) -> &MeterStats {
-        &self.stats
+        &self.intake.stats
     }
 
     /// The flow table.
@@ -194,44 +294,9 @@ impl FlowMeter {
         data: &'d [u8],
         orig_len: u32,
     ) -> Option<crate::Packet<'d>> {
-        self.stats.frames += 1;
-        match decode_with_id(link, data) {
-            Ok(d) if d.packet.payload_len > orig_len => {
-                // The IP header claims more bytes than the frame had on the
-                // wire: a corrupt packet, not one cut by the snap length.
-                self.stats.malformed += 1;
-                None
-            }
-            Ok(d) => {
-                let pkt = d.packet;
-                if pkt.fragment != Fragment::Whole {
-                    let key = DatagramKey {
-                        src: pkt.src,
-                        dst: pkt.dst,
-                        protocol: pkt.protocol,
-                        id: d.datagram_id,
-                    };
-                    if pkt.fragment == Fragment::Later {
-                        self.stats.later_fragments += 1;
-                        self.fragments.later(key);
-                    } else {
-                        let verdict = self.fragments.first(key, ts);
-                        self.stats.incomplete_datagrams += self.fragments.take_incomplete(false);
-                        if verdict == Verdict::Refuse {
-                            self.stats.refused_fragments += 1;
-                            return None;
-                        }
-                    }
-                }
-                self.stats.packets += 1;
-                self.expect.observe(ts, &pkt);
-                Some(pkt)
-            }
-            Err(e) => {
-                self.stats.count_error(e);
-                None
-            }
-        }
+        let pkt = self.intake.accept(link, ts, data, orig_len)?;
+        self.expect.observe(ts, &pkt);
+        Some(pkt)
     }
 
     /// The flow table, to change.
@@ -242,7 +307,7 @@ impl FlowMeter {
     /// Counts the datagrams still waiting for their later fragments as
     /// incomplete (at a flush).
     pub(crate) fn drop_fragments(&mut self) {
-        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
+        self.intake.drop_fragments();
     }
 
     /// Advances time to `now` without a frame: flows idle for longer than
@@ -258,7 +323,7 @@ impl FlowMeter {
     /// Finishes every live flow (and counts the datagrams still waiting
     /// for their later fragments as incomplete).
     pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
-        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
+        self.intake.drop_fragments();
         self.table.flush(emit);
     }
 
@@ -290,35 +355,13 @@ impl FlowMeter {
         emit: &mut F,
     ) -> FileSummary {
         let path = path.as_ref();
-        let before = self.stats.clone();
-        let error = match CaptureReader::new(input) {
-            Err(e) => Some(e.with_path(path)),
-            Ok(mut reader) => loop {
-                match reader.next_frame() {
-                    Ok(Some(f)) => {
-                        let (link, ts, data, len) = (f.link_type, f.ts, f.data, f.orig_len);
-                        self.push_frame(link, ts, data, len, emit)
-                    }
-                    Ok(None) => break None,
-                    Err(e) => break Some(e.with_path(path)),
-                }
-            },
-        };
+        let before = self.intake.stats.clone();
+        let error = read_frames(input, path, |link, ts, data, len| {
+            self.push_frame(link, ts, data, len, emit)
+        });
         // Fragments do not carry over from one file to the next.
-        self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
-        let mut stats = self.stats.clone();
-        stats.frames -= before.frames;
-        stats.packets -= before.packets;
-        stats.not_ip -= before.not_ip;
-        stats.truncated -= before.truncated;
-        stats.malformed -= before.malformed;
-        stats.later_fragments -= before.later_fragments;
-        stats.refused_fragments -= before.refused_fragments;
-        stats.incomplete_datagrams -= before.incomplete_datagrams;
-        for (k, v) in stats.unsupported_link_types.iter_mut() {
-            *v -= before.unsupported_link_types.get(k).copied().unwrap_or(0);
-        }
-        stats.unsupported_link_types.retain(|_, v| *v > 0);
+        self.intake.drop_fragments();
+        let stats = self.intake.stats.since(&before);
         FileSummary { stats, error }
     }
 }

@@ -213,8 +213,9 @@ mod imp {
     }
 
     /// Hands flows to a sink until it fails, then keeps its error.
-    struct Emit<'a, S> {
+    struct Emit<'a, S: FlowSink> {
         sink: &'a mut S,
+        work: Box<dyn FnMut(Flow) -> S::Item + Send>,
         written: u64,
         failed: Option<anyhow::Error>,
     }
@@ -222,7 +223,7 @@ mod imp {
     impl<S: FlowSink> Emit<'_, S> {
         fn flow(&mut self, f: Flow) {
             if self.failed.is_none() {
-                match self.sink.flow(0, f) {
+                match self.sink.flow(0, (self.work)(f)) {
                     Ok(()) => self.written += 1,
                     Err(e) => self.failed = Some(e),
                 }
@@ -261,6 +262,7 @@ mod imp {
             .then(|| Duration::from_secs_f64(live.stats_interval.min(1e9)));
         let mut meter = FlowMeter::new(cfg.clone());
         let mut out = Emit {
+            work: sink.worker(0),
             sink,
             written: 0,
             failed: None,

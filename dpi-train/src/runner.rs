@@ -1,5 +1,8 @@
-//! Runs captures through dpi-core's flow meter, in parallel over files, and
-//! hands the flows to a sink in a deterministic order (the order of the files given).
+//! Runs captures through dpi-core's flow meter, in parallel over files (or,
+//! for a single capture, over the flows of that capture: [`ShardedMeter`]),
+//! and hands the flows to a sink in a deterministic order (the order of the
+//! files given; within a file, the order one flow table finishes them, the
+//! same whatever the thread count).
 //!
 //! The path `-` is standard input, read as a stream (see [`STDIN`]): flows
 //! reach the sink as they end, also while the input stays open.
@@ -8,14 +11,24 @@ use std::io::IsTerminal;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use dpi_core::{CaptureReader, FileSummary, Flow, FlowConfig, FlowMeter, LinkType, Timestamp};
+use dpi_core::expect::ExpectConfig;
+use dpi_core::{
+    CaptureReader, FileSummary, Flow, FlowConfig, FlowMeter, LinkType, ShardedMeter, Timestamp,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 /// Receives the flows of each file, file after file in the order given.
 pub trait FlowSink {
-    /// One finished flow of file `file` (an index into the list of paths).
-    fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()>;
+    /// What a worker makes of each flow before the sink takes it.
+    type Item: Send + 'static;
+    /// A function that turns the flows of file `file` into items; the
+    /// runner makes one per worker thread and calls it there, so the work
+    /// it does (labelling, say) runs in parallel.
+    fn worker(&self, file: usize) -> Box<dyn FnMut(Flow) -> Self::Item + Send>;
+    /// One finished flow of file `file` (an index into the list of
+    /// paths), made into an item by a [`worker`](Self::worker).
+    fn flow(&mut self, file: usize, item: Self::Item) -> anyhow::Result<()>;
     /// File `file` is done; its counters and error, if any.
     fn file_done(&mut self, file: usize, summary: FileSummary) -> anyhow::Result<()>;
 }
@@ -68,21 +81,48 @@ pub const TICK: Duration = Duration::from_millis(200);
 /// waits when this many are queued.
 const QUEUE: usize = 1024;
 
-fn one_file(path: &str, cfg: &FlowConfig) -> (Vec<Flow>, FileSummary) {
+fn one_file<T>(
+    path: &str,
+    cfg: &FlowConfig,
+    mut work: Box<dyn FnMut(Flow) -> T + Send>,
+) -> (Vec<T>, FileSummary) {
     let mut meter = FlowMeter::new(cfg.clone());
     let mut flows = Vec::new();
-    let summary = if path == STDIN {
-        meter.read_from(std::io::stdin().lock(), "<stdin>", &mut |f| flows.push(f))
-    } else {
-        meter.read_file(path, &mut |f| flows.push(f))
-    };
-    meter.flush(&mut |f| flows.push(f));
+    let summary = meter.read_file(path, &mut |f| flows.push(work(f)));
+    meter.flush(&mut |f| flows.push(work(f)));
     (flows, summary)
 }
 
+/// Runs one capture file over `shards` worker threads, each with its share
+/// of the flows ([`ShardedMeter`]); the sink gets them in the order one
+/// flow table gives.
+fn sharded_file<S: FlowSink>(
+    file: usize,
+    path: &str,
+    cfg: &FlowConfig,
+    shards: usize,
+    sink: &mut S,
+) -> anyhow::Result<FileSummary> {
+    let mut meter = ShardedMeter::new(cfg.clone(), &ExpectConfig::default(), shards, |_| {
+        sink.worker(file)
+    });
+    let mut out = Emit {
+        sink,
+        file,
+        failed: None,
+    };
+    let summary = meter.read_file(path, &mut |x| out.flow(x));
+    meter.flush(&mut |x| out.flow(x));
+    match out.failed {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
 /// Runs every capture of `paths` and feeds `sink`. Each file is its own flow
-/// table. One file is streamed straight to the sink; several are read in
-/// parallel and handed over in order.
+/// table. One file is streamed straight to the sink, its flows sharded over
+/// the threads when there are several; several files are read in parallel
+/// and handed over in order.
 pub fn run_files<S: FlowSink>(
     paths: &[String],
     opts: &RunOptions,
@@ -96,6 +136,13 @@ pub fn run_files<S: FlowSink>(
     } else {
         opts.threads
     };
+    if threads > 1 && paths.len() == 1 && paths[0] != STDIN {
+        let summary = sharded_file(0, &paths[0], &opts.flow, threads, sink)?;
+        sink.file_done(0, summary)?;
+        pb.inc(std::fs::metadata(&paths[0]).map(|m| m.len()).unwrap_or(0));
+        pb.finish_and_clear();
+        return Ok(());
+    }
     if threads <= 1 || paths.len() <= 1 || paths.iter().any(|p| p == STDIN) {
         for (i, path) in paths.iter().enumerate() {
             if path == STDIN {
@@ -104,17 +151,15 @@ pub fn run_files<S: FlowSink>(
                 continue;
             }
             let mut meter = FlowMeter::new(opts.flow.clone());
-            let mut failed: Option<anyhow::Error> = None;
-            let mut emit = |f: Flow| {
-                if failed.is_none() {
-                    if let Err(e) = sink.flow(i, f) {
-                        failed = Some(e);
-                    }
-                }
+            let mut work = sink.worker(i);
+            let mut out = Emit {
+                sink: &mut *sink,
+                file: i,
+                failed: None,
             };
-            let summary = meter.read_file(path, &mut emit);
-            meter.flush(&mut emit);
-            if let Some(e) = failed {
+            let summary = meter.read_file(path, &mut |f| out.flow(work(f)));
+            meter.flush(&mut |f| out.flow(work(f)));
+            if let Some(e) = out.failed {
                 return Err(e);
             }
             sink.file_done(i, summary)?;
@@ -128,11 +173,15 @@ pub fn run_files<S: FlowSink>(
         .build()?;
     let batch = threads * 4;
     for (b, chunk) in paths.chunks(batch).enumerate() {
-        let results: Vec<(Vec<Flow>, FileSummary)> = pool.install(|| {
+        let workers: Vec<_> = (0..chunk.len())
+            .map(|j| sink.worker(b * batch + j))
+            .collect();
+        let results: Vec<(Vec<S::Item>, FileSummary)> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|p| {
-                    let r = one_file(p, &opts.flow);
+                .zip(workers)
+                .map(|(p, work)| {
+                    let r = one_file(p, &opts.flow, work);
                     pb.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
                     r
                 })
@@ -216,6 +265,7 @@ fn run_stdin<S: FlowSink>(
         .name("stdin".into())
         .spawn(move || read_stdin(frames_tx, spare_rx))?;
     let mut meter = FlowMeter::new(cfg.clone());
+    let mut work = sink.worker(file);
     let mut out = Emit {
         sink,
         file,
@@ -226,7 +276,9 @@ fn run_stdin<S: FlowSink>(
     let error = loop {
         match frames.recv_timeout(TICK) {
             Ok(Message::Frame(f)) => {
-                meter.push_frame(f.link, f.ts, &f.data, f.orig_len, &mut |f| out.flow(f));
+                meter.push_frame(f.link, f.ts, &f.data, f.orig_len, &mut |f| {
+                    out.flow(work(f))
+                });
                 last = Some((f.ts, Instant::now()));
                 let _ = spare.try_send(f.data);
             }
@@ -235,7 +287,7 @@ fn run_stdin<S: FlowSink>(
                 if let Some((ts, at)) = last {
                     let waited = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
                     let now = Timestamp::from_nanos(ts.as_nanos().saturating_add(waited));
-                    meter.expire(now, &mut |f| out.flow(f));
+                    meter.expire(now, &mut |f| out.flow(work(f)));
                 }
             }
             Err(RecvTimeoutError::Disconnected) => break None,
@@ -244,7 +296,7 @@ fn run_stdin<S: FlowSink>(
             break None;
         }
     };
-    meter.flush(&mut |f| out.flow(f));
+    meter.flush(&mut |f| out.flow(work(f)));
     if let Some(e) = out.failed {
         return Err(e);
     }
@@ -262,7 +314,7 @@ struct Emit<'a, S> {
 }
 
 impl<S: FlowSink> Emit<'_, S> {
-    fn flow(&mut self, f: Flow) {
+    fn flow(&mut self, f: S::Item) {
         if self.failed.is_none() {
             if let Err(e) = self.sink.flow(self.file, f) {
                 self.failed = Some(e);

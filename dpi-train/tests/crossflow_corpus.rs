@@ -86,6 +86,12 @@ impl Collect {
 }
 
 impl FlowSink for Collect {
+    type Item = Flow;
+
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+        Box::new(|f| f)
+    }
+
     fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
         let (p, a, app_from_dns) = self.label(&flow);
         flow.cross = None;

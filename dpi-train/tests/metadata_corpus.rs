@@ -55,6 +55,12 @@ struct Collect {
 }
 
 impl FlowSink for Collect {
+    type Item = Flow;
+
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+        Box::new(|f| f)
+    }
+
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
         let meta = flow.metadata();
         self.flows[file].push((FlowRecord::new("", &flow), meta));

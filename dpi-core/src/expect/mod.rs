@@ -348,6 +348,18 @@ impl Expectations {
         }
     }
 
+    /// Whether [`observe`](Self::observe) would look further than its first
+    /// test at `pkt`: false means observing it changes nothing.
+    pub(crate) fn may_announce(pkt: &Packet<'_>) -> bool {
+        let p = pkt.payload;
+        p.len() >= 4
+            && match pkt.protocol {
+                TCP => ftp::may_announce(p) || sdp::may_announce(p),
+                UDP => dns_cache::may_answer(pkt.src_port, p) || sdp::may_announce(p),
+                _ => false,
+            }
+    }
+
     /// What the tables say about a flow made by `pkt` (its first packet):
     /// `None` when nothing. Looks up the packet's destination, then its
     /// source, among the announced endpoints (media may flow first from

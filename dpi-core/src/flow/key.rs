@@ -87,6 +87,31 @@ impl FlowKey {
         (key, src_is_lo)
     }
 
+    /// A hash of the key that is the same in every process and for both
+    /// directions (the key is canonical): which shard a flow goes to.
+    pub(crate) fn shard_hash(&self) -> u64 {
+        // Each word multiplied by an odd constant and folded (as FxHash
+        // does), then the high bits mixed down (the shard is taken modulo
+        // a small count).
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let words = [
+            self.lo.addr_hi,
+            self.lo.addr_lo,
+            self.hi.addr_hi,
+            self.hi.addr_lo,
+            u64::from(self.lo.port)
+                | u64::from(self.hi.port) << 16
+                | u64::from(self.vlan) << 32
+                | u64::from(self.protocol) << 48
+                | u64::from(self.lo.family ^ self.hi.family.rotate_left(4)) << 56,
+        ];
+        let mut h = 0u64;
+        for w in words {
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        h ^ (h >> 29) ^ (h >> 47)
+    }
+
     /// Both endpoints are the same (address, port): every packet goes from
     /// `lo` to `lo`.
     pub(crate) fn is_loop(&self) -> bool {
@@ -149,6 +174,20 @@ mod tests {
         let mut tunnelled = plain;
         tunnelled.tunnel = Some(Tunnel::Gtp);
         assert_eq!(FlowKey::of(&plain), FlowKey::of(&tunnelled));
+    }
+
+    #[test]
+    fn shard_hash_is_symmetric_and_spreads() {
+        let mut per = [0u32; 4];
+        for i in 0..4000u16 {
+            let c = IpAddr::V4(Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8));
+            let (k1, _) = FlowKey::of(&pkt(c, 1024 + i, B, 443, 6, 0));
+            let (k2, _) = FlowKey::of(&pkt(B, 443, c, 1024 + i, 6, 0));
+            assert_eq!(k1.shard_hash(), k2.shard_hash());
+            per[(k1.shard_hash() % 4) as usize] += 1;
+        }
+        // 1,000 expected per shard.
+        assert!(per.iter().all(|&n| (800..1200).contains(&n)), "{per:?}");
     }
 
     #[test]

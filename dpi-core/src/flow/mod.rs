@@ -22,7 +22,15 @@ mod key;
 mod stream;
 mod table;
 
+pub(crate) use table::EndOrder;
 pub use table::FlowTable;
+
+/// The shard (below `shards`) of the flow `pkt` belongs to: the same for
+/// both directions and in every process.
+pub(crate) fn shard_of(pkt: &crate::Packet<'_>, shards: usize) -> usize {
+    let (key, _) = key::FlowKey::of(pkt);
+    (key.shard_hash() % shards.max(1) as u64) as usize
+}
 
 /// Flow-table settings.
 ///
@@ -198,16 +206,9 @@ pub struct DirectionStats {
 }
 
 impl DirectionStats {
-    /// Empty counters with room for `k` sizes and inter-arrival times.
-    fn with_capacity(k: usize) -> Self {
-        DirectionStats {
-            sizes: Vec::with_capacity(k),
-            iats: Vec::with_capacity(k),
-            ..DirectionStats::default()
-        }
-    }
-
-    /// Accounts one packet; never allocates (the vectors hold at most `k`).
+    /// Accounts one packet. Each vector is allocated once, with room for
+    /// all `k` entries, at its first entry (a direction's second packet,
+    /// its first payload); it holds at most `k`.
     fn record(&mut self, ts: Timestamp, wire_len: u32, payload_len: u32, tcp_flags: u8, k: usize) {
         self.packets += 1;
         self.bytes += u64::from(wire_len);
@@ -216,6 +217,7 @@ impl DirectionStats {
         match self.last_ts {
             Some(last) => {
                 if self.iats.len() < k {
+                    self.iats.reserve_exact(k - self.iats.len());
                     self.iats.push(ts.nanos_since(last));
                 }
                 self.last_ts = Some(last.max(ts));
@@ -228,6 +230,7 @@ impl DirectionStats {
                 self.first_payload_ts = Some(ts);
             }
             if self.sizes.len() < k {
+                self.sizes.reserve_exact(k - self.sizes.len());
                 self.sizes.push(payload_len);
             }
         }

@@ -12,7 +12,14 @@
 //! - `contig`: the length of the contiguous prefix from the stream start,
 //! - `ranges`: up to `reorder_segments` disjoint, non-adjacent ranges
 //!   beyond that prefix, sorted by offset (the list's capacity is reserved
-//!   when the flow is made, so it never grows).
+//!   at the direction's first payload, so it never grows afterwards).
+//!
+//! The buffer and the range list of a direction are allocated at its
+//! first payload, with the room the capture needs: N bytes (or the
+//! handshake's, below) for TCP; for datagrams, the first datagram's bytes
+//! when nothing is appended to it (no concatenation, no handshake
+//! gathering), N or the bound otherwise. A direction without payload
+//! allocates nothing.
 //!
 //! Bytes already written are never overwritten: retransmissions and
 //! overlaps keep the bytes first seen. A segment that would need a new range
@@ -99,7 +106,7 @@ impl Stream {
             started: false,
             closed: false,
             contig: 0,
-            ranges: Vec::with_capacity(max_ranges),
+            ranges: Vec::new(),
             max_ranges,
             grow: 0,
             limit: 0,
@@ -208,6 +215,10 @@ impl Stream {
         if self.contig as usize >= n {
             return;
         }
+        if buf.capacity() < n {
+            // The first bytes: room for the whole capture, once.
+            buf.reserve_exact(n - buf.len());
+        }
         let end = start + data.len() as i64;
         let s = start.max(i64::from(self.contig));
         let e = end.min(n as i64);
@@ -230,6 +241,10 @@ impl Stream {
         let merging = last - first;
         if s > self.contig && merging == 0 && self.ranges.len() >= self.max_ranges {
             return;
+        }
+        if s > self.contig && self.ranges.capacity() < self.max_ranges {
+            // The first range held: room for all of them, once.
+            self.ranges.reserve_exact(self.max_ranges);
         }
         if buf.len() < e as usize {
             buf.resize(e as usize, 0);
@@ -319,6 +334,12 @@ impl Stream {
         }
         let room = n.saturating_sub(buf.len());
         let take = room.min(data.len());
+        if buf.capacity() == 0 {
+            // The first datagram: its bytes when nothing is appended to
+            // it, else room for N.
+            let appends = concat && complete && take < n;
+            buf.reserve_exact(if appends { n } else { take });
+        }
         buf.extend_from_slice(&data[..take]);
         if !concat || !complete || buf.len() >= n {
             self.closed = true;
@@ -782,7 +803,6 @@ mod proptests {
     ) -> bool {
         let mut st = Stream::tcp(reorder);
         let mut buf: Vec<u8> = Vec::with_capacity(n);
-        let ranges_cap = st.ranges.capacity();
         let ptr = buf.as_ptr();
         for &(off, len) in segs {
             let seq = isn.wrapping_add(1).wrapping_add(off as u32);
@@ -794,6 +814,8 @@ mod proptests {
             };
             st.tcp_segment(&mut buf, n, &tcp, &data[off..off + len], len as u32);
         }
-        n == 0 || (buf.as_ptr() == ptr && st.ranges.capacity() == ranges_cap)
+        // The range list is reserved once, whole, at its first range.
+        let ranges_cap = st.ranges.capacity();
+        n == 0 || (buf.as_ptr() == ptr && (ranges_cap == 0 || ranges_cap == reorder))
     }
 }

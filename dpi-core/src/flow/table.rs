@@ -8,9 +8,17 @@
 //! front and a packet moves its flow to the back, all O(1). The list links
 //! and each flow's last packet time live in their own compact array (16
 //! bytes a flow), apart from the large flow records, so that keeping the
-//! order touches few cache lines. Packet times that go backwards only make
-//! that order approximate (expiry stops at the first front flow that is not
-//! idle yet); they never panic or underflow.
+//! order touches few cache lines.
+//!
+//! Timeouts are measured on the table's clock: the latest packet time (or
+//! [`FlowTable::expire`] time) seen so far, which never goes backwards. A
+//! flow's place in the list is the clock at its latest packet, so the list
+//! is in clock order also when packet times go backwards (merged or
+//! reordered captures), and the flows idle at a given moment are exactly a
+//! prefix of it: whether a flow is idle depends on that flow and the clock
+//! alone, not on the other flows (which is what lets shards of one table,
+//! [`ShardedMeter`](crate::ShardedMeter), finish the same flows). Times
+//! that go backwards never panic or underflow.
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -47,11 +55,35 @@ struct Live {
     /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
     /// [`FlowConfig::close_linger`] later.
     closed_at: Option<Timestamp>,
-    /// The final label, once given (see `FlowMeter::push_frame_events`).
-    label: Option<Classification>,
+    /// The final label, once given (see `FlowMeter::push_frame_events`);
+    /// boxed, as most flows of a table never get one while live.
+    label: Option<Box<Classification>>,
     /// The byte buffers were released: no more bytes are kept.
     released: bool,
+    /// Sequence number ([`FlowTable::set_seq`]) of the flow's latest packet.
+    last_seq: u64,
 }
+
+/// Where a finished flow falls in the order a single table emits flows
+/// ([`FlowTable::set_seq`]): the sequence number of the packet that
+/// finished it (`u64::MAX` at a flush), then what finished it (idle
+/// expiry, a close's linger, the packet's own flow, eviction, in the
+/// order a packet does them), then the sequence number of the flow's
+/// latest packet (of its close, for the linger), which orders flows
+/// finished by the same step. Tables that share one sequence of packets
+/// (shards) can merge their flows by it into the order one table gives.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct EndOrder {
+    pub(crate) at: u64,
+    pub(crate) step: u8,
+    pub(crate) seq: u64,
+}
+
+/// Steps of [`EndOrder`], in the order a packet makes them.
+const STEP_IDLE: u8 = 0;
+const STEP_LINGER: u8 = 1;
+const STEP_OWN: u8 = 2;
+const STEP_EVICT: u8 = 3;
 
 /// List links of one slab entry (the free list uses `next` only), with the
 /// latest packet time of its flow.
@@ -72,8 +104,11 @@ struct Link {
 /// 3600 s, cap 1,048,576 live flows, N = 64 user-data bytes and K = 8 sizes
 /// and inter-arrival times per direction.
 ///
-/// Once a flow exists its packets allocate nothing: its buffers are sized
-/// when it is made, and a finished flow is moved out to the callback.
+/// A direction allocates its buffers once, when it first needs them (its
+/// byte buffer at its first payload, sized for the whole capture; its
+/// size and inter-arrival arrays at their first entries); after that its
+/// packets allocate nothing, and a finished flow is moved out to the
+/// callback.
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};
@@ -139,8 +174,12 @@ pub struct FlowTable {
     /// not followed.
     linger_ns: Option<u64>,
     /// Closed TCP flows waiting out the linger, in the order they closed:
-    /// (slot, close time).
-    closing: VecDeque<(u32, Timestamp)>,
+    /// (slot, close time, sequence number of the closing packet).
+    closing: VecDeque<(u32, Timestamp, u64)>,
+    /// Sequence number of the packet being processed ([`Self::set_seq`]).
+    seq: u64,
+    /// The latest packet or expiry time seen.
+    clock: Timestamp,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -166,6 +205,8 @@ impl FlowTable {
             tail: NIL,
             linger_ns: cfg.close_linger.map(nanos),
             closing: VecDeque::new(),
+            seq: 0,
+            clock: Timestamp::ZERO,
             cfg,
         }
     }
@@ -188,13 +229,19 @@ impl FlowTable {
         pkt: &Packet<'_>,
         emit: &mut F,
     ) {
-        self.process_labelled(ts, wire_len, pkt, &mut |f, _| emit(f));
+        self.process_labelled(ts, wire_len, pkt, &mut |f, _, _| emit(f));
+    }
+
+    /// Sets the sequence number of the next packets handed in (until set
+    /// again): flows finished from then on carry it in their [`EndOrder`].
+    pub(crate) fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
     }
 
     /// [`process`](Self::process), handing each finished flow with the
-    /// label kept for it ([`label_slot`](Self::label_slot)); returns the
-    /// slot of the packet's flow.
-    pub(crate) fn process_labelled<F: FnMut(Flow, Option<Classification>)>(
+    /// label kept for it ([`label_slot`](Self::label_slot)) and its
+    /// [`EndOrder`]; returns the slot of the packet's flow.
+    pub(crate) fn process_labelled<F: FnMut(Flow, Option<Classification>, EndOrder)>(
         &mut self,
         ts: Timestamp,
         wire_len: u32,
@@ -219,9 +266,9 @@ impl FlowTable {
                 .as_ref()
                 .map_or(ts, |l| l.flow.first_ts);
             let closed_at = self.slots[idx as usize].as_ref().and_then(|l| l.closed_at);
-            let end = if closed_at.is_some_and(|c| self.closed_for_good(c, ts, pkt)) {
+            let end = if closed_at.is_some_and(|c| self.closed_for_good(c, pkt)) {
                 Some(FlowEnd::Closed)
-            } else if ts.nanos_since(self.links[idx as usize].last) > self.idle_ns {
+            } else if self.clock.nanos_since(self.links[idx as usize].last) > self.idle_ns {
                 Some(FlowEnd::IdleTimeout)
             } else if ts.nanos_since(first_ts) > self.active_ns {
                 Some(FlowEnd::ActiveTimeout)
@@ -229,7 +276,7 @@ impl FlowTable {
                 None
             };
             if let Some(end) = end {
-                self.finish(idx, end, emit);
+                self.finish(idx, end, STEP_OWN, 0, emit);
                 found = None;
             }
         }
@@ -241,7 +288,7 @@ impl FlowTable {
             None => self.create(key, hash, src_is_lo, ts, pkt, emit),
         };
         let link = &mut self.links[idx as usize];
-        link.last = link.last.max(ts);
+        link.last = self.clock;
         let (n, k, concat) = (
             self.payload_bytes,
             self.feature_packets,
@@ -250,9 +297,10 @@ impl FlowTable {
         let track = self.linger_ns.is_some();
         if let Some(live) = self.slots[idx as usize].as_mut() {
             live.account(src_is_lo, ts, wire_len, pkt, n, k, concat);
+            live.last_seq = self.seq;
             if track && live.closed_at.is_none() && live.is_closed() {
-                live.closed_at = Some(ts);
-                self.closing.push_back((idx, ts));
+                live.closed_at = Some(self.clock);
+                self.closing.push_back((idx, self.clock, self.seq));
             }
         }
         Some(idx)
@@ -264,7 +312,7 @@ impl FlowTable {
     pub(crate) fn label_slot(
         &mut self,
         idx: u32,
-    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Classification>)> {
+    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Box<Classification>>)> {
         let live = self.slots.get_mut(idx as usize)?.as_mut()?;
         let is_tcp = live.flow.protocol == TCP;
         let mut view = FlowView::from(&live.flow);
@@ -283,38 +331,41 @@ impl FlowTable {
         }
     }
 
-    /// Whether a packet at `ts` finds a flow closed at `closed_at` over:
-    /// the linger has passed, or the packet opens a new connection (a SYN
-    /// without ACK: the port pair is reused).
-    fn closed_for_good(&self, closed_at: Timestamp, ts: Timestamp, pkt: &Packet<'_>) -> bool {
+    /// Whether a packet (at the clock) finds a flow closed at `closed_at`
+    /// over: the linger has passed, or the packet opens a new connection (a
+    /// SYN without ACK: the port pair is reused).
+    fn closed_for_good(&self, closed_at: Timestamp, pkt: &Packet<'_>) -> bool {
         let linger = self.linger_ns.unwrap_or(u64::MAX);
         let syn = crate::TcpInfo::SYN;
         let opens = pkt
             .tcp
             .is_some_and(|t| t.flags & (syn | crate::TcpInfo::ACK) == syn);
-        opens || ts.nanos_since(closed_at) > linger
+        opens || self.clock.nanos_since(closed_at) > linger
     }
 
     /// Advances time to `now` without a packet: every flow idle for longer
     /// than the idle timeout at `now` is finished and handed to `emit`.
-    /// A `now` earlier than the flows' last packets finishes nothing.
+    /// A `now` earlier than the latest packet time seen finishes nothing
+    /// more than that packet did.
     pub fn expire<F: FnMut(Flow)>(&mut self, now: Timestamp, emit: &mut F) {
-        self.expire_labelled(now, &mut |f, _| emit(f));
+        self.expire_labelled(now, &mut |f, _, _| emit(f));
     }
 
     /// [`expire`](Self::expire) with the labels kept.
-    pub(crate) fn expire_labelled<F: FnMut(Flow, Option<Classification>)>(
+    pub(crate) fn expire_labelled<F: FnMut(Flow, Option<Classification>, EndOrder)>(
         &mut self,
         now: Timestamp,
         emit: &mut F,
     ) {
+        self.clock = self.clock.max(now);
+        let now = self.clock;
         while self.head != NIL
             && now.nanos_since(self.links[self.head as usize].last) > self.idle_ns
         {
-            self.finish(self.head, FlowEnd::IdleTimeout, emit);
+            self.finish_head(FlowEnd::IdleTimeout, STEP_IDLE, emit);
         }
         let linger = self.linger_ns.unwrap_or(u64::MAX);
-        while let Some(&(idx, closed_at)) = self.closing.front() {
+        while let Some(&(idx, closed_at, seq)) = self.closing.front() {
             if now.nanos_since(closed_at) <= linger {
                 break;
             }
@@ -324,21 +375,27 @@ impl FlowTable {
                 .as_ref()
                 .is_some_and(|l| l.closed_at == Some(closed_at));
             if still {
-                self.finish(idx, FlowEnd::Closed, emit);
+                self.finish(idx, FlowEnd::Closed, STEP_LINGER, seq, emit);
             }
         }
     }
 
     /// Finishes every live flow, longest-idle first.
     pub fn flush<F: FnMut(Flow)>(&mut self, emit: &mut F) {
-        self.flush_labelled(&mut |f, _| emit(f));
+        self.flush_labelled(&mut |f, _, _| emit(f));
     }
 
     /// [`flush`](Self::flush) with the labels kept.
-    pub(crate) fn flush_labelled<F: FnMut(Flow, Option<Classification>)>(&mut self, emit: &mut F) {
+    pub(crate) fn flush_labelled<F: FnMut(Flow, Option<Classification>, EndOrder)>(
+        &mut self,
+        emit: &mut F,
+    ) {
+        let seq = self.seq;
+        self.seq = u64::MAX;
         while self.head != NIL {
-            self.finish(self.head, FlowEnd::Flushed, emit);
+            self.finish_head(FlowEnd::Flushed, STEP_IDLE, emit);
         }
+        self.seq = seq;
         self.closing.clear();
     }
 
@@ -364,7 +421,7 @@ impl FlowTable {
     }
 
     /// Makes a flow for `pkt`, evicting the longest-idle flow when full.
-    fn create<F: FnMut(Flow, Option<Classification>)>(
+    fn create<F: FnMut(Flow, Option<Classification>, EndOrder)>(
         &mut self,
         key: FlowKey,
         hash: u64,
@@ -374,7 +431,7 @@ impl FlowTable {
         emit: &mut F,
     ) -> u32 {
         while self.index.len() >= self.max_flows && self.head != NIL {
-            self.finish(self.head, FlowEnd::Evicted, emit);
+            self.finish_head(FlowEnd::Evicted, STEP_EVICT, emit);
         }
         let syn_ack = pkt.protocol == TCP
             && pkt.tcp.is_some_and(|t| {
@@ -388,7 +445,6 @@ impl FlowTable {
         } else {
             (pkt.dst, pkt.dst_port, pkt.src, pkt.src_port)
         };
-        let (n, k) = (self.payload_bytes, self.feature_packets);
         let stream = |is_tcp: bool| {
             if is_tcp {
                 Stream::tcp(self.reorder)
@@ -411,10 +467,10 @@ impl FlowTable {
                 tunnel: pkt.tunnel,
                 first_ts: ts,
                 last_ts: ts,
-                c2s: DirectionStats::with_capacity(k),
-                s2c: DirectionStats::with_capacity(k),
-                c2s_payload: Vec::with_capacity(n),
-                s2c_payload: Vec::with_capacity(n),
+                c2s: DirectionStats::default(),
+                s2c: DirectionStats::default(),
+                c2s_payload: Vec::new(),
+                s2c_payload: Vec::new(),
                 end: FlowEnd::Flushed,
                 cross: None,
             },
@@ -423,6 +479,7 @@ impl FlowTable {
             closed_at: None,
             label: None,
             released: false,
+            last_seq: self.seq,
         };
         let idx = if self.free != NIL {
             let idx = self.free;
@@ -434,11 +491,11 @@ impl FlowTable {
             self.links.push(Link {
                 prev: NIL,
                 next: NIL,
-                last: ts,
+                last: self.clock,
             });
             (self.slots.len() - 1) as u32
         };
-        self.links[idx as usize].last = ts;
+        self.links[idx as usize].last = self.clock;
         self.push_back(idx);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, idx, |&i| {
@@ -449,24 +506,44 @@ impl FlowTable {
         idx
     }
 
-    /// Takes the flow in slot `idx` out of the table and emits it.
-    fn finish<F: FnMut(Flow, Option<Classification>)>(
+    /// Finishes the longest-idle flow by `step`, ordered by its latest packet.
+    fn finish_head<F: FnMut(Flow, Option<Classification>, EndOrder)>(
+        &mut self,
+        end: FlowEnd,
+        step: u8,
+        emit: &mut F,
+    ) {
+        let idx = self.head;
+        let seq = self.slots[idx as usize].as_ref().map_or(0, |l| l.last_seq);
+        self.finish(idx, end, step, seq, emit);
+    }
+
+    /// Takes the flow in slot `idx` out of the table and emits it, finished
+    /// at the current packet by `step`, ordered among that step's flows by `seq`.
+    fn finish<F: FnMut(Flow, Option<Classification>, EndOrder)>(
         &mut self,
         idx: u32,
         end: FlowEnd,
+        step: u8,
+        seq: u64,
         emit: &mut F,
     ) {
+        let order = EndOrder {
+            at: self.seq,
+            step,
+            seq,
+        };
         self.unlink(idx);
         let live = self.slots[idx as usize].take();
         self.links[idx as usize].next = self.free;
         self.free = idx;
-        if let Some(live) = live {
+        if let Some(mut live) = live {
             let hash = self.hasher.hash_one(live.key);
             if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
                 entry.remove();
             }
-            let label = live.label.clone();
-            emit(live.into_flow(end), label);
+            let label = live.label.take().map(|l| *l);
+            emit(live.into_flow(end), label, order);
         }
     }
 
@@ -1417,5 +1494,19 @@ mod proptests {
                 prop_assert!(f.s2c.sizes.len() <= k && f.s2c.iats.len() <= k);
             }
         }
+    }
+}
+/// The sizes `dpi-core/DESIGN.md` gives for a live flow (x86-64).
+#[cfg(all(test, target_arch = "x86_64"))]
+mod sizes {
+    #[test]
+    fn live_flow_sizes_are_as_documented() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Option<super::Live>>(), 584);
+        assert_eq!(size_of::<super::Flow>(), 376);
+        assert_eq!(size_of::<super::DirectionStats>(), 128);
+        assert_eq!(size_of::<super::Stream>(), 56);
+        assert_eq!(size_of::<super::FlowKey>(), 56);
+        assert_eq!(size_of::<super::Link>(), 16);
     }
 }

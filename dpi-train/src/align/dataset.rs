@@ -276,6 +276,12 @@ impl<F> FlowSink for Collector<'_, F>
 where
     F: FnMut(CaptureAlignment) -> anyhow::Result<()>,
 {
+    type Item = Flow;
+
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+        Box::new(|f| f)
+    }
+
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
         self.flows.push(FlowRecord::new(&self.paths[file], &flow));
         Ok(())

@@ -267,8 +267,8 @@ struct Writer<'a> {
     /// N: the bytes per direction the classifier looks at (flows that kept
     /// a handshake hold more).
     bytes: usize,
-    classifier: Classifier,
-    scratch: Scratch,
+    /// Shared by the workers that label the flows.
+    classifier: std::sync::Arc<Classifier>,
     out: Box<dyn Write>,
     report: Report,
     rows: Vec<Vec<String>>,
@@ -455,23 +455,74 @@ impl Writer<'_> {
     }
 }
 
+/// A flow labelled by a worker: its label and counts, and either its JSON
+/// line (`--format jsonl` without `--ipfix`: the worker writes it, and the
+/// flow is dropped there) or the flow and its protocol fields.
+pub struct Labelled {
+    classification: Classification,
+    packets: u64,
+    bytes: u64,
+    /// The JSON line, or the flow and its fields to write.
+    done: Done,
+}
+
+enum Done {
+    Line(Vec<u8>),
+    Flow(Box<(Flow, Metadata)>),
+}
+
 impl FlowSink for Writer<'_> {
-    fn flow(&mut self, file: usize, mut flow: Flow) -> anyhow::Result<()> {
-        let (c, meta) = label_flow(
-            &self.classifier,
-            &mut flow,
-            self.bytes,
-            self.metadata,
-            &mut self.scratch,
-        );
-        if let Some(x) = &mut self.ipfix {
-            x.export(&flow, &c, &meta)?;
-        }
+    type Item = Labelled;
+
+    fn worker(&self, file: usize) -> Box<dyn FnMut(Flow) -> Self::Item + Send> {
+        let classifier = self.classifier.clone();
+        let (bytes, metadata, payload) = (self.bytes, self.metadata, self.payload);
+        let lines = self.format == ClassifyFormat::Jsonl && self.ipfix.is_none();
+        let file_json = serde_json::to_vec(&self.paths[file]).unwrap_or_default();
+        let mut scratch = Scratch::new();
+        Box::new(move |mut flow| {
+            let (c, meta) = label_flow(&classifier, &mut flow, bytes, metadata, &mut scratch);
+            let packets = flow.c2s.packets + flow.s2c.packets;
+            let wire = flow.c2s.bytes + flow.s2c.bytes;
+            let mut line = Vec::new();
+            let written = lines
+                && label_tail(&c)
+                    .and_then(|tail| {
+                        put_json_line(&mut line, &file_json, &flow, payload, &tail, &meta)
+                    })
+                    .is_ok();
+            let done = if written {
+                Done::Line(line)
+            } else {
+                Done::Flow(Box::new((flow, meta)))
+            };
+            Labelled {
+                classification: c,
+                packets,
+                bytes: wire,
+                done,
+            }
+        })
+    }
+
+    fn flow(&mut self, file: usize, item: Self::Item) -> anyhow::Result<()> {
+        let c = item.classification;
         let k = self.label(&c)?;
         let l = &mut self.labels[k];
         l.tally.flows += 1;
-        l.tally.packets += flow.c2s.packets + flow.s2c.packets;
-        l.tally.bytes += flow.c2s.bytes + flow.s2c.bytes;
+        l.tally.packets += item.packets;
+        l.tally.bytes += item.bytes;
+        self.report.flows += 1;
+        let (flow, meta) = match item.done {
+            Done::Line(line) => {
+                self.out.write_all(&line)?;
+                return Ok(());
+            }
+            Done::Flow(b) => *b,
+        };
+        if let Some(x) = &mut self.ipfix {
+            x.export(&flow, &c, &meta)?;
+        }
         match self.format {
             ClassifyFormat::Jsonl => self.write_json(file, &flow, k, &meta)?,
             ClassifyFormat::Parquet => {
@@ -524,7 +575,6 @@ impl FlowSink for Writer<'_> {
                 self.rows.push(cells);
             }
         }
-        self.report.flows += 1;
         Ok(())
     }
 
@@ -616,8 +666,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         payload: args.payload,
         metadata: !args.no_metadata,
         bytes: args.flow.bytes,
-        classifier,
-        scratch: Scratch::new(),
+        classifier: std::sync::Arc::new(classifier),
         out,
         report: Report::default(),
         rows: Vec::new(),

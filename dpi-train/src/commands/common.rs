@@ -62,7 +62,9 @@ pub struct FlowArgs {
     /// UDP: concatenate datagrams up to N bytes instead of keeping the first one only.
     #[arg(long)]
     pub udp_concat: bool,
-    /// Worker threads over capture files (0: one per core).
+    /// Worker threads (0: one per core): several captures are read in
+    /// parallel; a single capture's flows are spread over the threads by
+    /// a hash of their endpoints. The output is the same whatever the count.
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
     /// No progress bar, no summary on standard error.

@@ -48,6 +48,12 @@ fn put_json_record(out: &mut Vec<u8>, file_json: &[u8], flow: &Flow) -> serde_js
 }
 
 impl FlowSink for Writer<'_> {
+    type Item = Flow;
+
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+        Box::new(|f| f)
+    }
+
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
         match self.format {
             RecordFormat::Jsonl => {

@@ -71,6 +71,12 @@ impl Sink<'_> {
 }
 
 impl FlowSink for Sink<'_> {
+    type Item = Flow;
+
+    fn worker(&self, _file: usize) -> Box<dyn FnMut(Flow) -> Flow + Send> {
+        Box::new(|f| f)
+    }
+
     fn flow(&mut self, _file: usize, flow: Flow) -> anyhow::Result<()> {
         self.raw.push(flow);
         Ok(())

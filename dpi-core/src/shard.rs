@@ -1,0 +1,554 @@
+//! One capture over several threads: flows sharded by their key.
+//!
+//! The calling thread decodes each frame (counters and the fragment guard
+//! as [`FlowMeter`](crate::FlowMeter) keeps them), picks the flow's shard
+//! from a hash of the canonical bidirectional key (the same for both
+//! directions), and copies the decoded packet into a batch. Full batches
+//! go to every worker thread; each worker owns one [`FlowTable`] and
+//! processes the packets of its shard, and for the packets of the other
+//! shards only moves its table's time on (idle expiry, closed flows'
+//! linger), as one table would at that packet. Finished flows go through
+//! the caller's per-worker function in the worker thread, and come back
+//! to the calling thread, which merges them into the order one
+//! [`FlowMeter`](crate::FlowMeter) gives (flows carry the position of the
+//! packet that finished them, see `flow::EndOrder`).
+//!
+//! Cross-flow knowledge ([`expect`](crate::expect)) links flows of
+//! different keys, so of different shards: every worker keeps its own copy
+//! of the tables and feeds it every packet of the batch in capture order,
+//! so the copy of the worker that makes a flow holds what one meter's
+//! tables would hold at that packet.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::expect::{ExpectConfig, Expectations};
+use crate::flow::{shard_of, EndOrder};
+use crate::meter::{read_frames, Intake};
+use crate::{
+    FileSummary, Flow, FlowConfig, FlowTable, Fragment, LinkType, MeterStats, Packet, Timestamp,
+};
+
+/// Packets per batch.
+const BATCH_PACKETS: usize = 4096;
+/// Payload bytes per batch before it is sent, whatever its packet count.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches handed to the workers whose flows have not come back yet, at
+/// most.
+const IN_FLIGHT: usize = 4;
+
+/// One entry of a batch.
+enum Item {
+    /// A decoded packet: its payload is `bytes[start..end]` of the batch.
+    Packet {
+        ts: Timestamp,
+        wire_len: u32,
+        shard: u32,
+        /// The cross-flow tables may read something from it.
+        announces: bool,
+        pkt: Packet<'static>,
+        start: u32,
+        end: u32,
+    },
+    /// Time moves on without a packet ([`ShardedMeter::expire`]).
+    Expire(Timestamp),
+}
+
+/// Packets handed to every worker at once.
+struct Batch {
+    /// Sequence number of the first item.
+    first: u64,
+    items: Vec<Item>,
+    bytes: Vec<u8>,
+    /// Finish every live flow after the items.
+    flush: bool,
+}
+
+impl Batch {
+    fn new(first: u64) -> Self {
+        Batch {
+            first,
+            items: Vec::with_capacity(BATCH_PACKETS),
+            bytes: Vec::with_capacity(BATCH_BYTES),
+            flush: false,
+        }
+    }
+
+    /// A batch with no room yet.
+    fn new_empty() -> Self {
+        Batch {
+            first: 0,
+            items: Vec::new(),
+            bytes: Vec::new(),
+            flush: false,
+        }
+    }
+}
+
+/// Flows a worker finished, in its order, sent at most this many at a
+/// time (a flush of many flows is merged while it runs).
+const CHUNK: usize = 1024;
+
+/// Chunks of flows a worker may have sent and not yet taken: with the
+/// chunks taken and not merged yet (at most [`QUEUED`]), this bounds the
+/// memory of flows waiting for another worker's.
+const FLOW_CHUNKS: usize = 4;
+/// Flows of a worker taken and not merged yet, at most (a chunk more).
+const QUEUED: usize = 2 * CHUNK;
+
+/// What a worker sends back.
+enum Msg<T> {
+    /// Flows it finished, in its order.
+    Flows(Vec<(EndOrder, T)>),
+    /// It is done with a batch.
+    End,
+}
+
+struct Worker<T> {
+    batches: Option<SyncSender<Arc<Batch>>>,
+    flows: Receiver<Msg<T>>,
+    /// Flows received and not merged yet, in the worker's order.
+    queue: VecDeque<(EndOrder, T)>,
+    /// Batches it is done with.
+    ended: u64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<T> Worker<T> {
+    fn take(&mut self, m: Msg<T>) {
+        match m {
+            Msg::Flows(f) => self.queue.extend(f),
+            Msg::End => self.ended += 1,
+        }
+    }
+}
+
+/// A flow meter whose flow table is split over worker threads, for one
+/// capture on several cores.
+///
+/// Frames go in as to [`FlowMeter`](crate::FlowMeter); each worker turns
+/// the flows of its shard into a `T` with the function made for it (a
+/// probe labels them there, so classification runs in parallel too), and
+/// the `T`s come out through the callbacks of
+/// [`push_frame`](Self::push_frame), [`expire`](Self::expire) and
+/// [`flush`](Self::flush), in the order a single `FlowMeter` finishes the
+/// flows. They come later than from a `FlowMeter`: a batch of packets is
+/// handed to the workers when it is full (4,096 packets or 1 MiB of
+/// payload), at [`expire`](Self::expire) and at [`flush`](Self::flush).
+///
+/// What differs from a single meter: the live-flow cap
+/// ([`FlowConfig::max_flows`]) is divided among the shards (each holds at
+/// most `max_flows / shards`, rounded up), so when the table is full which
+/// flow is evicted can differ; and each worker's copy of the cross-flow
+/// tables is looked up only for the flows it makes, so when such a table
+/// is full (1,024 announced endpoints or 4,096 DNS names by default),
+/// which entry its clock replaces can differ. Below those bounds the
+/// flows and their order are those of a `FlowMeter`.
+///
+/// ```
+/// use dpi_core::{Classifier, FlowConfig, FlowMeter, LinkType, ShardedMeter, Timestamp};
+/// use dpi_core::expect::ExpectConfig;
+/// use dpi_core::matcher::Scratch;
+/// use dpi_core::testing::udp_ipv4_frame;
+/// use std::sync::Arc;
+///
+/// let classifier = Arc::new(Classifier::builtin());
+/// let cfg = FlowConfig::classification();
+/// // Each worker labels the flows of its shard with its own scratch space.
+/// let mut sharded = ShardedMeter::new(cfg.clone(), &ExpectConfig::default(), 2, |_| {
+///     let (classifier, mut scratch) = (classifier.clone(), Scratch::new());
+///     move |flow: dpi_core::Flow| {
+///         let (label, _) = classifier.classify_flow(&flow, 512, &mut scratch);
+///         (flow.client_port, label.protocol.to_string())
+///     }
+/// });
+/// let mut single = FlowMeter::new(cfg);
+/// let (mut got, mut want) = (Vec::new(), Vec::new());
+/// let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+/// for i in 0..100u16 {
+///     let frame = udp_ipv4_frame([10, 0, 0, 1], 40000 + i, [10, 0, 0, 53], 53, query);
+///     let ts = Timestamp::from_micros(u64::from(i));
+///     sharded.push_frame(LinkType::ETHERNET, ts, &frame, frame.len() as u32, &mut |x| got.push(x));
+///     single.push_frame(LinkType::ETHERNET, ts, &frame, frame.len() as u32, &mut |f| want.push(f.client_port));
+/// }
+/// sharded.flush(&mut |x| got.push(x));
+/// single.flush(&mut |f| want.push(f.client_port));
+/// // The same flows in the same order.
+/// assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), want);
+/// assert!(got.iter().all(|x| x.1 == "DNS"));
+/// assert_eq!(sharded.stats().packets, 100);
+/// ```
+pub struct ShardedMeter<T: Send + 'static> {
+    intake: Intake,
+    workers: Vec<Worker<T>>,
+    batch: Batch,
+    /// Sequence number of the next item.
+    next: u64,
+    /// Batches sent.
+    sent: u64,
+    /// Batches sent, oldest first: reused once every worker is done with
+    /// them, so that batches are not allocated (and their pages faulted in)
+    /// again and again.
+    spent: VecDeque<Arc<Batch>>,
+}
+
+impl<T: Send + 'static> ShardedMeter<T> {
+    /// A meter of `shards` worker threads (at least one), each with its
+    /// share of the flow table and a copy of the cross-flow tables of the
+    /// given bounds; `make(i)` makes the function worker `i` runs on each
+    /// flow it finishes.
+    pub fn new<W, M>(cfg: FlowConfig, expect: &ExpectConfig, shards: usize, mut make: M) -> Self
+    where
+        W: FnMut(Flow) -> T + Send + 'static,
+        M: FnMut(usize) -> W,
+    {
+        let shards = shards.clamp(1, u32::MAX as usize);
+        let per_shard = FlowConfig {
+            max_flows: cfg.max_flows.max(1).div_ceil(shards),
+            ..cfg
+        };
+        let workers = (0..shards)
+            .map(|i| {
+                // Room for every batch that may be in flight, so that
+                // handing one over never waits (the workers may be waiting
+                // for their flows to be taken).
+                let (batches, batches_rx) = sync_channel::<Arc<Batch>>(IN_FLIGHT + 2);
+                let (flows_tx, flows) = sync_channel(FLOW_CHUNKS);
+                let (cfg, expect, work) = (per_shard.clone(), expect.clone(), make(i));
+                let thread = std::thread::Builder::new()
+                    .name(format!("shard-{i}"))
+                    .spawn(move || run_worker(i as u32, cfg, &expect, work, batches_rx, flows_tx))
+                    .ok();
+                Worker {
+                    batches: Some(batches),
+                    flows,
+                    queue: VecDeque::new(),
+                    ended: 0,
+                    thread,
+                }
+            })
+            .collect();
+        ShardedMeter {
+            intake: Intake::default(),
+            workers,
+            batch: Batch::new(0),
+            next: 0,
+            sent: 0,
+            spent: VecDeque::new(),
+        }
+    }
+
+    /// Worker threads.
+    pub fn shards(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Counters since the meter was made (the flow table's live count is
+    /// the workers').
+    pub fn stats(&self) -> &MeterStats {
+        &self.intake.stats
+    }
+
+    /// Hands in one frame; the flows finished so far whose turn has come
+    /// go to `emit` (see the type's docs for when).
+    pub fn push_frame<E: FnMut(T)>(
+        &mut self,
+        link: LinkType,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+        emit: &mut E,
+    ) {
+        let Some(pkt) = self.intake.accept(link, ts, data, orig_len) else {
+            return;
+        };
+        let shard = if pkt.fragment == Fragment::Later {
+            0
+        } else {
+            shard_of(&pkt, self.workers.len()) as u32
+        };
+        let start = self.batch.bytes.len();
+        self.batch.bytes.extend_from_slice(pkt.payload);
+        let end = self.batch.bytes.len();
+        self.batch.items.push(Item::Packet {
+            ts,
+            wire_len: orig_len.max(data.len() as u32),
+            shard,
+            announces: Expectations::may_announce(&pkt),
+            pkt: Packet {
+                payload: &[],
+                ..pkt
+            },
+            // A batch holds far less than 4 GiB: it is sent at 1 MiB.
+            start: start as u32,
+            end: end as u32,
+        });
+        self.next += 1;
+        if self.batch.items.len() >= BATCH_PACKETS || self.batch.bytes.len() >= BATCH_BYTES {
+            self.send(false);
+            self.collect(false, emit);
+        }
+    }
+
+    /// Advances time to `now` without a frame, as
+    /// [`FlowMeter::expire`](crate::FlowMeter::expire) does; the batch is
+    /// handed over and the flows whose turn has come go to `emit`.
+    pub fn expire<E: FnMut(T)>(&mut self, now: Timestamp, emit: &mut E) {
+        self.batch.items.push(Item::Expire(now));
+        self.next += 1;
+        self.send(false);
+        self.collect(false, emit);
+    }
+
+    /// Finishes every live flow and waits for the workers: every flow
+    /// handed in so far has gone to `emit` when it returns. The meter can
+    /// be used again afterwards.
+    pub fn flush<E: FnMut(T)>(&mut self, emit: &mut E) {
+        self.intake.drop_fragments();
+        self.send(true);
+        self.collect(true, emit);
+    }
+
+    /// Reads a whole capture file into the meter, as
+    /// [`FlowMeter::read_file`](crate::FlowMeter::read_file) does; live
+    /// flows stay in the tables until [`flush`](Self::flush).
+    pub fn read_file<E: FnMut(T)>(&mut self, path: impl AsRef<Path>, emit: &mut E) -> FileSummary {
+        let path = path.as_ref();
+        match std::fs::File::open(path) {
+            Ok(file) => self.read_from(std::io::BufReader::new(file), path, emit),
+            Err(e) => FileSummary {
+                stats: MeterStats::default(),
+                error: Some(crate::Error::from(e).with_path(path)),
+            },
+        }
+    }
+
+    /// [`read_file`](Self::read_file) over any reader; errors name `path`.
+    pub fn read_from<R: std::io::Read, E: FnMut(T)>(
+        &mut self,
+        input: R,
+        path: impl AsRef<Path>,
+        emit: &mut E,
+    ) -> FileSummary {
+        let path = path.as_ref();
+        let before = self.intake.stats.clone();
+        let error = read_frames(input, path, |link, ts, data, len| {
+            self.push_frame(link, ts, data, len, emit)
+        });
+        self.intake.drop_fragments();
+        FileSummary {
+            stats: self.intake.stats.since(&before),
+            error,
+        }
+    }
+
+    /// Hands the batch being filled to every worker (when it holds
+    /// anything, or to flush).
+    fn send(&mut self, flush: bool) {
+        if self.batch.items.is_empty() && !flush {
+            return;
+        }
+        let mut next = None;
+        if let Some(old) = self.spent.front_mut() {
+            if let Some(b) = Arc::get_mut(old) {
+                b.items.clear();
+                b.bytes.clear();
+                b.first = self.next;
+                b.flush = false;
+                next = Some(std::mem::replace(b, Batch::new_empty()));
+            }
+        }
+        if next.is_some() {
+            self.spent.pop_front();
+        }
+        let next = next.unwrap_or_else(|| Batch::new(self.next));
+        let mut batch = std::mem::replace(&mut self.batch, next);
+        batch.flush = flush;
+        let batch = Arc::new(batch);
+        self.spent.push_back(batch.clone());
+        if self.spent.len() > 2 * IN_FLIGHT + 2 {
+            self.spent.pop_front();
+        }
+        for w in &mut self.workers {
+            let sent = w
+                .batches
+                .as_ref()
+                .is_some_and(|tx| tx.send(batch.clone()).is_ok());
+            if !sent {
+                // The worker is gone (its function panicked): its flows
+                // are lost; the panic is raised again when the meter is
+                // dropped.
+                w.batches = None;
+            }
+        }
+        self.sent += 1;
+    }
+
+    /// Hands to `emit` the flows whose turn has come: a flow can go once
+    /// every other worker has either a later flow waiting or is done with
+    /// every batch sent (each worker's flows come in order, and a batch
+    /// not sent yet finishes only later flows). Waits for the workers when
+    /// `all` (until every flow of the batches sent went) or when too many
+    /// batches are in flight.
+    fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
+        loop {
+            for w in &mut self.workers {
+                while w.queue.len() < QUEUED {
+                    match w.flows.try_recv() {
+                        Ok(m) => w.take(m),
+                        Err(_) => break,
+                    }
+                }
+            }
+            loop {
+                let mut best: Option<(usize, EndOrder)> = None;
+                let mut blocked = false;
+                for (i, w) in self.workers.iter().enumerate() {
+                    match w.queue.front() {
+                        Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => best = Some((i, *o)),
+                        Some(_) => {}
+                        None if w.ended < self.sent => blocked = true,
+                        None => {}
+                    }
+                }
+                let Some((i, _)) = best.filter(|_| !blocked) else {
+                    break;
+                };
+                if let Some((_, t)) = self.workers[i].queue.pop_front() {
+                    emit(t);
+                }
+            }
+            let lagging = self
+                .workers
+                .iter()
+                .map(|w| self.sent - w.ended.min(self.sent))
+                .max()
+                .unwrap_or(0);
+            if lagging == 0 || (!all && lagging <= IN_FLIGHT as u64) {
+                return;
+            }
+            // Wait for a worker that holds the merge up.
+            let sent = self.sent;
+            if let Some(w) = self
+                .workers
+                .iter_mut()
+                .find(|w| w.queue.is_empty() && w.ended < sent)
+            {
+                match w.flows.recv() {
+                    Ok(m) => w.take(m),
+                    Err(_) => {
+                        // The worker is gone (its function panicked): it
+                        // finishes nothing more; the panic is raised again
+                        // when the meter is dropped.
+                        w.batches = None;
+                        w.ended = sent;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for ShardedMeter<T> {
+    /// Stops the workers (live flows are dropped: call
+    /// [`flush`](Self::flush) first) and raises again a panic of a
+    /// worker's function.
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            w.batches = None;
+        }
+        let mut panic = None;
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                if let Err(p) = t.join() {
+                    panic.get_or_insert(p);
+                }
+            }
+        }
+        if let Some(p) = panic {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+/// One worker: its share of the flow table and its copy of the
+/// cross-flow tables, fed every batch.
+fn run_worker<T, W: FnMut(Flow) -> T>(
+    me: u32,
+    cfg: FlowConfig,
+    expect: &ExpectConfig,
+    mut work: W,
+    batches: Receiver<Arc<Batch>>,
+    flows: SyncSender<Msg<T>>,
+) {
+    let mut table = FlowTable::new(cfg);
+    let mut x = Expectations::new(expect);
+    let mut out: Vec<(EndOrder, T)> = Vec::new();
+    for batch in batches {
+        let mut emit = |f: Flow, _, o: EndOrder| {
+            out.push((o, work(f)));
+            if out.len() >= CHUNK {
+                // The receiver is gone only when the meter is: nothing to do.
+                let _ = flows.send(Msg::Flows(std::mem::take(&mut out)));
+            }
+        };
+        for (i, item) in batch.items.iter().enumerate() {
+            table.set_seq(batch.first + i as u64);
+            match *item {
+                Item::Expire(now) => table.expire_labelled(now, &mut emit),
+                Item::Packet {
+                    ts,
+                    wire_len,
+                    shard,
+                    announces,
+                    pkt,
+                    start,
+                    end,
+                } => {
+                    let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
+                    let pkt = Packet { payload, ..pkt };
+                    // As `FlowMeter::push_frame`: the tables read the
+                    // packet before the flow table accounts it (the
+                    // calling thread ran observe's first test).
+                    if announces {
+                        x.observe(ts, &pkt);
+                    }
+                    if pkt.fragment == Fragment::Later {
+                        continue;
+                    }
+                    if shard != me {
+                        // One table would expire its flows at this packet.
+                        table.expire_labelled(ts, &mut emit);
+                        continue;
+                    }
+                    let (live, mut finished) = (table.len(), 0usize);
+                    table.process_labelled(ts, wire_len, &pkt, &mut |f, l, o| {
+                        finished += 1;
+                        emit(f, l, o)
+                    });
+                    if table.len() + finished > live {
+                        if let Some(cross) = x.lookup(ts, &pkt) {
+                            if let Some(flow) = table.flow_of_mut(&pkt) {
+                                flow.cross = Some(Box::new(cross));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if batch.flush {
+            table.flush_labelled(&mut emit);
+        }
+        if !out.is_empty() && flows.send(Msg::Flows(std::mem::take(&mut out))).is_err() {
+            return;
+        }
+        if flows.send(Msg::End).is_err() {
+            return;
+        }
+    }
+}

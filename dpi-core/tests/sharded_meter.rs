@@ -1,0 +1,254 @@
+//! `ShardedMeter` against `FlowMeter` on the same frames: the same flows in
+//! the same order, whatever the shard count, also when flows end all along
+//! the input (idle timeouts, TCP closes and their linger, explicit
+//! expiry), when packet times go backwards, and when a flow is announced
+//! by a flow of another shard; under a full table every flow still comes
+//! out once.
+
+use std::time::Duration;
+
+use dpi_core::expect::ExpectConfig;
+use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
+use dpi_core::{Flow, FlowConfig, FlowMeter, LinkType, ShardedMeter, TcpInfo, Timestamp};
+
+const SYN: u8 = TcpInfo::SYN;
+const ACK: u8 = TcpInfo::ACK;
+const FIN: u8 = TcpInfo::FIN;
+const RST: u8 = TcpInfo::RST;
+const PSH: u8 = TcpInfo::PSH;
+
+/// What is compared of a flow: everything its record says.
+fn summary(f: &Flow) -> String {
+    format!(
+        "{} {}:{} > {}:{} {:?} {:?}..{:?} {:?} {:?} {:?} {:?} cross={:?}",
+        f.protocol,
+        f.client,
+        f.client_port,
+        f.server,
+        f.server_port,
+        f.end,
+        f.first_ts,
+        f.last_ts,
+        f.c2s,
+        f.s2c,
+        f.c2s_payload,
+        f.s2c_payload,
+        f.cross
+    )
+}
+
+/// An input step: a frame at a time, or time moving on without one.
+enum Step {
+    Frame(u64, Vec<u8>),
+    Expire(u64),
+}
+
+/// A deterministic mix: UDP exchanges, TCP sessions that close by FIN or
+/// RST or stay open, time that jumps forward (idle timeouts) and back, an
+/// FTP passive reply announcing a data connection, explicit expiry.
+fn input() -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut t = 1_000_000u64; // microseconds
+    let mut x = 0x2545_f491u32;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for round in 0..40u32 {
+        for i in 0..25u32 {
+            let r = rand();
+            let c = [10, 0, (i >> 4) as u8, (i & 15) as u8 + 1];
+            let s = [192, 0, 2, (r % 7) as u8 + 1];
+            let port = 1024 + (round * 25 + i) as u16 % 60_000;
+            t += u64::from(r % 3000);
+            match r % 4 {
+                0 => {
+                    steps.push(Step::Frame(
+                        t,
+                        udp_ipv4_frame(c, port, s, 53, b"\x12\x34\x01\x00q"),
+                    ));
+                    steps.push(Step::Frame(
+                        t + 40,
+                        udp_ipv4_frame(s, 53, c, port, b"\x12\x34\x81\x80a"),
+                    ));
+                }
+                1 | 2 => {
+                    let close = if r % 4 == 1 { FIN | ACK } else { RST };
+                    steps.push(Step::Frame(
+                        t,
+                        tcp_ipv4_frame(c, port, s, 80, 100, 0, SYN, b""),
+                    ));
+                    steps.push(Step::Frame(
+                        t + 10,
+                        tcp_ipv4_frame(s, 80, c, port, 500, 101, SYN | ACK, b""),
+                    ));
+                    steps.push(Step::Frame(
+                        t + 20,
+                        tcp_ipv4_frame(
+                            c,
+                            port,
+                            s,
+                            80,
+                            101,
+                            501,
+                            PSH | ACK,
+                            b"GET / HTTP/1.1\r\n\r\n",
+                        ),
+                    ));
+                    steps.push(Step::Frame(
+                        t + 30,
+                        tcp_ipv4_frame(
+                            s,
+                            80,
+                            c,
+                            port,
+                            501,
+                            119,
+                            PSH | ACK,
+                            b"HTTP/1.1 200 OK\r\n\r\n",
+                        ),
+                    ));
+                    if r % 3 != 0 {
+                        steps.push(Step::Frame(
+                            t + 40,
+                            tcp_ipv4_frame(c, port, s, 80, 119, 520, close, b""),
+                        ));
+                        steps.push(Step::Frame(
+                            t + 50,
+                            tcp_ipv4_frame(s, 80, c, port, 520, 120, close, b""),
+                        ));
+                    }
+                }
+                _ => {
+                    // An FTP control reply announcing a passive data port,
+                    // then the data connection (another key, likely another shard).
+                    let p = 40_000 + (round * 25 + i) as u16 % 20_000;
+                    let reply = format!(
+                        "227 Entering Passive Mode (192,0,2,{},{},{})\r\n",
+                        s[3],
+                        p >> 8,
+                        p & 0xff
+                    );
+                    steps.push(Step::Frame(
+                        t,
+                        tcp_ipv4_frame(s, 21, c, port, 900, 77, PSH | ACK, reply.as_bytes()),
+                    ));
+                    steps.push(Step::Frame(
+                        t + 25,
+                        tcp_ipv4_frame(c, port + 1, s, p, 10, 0, SYN, b""),
+                    ));
+                }
+            }
+        }
+        // Now and then: a jump forward past the idle timeout, a packet
+        // stamped in the past, time moved on without a frame.
+        match round % 5 {
+            1 => t += 3_000_000,
+            2 => steps.push(Step::Frame(
+                t - 2_500_000,
+                udp_ipv4_frame([10, 9, 9, 9], 5000, [192, 0, 2, 9], 123, b"late"),
+            )),
+            3 => steps.push(Step::Expire(t + 1_500_000)),
+            _ => {}
+        }
+    }
+    steps
+}
+
+fn config() -> FlowConfig {
+    FlowConfig {
+        idle_timeout: Duration::from_secs(2),
+        close_linger: Some(Duration::from_millis(500)),
+        ..FlowConfig::default()
+    }
+}
+
+fn single(cfg: FlowConfig, steps: &[Step]) -> (Vec<String>, u64) {
+    let mut meter = FlowMeter::new(cfg);
+    let mut out = Vec::new();
+    for s in steps {
+        match s {
+            Step::Frame(t, f) => meter.push_frame(
+                LinkType::ETHERNET,
+                Timestamp::from_micros(*t),
+                f,
+                f.len() as u32,
+                &mut |fl| out.push(summary(&fl)),
+            ),
+            Step::Expire(t) => {
+                meter.expire(Timestamp::from_micros(*t), &mut |fl| out.push(summary(&fl)))
+            }
+        }
+    }
+    meter.flush(&mut |fl| out.push(summary(&fl)));
+    (out, meter.stats().packets)
+}
+
+fn sharded(cfg: FlowConfig, steps: &[Step], shards: usize) -> (Vec<String>, u64) {
+    let mut meter = ShardedMeter::new(cfg, &ExpectConfig::default(), shards, |_| {
+        |fl: Flow| summary(&fl)
+    });
+    assert_eq!(meter.shards(), shards);
+    let mut out = Vec::new();
+    for s in steps {
+        match s {
+            Step::Frame(t, f) => meter.push_frame(
+                LinkType::ETHERNET,
+                Timestamp::from_micros(*t),
+                f,
+                f.len() as u32,
+                &mut |l| out.push(l),
+            ),
+            Step::Expire(t) => meter.expire(Timestamp::from_micros(*t), &mut |l| out.push(l)),
+        }
+    }
+    meter.flush(&mut |l| out.push(l));
+    (out, meter.stats().packets)
+}
+
+#[test]
+fn same_flows_in_the_same_order() {
+    let steps = input();
+    let (want, packets) = single(config(), &steps);
+    // The input exercises what it is meant to.
+    let count = |what: &str| want.iter().filter(|l| l.contains(what)).count();
+    assert!(count("IdleTimeout") > 10, "{}", count("IdleTimeout"));
+    assert!(count("Closed") > 10, "{}", count("Closed"));
+    assert!(count("Flushed") > 0);
+    assert!(count("FTP_DATA") > 10, "{}", count("FTP_DATA"));
+    for shards in [1, 2, 3, 4, 7] {
+        let (got, p) = sharded(config(), &steps, shards);
+        assert_eq!(p, packets, "{shards} shards: packets");
+        assert_eq!(got.len(), want.len(), "{shards} shards: flow count");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{shards} shards, flow {i}");
+        }
+    }
+}
+
+#[test]
+fn a_full_table_still_gives_every_flow_once() {
+    let steps = input();
+    let cfg = FlowConfig {
+        max_flows: 16,
+        ..config()
+    };
+    let (got, packets) = sharded(cfg, &steps, 3);
+    assert!(got.iter().any(|l| l.contains("Evicted")));
+    // Evicted flows can be split differently from one table's; every
+    // packet is still in exactly one flow that came out.
+    let total: u64 = got
+        .iter()
+        .flat_map(|l| l.split("packets: ").skip(1))
+        .map(|p| {
+            p.split(',')
+                .next()
+                .unwrap_or("0")
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(total, packets);
+}
