@@ -174,6 +174,9 @@ fn an_http_exchange_on_loopback_is_labelled_http() {
         err.contains("packets received"),
         "no statistics line:\n{err}"
     );
+    // The closing summary names the interface, not a count of files.
+    assert!(err.contains("dpi: interface lo; "), "{err}");
+    assert!(!err.contains("file(s)"), "{err}");
 }
 
 #[test]

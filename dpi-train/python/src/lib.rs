@@ -119,21 +119,16 @@ impl Classifier {
         })
     }
 
-    /// Hands in one frame captured at `timestamp` (Unix seconds); returns
-    /// the JSON lines of the flows it finished (by timeouts).
-    #[pyo3(signature = (frame, timestamp, wire_length = None))]
+    /// Hands in one frame captured at `timestamp_ns` (Unix nanoseconds);
+    /// returns the JSON lines of the flows it finished (by timeouts).
+    #[pyo3(signature = (frame, timestamp_ns, wire_length = None))]
     fn push(
         &mut self,
         frame: &[u8],
-        timestamp: f64,
+        timestamp_ns: u64,
         wire_length: Option<u32>,
     ) -> PyResult<Vec<String>> {
-        if !timestamp.is_finite() || timestamp < 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "timestamp {timestamp}: not a time at or after 1970"
-            )));
-        }
-        let ts = Timestamp::from_nanos((timestamp * 1e9) as u64);
+        let ts = Timestamp::from_nanos(timestamp_ns);
         let len = wire_length.unwrap_or(u32::try_from(frame.len()).unwrap_or(u32::MAX));
         let done = &mut self.done;
         self.meter

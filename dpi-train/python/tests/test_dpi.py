@@ -5,6 +5,7 @@ repository (``cargo build --release`` makes it).
 """
 
 import collections
+import decimal
 import json
 import os
 import struct
@@ -25,7 +26,7 @@ def samples():
     return [os.path.join(SAMPLES, n) for n in names]
 
 
-def cli_flows(path, *options):
+def cli_lines(path, *options):
     if not os.path.exists(DPI_BIN):
         pytest.fail("the dpi binary is missing: %s (cargo build --release, or set DPI_BIN)" % DPI_BIN)
     out = subprocess.run(
@@ -33,11 +34,19 @@ def cli_flows(path, *options):
         check=True,
         capture_output=True,
     ).stdout
-    return [json.loads(line) for line in out.splitlines()]
+    return out.splitlines()
+
+
+def cli_flows(path, *options):
+    return [json.loads(line) for line in cli_lines(path, *options)]
+
+
+def without_ns(flows):
+    """The flows without the exact-time keys the dicts add to the JSON lines."""
+    return [{k: v for k, v in f.items() if not k.endswith("_ts_ns")} for f in flows]
 
 
 def key(flow):
-    # Not the times: the frames' timestamps pass through a float.
     return (flow["transport"], flow["src_ip"], flow["src_port"], flow["dst_ip"], flow["dst_port"], flow["vlan"])
 
 
@@ -46,8 +55,14 @@ def test_classify_gives_the_cli_protocol_per_flow(path):
     ours = list(dpi.classify(path))
     theirs = cli_flows(path)
     assert len(ours) == len(theirs) > 0
-    # Same flows, same order, same labels and fields.
-    assert ours == theirs
+    # Same flows, same order, same labels and fields; the dicts add the
+    # exact times in nanoseconds.
+    assert without_ns(ours) == theirs
+    for f, line in zip(ours, cli_lines(path)):
+        text = json.loads(line, parse_float=str)
+        for k in ("first_ts", "last_ts"):
+            whole, _, frac = text[k].partition(".")
+            assert f[k + "_ns"] == int(whole) * 10**9 + int((frac + "000000000")[:9])
     assert {"protocol", "app", "confidence", "reason", "hostname", "c2s_sizes"} <= set(ours[0])
 
 
@@ -57,7 +72,7 @@ def test_options_reach_the_command():
     with_payload = list(dpi.classify(path, payload=True, bytes=16))
     assert "c2s_payload" not in plain[0]
     assert all(len(f["c2s_payload"]) <= 32 for f in with_payload)
-    assert with_payload == cli_flows(path, "--payload", "--bytes", "16")
+    assert without_ns(with_payload) == cli_flows(path, "--payload", "--bytes", "16")
     no_meta = list(dpi.classify(path, no_metadata=True))
     assert all(f["hostname"] is None for f in no_meta)
 
@@ -75,15 +90,16 @@ def test_classify_table_matches_the_dicts():
 
 
 def pcap_frames(path):
-    """(timestamp, frame, wire length) of a classic pcap file, and its link type."""
+    """(timestamp in nanoseconds, frame, wire length) of a classic pcap
+    file, and its link type."""
     with open(path, "rb") as f:
         data = f.read()
     magic = data[:4]
     formats = {
-        b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-        b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-        b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-        b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+        b"\xd4\xc3\xb2\xa1": ("<", 1000),
+        b"\xa1\xb2\xc3\xd4": (">", 1000),
+        b"\x4d\x3c\xb2\xa1": ("<", 1),
+        b"\xa1\xb2\x3c\x4d": (">", 1),
     }
     endian, unit = formats[magic]
     link = struct.unpack(endian + "I", data[20:24])[0]
@@ -92,7 +108,7 @@ def pcap_frames(path):
     while at + 16 <= len(data):
         sec, frac, caplen, wirelen = struct.unpack(endian + "IIII", data[at : at + 16])
         at += 16
-        frames.append((sec + frac * unit, data[at : at + caplen], wirelen))
+        frames.append((sec * 10**9 + frac * unit, data[at : at + caplen], wirelen))
         at += caplen
     return link, frames
 
@@ -104,12 +120,30 @@ def test_classifier_fed_frame_by_frame_labels_as_the_cli():
         link, frames = pcap_frames(path)
         c = dpi.Classifier(link_type=link, source=path)
         flows = []
-        for ts, frame, wirelen in frames:
-            flows += c.push(frame, ts, wirelen)
+        for ns, frame, wirelen in frames:
+            flows += c.push(frame, timestamp_ns=ns, wire_length=wirelen)
         flows += c.flush()
-        theirs = cli_flows(path)
-        labels = lambda fs: collections.Counter((key(f), f["protocol"], f["app"]) for f in fs)
+        theirs = list(dpi.classify(path))
+        labels = lambda fs: collections.Counter(
+            (key(f), f["protocol"], f["app"], f["first_ts_ns"], f["last_ts_ns"]) for f in fs
+        )
         assert labels(flows) == labels(theirs), path
+
+
+def test_classifier_takes_seconds_in_every_number_type():
+    path = [p for p in samples() if p.endswith(".pcap")][0]
+    link, frames = pcap_frames(path)
+    ns, frame, wirelen = frames[0]
+    exact = decimal.Decimal(ns) / 10**9
+    for ts in (exact, float(exact)):
+        c = dpi.Classifier(link_type=link)
+        c.push(frame, ts, wirelen)
+        (flow,) = c.flush()
+        # A float holds the time to within a microsecond.
+        assert abs(flow["first_ts_ns"] - ns) <= (0 if ts is exact else 1000)
+    c = dpi.Classifier(link_type=link)
+    c.push(frame, ns // 10**9, wirelen)
+    assert c.flush()[0]["first_ts_ns"] == ns // 10**9 * 10**9
 
 
 def test_bad_input_raises():
@@ -121,6 +155,12 @@ def test_bad_input_raises():
         dpi.Classifier(sig=["/nonexistent/x.rules"])
     with pytest.raises(ValueError):
         dpi.Classifier().push(b"\x00" * 20, -1.0)
+    with pytest.raises(ValueError):
+        dpi.Classifier().push(b"\x00" * 20, float("nan"))
+    with pytest.raises(TypeError):
+        dpi.Classifier().push(b"\x00" * 20)
+    with pytest.raises(TypeError):
+        dpi.Classifier().push(b"\x00" * 20, 1.0, timestamp_ns=1)
     with pytest.raises(dpi.DpiError):
         dpi.eval(os.path.join(ROOT, "no-such-corpus"))
 

@@ -668,7 +668,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         bytes: args.flow.bytes,
         classifier: std::sync::Arc::new(classifier),
         out,
-        report: Report::default(),
+        report: Report::of(&args.live),
         rows: Vec::new(),
         labels: Vec::new(),
         label_index: Default::default(),

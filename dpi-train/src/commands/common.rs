@@ -196,9 +196,20 @@ pub struct Report {
     pub files: usize,
     /// Flows written.
     pub flows: u64,
+    /// The interface captured on, when the input was a live capture
+    /// rather than files.
+    pub interface: Option<String>,
 }
 
 impl Report {
+    /// A report of the inputs `live` names: an interface when it is set.
+    pub fn of(live: &LiveArgs) -> Report {
+        Report {
+            interface: live.interface.clone(),
+            ..Report::default()
+        }
+    }
+
     /// Records the outcome of one file and reports its problems on standard error.
     pub fn file_done(&mut self, path: &str, summary: &FileSummary) {
         self.files += 1;
@@ -221,10 +232,13 @@ impl Report {
             return;
         }
         let t = &self.totals;
+        let inputs = match &self.interface {
+            Some(i) if self.failed > 0 => format!("interface {i}, failed"),
+            Some(i) => format!("interface {i}"),
+            None => format!("{} file(s), {} failed", self.files, self.failed),
+        };
         eprintln!(
-            "dpi: {} file(s), {} failed; {} frames, {} IP packets, {} flows; skipped: {} not IP, {} truncated, {} malformed, {} later fragments, {} of unsupported link types",
-            self.files,
-            self.failed,
+            "dpi: {inputs}; {} frames, {} IP packets, {} flows; skipped: {} not IP, {} truncated, {} malformed, {} later fragments, {} of unsupported link types",
             t.frames,
             t.packets,
             self.flows,

@@ -114,7 +114,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         line: Vec::with_capacity(1024),
         file_json: (0, Vec::new()),
         parquet,
-        report: Report::default(),
+        report: Report::of(&args.live),
     };
     let failed =
         super::common::run_inputs(&args.captures, &args.live, &args.flow.run_options(), &mut w)?;

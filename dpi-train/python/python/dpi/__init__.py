@@ -16,6 +16,7 @@ written as underscores: ``bytes=128`` is ``--bytes 128``, ``sig=["a.rules",
 ...     print(flow["src_ip"], flow["dst_port"], flow["protocol"], flow["app"])
 """
 
+import decimal
 import json
 import os
 import tempfile
@@ -83,7 +84,7 @@ def classify(path_or_paths: Union[PathLike, Iterable[PathLike]], **options: Any)
         code = _call(["classify", "--format", "jsonl", "-q", "-o", out] + _options(options) + ["--"] + paths)
         with open(out, encoding="utf-8") as f:
             for line in f:
-                yield json.loads(line)
+                yield _flow(line)
     if code != 0:
         raise DpiError("dpi classify failed on some capture: see the messages above")
 
@@ -99,6 +100,39 @@ def classify_table(path_or_paths: Union[PathLike, Iterable[PathLike]], **options
         out = os.path.join(d, "flows.parquet")
         _run(["classify", "--format", "parquet", "-q", "-o", out] + _options(options) + ["--"] + paths)
         return pq.read_table(out)
+
+
+_NANOS = decimal.Decimal(1_000_000_000)
+
+
+def _flow(line: str) -> Dict[str, Any]:
+    """One JSON line of a flow as a dict: numbers with a fraction become
+    floats, and ``first_ts_ns`` / ``last_ts_ns`` keep the exact nanosecond
+    times (integers) that a float of Unix seconds cannot hold."""
+    flow = json.loads(line, parse_float=decimal.Decimal)
+    exact = {}
+    for key, value in flow.items():
+        if key in ("first_ts", "last_ts"):
+            exact[key + "_ns"] = int(decimal.Decimal(value) * _NANOS)
+        if isinstance(value, decimal.Decimal):
+            flow[key] = float(value)
+    flow.update(exact)
+    return flow
+
+
+def _nanos(timestamp: Union[int, float, decimal.Decimal]) -> int:
+    """Unix seconds (an int, a float, or a Decimal for exact fractions) as
+    nanoseconds."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float, decimal.Decimal)):
+        raise TypeError(f"timestamp {timestamp!r}: not a number of seconds")
+    if isinstance(timestamp, float):
+        if timestamp != timestamp or timestamp in (float("inf"), float("-inf")):
+            raise ValueError(f"timestamp {timestamp}: not a time at or after 1970")
+        timestamp = decimal.Decimal(repr(timestamp))
+    ns = int(decimal.Decimal(timestamp) * _NANOS)
+    if ns < 0:
+        raise ValueError(f"timestamp {timestamp}: not a time at or after 1970")
+    return ns
 
 
 class Classifier:
@@ -129,14 +163,30 @@ class Classifier:
             [os.fspath(s) for s in sig], link_type, bytes, handshake_bytes, metadata, source
         )
 
-    def push(self, frame: bytes, timestamp: float, wire_length: Optional[int] = None) -> List[Dict[str, Any]]:
-        """Hands in one frame captured at ``timestamp`` (Unix seconds);
-        returns the flows it finished (idle or active timeouts)."""
-        return [json.loads(x) for x in self._inner.push(frame, timestamp, wire_length)]
+    def push(
+        self,
+        frame: bytes,
+        timestamp: Union[int, float, decimal.Decimal, None] = None,
+        wire_length: Optional[int] = None,
+        *,
+        timestamp_ns: Optional[int] = None,
+    ) -> List[Dict[str, Any]]:
+        """Hands in one frame captured at ``timestamp`` (Unix seconds: an
+        int, a float, or a ``decimal.Decimal`` for an exact fraction) or at
+        ``timestamp_ns`` (Unix nanoseconds, an int: what a capture with
+        nanosecond precision holds); returns the flows it finished (idle or
+        active timeouts)."""
+        if (timestamp is None) == (timestamp_ns is None):
+            raise TypeError("push() takes one of timestamp and timestamp_ns")
+        if timestamp_ns is None:
+            timestamp_ns = _nanos(timestamp)  # type: ignore[arg-type]
+        elif isinstance(timestamp_ns, bool) or not isinstance(timestamp_ns, int) or timestamp_ns < 0:
+            raise ValueError(f"timestamp_ns {timestamp_ns!r}: not a count of nanoseconds since 1970")
+        return [_flow(x) for x in self._inner.push(frame, timestamp_ns, wire_length)]
 
     def flush(self) -> List[Dict[str, Any]]:
         """Finishes and returns every flow still open."""
-        return [json.loads(x) for x in self._inner.flush()]
+        return [_flow(x) for x in self._inner.flush()]
 
 
 def eval(corpus: PathLike, reference: str = "ndpi", candidate: str = "dpi", **options: Any) -> Dict[str, Any]:

@@ -20,7 +20,8 @@ class Classifier:
         metadata: bool = ...,
         source: str = ...,
     ) -> None: ...
-    def push(self, frame: bytes, timestamp: float, wire_length: Optional[int] = ...) -> List[str]:
-        """Hands in one frame; the JSON lines of the flows it finished."""
+    def push(self, frame: bytes, timestamp_ns: int, wire_length: Optional[int] = ...) -> List[str]:
+        """Hands in one frame captured at ``timestamp_ns`` (Unix
+        nanoseconds); the JSON lines of the flows it finished."""
     def flush(self) -> List[str]:
         """Finishes every live flow; their JSON lines."""
