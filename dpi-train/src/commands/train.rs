@@ -38,6 +38,10 @@ pub struct MineArgs {
     /// Do not learn application rules from host names.
     #[arg(long)]
     pub no_apps: bool,
+    /// Do not take the registry of assigned ports and IP protocol numbers
+    /// (signatures/assigned-ports.csv) as evidence for the tiers.
+    #[arg(long)]
+    pub no_assigned: bool,
     /// Weight of a match on a flow the reference leaves unlabelled (or labels only by port).
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub unlabelled_weight: f64,
@@ -58,6 +62,11 @@ impl MineArgs {
             source,
             tiers: !self.no_tiers,
             apps: !self.no_apps,
+            assigned: if self.no_assigned {
+                std::sync::Arc::new(crate::train::assigned::Assigned::default())
+            } else {
+                std::sync::Arc::new(crate::train::assigned::Assigned::builtin())
+            },
         }
     }
 }

@@ -23,6 +23,7 @@
 //! (the baseline). See [`train`](self::train) for the details.
 
 pub mod candidate;
+pub mod folds;
 pub mod load;
 pub mod metrics;
 pub mod report;

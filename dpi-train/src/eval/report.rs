@@ -27,7 +27,7 @@
 //! inside `baseline`, `lpi`, `argus`) has the figures over all held-out
 //! flows at once, which `per_protocol` and `confusion` also describe.
 //! `folds` is an array of K objects with, per fold: `fold`, `captures`
-//! (held out), `training` (as above), the six figures, `baseline` and
+//! (held out) and `capture_names` (theirs, sorted), `training` (as above), the six figures, `baseline` and
 //! `lpi`/`argus`.
 //!
 //! # CSV
@@ -156,6 +156,7 @@ fn add_comparison(v: &mut Value, opts: &EvalOptions, e: &Evaluation) {
                 if let Value::Object(o) = &mut v {
                     o.insert("fold".into(), f.fold.into());
                     o.insert("captures".into(), f.captures.into());
+                    o.insert("capture_names".into(), f.capture_names.clone().into());
                     o.insert(
                         "training".into(),
                         serde_json::to_value(&f.training).expect("a summary serialises"),

@@ -2,11 +2,13 @@
 //!
 //! - Plain: the signature set (`--sig` files, else the built-in set of
 //!   `dpi classify`) over every flow.
-//! - Folds (`--folds K`): each capture falls in one of K folds by
-//!   [`part_of`] of its source's name salted with [`FOLD_SALT`]
-//!   (independent of the trainer's own inner folds); near-duplicate
-//!   captures are one source ([`crate::train::sources`]), so they fall in
-//!   one fold. For each fold, the trainer (the
+//! - Folds (`--folds K`): each capture falls in one of K folds with its
+//!   source (near-duplicate captures are one source,
+//!   [`crate::train::sources`], so they fall in one fold); the folds are
+//!   stratified by protocol ([`super::folds`]): each protocol's sources
+//!   are dealt over the folds, rarest protocols first, in the order of a
+//!   hash of their names salted with [`FOLD_SALT`] (independent of the
+//!   trainer's own inner folds). For each fold, the trainer (the
 //!   mining of `dpi train`, default thresholds, its own inner folds)
 //!   learns from the other K-1 folds on top of the hand-written set
 //!   ([`hand_written`]): the evaluated set is the hand-written set
@@ -112,6 +114,8 @@ pub struct FoldResult {
     pub fold: u8,
     /// Held-out captures (read from the capture files).
     pub captures: usize,
+    /// Their names, sorted.
+    pub capture_names: Vec<String>,
     /// What was trained on the other folds.
     pub training: TrainingSummary,
     /// The trained set (hand-written + learnt) on the held-out fold.
@@ -339,8 +343,32 @@ pub fn evaluate_dpi(
                     c.alignment.flows.iter().map(move |f| (name, &f.flow))
                 }),
         ));
-        let fold =
-            |name: &str| part_of(sources.get(name).map_or(name, String::as_str), FOLD_SALT, k);
+        // The protocols of each source, for folds stratified by protocol.
+        let mut protocols: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for c in loaded.captures.iter().filter(|c| c.alignment.has_capture) {
+            let name = c.alignment.capture.as_str();
+            let set = protocols
+                .entry(sources.get(name).map_or(name, String::as_str).to_owned())
+                .or_default();
+            for f in &c.alignment.flows {
+                if let Some(r) = f.labels.first().and_then(Option::as_ref) {
+                    if let Some(m) =
+                        super::considered(r.master.as_deref(), r.confidence.as_deref(), only)
+                    {
+                        set.insert(m.to_owned());
+                    }
+                }
+            }
+        }
+        let dealt = super::folds::stratified(&protocols, k, FOLD_SALT);
+        let fold = |name: &str| {
+            let source = sources.get(name).map_or(name, String::as_str);
+            dealt
+                .get(source)
+                .copied()
+                .unwrap_or_else(|| part_of(source, FOLD_SALT, k))
+        };
         let corpus_label = "corpus";
         let mut all: Rows = Vec::new();
         let (mut records, mut unaligned) = (0u64, 0u64);
@@ -359,13 +387,17 @@ pub fn evaluate_dpi(
             let (rows, rr, ua) = label_flows(loaded, &|name| fold(name) == f, &asked, only);
             records += rr;
             unaligned += ua;
+            let mut capture_names: Vec<String> = loaded
+                .captures
+                .iter()
+                .filter(|c| c.alignment.has_capture && fold(&c.alignment.capture) == f)
+                .map(|c| c.alignment.capture.clone())
+                .collect();
+            capture_names.sort();
             folds.push(FoldResult {
                 fold: f as u8,
-                captures: loaded
-                    .captures
-                    .iter()
-                    .filter(|c| c.alignment.has_capture && fold(&c.alignment.capture) == f)
-                    .count(),
+                captures: capture_names.len(),
+                capture_names,
                 training,
                 figures: Figures::of(&Metrics::compute(&outcomes(&rows, 0), 0)),
                 apps: super::app_figures(&rows, 0, opts.top),

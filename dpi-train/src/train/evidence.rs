@@ -120,6 +120,70 @@ impl Evidence {
         ev
     }
 
+    /// The evidence of a tier rule whose key a registry assigns to its
+    /// protocol ([`super::assigned`]): the assignment is one more source,
+    /// independent of the captures. Capture `k`'s flows count as held out
+    /// when the rule stands without `k` — on the other captures as in
+    /// [`Evidence::leave_one_capture_out`], or on the registry alone when
+    /// the other captures do not contradict it (no match there, or their
+    /// precision reaches `min_precision`); and the registry adds `cap`
+    /// capped true positives, as one more capture confirming the rule
+    /// would. It adds nothing to `tp` or `fp`: the precision is the
+    /// captures' own.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use dpi_train::train::evidence::Evidence;
+    /// use dpi_train::train::score::Counts;
+    /// let mut per = BTreeMap::new();
+    /// per.insert(0u32, Counts { tp: 2.0, fp: 0.0 });
+    /// // One capture and the registry: 2 + 2 capped true positives.
+    /// let ev = Evidence::with_assignment(&per, 0.99, 2.0);
+    /// assert_eq!((ev.tp, ev.capped_tp, ev.captures), (2.0, 4.0, 1));
+    /// // A capture that contradicts the rule sinks it as before.
+    /// per.insert(1u32, Counts { tp: 0.0, fp: 3.0 });
+    /// assert_eq!(Evidence::with_assignment(&per, 0.99, 2.0).tp, 0.0);
+    /// ```
+    pub fn with_assignment(
+        per_capture: &std::collections::BTreeMap<u32, super::score::Counts>,
+        min_precision: f64,
+        cap: f64,
+    ) -> Evidence {
+        let total = per_capture
+            .values()
+            .fold(super::score::Counts::default(), |mut a, c| {
+                a.add(*c);
+                a
+            });
+        let mut ev = Evidence {
+            fp: total.fp,
+            capped_tp: cap,
+            ..Evidence::default()
+        };
+        for c in per_capture.values() {
+            if c.tp <= 0.0 {
+                continue;
+            }
+            let rest = super::score::Counts {
+                tp: total.tp - c.tp,
+                fp: total.fp - c.fp,
+            };
+            // With the registry standing in for support, the rest need
+            // only not contradict the rule.
+            if rest.precision().is_none_or(|p| p >= min_precision) {
+                ev.tp += c.tp;
+                ev.capped_tp += c.tp.min(cap);
+                ev.captures += 1;
+            }
+        }
+        if ev.tp <= 0.0 {
+            // Nothing of the captures is held-out evidence: the registry
+            // alone confirms nothing.
+            ev.capped_tp = 0.0;
+        }
+        ev
+    }
+
     /// Adds another fold's evidence.
     pub fn add(&mut self, o: Evidence) {
         self.tp += o.tp;

@@ -88,6 +88,9 @@ pub struct MineOptions {
     pub tiers: bool,
     /// Learn `hostname suffix → application` rules ([`super::apps`]).
     pub apps: bool,
+    /// Assigned ports and IP protocol numbers, evidence for the tiers
+    /// (empty: none).
+    pub assigned: std::sync::Arc<super::assigned::Assigned>,
 }
 
 impl Default for MineOptions {
@@ -99,6 +102,7 @@ impl Default for MineOptions {
             source: "trained:ndpi".into(),
             tiers: true,
             apps: true,
+            assigned: std::sync::Arc::new(super::assigned::Assigned::builtin()),
         }
     }
 }

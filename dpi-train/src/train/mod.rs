@@ -14,7 +14,8 @@
 //! - [`evidence`]: when a rule is kept (held-out precision and a
 //!   statistical bound, with support counted in captures).
 //! - [`tiers`]: transport rules and the port tier, learnt from the flows
-//!   no byte or feature rule names.
+//!   no byte or feature rule names; [`assigned`]: the registry of
+//!   assigned ports and IP protocol numbers they take as evidence.
 //! - [`apps`]: `hostname suffix → application` rules from nDPI's
 //!   application labels and our flows' host names.
 //! - [`score`]: matching a candidate against examples and counting.
@@ -26,6 +27,7 @@
 //! [`report_text`].
 
 pub mod apps;
+pub mod assigned;
 pub mod evidence;
 pub mod example;
 pub mod feature;

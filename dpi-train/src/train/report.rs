@@ -222,6 +222,8 @@ Legend
   captures / counted / bound     held-out captures with a true positive, the capped count, and
              the lower bound of the precision
   n          training flows the rule names correctly (all folds): std.sig's `n =`
+  assigned   (tiers) the registry of assigned ports and IP protocol numbers gives the key to
+             the protocol, under this service name: it counts as one more confirming capture
   FLAG       the rule looks accidental (a literal naming a host, a port the hand-written set
              gives to another protocol): check it before shipping
 ";
@@ -373,9 +375,13 @@ pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String
             })
             .and_then(|sig| accidental(sig, &ports_of))
             .map_or(String::new(), |f| format!("  FLAG: {f}"));
+        let assigned = r
+            .assigned
+            .as_deref()
+            .map_or(String::new(), |a| format!(" assigned {a}"));
         let _ = writeln!(
             s,
-            "  {key:<16} -> {:<24} {verdict} captures {} {}  [{rule}]{flagged}",
+            "  {key:<16} -> {:<24} {verdict} captures {}{assigned} {}  [{rule}]{flagged}",
             r.protocol,
             r.captures,
             evidence_text(&r.evidence, opts),

@@ -15,7 +15,10 @@
 //! against. The candidate of a key is the protocol named most on it; it
 //! is kept only on the capture-by-capture held-out evidence of
 //! [`super::evidence`], like every learnt rule, and its held-out precision
-//! is written with it.
+//! is written with it. Where the registry of assigned ports and IP
+//! protocol numbers ([`super::assigned`]) gives the key to that protocol,
+//! the assignment counts as one more source
+//! ([`Evidence::with_assignment`]).
 
 use std::collections::BTreeMap;
 
@@ -43,6 +46,9 @@ pub struct TierRule {
     pub evidence: Evidence,
     /// Kept, or why not.
     pub verdict: Result<(), String>,
+    /// The registered service name when the registry of assigned ports
+    /// gives the key to the protocol (one more source of evidence).
+    pub assigned: Option<String>,
 }
 
 /// The key of a flow in the tiers: (transport, server port) for TCP and
@@ -129,12 +135,25 @@ fn learn_key(
     for it in items {
         m.record(it, &one, tier_verdict(it.class, protocol, w));
     }
-    let evidence = Evidence::leave_one_capture_out(
-        &m.per_capture(),
-        opts.min_support,
-        opts.gate.min_precision,
-        opts.gate.per_capture,
-    );
+    let service = opts
+        .assigned
+        .service(t, port)
+        .filter(|(p, _)| *p == protocol)
+        .map(|(_, s)| s.to_owned());
+    let evidence = if service.is_some() {
+        Evidence::with_assignment(
+            &m.per_capture(),
+            opts.gate.min_precision,
+            opts.gate.per_capture,
+        )
+    } else {
+        Evidence::leave_one_capture_out(
+            &m.per_capture(),
+            opts.min_support,
+            opts.gate.min_precision,
+            opts.gate.per_capture,
+        )
+    };
     let verdict = opts.gate.verdict(&evidence);
     let mut sigs = Vec::new();
     if verdict.is_ok() {
@@ -147,14 +166,18 @@ fn learn_key(
             precision: evidence.precision().map(round4),
             true_positives: Some(evidence.tp.round() as u64),
             false_positives: Some(evidence.fp.round() as u64),
-            note: Some(
+            note: Some(format!(
+                "{}{}",
                 if port.is_some() {
                     "port tier"
                 } else {
                     "transport tier"
-                }
-                .to_owned(),
-            ),
+                },
+                service
+                    .as_deref()
+                    .map(|s| format!("; assigned: {s}"))
+                    .unwrap_or_default()
+            )),
         };
         sigs.push(s);
     }
@@ -165,6 +188,7 @@ fn learn_key(
         captures: m.per_capture().len(),
         evidence,
         verdict,
+        assigned: service,
     };
     (sigs, vec![rule])
 }
