@@ -5,6 +5,13 @@
 //! was complete before the cut: the bytes up to the last line end are read
 //! as if the header block ended there.
 //!
+//! Lines must end in CRLF, as RFC 9112 (section 2.2) requires of senders: a
+//! head with a bare LF gives no fields. The RFC lets a recipient accept a
+//! bare LF, and some servers do; we do not, as nDPI does not (its line
+//! reader splits on CRLF alone), and as strict proxies do not (a bare LF
+//! is a known request-smuggling vector). Browsers and HTTP libraries always
+//! send CRLF; bare-LF requests come from hand-made tests and scanners.
+//!
 //! ```
 //! use dpi_core::protocols::http::parse_request;
 //! use dpi_core::protocols::Status;
@@ -54,6 +61,9 @@ type HeadParser<T> = for<'b> fn(&'b [u8], &mut [httparse::Header<'b>]) -> Result
 /// Runs `parse` over `bytes`; when the header block is cut short, again
 /// over the complete lines with an end of headers added.
 fn with_cut<T>(bytes: &[u8], parse: HeadParser<T>) -> Parsed<T> {
+    if has_bare_lf(bytes) {
+        return Parsed::invalid(None);
+    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     match parse(bytes, &mut headers) {
         Ok(Some(v)) => return Parsed::complete(v),
@@ -71,6 +81,19 @@ fn with_cut<T>(bytes: &[u8], parse: HeadParser<T>) -> Parsed<T> {
         Ok(Some(v)) => Parsed::incomplete(Some(v)),
         _ => Parsed::incomplete(None),
     }
+}
+
+/// Whether the head (the bytes before the first CRLF CRLF, or all of
+/// them) holds a line feed that no carriage return precedes.
+fn has_bare_lf(bytes: &[u8]) -> bool {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |p| p + 4);
+    bytes[..end]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
 }
 
 fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
@@ -292,6 +315,22 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid() {
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\nHost: example.com\n\n").status,
+            Status::Invalid
+        );
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\r\nHost: example.com\nX: y\r\n\r\n").value,
+            None
+        );
+        // A bare LF in the body is the body's business.
+        assert_eq!(
+            parse_request(b"POST / HTTP/1.1\r\nHost: example.com\r\n\r\na\nb")
+                .value
+                .and_then(|r| r.host)
+                .as_deref(),
+            Some("example.com")
+        );
         assert_eq!(
             parse_request(b"GET\x00\x01 junk\r\n\r\n").status,
             Status::Invalid
