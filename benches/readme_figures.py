@@ -18,9 +18,13 @@ the repository; every other block needs a corpus of the shared layout
 (`--corpus DIR` or DPI_CORPUS, holding ndpi/, zeek/ and mixed/) and takes
 about ten minutes on two cores.
 
-Figures that come from tests or benchmarks rather than from `dpi eval` (the
-protocol fields against nDPI, cross-flow knowledge, the learning curve,
-speed) say next to them which command prints them.
+Blocks whose figures come from tests or benchmarks rather than from
+`dpi eval` run them through cargo (`flows-vs-ndpi`, `metadata` and
+`cross-flow`: the corpus tests that print them; `learning-curve`: the
+`learning-curve` benchmark, which also redraws its picture) and keep only
+what does not depend on the machine. Speed and memory figures depend on
+the machine: they come from the benchmarks named next to them
+(benches/README.md), not from this script.
 """
 
 import argparse
@@ -81,6 +85,120 @@ class Runner:
             print(f"  dpi {' '.join(args)}", file=sys.stderr)
             self.cache[key] = json.loads(self.run(args))
         return self.cache[key]
+
+
+    def cargo(self, args):
+        """Runs `cargo ARGS` at the repository's root with DPI_CORPUS set;
+        its standard output."""
+        if self.corpus is None:
+            sys.exit("readme_figures: this block needs a corpus: --corpus DIR or DPI_CORPUS")
+        print(f"  cargo {' '.join(args)}", file=sys.stderr)
+        env = dict(os.environ, DPI_CORPUS=self.corpus)
+        out = subprocess.run(["cargo"] + args, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+        if out.returncode != 0:
+            sys.exit(f"readme_figures: `cargo {' '.join(args)}` failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+        return out.stdout
+
+    def test_output(self, name):
+        key = ("test", name)
+        if key not in self.cache:
+            self.cache[key] = self.cargo(
+                ["test", "--release", "-q", "-p", "dpi-train", "--test", name, "--", "--nocapture", "--test-threads", "1"]
+            )
+        return self.cache[key]
+
+
+def at_line_start(pattern):
+    """`pattern` anchored at a line's start, or after the progress dots
+    cargo test prints before a test's output."""
+    return r"(?:^|(?<=\.))" + pattern[1:] if pattern.startswith("^") else pattern
+
+
+def grab(pattern, text, what):
+    m = re.search(at_line_start(pattern), text, re.M)
+    if not m:
+        sys.exit(f"readme_figures: no {what} in the output:\n{text[-2000:]}")
+    return m
+
+
+def flows_vs_ndpi(r):
+    out = r.test_output("flows_vs_ndpi")
+    # The first run is the one with the default timeouts.
+    found = grab(r"^nDPI flows: (\d+), found among ours: ([\d.]+)% \((\d+) missing\)", out, "nDPI flow count")
+    extra = grab(r"^our flows: (\d+), absent from nDPI's: ([\d.]+)% \((\d+)\)", out, "flow count")
+    return "\n".join(
+        [
+            "| | flows | figure |",
+            "| --- | --- | --- |",
+            f"| nDPI's flows found among ours | {count(int(found[1]))} | **{found[2]}%** ({found[3]} missing) |",
+            f"| our flows absent from nDPI's | {count(int(extra[1]))} | **{extra[2]}%** ({extra[3]}) |",
+        ]
+    )
+
+
+def metadata(r):
+    out = r.test_output("metadata_corpus")
+    rows = [
+        "| corpus | `hostname` = nDPI's, HTTP/TLS/QUIC/DNS flows where nDPI prints one | `ja4` = nDPI's, strictly | `ja4` = nDPI's, nDPI's departures from the specification set aside |",
+        "| --- | --- | --- | --- |",
+    ]
+    for c, name in (("ndpi", "nDPI (543 captures)"), ("zeek", "Zeek (788 captures)")):
+        m = grab(
+            rf"^{c}: hostname equal on (\d+)/(\d+) .*?\(([\d.]+)%.*?JA4 equal on (\d+)/(\d+) \(([\d.]+)%.*?\), (\d+)/(\d+) \(([\d.]+)%\)",
+            out,
+            f"{c} metadata line",
+        )
+        g = m.groups()
+        rows.append(
+            f"| {name} | **{g[2]}%** ({count(int(g[0]))} / {count(int(g[1]))}) | {g[5]}% ({count(int(g[3]))} / {count(int(g[4]))}) | **{g[8]}%** ({count(int(g[6]))} / {count(int(g[7]))}) |"
+        )
+    return "\n".join(rows)
+
+
+def cross_flow(r):
+    out = r.test_output("crossflow_corpus")
+    cells = {}
+    for m in re.finditer(at_line_start(r"^(ndpi|zeek) (\S+)\s+(\d+)/(\d+)\s+equal \(([\d.]+)%\),\s+(\d+) without other flows"), out, re.M):
+        c, label, w, t, _, wo = m.groups()
+        cells[(c, label)] = "—" if t == "0" else f"{w} / {t} (without: {wo})"
+    labels = []
+    for m in re.finditer(at_line_start(r"^(?:ndpi|zeek) (\S+)\s+\d+/"), out, re.M):
+        if m[1] not in labels:
+            labels.append(m[1])
+    if not labels:
+        sys.exit(f"readme_figures: no cross-flow lines in the output:\n{out[-2000:]}")
+    rows = ["| nDPI label | nDPI corpus | Zeek corpus |", "| --- | --- | --- |"]
+    for label in labels:
+        rows.append(f"| {label} | {cells.get(('ndpi', label), '—')} | {cells.get(('zeek', label), '—')} |")
+    t = grab(r"^FTP_DATA, RTP and RTCP together: (\d+)/(\d+) \(([\d.]+)%\), (\d+) without other flows", out, "cross-flow total")
+    rows.append(f"| FTP_DATA, RTP and RTCP together, both corpora | {t[1]} / {t[2]} ({t[3]}%; without: {t[4]}) | |")
+    master = []
+    for c in ("ndpi", "zeek"):
+        m = grab(rf"^{c}: master protocol equal on (\d+)/(\d+) DPI-confidence flows \(([\d.]+)\), (\d+) without other flows", out, f"{c} master line")
+        master.append(f"{pct(float(m[3]))} ({count(int(m[1]))} / {count(int(m[2]))}; without: {count(int(m[4]))})")
+    rows.append(f"| all master protocols, flows nDPI labels by DPI | {master[0]} | {master[1]} |")
+    return "\n".join(rows)
+
+
+def learning_curve(r):
+    out = r.cargo(["run", "--release", "-q", "-p", "dpi-benches", "--bin", "learning-curve"])
+    rows = [
+        "| training data | captures | flows | signatures learnt | accuracy | precision |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    n = 0
+    for line in out.splitlines():
+        f = [x.strip() for x in line.strip().strip("|").split("|")]
+        if len(f) < 6 or not f[1].isdigit():
+            continue
+        label = f[0].replace("% ndpi", "% of ndpi")
+        rows.append(
+            f"| {label} | {count(int(f[1]))} | {count(int(f[2]))} | {f[3]} | {pct(float(f[4]))} | {pct(float(f[5]))} |"
+        )
+        n += 1
+    if n == 0:
+        sys.exit(f"readme_figures: no learning-curve rows in the output:\n{out[-2000:]}")
+    return "\n".join(rows)
 
 
 def cap(d):
@@ -209,6 +327,10 @@ BLOCKS = {
     "applications": applications,
     "held-out": held_out,
     "per-protocol-folds": per_protocol_folds,
+    "flows-vs-ndpi": flows_vs_ndpi,
+    "metadata": metadata,
+    "cross-flow": cross_flow,
+    "learning-curve": learning_curve,
 }
 
 
