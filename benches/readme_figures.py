@@ -16,7 +16,7 @@ Without options it prints the blocks; `--write` puts them into README.md;
 name the blocks to make (default: all). The `sample-output` block needs only
 the repository; every other block needs a corpus of the shared layout
 (`--corpus DIR` or DPI_CORPUS, holding ndpi/, zeek/ and mixed/) and takes
-about ten minutes on two cores.
+a few minutes on two cores.
 
 Blocks whose figures come from tests or benchmarks rather than from
 `dpi eval` run them through cargo (`flows-vs-ndpi`, `metadata` and
