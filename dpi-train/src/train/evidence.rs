@@ -91,33 +91,9 @@ impl Evidence {
         min_precision: f64,
         cap: f64,
     ) -> Evidence {
-        let total = per_capture
-            .values()
-            .fold(super::score::Counts::default(), |mut a, c| {
-                a.add(*c);
-                a
-            });
-        let mut ev = Evidence {
-            fp: total.fp,
-            ..Evidence::default()
-        };
-        for c in per_capture.values() {
-            if c.tp <= 0.0 {
-                continue;
-            }
-            let rest = super::score::Counts {
-                tp: total.tp - c.tp,
-                fp: total.fp - c.fp,
-            };
-            let stands =
-                rest.tp >= min_support && rest.precision().is_some_and(|p| p >= min_precision);
-            if stands {
-                ev.tp += c.tp;
-                ev.capped_tp += c.tp.min(cap);
-                ev.captures += 1;
-            }
-        }
-        ev
+        Evidence::held_out(per_capture, cap, |rest| {
+            rest.tp >= min_support && rest.precision().is_some_and(|p| p >= min_precision)
+        })
     }
 
     /// The evidence of a tier rule whose key a registry assigns to its
@@ -149,6 +125,27 @@ impl Evidence {
         min_precision: f64,
         cap: f64,
     ) -> Evidence {
+        // With the registry standing in for support, the rest need only
+        // not contradict the rule.
+        let mut ev = Evidence::held_out(per_capture, cap, |rest| {
+            rest.precision().is_none_or(|p| p >= min_precision)
+        });
+        // Nothing of the captures held out: the registry alone confirms
+        // nothing.
+        if ev.tp > 0.0 {
+            ev.capped_tp += cap;
+        }
+        ev
+    }
+
+    /// Every capture's true positives count as held out (capped at
+    /// `cap`) when `stands` accepts the counts of the other captures;
+    /// false positives count wherever they lie.
+    fn held_out(
+        per_capture: &std::collections::BTreeMap<u32, super::score::Counts>,
+        cap: f64,
+        stands: impl Fn(&super::score::Counts) -> bool,
+    ) -> Evidence {
         let total = per_capture
             .values()
             .fold(super::score::Counts::default(), |mut a, c| {
@@ -157,7 +154,6 @@ impl Evidence {
             });
         let mut ev = Evidence {
             fp: total.fp,
-            capped_tp: cap,
             ..Evidence::default()
         };
         for c in per_capture.values() {
@@ -168,18 +164,11 @@ impl Evidence {
                 tp: total.tp - c.tp,
                 fp: total.fp - c.fp,
             };
-            // With the registry standing in for support, the rest need
-            // only not contradict the rule.
-            if rest.precision().is_none_or(|p| p >= min_precision) {
+            if stands(&rest) {
                 ev.tp += c.tp;
                 ev.capped_tp += c.tp.min(cap);
                 ev.captures += 1;
             }
-        }
-        if ev.tp <= 0.0 {
-            // Nothing of the captures is held-out evidence: the registry
-            // alone confirms nothing.
-            ev.capped_tp = 0.0;
         }
         ev
     }
