@@ -169,7 +169,6 @@ struct Fit {
     measure: Measure,
     rank: u8,
     covered: Vec<usize>,
-    index: usize,
 }
 
 /// What [`Ctx::try_fit`] made of a candidate.
@@ -316,45 +315,12 @@ fn mine_protocol(
             }),
         }
     }
-    // Of the rules kept, those that add flows (all training flows, most
-    // first; a rule without a port before its port-bound twin).
-    let all_positives: Vec<&PoolItem<'_>> = items
-        .iter()
-        .filter(|it| matches!(it.class, Class::Labelled(p) if p == protocol))
-        .collect();
-    let fits: Vec<Fit> = kept
-        .iter()
-        .enumerate()
-        .map(|(i, (sig, m, _))| {
-            let prepared = Prepared::new(sig);
-            Fit {
-                sig: sig.clone(),
-                measure: m.clone(),
-                rank: u8::from(!sig.ports.is_any()),
-                covered: all_positives
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, it)| prepared.matches(it.example))
-                    .map(|(j, _)| j)
-                    .collect(),
-                index: i,
-            }
-        })
-        .collect();
-    let picked: BTreeSet<usize> = choose(fits, &all_positives, f64::MIN_POSITIVE)
-        .into_iter()
-        .map(|f| f.index)
-        .collect();
+    // Every rule the gate keeps stays, even one that names no training
+    // flow the others miss: on other captures the rules miss different
+    // flows (a server banner that differs, a client command that does
+    // not), and each has its own held-out evidence.
     let mut sigs = Vec::new();
-    for (i, (mut sig, m, ev)) in kept.into_iter().enumerate() {
-        if !picked.contains(&i) {
-            summary.rejected.push(Rejected {
-                rule: describe(&sig),
-                reason: "kept by the gate, but adds no flow to the rules chosen before it"
-                    .to_owned(),
-            });
-            continue;
-        }
+    for (mut sig, m, ev) in kept {
         sig.support = m.total().tp.round() as u64;
         sig.provenance = Provenance {
             source: Some(opts.source.clone()),
@@ -435,13 +401,11 @@ fn rotation(
                         .filter(|(_, it)| prepared.matches(it.example))
                         .map(|(i, _)| i)
                         .collect();
-                    let index = fits.len();
                     fits.push(Fit {
                         sig,
                         measure: m,
                         rank,
                         covered,
-                        index,
                     });
                 }
             }

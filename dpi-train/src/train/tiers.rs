@@ -74,7 +74,8 @@ fn tier_verdict(class: &Class, protocol: &str, w: f64) -> Verdict {
 }
 
 /// Learns the tiers from the flows of `pool` that none of `decided` (byte
-/// and feature rules; port-class rules are ignored) names.
+/// and feature rules; port-class rules are ignored) names, and where that
+/// keeps nothing for a key, from every flow on the key.
 pub fn learn(
     pool: &Pool<'_>,
     decided: &[Signature],
@@ -85,20 +86,45 @@ pub fn learn(
         .filter(|s| Confidence::of(s) != Confidence::Port)
         .map(Prepared::new)
         .collect();
-    let residual: Vec<&PoolItem<'_>> = pool
+    let mut by_key: BTreeMap<(u8, Option<u16>), (Vec<&PoolItem<'_>>, Vec<&PoolItem<'_>>)> =
+        BTreeMap::new();
+    let decided_by: Vec<bool> = pool
         .items
         .par_iter()
-        .filter(|it| !prepared.iter().any(|p| p.matches(it.example)))
+        .map(|it| prepared.iter().any(|p| p.matches(it.example)))
         .collect();
-    let mut by_key: BTreeMap<(u8, Option<u16>), Vec<&PoolItem<'_>>> = BTreeMap::new();
-    for it in residual {
+    for (it, &named) in pool.items.iter().zip(&decided_by) {
         if let Some(k) = key_of(it) {
-            by_key.entry(k).or_default().push(it);
+            let (residual, all) = by_key.entry(k).or_default();
+            if !named {
+                residual.push(it);
+            }
+            all.push(it);
         }
     }
+    // A key is learnt from the flows no byte or feature rule names; when
+    // that fails (the rules above name most of the key's training flows,
+    // so few are left, or the rest is mixed), from every flow on the key:
+    // the fallback that catches what the byte rules miss on other
+    // captures, measured against everything on the port.
     let results: Vec<(Vec<Signature>, Vec<TierRule>)> = by_key
         .par_iter()
-        .map(|(&(t, port), items)| learn_key(pool, t, port, items, opts))
+        .map(|(&(t, port), (residual, all))| {
+            let first = (!residual.is_empty()).then(|| learn_key(pool, t, port, residual, opts));
+            if first
+                .as_ref()
+                .is_some_and(|(_, r)| r.iter().all(|r| r.verdict.is_ok()) && !r.is_empty())
+                || residual.len() == all.len()
+            {
+                return first.unwrap_or_default();
+            }
+            let second = learn_key(pool, t, port, all, opts);
+            if second.1.iter().any(|r| r.verdict.is_ok()) {
+                second
+            } else {
+                first.unwrap_or(second)
+            }
+        })
         .collect();
     let mut sigs = Vec::new();
     let mut rules = Vec::new();
