@@ -51,6 +51,9 @@ pub struct TierRule {
     pub assigned: Option<String>,
 }
 
+/// The flows on one key: those no byte or feature rule names, and all.
+type KeyFlows<'p, 'e> = (Vec<&'p PoolItem<'e>>, Vec<&'p PoolItem<'e>>);
+
 /// The key of a flow in the tiers: (transport, server port) for TCP and
 /// UDP with a port, (transport, none) for other transports; `None` for
 /// TCP or UDP without a port.
@@ -86,8 +89,7 @@ pub fn learn(
         .filter(|s| Confidence::of(s) != Confidence::Port)
         .map(Prepared::new)
         .collect();
-    let mut by_key: BTreeMap<(u8, Option<u16>), (Vec<&PoolItem<'_>>, Vec<&PoolItem<'_>>)> =
-        BTreeMap::new();
+    let mut by_key: BTreeMap<(u8, Option<u16>), KeyFlows<'_, '_>> = BTreeMap::new();
     let decided_by: Vec<bool> = pool
         .items
         .par_iter()
