@@ -743,3 +743,37 @@ fn regex_build_error_names_signature() {
     assert_eq!(err.signature(), Some(1));
     assert!(err.to_string().contains("signature 1"));
 }
+
+/// A flow seen from its response first (server port = the client's
+/// ephemeral port) is named by a rule of nothing but ports on the port it
+/// answers from, only when nothing names it on its server port.
+#[test]
+fn port_rules_fall_back_to_the_client_port() {
+    let rules = "rule dns-port\n  protocol DNS\n  transport udp\n  ports 53\nend\n\
+                 rule high\n  protocol HighPort\n  transport udp\n  ports 40000\nend\n\
+                 rule tcp53\n  protocol TcpDns\n  transport tcp\n  ports 53\nend\n";
+    let set = parse_extended(rules, "t.rules").unwrap();
+    let c = Classifier::new(&set).unwrap();
+    // The response came first: client 53, server 41000.
+    let reply = FlowView::new(17, 41000).with_client_port(53);
+    let l = c.classify(&reply);
+    assert_eq!((&*l.protocol, l.confidence), ("DNS", Confidence::Port));
+    // A rule on the server port wins.
+    let l = c.classify(&FlowView::new(17, 40000).with_client_port(53));
+    assert_eq!(&*l.protocol, "HighPort");
+    // The transport must agree.
+    let l = c.classify(&FlowView::new(6, 41000).with_client_port(53));
+    assert_eq!(&*l.protocol, "TcpDns");
+    let l = c.classify(&FlowView::new(132, 41000).with_client_port(53));
+    assert!(l.is_unknown());
+    // The decision on a growing flow is the same label, not final while a
+    // byte rule could still name it.
+    let with_bytes = format!(
+        "{rules}rule bytes\n  protocol Bytes\n  transport udp\n  c2s at 0 hex \"AB CD\"\nend\n"
+    );
+    let c = Classifier::new(&parse_extended(&with_bytes, "t.rules").unwrap()).unwrap();
+    match c.decide(&reply, false) {
+        Decision::Pending(l) => assert_eq!(&*l.protocol, "DNS"),
+        Decision::Final(l) => panic!("final too early: {}", l.protocol),
+    }
+}

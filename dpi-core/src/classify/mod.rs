@@ -37,7 +37,11 @@
 //!    earlier file first).
 //!
 //! The order is total, so the answer never depends on anything but the set
-//! and the flow.
+//! and the flow. When nothing matches, a rule of nothing but ports is
+//! tried on the client's port, in the same order: a flow whose first
+//! packet came from the server (a capture that starts with a DNS
+//! response, a request lost before the capture) is named by the port it
+//! answers from, with confidence `port`.
 //!
 //! # Applications
 //!
@@ -365,6 +369,9 @@ pub struct Classifier {
     cross_names: [Arc<str>; 7],
     /// Application rules also look at a DNS answer's name for the server.
     dns_names: bool,
+    /// The rules of nothing but ports, in precedence order: (transport,
+    /// ports, signature), for a flow no rule names on its server port.
+    client_port_rules: Vec<(Option<u8>, crate::signature::PortSet, usize)>,
 }
 
 /// The protocols other flows or an in-session upgrade can name.
@@ -451,6 +458,16 @@ impl Classifier {
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r as u32;
         }
+        let client_port_rules = order
+            .iter()
+            .filter(|&&i| {
+                info[i].confidence == Confidence::Port && !set.signatures[i].ports.is_any()
+            })
+            .map(|&i| {
+                let sig = &set.signatures[i];
+                (sig.transport.number(), sig.ports.clone(), i)
+            })
+            .collect();
         Ok(Classifier {
             matcher,
             info,
@@ -467,6 +484,7 @@ impl Classifier {
             apps,
             cross_names: CROSS_NAMES.map(Arc::from),
             dns_names: false,
+            client_port_rules,
         })
     }
 
@@ -715,6 +733,23 @@ impl Classifier {
             .iter()
             .map(|&s| s as usize)
             .min_by_key(|&s| self.rank[s])
+            .or_else(|| self.by_client_port(view))
+    }
+
+    /// The first rule of nothing but ports that holds for the client's
+    /// port: a flow whose first packet came from the server (a capture
+    /// that starts with a response, a lost request), when no rule names it
+    /// on its server port.
+    fn by_client_port(&self, view: &FlowView<'_>) -> Option<usize> {
+        if view.client_port == 0 || view.client_port == view.server_port {
+            return None;
+        }
+        self.client_port_rules
+            .iter()
+            .find(|(t, ports, _)| {
+                t.is_none_or(|t| t == view.transport) && ports.contains(view.client_port)
+            })
+            .map(|r| r.2)
     }
 
     /// Labels a flow, using a scratch kept per thread.
