@@ -761,6 +761,10 @@ fn port_rules_fall_back_to_the_client_port() {
     // A rule on the server port wins.
     let l = c.classify(&FlowView::new(17, 40000).with_client_port(53));
     assert_eq!(&*l.protocol, "HighPort");
+    // A client port above the server's is an ephemeral port, not a
+    // service: no fallback.
+    let l = c.classify(&FlowView::new(17, 443).with_client_port(40000));
+    assert!(l.is_unknown(), "{}", l.protocol);
     // The transport must agree.
     let l = c.classify(&FlowView::new(6, 41000).with_client_port(53));
     assert_eq!(&*l.protocol, "TcpDns");

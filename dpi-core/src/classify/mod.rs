@@ -38,10 +38,10 @@
 //!
 //! The order is total, so the answer never depends on anything but the set
 //! and the flow. When nothing matches, a rule of nothing but ports is
-//! tried on the client's port, in the same order: a flow whose first
-//! packet came from the server (a capture that starts with a DNS
-//! response, a request lost before the capture) is named by the port it
-//! answers from, with confidence `port`.
+//! tried on the client's port, in the same order, if it is below the
+//! server's: a flow whose first packet came from the server (a capture
+//! that starts with a DNS response, a request lost before the capture) is
+//! named by the port it answers from, with confidence `port`.
 //!
 //! # Applications
 //!
@@ -739,9 +739,12 @@ impl Classifier {
     /// The first rule of nothing but ports that holds for the client's
     /// port: a flow whose first packet came from the server (a capture
     /// that starts with a response, a lost request), when no rule names it
-    /// on its server port.
+    /// on its server port. Only a client port below the server's is tried:
+    /// a service port is the lower of the two far more often than not,
+    /// and a client's ephemeral port (32768 and up on Linux, 49152 and up
+    /// elsewhere) must not be taken for a service.
     fn by_client_port(&self, view: &FlowView<'_>) -> Option<usize> {
-        if view.client_port == 0 || view.client_port == view.server_port {
+        if view.client_port == 0 || view.client_port >= view.server_port {
             return None;
         }
         self.client_port_rules
