@@ -369,9 +369,9 @@ pub struct Classifier {
     cross_names: [Arc<str>; 7],
     /// Application rules also look at a DNS answer's name for the server.
     dns_names: bool,
-    /// The rules of nothing but ports, in precedence order: (transport,
-    /// ports, signature), for a flow no rule names on its server port.
-    client_port_rules: Vec<(Option<u8>, crate::signature::PortSet, usize)>,
+    /// Per signature: a rule of nothing but ports, with ports (what is
+    /// tried on the client's port of a flow no rule names).
+    port_only: Vec<bool>,
 }
 
 /// The protocols other flows or an in-session upgrade can name.
@@ -458,15 +458,8 @@ impl Classifier {
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r as u32;
         }
-        let client_port_rules = order
-            .iter()
-            .filter(|&&i| {
-                info[i].confidence == Confidence::Port && !set.signatures[i].ports.is_any()
-            })
-            .map(|&i| {
-                let sig = &set.signatures[i];
-                (sig.transport.number(), sig.ports.clone(), i)
-            })
+        let port_only = (0..set.signatures.len())
+            .map(|i| info[i].confidence == Confidence::Port && !set.signatures[i].ports.is_any())
             .collect();
         Ok(Classifier {
             matcher,
@@ -484,7 +477,7 @@ impl Classifier {
             apps,
             cross_names: CROSS_NAMES.map(Arc::from),
             dns_names: false,
-            client_port_rules,
+            port_only,
         })
     }
 
@@ -747,12 +740,18 @@ impl Classifier {
         if view.client_port == 0 || view.client_port >= view.server_port {
             return None;
         }
-        self.client_port_rules
-            .iter()
-            .find(|(t, ports, _)| {
-                t.is_none_or(|t| t == view.transport) && ports.contains(view.client_port)
-            })
-            .map(|r| r.2)
+        // The matcher's port index visits only the rules that allow the
+        // port: no scan of the set while a flow stays unnamed.
+        let mut best: Option<usize> = None;
+        self.matcher
+            .for_each_at_port(view.transport, view.client_port, &mut |s| {
+                let s = s as usize;
+                if self.port_only[s] && best.is_none_or(|b| self.rank[s] < self.rank[b]) {
+                    best = Some(s);
+                }
+                true
+            });
+        best
     }
 
     /// Labels a flow, using a scratch kept per thread.
