@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Peak memory of the map step and of the reduce over a replayed corpus
+# Peak memory of the map step, of the reduce and of the mining over a
+# replayed corpus
 # (benches/README.md, "Distributed training: memory of the map and the
 # reduce"). REPLAY is a corpus made by benches/replay_corpus.sh; DPI the
 # dpi binary; PY a Python with duckdb.
@@ -20,4 +21,6 @@ done
 /usr/bin/time -v "$dpi" train -q --partial --format parquet --from-partials "$work"/s? \
   -o "$work/merged" 2>"$work/merge.time"
 /usr/bin/time -v "$py" "$red" -o "$work/duck" "$work"/s? 2>"$work/duck.time"
-echo "captures=$(ls "$replay/pcap" | wc -l) whole_map_kB=$(rss "$work/whole.time") shard_map_max_kB=$max dpi_merge_kB=$(rss "$work/merge.time") duckdb_reduce_kB=$(rss "$work/duck.time") partial_bytes=$(du -sb "$work/whole" | cut -f1)"
+/usr/bin/time -v "$dpi" train -q --from-partials "$work/merged" -o "$work/mined.sig" \
+  --extended-out "$work/mined.rules" 2>"$work/mine.time"
+echo "captures=$(ls "$replay/pcap" | wc -l) whole_map_kB=$(rss "$work/whole.time") shard_map_max_kB=$max dpi_merge_kB=$(rss "$work/merge.time") duckdb_reduce_kB=$(rss "$work/duck.time") mine_kB=$(rss "$work/mine.time") partial_bytes=$(du -sb "$work/whole" | cut -f1)"

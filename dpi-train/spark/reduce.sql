@@ -1,5 +1,5 @@
 -- The reduce of Parquet partials (`dpi train --partial --format parquet`,
--- tables version 1) as plain SQL, for Spark SQL and DuckDB alike.
+-- tables version 2) as plain SQL, for Spark SQL and DuckDB alike.
 --
 -- Input: one view per table, named as the table, over the union of that
 -- table in every partial. Output: a partial of the same layout; mining from
@@ -19,11 +19,14 @@ SELECT count(*) AS n FROM (SELECT DISTINCT * FROM settings) s HAVING count(*) <>
 -- check: a capture is in two partials; each capture must be counted once
 SELECT capture FROM captures GROUP BY capture HAVING count(*) > 1
 
+-- check: a capture content differs between partials (its id is the hash of what it holds)
+SELECT content FROM (SELECT DISTINCT content, flows FROM sketches) s GROUP BY content HAVING count(*) > 1
+
 -- table: settings
 SELECT DISTINCT * FROM settings
 
 -- table: captures
-SELECT capture FROM captures
+SELECT capture, content FROM captures
 
 -- Counts add.
 -- table: groups
@@ -82,23 +85,14 @@ FROM (
 ) r
 WHERE n <= 8
 
--- Host counts add.
+-- Capture contents (sketch and host counts) are named by a hash of what
+-- they hold: inputs that share a content hold the same rows for it, so the
+-- contents unite.
 -- table: hosts
-SELECT capture, host, app, dpi, CAST(sum(flows) AS {u64}) AS flows
-FROM hosts
-GROUP BY capture, host, app, dpi
+SELECT DISTINCT content, host, app, dpi, flows FROM hosts
 
--- Sketches: flows add, the 64 smallest distinct fingerprints stay.
 -- table: sketches
-SELECT capture, CAST(sum(flows) AS {u64}) AS flows
-FROM sketches
-GROUP BY capture
+SELECT DISTINCT content, flows FROM sketches
 
 -- table: sketch_mins
-SELECT capture, fingerprint
-FROM (
-  SELECT capture, fingerprint,
-         row_number() OVER (PARTITION BY capture ORDER BY fingerprint) AS n
-  FROM (SELECT DISTINCT capture, fingerprint FROM sketch_mins) d
-) r
-WHERE n <= 64
+SELECT DISTINCT content, fingerprint FROM sketch_mins

@@ -132,7 +132,7 @@ fn train_on_half_evaluate_on_the_other() {
     .unwrap();
     // Captures are recorded as `<corpus folder>/<file>`.
     assert!(partial
-        .captures
+        .capture_names()
         .iter()
         .all(|c| c.starts_with("ndpi/") && include(&c["ndpi/".len()..])));
     let opts = MineOptions::default();
@@ -164,7 +164,7 @@ fn train_on_half_evaluate_on_the_other() {
     println!(
         "learnt {} signatures ({ns} std.sig, {ne} extended) from {} captures",
         trained.set.len(),
-        partial.captures.len()
+        partial.capture_count()
     );
     let mut per: std::collections::BTreeMap<&str, usize> = Default::default();
     for s in &trained.set.signatures {
@@ -239,12 +239,12 @@ fn corpora_sharing_file_names_merge() {
     };
     let a = collect(std::slice::from_ref(&ndpi));
     let b = collect(std::slice::from_ref(&zeek));
-    let file = |c: &String| c.split_once('/').map(|(_, f)| f.to_owned());
+    let file = |c: &&str| c.split_once('/').map(|(_, f)| f.to_owned());
     let shared = a
-        .captures
+        .capture_names()
         .iter()
         .filter_map(file)
-        .filter(|f| b.captures.iter().filter_map(file).any(|g| &g == f))
+        .filter(|f| b.capture_names().iter().filter_map(file).any(|g| &g == f))
         .count();
     assert!(shared > 0, "the corpora no longer share a file name");
     let both = collect(&[ndpi.clone(), zeek.clone()]);

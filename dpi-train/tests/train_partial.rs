@@ -51,6 +51,11 @@ fn partial_of(
     for (cap, cls, port, c2s) in flows.iter().filter(|f| keep(f.0)) {
         let name = format!("cap-{cap}.pcap");
         p.add_capture(&name);
+        let host = ["", "a.example", "b.example"][usize::from(*port % 3)];
+        let app = (*cls == 0).then_some("App");
+        if !host.is_empty() || app.is_some() {
+            p.add_host(&name, host, app, *cls < 2);
+        }
         if !c2s.is_empty() {
             p.add(example(&name, *port, c2s.clone()), class(*cls));
         }
@@ -108,6 +113,40 @@ fn valid() -> serde_json::Value {
 }
 
 #[test]
+fn captures_of_equal_content_share_it() {
+    let mut p = Partial::new(settings(4));
+    for name in ["a.pcap", "r1-a.pcap", "r2-a.pcap", "b.pcap"] {
+        p.add_capture(name);
+        p.add_host(name, "a.example", Some("App"), true);
+        if name == "b.pcap" {
+            p.add_host(name, "b.example", None, true);
+        }
+        p.finish_capture(name);
+    }
+    let v = serde_json::to_value(&p).unwrap();
+    assert_eq!(v["captures"].as_object().unwrap().len(), 4);
+    assert_eq!(v["contents"].as_object().unwrap().len(), 2);
+    assert_eq!(v["captures"]["a.pcap"], v["captures"]["r2-a.pcap"]);
+    assert_ne!(v["captures"]["a.pcap"], v["captures"]["b.pcap"]);
+    // Merging a copy of a content already held adds its name only.
+    let mut q = Partial::new(settings(4));
+    q.add_host("r3-a.pcap", "a.example", Some("App"), true);
+    let merged = p.clone().merge(q).unwrap();
+    let v = serde_json::to_value(&merged).unwrap();
+    assert_eq!(v["captures"].as_object().unwrap().len(), 5);
+    assert_eq!(v["contents"].as_object().unwrap().len(), 2);
+    // A capture opened again after it was finished counts on.
+    p.add_host("a.pcap", "a.example", Some("App"), true);
+    let v = serde_json::to_value(&p).unwrap();
+    assert_eq!(v["contents"].as_object().unwrap().len(), 3);
+    assert_eq!(dpi_train::train::apps::hosts_of(&p, "a.pcap")[0].flows, 2);
+    assert_eq!(
+        dpi_train::train::apps::hosts_of(&p, "r1-a.pcap")[0].flows,
+        1
+    );
+}
+
+#[test]
 fn bad_partial_files_name_the_file_and_what_is_wrong() {
     let dir = std::env::temp_dir().join(format!("dpi-partial-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -157,7 +196,42 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
             }),
         ),
     ];
-    for (want, corrupt) in cases {
+    let content = |v: &serde_json::Value| {
+        v["contents"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone()
+    };
+    let more: Vec<(&str, Corruption)> = vec![
+        (
+            "is not the hash of what it holds",
+            Box::new(move |v| {
+                let id = content(v);
+                v["contents"][&id]["sketch"]["flows"] = 99.into();
+            }),
+        ),
+        (
+            "content 1 missing",
+            Box::new(|v| v["captures"]["cap-0.pcap"] = 1.into()),
+        ),
+        (
+            "no capture has it",
+            Box::new(|v| v["captures"] = serde_json::json!({})),
+        ),
+        (
+            "hosts not in (host, app, dpi) order",
+            Box::new(move |v| {
+                let id = content(v);
+                let h = v["contents"][&id]["hosts"].as_array_mut().unwrap();
+                let first = h[0].clone();
+                h.push(first);
+            }),
+        ),
+    ];
+    for (want, corrupt) in cases.into_iter().chain(more) {
         let mut v = valid();
         corrupt(&mut v);
         write_json(&path, &v);

@@ -281,7 +281,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         if !quiet {
             eprintln!(
                 "dpi: wrote statistics of {} captures ({} groups) to {}",
-                partial.captures.len(),
+                partial.capture_count(),
                 partial.groups.len(),
                 out.display()
             );
@@ -303,7 +303,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let header = vec![format!(
         "Trained by dpi {} from {} captures against {}; support n = training flows matched",
         env!("CARGO_PKG_VERSION"),
-        partial.captures.len(),
+        partial.capture_count(),
         partial.settings.references.join("+")
     )];
     let (ns, ne) = write_outputs(&trained.set, &out, &extended, &header)?;

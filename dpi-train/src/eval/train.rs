@@ -229,6 +229,7 @@ pub fn partial_of(
                 partial.add_in(&key, e, c);
             }
         }
+        partial.finish_capture(&key);
     }
     partial
 }
@@ -270,7 +271,7 @@ fn grow(
     set.extend(learnt);
     let summary = TrainingSummary {
         corpus: None,
-        captures: partial.captures.len(),
+        captures: partial.capture_count(),
         examples: partial.groups.iter().map(|g| g.total_flows()).sum(),
         base: base.len(),
         base_flagged: t.dropped.len(),

@@ -268,42 +268,47 @@ pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> App
     // Captures are counted by source: near-duplicates are one.
     let sources = partial.sources();
     let source_of = |c: &str| sources.get(c).map_or(c.to_owned(), Clone::clone);
-    let captures: Vec<String> = {
-        let set: BTreeSet<String> = partial
-            .hosts
-            .iter()
-            .map(|h| source_of(&h.capture))
-            .collect();
+    // Flows per (source, host, application, DPI): the captures of one
+    // source count together, and captures of equal content are read once
+    // each (their counts are added, not their entries).
+    let (by_capture, contents) = partial.capture_contents();
+    let mut per_source: BTreeMap<(String, &str, Option<&str>, bool), u64> = BTreeMap::new();
+    for (c, id) in &by_capture {
+        let Some(content) = contents.get(id).filter(|x| !x.hosts.is_empty()) else {
+            continue;
+        };
+        let src = source_of(c);
+        for h in &content.hosts {
+            let n = per_source
+                .entry((src.clone(), h.host.as_str(), h.app.as_deref(), h.dpi))
+                .or_insert(0);
+            *n = n.saturating_add(h.flows);
+        }
+    }
+    let captures: Vec<&str> = {
+        let set: BTreeSet<&str> = per_source.keys().map(|k| k.0.as_str()).collect();
         set.into_iter().collect()
     };
-    let cap_index: HashMap<&str, u32> = partial
-        .hosts
-        .iter()
-        .map(|h| {
-            let src = source_of(&h.capture);
-            let i = captures.binary_search(&src).unwrap_or(0);
-            (h.capture.as_str(), i as u32)
-        })
-        .collect();
     let mut obs: Vec<Obs<'_>> = Vec::new();
-    for h in &partial.hosts {
-        let named_app = h.app.as_deref().filter(|a| !a.is_empty());
-        if h.dpi && named_app.is_some() {
-            out.summary.app_flows += h.flows;
-            if h.host.is_empty() {
-                out.summary.app_flows_without_host += h.flows;
+    for ((src, host, app, dpi), flows) in &per_source {
+        let (host, app, dpi, flows) = (*host, *app, *dpi, *flows);
+        let named_app = app.filter(|a| !a.is_empty());
+        if dpi && named_app.is_some() {
+            out.summary.app_flows += flows;
+            if host.is_empty() {
+                out.summary.app_flows_without_host += flows;
             }
         }
-        if h.host.is_empty() {
+        if host.is_empty() {
             continue;
         }
-        out.summary.host_flows += h.flows;
+        out.summary.host_flows += flows;
         obs.push(Obs {
-            capture: cap_index[h.capture.as_str()],
-            host: &h.host,
+            capture: captures.binary_search(&src.as_str()).unwrap_or(0) as u32,
+            host,
             app: named_app,
-            dpi: h.dpi,
-            flows: h.flows as f64,
+            dpi,
+            flows: flows as f64,
         });
     }
     // The flows under each suffix (every label boundary of every host).
@@ -535,11 +540,11 @@ pub fn report(s: &mut String, l: &AppLearning) {
 
 /// The host counts of `partial` for one capture (for tests and tools).
 pub fn hosts_of<'a>(partial: &'a Partial, capture: &str) -> Vec<&'a HostCount> {
-    partial
-        .hosts
-        .iter()
-        .filter(|h| h.capture == capture)
-        .collect()
+    let (captures, contents) = partial.capture_contents();
+    captures
+        .get(capture)
+        .and_then(|id| contents.get(id))
+        .map_or_else(Vec::new, |c| c.hosts.iter().collect())
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ pub fn collect_partial(
                 return Ok(());
             }
             let key = format!("{label}/{}", capture.capture);
-            if partial.captures.contains(&key) {
+            if partial.has_capture(&key) {
                 return Err(anyhow::anyhow!(
                     "{}: capture {key} is counted already (a corpus given twice, or two corpus folders named {label})",
                     dir.display()
@@ -103,6 +103,7 @@ pub fn collect_partial(
                     partial.add_in(&key, e, c);
                 }
             }
+            partial.finish_capture(&key);
             Ok(())
         })?;
     }

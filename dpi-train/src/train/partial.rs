@@ -10,11 +10,12 @@
 //! deterministic, so how a corpus is cut into shards does not change the
 //! merged statistics. Memory is bounded by the distinct sampled contents
 //! (at most `k` per group) times the folds: flows that repeat a content
-//! cost a count, not an entry. Beside the groups, the host names of the
-//! flows and nDPI's application for them are counted per capture
-//! ([`HostCount`], for [`super::apps`]): they merge by adding counts. The
-//! format is written as JSON; see the "Training" section of
-//! `dpi-train/DESIGN.md`.
+//! cost a count, not an entry. Beside the groups, each capture has a
+//! content ([`CaptureContent`]): a sketch of its flows and the host names
+//! of its flows with nDPI's application for them ([`HostCount`], for
+//! [`super::apps`]), kept once for all captures of equal content (a
+//! replayed copy adds its name only). The format is written as JSON; see
+//! the "Training" section of `dpi-train/DESIGN.md`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -22,19 +23,21 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::example::{Class, Example};
-use super::hash::fold_of;
-use super::sources::{fingerprint, sources, Sketch};
+use super::hash::{fold_of, stable_hash};
+use super::sources::{fingerprint, sources_by_content, Sketch};
 use crate::record::FlowRecord;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads (6: a sketch of every
-/// capture's flows, to find near-duplicate captures; 5: host names and
+/// The `version` field this code writes and reads (7: captures name their
+/// content, a sketch and host counts kept once for captures of equal
+/// content; 6: a sketch of every capture's flows, to find near-duplicate
+/// captures; 5: host names and
 /// applications counted per capture; 4: every flow counted, with or
 /// without user data, captures counted per group, sampled contents name
 /// their captures, no gram tables; 3 counted grams; 2 had a group per
 /// fold; 1 had text gram keys).
-pub const PARTIAL_VERSION: u32 = 6;
+pub const PARTIAL_VERSION: u32 = 7;
 /// Capture names kept per sampled content (the smallest ones).
 pub const CAPTURES_KEPT: usize = 8;
 
@@ -212,17 +215,6 @@ impl Group {
     }
 }
 
-/// Adds `h` to the ordered host counts (its flows to an equal key's).
-fn insert_host(hosts: &mut Vec<HostCount>, h: HostCount) {
-    fn key(x: &HostCount) -> (&str, &str, Option<&str>, bool) {
-        (&x.capture, &x.host, x.app.as_deref(), x.dpi)
-    }
-    match hosts.binary_search_by(|x| key(x).cmp(&key(&h))) {
-        Ok(i) => hosts[i].flows = hosts[i].flows.saturating_add(h.flows),
-        Err(i) => hosts.insert(i, h),
-    }
-}
-
 /// Unites two ascending capture lists, keeping the [`CAPTURES_KEPT`]
 /// smallest names.
 fn unite_captures(a: &mut Vec<String>, b: Vec<String>) {
@@ -262,8 +254,6 @@ fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
 /// of the reference.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct HostCount {
-    /// The capture, as recorded in [`Partial::captures`].
-    pub capture: String,
     /// The flows' host name (`Metadata::hostname`, normalised: lower
     /// case, no trailing dot); empty for flows without one (counted only
     /// when the reference names an application).
@@ -276,11 +266,103 @@ pub struct HostCount {
     pub flows: u64,
 }
 
+/// What one capture adds beside its examples: a sketch of its flows (for
+/// near-duplicate captures, see [`super::sources`]) and its host counts
+/// (for [`super::apps`]). Captures with equal contents share one entry,
+/// found by its [`CaptureContent::id`], so a copy of a capture under
+/// another name costs its name and nothing more.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureContent {
+    /// The sketch of the capture's flows.
+    pub sketch: Sketch,
+    /// Host names and applications, in (host, app, dpi) order, one entry
+    /// per key, each with at least one flow.
+    pub hosts: Vec<HostCount>,
+}
+
+impl AsRef<Sketch> for CaptureContent {
+    fn as_ref(&self) -> &Sketch {
+        &self.sketch
+    }
+}
+
+impl CaptureContent {
+    /// The content's identity: a stable hash of everything in it.
+    ///
+    /// ```
+    /// use dpi_train::train::partial::CaptureContent;
+    ///
+    /// let mut a = CaptureContent::default();
+    /// a.sketch.add(7);
+    /// let b = a.clone();
+    /// assert_eq!(a.id(), b.id());
+    /// a.sketch.add(8);
+    /// assert_ne!(a.id(), b.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        let mut buf = Vec::with_capacity(32 + 8 * self.sketch.mins.len());
+        buf.extend_from_slice(b"dpi-train-capture");
+        buf.extend_from_slice(&self.sketch.flows.to_le_bytes());
+        buf.extend_from_slice(&(self.sketch.mins.len() as u64).to_le_bytes());
+        for m in &self.sketch.mins {
+            buf.extend_from_slice(&m.to_le_bytes());
+        }
+        for h in &self.hosts {
+            buf.extend_from_slice(&(h.host.len() as u64).to_le_bytes());
+            buf.extend_from_slice(h.host.as_bytes());
+            match &h.app {
+                Some(a) => {
+                    buf.push(1);
+                    buf.extend_from_slice(&(a.len() as u64).to_le_bytes());
+                    buf.extend_from_slice(a.as_bytes());
+                }
+                None => buf.push(0),
+            }
+            buf.push(u8::from(h.dpi));
+            buf.extend_from_slice(&h.flows.to_le_bytes());
+        }
+        stable_hash(&buf)
+    }
+
+    /// Adds `h` to the ordered host counts (its flows to an equal key's).
+    fn add_host(&mut self, h: HostCount) {
+        fn key(x: &HostCount) -> (&str, Option<&str>, bool) {
+            (&x.host, x.app.as_deref(), x.dpi)
+        }
+        match self.hosts.binary_search_by(|x| key(x).cmp(&key(&h))) {
+            Ok(i) => self.hosts[i].flows = self.hosts[i].flows.saturating_add(h.flows),
+            Err(i) => self.hosts.insert(i, h),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !self.sketch.is_valid() {
+            return Err("sketch not ascending, too long, or longer than its flows".to_owned());
+        }
+        let key = |h: &HostCount| (h.host.clone(), h.app.clone(), h.dpi);
+        if !self.hosts.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+            return Err("hosts not in (host, app, dpi) order, or repeated".to_owned());
+        }
+        if let Some(h) = self.hosts.iter().find(|h| h.flows == 0) {
+            return Err(format!("host entry {:?} with no flows", h.host));
+        }
+        Ok(())
+    }
+}
+
+/// A capture being counted: its content so far and the groups it counted
+/// in already.
+#[derive(Debug, Clone, Default)]
+struct OpenCapture {
+    content: CaptureContent,
+    groups: HashSet<GroupKey>,
+}
+
 /// Training statistics of a set of captures. Deserialising checks them
 /// (counters per fold as the settings say, samples in hash order, no
 /// larger than the settings keep, hashes that match their content, groups
-/// in key order).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// in key order, capture contents that match their ids).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawPartial")]
 pub struct Partial {
     /// Always [`PARTIAL_FORMAT`].
@@ -289,19 +371,41 @@ pub struct Partial {
     pub version: u32,
     /// What the statistics were taken with.
     pub settings: Settings,
-    /// The captures counted (file names).
-    pub captures: BTreeSet<String>,
     /// The groups, in key order.
     pub groups: Vec<Group>,
-    /// Host names and applications per capture, in (capture, host, app,
-    /// dpi) order, one entry per key.
-    pub hosts: Vec<HostCount>,
-    /// A sketch of each capture's flows (see [`super::sources`]).
-    pub sketches: BTreeMap<String, Sketch>,
-    /// The (capture, group) pairs counted so far by this process, so that a
-    /// capture counts once per group however its flows are added.
-    #[serde(skip)]
-    seen: HashSet<(String, GroupKey)>,
+    /// The finished captures (file names), each with the id of its content.
+    captures: BTreeMap<String, u64>,
+    /// The contents of the finished captures, by id; each is some
+    /// capture's.
+    contents: BTreeMap<u64, CaptureContent>,
+    /// The captures still being counted (see [`Partial::finish_capture`]).
+    open: BTreeMap<String, OpenCapture>,
+}
+
+/// A partial as written: the captures still open are written as finished.
+#[derive(Serialize)]
+struct PartialOut<'a> {
+    format: &'a str,
+    version: u32,
+    settings: &'a Settings,
+    captures: BTreeMap<&'a str, u64>,
+    groups: &'a [Group],
+    contents: BTreeMap<u64, &'a CaptureContent>,
+}
+
+impl Serialize for Partial {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (captures, contents) = self.capture_contents();
+        PartialOut {
+            format: &self.format,
+            version: self.version,
+            settings: &self.settings,
+            captures,
+            groups: &self.groups,
+            contents,
+        }
+        .serialize(s)
+    }
 }
 
 impl PartialEq for Partial {
@@ -310,10 +414,8 @@ impl PartialEq for Partial {
         self.format == o.format
             && self.version == o.version
             && self.settings == o.settings
-            && self.captures == o.captures
             && self.groups == o.groups
-            && self.hosts == o.hosts
-            && self.sketches == o.sketches
+            && self.capture_contents() == o.capture_contents()
     }
 }
 
@@ -325,10 +427,9 @@ struct RawPartial {
     format: String,
     version: u32,
     settings: Settings,
-    captures: BTreeSet<String>,
+    captures: BTreeMap<String, u64>,
     groups: Vec<Group>,
-    hosts: Vec<HostCount>,
-    sketches: BTreeMap<String, Sketch>,
+    contents: BTreeMap<u64, CaptureContent>,
 }
 
 impl TryFrom<RawPartial> for Partial {
@@ -342,40 +443,35 @@ impl TryFrom<RawPartial> for Partial {
         if !r.groups.windows(2).all(|w| w[0].key < w[1].key) {
             return Err("groups not in key order".to_owned());
         }
-        fn key(h: &HostCount) -> (&str, &str, Option<&str>, bool) {
-            (&h.capture, &h.host, h.app.as_deref(), h.dpi)
+        for (id, c) in &r.contents {
+            c.check()
+                .map_err(|e| format!("capture content {id}: {e}"))?;
+            if c.id() != *id {
+                return Err(format!(
+                    "capture content {id}: its id is not the hash of what it holds ({})",
+                    c.id()
+                ));
+            }
         }
-        if !r.hosts.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
-            return Err("hosts not in (capture, host, app, dpi) order, or repeated".to_owned());
-        }
-        if let Some(h) = r
-            .hosts
+        if let Some((c, id)) = r
+            .captures
             .iter()
-            .find(|h| h.flows == 0 || !r.captures.contains(&h.capture))
+            .find(|(_, id)| !r.contents.contains_key(id))
         {
-            return Err(format!(
-                "host entry {:?} of capture {}: no flows, or a capture not counted",
-                h.host, h.capture
-            ));
+            return Err(format!("capture {c}: content {id} missing"));
         }
-        if let Some((c, _)) = r
-            .sketches
-            .iter()
-            .find(|(c, s)| !s.is_valid() || !r.captures.contains(*c))
-        {
-            return Err(format!(
-                "sketch of capture {c}: not ascending, too long, or a capture not counted"
-            ));
+        let used: BTreeSet<u64> = r.captures.values().copied().collect();
+        if let Some(id) = r.contents.keys().find(|id| !used.contains(id)) {
+            return Err(format!("capture content {id}: no capture has it"));
         }
         Ok(Partial {
             format: r.format,
             version: r.version,
             settings: r.settings,
-            captures: r.captures,
             groups: r.groups,
-            hosts: r.hosts,
-            sketches: r.sketches,
-            seen: HashSet::new(),
+            captures: r.captures,
+            contents: r.contents,
+            open: BTreeMap::new(),
         })
     }
 }
@@ -387,57 +483,132 @@ impl Partial {
             format: PARTIAL_FORMAT.to_owned(),
             version: PARTIAL_VERSION,
             settings,
-            captures: BTreeSet::new(),
             groups: Vec::new(),
-            hosts: Vec::new(),
-            sketches: BTreeMap::new(),
-            seen: HashSet::new(),
+            captures: BTreeMap::new(),
+            contents: BTreeMap::new(),
+            open: BTreeMap::new(),
         }
+    }
+
+    /// The capture being counted as `capture`, opened if needed. A capture
+    /// finished already is opened again: its content is counted on, but
+    /// the groups it counted in are forgotten, so they count it again.
+    fn open_mut(&mut self, capture: &str) -> &mut OpenCapture {
+        if !self.open.contains_key(capture) {
+            let content = match self.captures.remove(capture) {
+                Some(id) => {
+                    let c = self.contents.get(&id).cloned().unwrap_or_default();
+                    if !self.captures.values().any(|x| *x == id) {
+                        self.contents.remove(&id);
+                    }
+                    c
+                }
+                None => CaptureContent::default(),
+            };
+            self.open.insert(
+                capture.to_owned(),
+                OpenCapture {
+                    content,
+                    groups: HashSet::new(),
+                },
+            );
+        }
+        self.open
+            .get_mut(capture)
+            .expect("the capture was opened just above")
     }
 
     /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
     /// with host name `host` (normalised by the caller; empty for none)
     /// and the reference's application verdict.
     pub fn add_host(&mut self, capture: &str, host: &str, app: Option<&str>, dpi: bool) {
-        if !self.captures.contains(capture) {
-            self.add_capture(capture);
-        }
-        let entry = HostCount {
-            capture: capture.to_owned(),
+        self.open_mut(capture).content.add_host(HostCount {
             host: host.to_owned(),
             app: app.map(str::to_owned),
             dpi,
             flows: 1,
-        };
-        insert_host(&mut self.hosts, entry);
+        });
     }
 
     /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
     /// in its sketch: every flow, with or without user data or a label.
     pub fn add_flow(&mut self, capture: &str, flow: &FlowRecord) {
-        if !self.captures.contains(capture) {
-            self.add_capture(capture);
-        }
         let h = fingerprint(flow);
-        match self.sketches.get_mut(capture) {
-            Some(s) => s.add(h),
-            None => {
-                let mut s = Sketch::default();
-                s.add(h);
-                self.sketches.insert(capture.to_owned(), s);
-            }
-        }
-    }
-
-    /// The source of each capture with a sketch: near-duplicate captures
-    /// share one (see [`super::sources`]).
-    pub fn sources(&self) -> BTreeMap<String, String> {
-        sources(&self.sketches)
+        self.open_mut(capture).content.sketch.add(h);
     }
 
     /// Records that `capture` was read (even when it gave no example).
     pub fn add_capture(&mut self, capture: &str) {
-        self.captures.insert(capture.to_owned());
+        self.open_mut(capture);
+    }
+
+    /// Ends the counting of `capture`: its content is kept once, shared
+    /// with every capture of equal content, and what was held to count
+    /// it is freed. Its flows must not be added again (a capture opened
+    /// again counts in its groups twice). Captures left open are finished
+    /// when the partial is merged or written.
+    pub fn finish_capture(&mut self, capture: &str) {
+        if let Some(o) = self.open.remove(capture) {
+            let id = o.content.id();
+            self.contents.entry(id).or_insert(o.content);
+            self.captures.insert(capture.to_owned(), id);
+        }
+    }
+
+    /// Finishes every open capture.
+    pub fn finish_all(&mut self) {
+        let names: Vec<String> = self.open.keys().cloned().collect();
+        for c in names {
+            self.finish_capture(&c);
+        }
+    }
+
+    /// Whether `capture` is counted (finished or not).
+    pub fn has_capture(&self, capture: &str) -> bool {
+        self.captures.contains_key(capture) || self.open.contains_key(capture)
+    }
+
+    /// The names of the captures counted, ascending.
+    pub fn capture_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .captures
+            .keys()
+            .chain(self.open.keys())
+            .map(String::as_str)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// How many captures are counted.
+    pub fn capture_count(&self) -> usize {
+        self.captures.len() + self.open.len()
+    }
+
+    /// Every capture counted, each with the id of its content, and the
+    /// distinct contents by id (the open captures' as they stand).
+    pub fn capture_contents(&self) -> (BTreeMap<&str, u64>, BTreeMap<u64, &CaptureContent>) {
+        let mut captures: BTreeMap<&str, u64> = self
+            .captures
+            .iter()
+            .map(|(c, i)| (c.as_str(), *i))
+            .collect();
+        let mut contents: BTreeMap<u64, &CaptureContent> =
+            self.contents.iter().map(|(i, c)| (*i, c)).collect();
+        for (c, o) in &self.open {
+            let id = o.content.id();
+            captures.insert(c, id);
+            contents.entry(id).or_insert(&o.content);
+        }
+        (captures, contents)
+    }
+
+    /// The source of each capture with flows: near-duplicate captures
+    /// share one (see [`super::sources`]). Captures of equal content are
+    /// compared once.
+    pub fn sources(&self) -> BTreeMap<String, String> {
+        let (captures, contents) = self.capture_contents();
+        sources_by_content(&captures, &contents)
     }
 
     fn group_mut(&mut self, key: GroupKey) -> &mut Group {
@@ -466,22 +637,20 @@ impl Partial {
     /// change the statistics. A capture's flows must all be added to one
     /// partial (merging refuses partials that share a capture).
     pub fn add_in(&mut self, capture: &str, e: Example, class: Class) {
-        if !self.captures.contains(capture) {
-            self.add_capture(capture);
-        }
         let fold = usize::from(fold_of(&e.capture, self.settings.folds));
         let key = GroupKey {
             transport: e.transport,
             class,
         };
-        let new_capture = self.seen.insert((capture.to_owned(), key.clone()));
+        let new_capture = self.open_mut(capture).groups.insert(key.clone());
         let k = self.settings.sample;
         self.group_mut(key).add(capture, e, fold, k, new_capture);
     }
 
-    /// Merges two partials. They must have the same settings and no
-    /// capture in common (a capture counted twice would count double).
-    pub fn merge(mut self, other: Partial) -> anyhow::Result<Partial> {
+    /// Merges two partials, finishing their open captures. They must have
+    /// the same settings and no capture in common (a capture counted twice
+    /// would count double).
+    pub fn merge(mut self, mut other: Partial) -> anyhow::Result<Partial> {
         if self.settings != other.settings {
             anyhow::bail!(
                 "partials taken with different settings: {:?} and {:?}",
@@ -489,20 +658,24 @@ impl Partial {
                 other.settings
             );
         }
-        if let Some(c) = self.captures.intersection(&other.captures).next() {
+        self.finish_all();
+        other.finish_all();
+        if let Some(c) = other
+            .captures
+            .keys()
+            .find(|c| self.captures.contains_key(*c))
+        {
             anyhow::bail!("capture {c} is in two partials; each capture must be counted once");
         }
         self.captures.extend(other.captures);
-        self.seen.extend(other.seen);
+        for (id, c) in other.contents {
+            self.contents.entry(id).or_insert(c);
+        }
         let k = self.settings.sample;
         for g in other.groups {
             let key = g.key.clone();
             self.group_mut(key).merge(g, k);
         }
-        for h in other.hosts {
-            insert_host(&mut self.hosts, h);
-        }
-        self.sketches.extend(other.sketches);
         Ok(self)
     }
 

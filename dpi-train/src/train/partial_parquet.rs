@@ -50,12 +50,12 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::example::{Class, Example};
-use super::partial::{Group, GroupKey, HostCount, Partial, Sampled, Settings};
+use super::partial::{CaptureContent, Group, GroupKey, HostCount, Partial, Sampled, Settings};
 use super::partial::{PARTIAL_FORMAT, PARTIAL_VERSION};
 use super::sources::Sketch;
 
 /// The version of the table layout (the `tables` column of `settings`).
-pub const TABLES_VERSION: u32 = 1;
+pub const TABLES_VERSION: u32 = 2;
 
 /// The tables of a Parquet partial, in the order they are written.
 pub const TABLES: [&str; 9] = [
@@ -166,41 +166,37 @@ pub fn write(p: &Partial, dir: &Path) -> anyhow::Result<()> {
         .u64s("sample", vec![s.sample as u64])
         .u8s("folds", vec![s.folds])
         .write(dir, "settings")?;
+    let (captures, contents) = p.capture_contents();
     Columns::default()
-        .strs(
-            "capture",
-            p.captures.iter().map(|c| Some(c.as_str())).collect(),
-        )
+        .strs("capture", captures.keys().map(|c| Some(*c)).collect())
+        .u64s("content", captures.values().copied().collect())
         .write(dir, "captures")?;
     write_groups(p, dir)?;
     write_samples(p, dir)?;
-    Columns::default()
-        .strs(
-            "capture",
-            p.hosts.iter().map(|h| Some(h.capture.as_str())).collect(),
-        )
-        .strs(
-            "host",
-            p.hosts.iter().map(|h| Some(h.host.as_str())).collect(),
-        )
-        .strs("app", p.hosts.iter().map(|h| h.app.as_deref()).collect())
-        .bools("dpi", p.hosts.iter().map(|h| h.dpi).collect())
-        .u64s("flows", p.hosts.iter().map(|h| h.flows).collect())
-        .write(dir, "hosts")?;
-    Columns::default()
-        .strs(
-            "capture",
-            p.sketches.keys().map(|c| Some(c.as_str())).collect(),
-        )
-        .u64s("flows", p.sketches.values().map(|s| s.flows).collect())
-        .write(dir, "sketches")?;
-    let mins: Vec<(&str, u64)> = p
-        .sketches
+    let hosts: Vec<(u64, &HostCount)> = contents
         .iter()
-        .flat_map(|(c, s)| s.mins.iter().map(move |m| (c.as_str(), *m)))
+        .flat_map(|(id, c)| c.hosts.iter().map(move |h| (*id, h)))
         .collect();
     Columns::default()
-        .strs("capture", mins.iter().map(|m| Some(m.0)).collect())
+        .u64s("content", hosts.iter().map(|h| h.0).collect())
+        .strs(
+            "host",
+            hosts.iter().map(|h| Some(h.1.host.as_str())).collect(),
+        )
+        .strs("app", hosts.iter().map(|h| h.1.app.as_deref()).collect())
+        .bools("dpi", hosts.iter().map(|h| h.1.dpi).collect())
+        .u64s("flows", hosts.iter().map(|h| h.1.flows).collect())
+        .write(dir, "hosts")?;
+    Columns::default()
+        .u64s("content", contents.keys().copied().collect())
+        .u64s("flows", contents.values().map(|c| c.sketch.flows).collect())
+        .write(dir, "sketches")?;
+    let mins: Vec<(u64, u64)> = contents
+        .iter()
+        .flat_map(|(id, c)| c.sketch.mins.iter().map(move |m| (*id, *m)))
+        .collect();
+    Columns::default()
+        .u64s("content", mins.iter().map(|m| m.0).collect())
         .u64s("fingerprint", mins.iter().map(|m| m.1).collect())
         .write(dir, "sketch_mins")
 }
@@ -564,9 +560,9 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
     let folds = usize::from(settings.folds.max(1));
 
     let t = Table::read(dir, "captures")?;
-    let mut captures = BTreeSet::new();
-    for c in t.string("capture")? {
-        if !captures.insert(c.clone()) {
+    let mut captures: BTreeMap<String, u64> = BTreeMap::new();
+    for (c, id) in t.string("capture")?.into_iter().zip(t.uint("content")?) {
+        if captures.insert(c.clone(), id).is_some() {
             anyhow::bail!(
                 "{}: capture {c} listed twice; each capture must be counted once",
                 t.path.display()
@@ -614,50 +610,52 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
         g.sample.push(s);
     }
 
+    let t = Table::read(dir, "sketches")?;
+    let mut contents: BTreeMap<u64, CaptureContent> = BTreeMap::new();
+    for (id, flows) in t.uint("content")?.into_iter().zip(t.uint("flows")?) {
+        let c = CaptureContent {
+            sketch: Sketch {
+                flows,
+                mins: Vec::new(),
+            },
+            hosts: Vec::new(),
+        };
+        if contents.insert(id, c).is_some() {
+            anyhow::bail!("{}: content {id} has two sketches", t.path.display());
+        }
+    }
+    let t = Table::read(dir, "sketch_mins")?;
+    for (id, m) in t.uint("content")?.into_iter().zip(t.uint("fingerprint")?) {
+        contents
+            .get_mut(&id)
+            .ok_or_else(|| anyhow::anyhow!("{}: content {id} has no sketch row", t.path.display()))?
+            .sketch
+            .mins
+            .push(m);
+    }
     let t = Table::read(dir, "hosts")?;
-    let mut hosts: Vec<HostCount> = t
-        .string("capture")?
+    for ((((id, host), app), dpi), flows) in t
+        .uint("content")?
         .into_iter()
         .zip(t.string("host")?)
         .zip(t.opt_string("app")?)
         .zip(t.boolean("dpi")?)
         .zip(t.uint("flows")?)
-        .map(|((((capture, host), app), dpi), flows)| HostCount {
-            capture,
-            host,
-            app,
-            dpi,
-            flows,
-        })
-        .collect();
-    hosts.sort();
-
-    let t = Table::read(dir, "sketches")?;
-    let mut sketches: BTreeMap<String, Sketch> = BTreeMap::new();
-    for (c, flows) in t.string("capture")?.into_iter().zip(t.uint("flows")?) {
-        if sketches
-            .insert(
-                c.clone(),
-                Sketch {
-                    flows,
-                    mins: Vec::new(),
-                },
-            )
-            .is_some()
-        {
-            anyhow::bail!("{}: capture {c} has two sketches", t.path.display());
-        }
+    {
+        contents
+            .get_mut(&id)
+            .ok_or_else(|| anyhow::anyhow!("{}: content {id} has no sketch row", t.path.display()))?
+            .hosts
+            .push(HostCount {
+                host,
+                app,
+                dpi,
+                flows,
+            });
     }
-    let t = Table::read(dir, "sketch_mins")?;
-    for (c, m) in t.string("capture")?.into_iter().zip(t.uint("fingerprint")?) {
-        sketches
-            .get_mut(&c)
-            .ok_or_else(|| anyhow::anyhow!("{}: capture {c} has no sketch row", t.path.display()))?
-            .mins
-            .push(m);
-    }
-    for s in sketches.values_mut() {
-        s.mins.sort_unstable();
+    for c in contents.values_mut() {
+        c.sketch.mins.sort_unstable();
+        c.hosts.sort();
     }
 
     let v = serde_json::json!({
@@ -666,8 +664,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
         "settings": settings,
         "captures": captures,
         "groups": groups.into_values().collect::<Vec<_>>(),
-        "hosts": hosts,
-        "sketches": sketches,
+        "contents": contents,
     });
     serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{d}: {e}"))
 }

@@ -242,7 +242,7 @@ pub fn report_text(partial: &Partial, t: &Trained, opts: &MineOptions) -> String
     let _ = writeln!(
         s,
         "training: {} captures, {flows} flows, {labelled} labelled; {} bytes per direction, {} folds; min support {}, min precision {}, bound at {:.0}% >= {} with at most {} flows per capture",
-        partial.captures.len(),
+        partial.capture_count(),
         partial.settings.bytes,
         partial.settings.folds,
         opts.min_support,

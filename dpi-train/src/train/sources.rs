@@ -84,6 +84,12 @@ pub struct Sketch {
     pub mins: Vec<u64>,
 }
 
+impl AsRef<Sketch> for Sketch {
+    fn as_ref(&self) -> &Sketch {
+        self
+    }
+}
+
 impl Sketch {
     /// Counts one flow.
     ///
@@ -233,6 +239,58 @@ pub fn sources(sketches: &BTreeMap<String, Sketch>) -> BTreeMap<String, String> 
         .map(|i| {
             let r = root(&mut parent, i);
             (names[i].clone(), names[r].clone())
+        })
+        .collect()
+}
+
+/// [`sources`] of captures that share sketches: `captures` gives each
+/// capture's content id, `contents` the content of each id. Captures of
+/// one content are one source (named by the smallest of them, as
+/// [`sources`] would link them); the distinct contents are compared
+/// once each. A capture whose content has no flows is not in the map.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use dpi_train::train::sources::{sources_by_content, Sketch};
+///
+/// let mut a = Sketch::default();
+/// (0..10).for_each(|h| a.add(h));
+/// let mut b = Sketch::default();
+/// (100..110).for_each(|h| b.add(h));
+/// let captures = BTreeMap::from([("r1-a.pcap", 1), ("r0-a.pcap", 1), ("b.pcap", 2)]);
+/// let contents = BTreeMap::from([(1, &a), (2, &b)]);
+/// let s = sources_by_content(&captures, &contents);
+/// assert_eq!(s["r1-a.pcap"], "r0-a.pcap");
+/// assert_eq!(s["b.pcap"], "b.pcap");
+/// ```
+pub fn sources_by_content<C: AsRef<Sketch>>(
+    captures: &BTreeMap<&str, u64>,
+    contents: &BTreeMap<u64, C>,
+) -> BTreeMap<String, String> {
+    // The first (smallest) capture of each content with flows names it.
+    let mut first: HashMap<u64, &str> = HashMap::new();
+    for (c, id) in captures {
+        if contents
+            .get(id)
+            .is_some_and(|s| !s.as_ref().mins.is_empty())
+        {
+            first.entry(*id).or_insert(c);
+        }
+    }
+    let by_name: BTreeMap<String, Sketch> = first
+        .iter()
+        .filter_map(|(id, c)| {
+            contents
+                .get(id)
+                .map(|s| ((*c).to_owned(), s.as_ref().clone()))
+        })
+        .collect();
+    let of_first = sources(&by_name);
+    captures
+        .iter()
+        .filter_map(|(c, id)| {
+            let f = first.get(id)?;
+            Some(((*c).to_owned(), of_first.get(*f)?.clone()))
         })
         .collect()
 }
