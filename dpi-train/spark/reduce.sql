@@ -17,16 +17,16 @@
 SELECT count(*) AS n FROM (SELECT DISTINCT * FROM settings) s HAVING count(*) <> 1
 
 -- check: a capture is in two partials; each capture must be counted once
-SELECT capture FROM captures GROUP BY capture HAVING count(*) > 1
+SELECT capture_hash FROM captures GROUP BY capture_hash HAVING count(*) > 1
 
 -- check: a capture content differs between partials (its id is the hash of what it holds)
-SELECT content FROM (SELECT DISTINCT content, flows FROM sketches) s GROUP BY content HAVING count(*) > 1
+SELECT content FROM (SELECT DISTINCT content, flows FROM contents) s GROUP BY content HAVING count(*) > 1
 
 -- table: settings
 SELECT DISTINCT * FROM settings
 
 -- table: captures
-SELECT capture, content FROM captures
+SELECT capture_hash FROM captures
 
 -- Counts add.
 -- table: groups
@@ -70,7 +70,7 @@ JOIN kept k
 GROUP BY c.transport, c.kind, c.protocol, c.hash, c.fold
 
 -- The captures of a kept content unite; the 8 smallest names stay.
--- table: sample_captures
+-- view: kept_captures
 SELECT transport, kind, protocol, hash, capture
 FROM (
   SELECT c.transport, c.kind, c.protocol, c.hash, c.capture,
@@ -85,14 +85,26 @@ FROM (
 ) r
 WHERE n <= 8
 
+-- table: sample_captures
+SELECT * FROM kept_captures
+
+-- Names stay for the captures the sample still names.
+-- table: names
+SELECT DISTINCT n.capture, n.content
+FROM names n
+JOIN (SELECT DISTINCT capture FROM kept_captures) k ON n.capture = k.capture
+
 -- Capture contents (sketch and host counts) are named by a hash of what
 -- they hold: inputs that share a content hold the same rows for it, so the
--- contents unite.
+-- rows unite; the captures holding a content add, the smallest name stays.
+-- table: contents
+SELECT content, min(first) AS first, CAST(sum(captures) AS {u64}) AS captures,
+       CAST(min(flows) AS {u64}) AS flows
+FROM contents
+GROUP BY content
+
 -- table: hosts
 SELECT DISTINCT content, host, app, dpi, flows FROM hosts
-
--- table: sketches
-SELECT DISTINCT content, flows FROM sketches
 
 -- table: sketch_mins
 SELECT DISTINCT content, fingerprint FROM sketch_mins

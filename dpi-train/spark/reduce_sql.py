@@ -10,12 +10,13 @@ SQL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reduce.sql"
 TABLES = [
     "settings",
     "captures",
+    "names",
     "groups",
     "samples",
     "sample_counts",
     "sample_captures",
+    "contents",
     "hosts",
-    "sketches",
     "sketch_mins",
 ]
 

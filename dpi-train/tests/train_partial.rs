@@ -115,7 +115,7 @@ fn valid() -> serde_json::Value {
 #[test]
 fn captures_of_equal_content_share_it() {
     let mut p = Partial::new(settings(4));
-    for name in ["a.pcap", "r1-a.pcap", "r2-a.pcap", "b.pcap"] {
+    for name in ["r1-a.pcap", "a.pcap", "r2-a.pcap", "b.pcap"] {
         p.add_capture(name);
         p.add_host(name, "a.example", Some("App"), true);
         if name == "b.pcap" {
@@ -123,27 +123,34 @@ fn captures_of_equal_content_share_it() {
         }
         p.finish_capture(name);
     }
+    assert_eq!(p.capture_count(), 4);
+    assert!(p.has_capture("r2-a.pcap") && !p.has_capture("r3-a.pcap"));
     let v = serde_json::to_value(&p).unwrap();
-    assert_eq!(v["captures"].as_object().unwrap().len(), 4);
-    assert_eq!(v["contents"].as_object().unwrap().len(), 2);
-    assert_eq!(v["captures"]["a.pcap"], v["captures"]["r2-a.pcap"]);
-    assert_ne!(v["captures"]["a.pcap"], v["captures"]["b.pcap"]);
-    // Merging a copy of a content already held adds its name only.
+    assert_eq!(v["captures"].as_array().unwrap().len(), 4);
+    let contents = v["contents"].as_object().unwrap();
+    assert_eq!(contents.len(), 2);
+    let a = contents.values().find(|c| c["first"] == "a.pcap").unwrap();
+    assert_eq!(a["captures"], 3);
+    // No sampled example names them: the names are not kept.
+    assert!(v["names"].as_object().unwrap().is_empty());
+    // Merging a copy of a content already held adds to its count.
     let mut q = Partial::new(settings(4));
-    q.add_host("r3-a.pcap", "a.example", Some("App"), true);
+    q.add_host("0-a.pcap", "a.example", Some("App"), true);
     let merged = p.clone().merge(q).unwrap();
     let v = serde_json::to_value(&merged).unwrap();
-    assert_eq!(v["captures"].as_object().unwrap().len(), 5);
-    assert_eq!(v["contents"].as_object().unwrap().len(), 2);
-    // A capture opened again after it was finished counts on.
-    p.add_host("a.pcap", "a.example", Some("App"), true);
-    let v = serde_json::to_value(&p).unwrap();
-    assert_eq!(v["contents"].as_object().unwrap().len(), 3);
-    assert_eq!(dpi_train::train::apps::hosts_of(&p, "a.pcap")[0].flows, 2);
-    assert_eq!(
-        dpi_train::train::apps::hosts_of(&p, "r1-a.pcap")[0].flows,
-        1
-    );
+    assert_eq!(v["captures"].as_array().unwrap().len(), 5);
+    let contents = v["contents"].as_object().unwrap();
+    assert_eq!(contents.len(), 2);
+    let a = contents
+        .values()
+        .find(|c| c["first"] == "0-a.pcap")
+        .unwrap();
+    assert_eq!(a["captures"], 4);
+    // The same capture in two partials is refused, by name.
+    let mut r = Partial::new(settings(4));
+    r.add_capture("b.pcap");
+    let e = p.merge(r).unwrap_err().to_string();
+    assert!(e.contains("b.pcap") && e.contains("two partials"), "{e}");
 }
 
 #[test]
@@ -214,12 +221,19 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
             }),
         ),
         (
-            "content 1 missing",
-            Box::new(|v| v["captures"]["cap-0.pcap"] = 1.into()),
+            "their contents count",
+            Box::new(move |v| {
+                let id = content(v);
+                v["contents"][&id]["captures"] = 7.into();
+            }),
         ),
         (
-            "no capture has it",
-            Box::new(|v| v["captures"] = serde_json::json!({})),
+            "not counted, or its content 1 missing",
+            Box::new(|v| v["names"]["cap-0.pcap"] = 1.into()),
+        ),
+        (
+            "which is not in names",
+            Box::new(|v| v["names"] = serde_json::json!({})),
         ),
         (
             "hosts not in (host, app, dpi) order",

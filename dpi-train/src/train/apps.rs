@@ -265,28 +265,27 @@ impl Rank {
 /// docs).
 pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> AppLearning {
     let mut out = AppLearning::default();
-    // Captures are counted by source: near-duplicates are one.
+    // Captures are counted by source: near-duplicates are one. Flows per
+    // (source, host, application, DPI): the captures of one source count
+    // together, and captures of equal content are one entry that counts
+    // each of them.
     let sources = partial.sources();
-    let source_of = |c: &str| sources.get(c).map_or(c.to_owned(), Clone::clone);
-    // Flows per (source, host, application, DPI): the captures of one
-    // source count together, and captures of equal content are read once
-    // each (their counts are added, not their entries).
-    let (by_capture, contents) = partial.capture_contents();
-    let mut per_source: BTreeMap<(String, &str, Option<&str>, bool), u64> = BTreeMap::new();
-    for (c, id) in &by_capture {
-        let Some(content) = contents.get(id).filter(|x| !x.hosts.is_empty()) else {
-            continue;
-        };
-        let src = source_of(c);
+    let contents = partial.contents();
+    let mut per_source: BTreeMap<(&str, &str, Option<&str>, bool), u64> = BTreeMap::new();
+    for (id, content) in contents.iter() {
+        let src = sources
+            .of_content
+            .get(id)
+            .map_or(content.first.as_str(), String::as_str);
         for h in &content.hosts {
             let n = per_source
-                .entry((src.clone(), h.host.as_str(), h.app.as_deref(), h.dpi))
+                .entry((src, h.host.as_str(), h.app.as_deref(), h.dpi))
                 .or_insert(0);
-            *n = n.saturating_add(h.flows);
+            *n = n.saturating_add(h.flows.saturating_mul(content.captures));
         }
     }
     let captures: Vec<&str> = {
-        let set: BTreeSet<&str> = per_source.keys().map(|k| k.0.as_str()).collect();
+        let set: BTreeSet<&str> = per_source.keys().map(|k| k.0).collect();
         set.into_iter().collect()
     };
     let mut obs: Vec<Obs<'_>> = Vec::new();
@@ -304,7 +303,7 @@ pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> App
         }
         out.summary.host_flows += flows;
         obs.push(Obs {
-            capture: captures.binary_search(&src.as_str()).unwrap_or(0) as u32,
+            capture: captures.binary_search(src).unwrap_or(0) as u32,
             host,
             app: named_app,
             dpi,
@@ -538,13 +537,12 @@ pub fn report(s: &mut String, l: &AppLearning) {
     }
 }
 
-/// The host counts of `partial` for one capture (for tests and tools).
-pub fn hosts_of<'a>(partial: &'a Partial, capture: &str) -> Vec<&'a HostCount> {
-    let (captures, contents) = partial.capture_contents();
-    captures
-        .get(capture)
-        .and_then(|id| contents.get(id))
-        .map_or_else(Vec::new, |c| c.hosts.iter().collect())
+/// The host counts of `partial` for one capture whose name it still
+/// knows (see [`Partial::capture_names`]; for tests and tools).
+pub fn hosts_of(partial: &Partial, capture: &str) -> Vec<HostCount> {
+    partial
+        .content_of(capture)
+        .map_or_else(Vec::new, |c| c.hosts)
 }
 
 #[cfg(test)]
@@ -560,8 +558,15 @@ mod tests {
             folds: 4,
         });
         for &(cap, host, app, dpi, n) in entries {
-            for _ in 0..n {
+            for i in 0..n {
                 p.add_host(cap, host, app, dpi);
+                // Each capture's flows of its own.
+                let fp = crate::train::hash::hash_fields(&[
+                    cap.as_bytes(),
+                    host.as_bytes(),
+                    &i.to_le_bytes(),
+                ]);
+                p.add_fingerprint(cap, fp);
             }
         }
         p
@@ -619,6 +624,26 @@ mod tests {
             .outcomes
             .iter()
             .any(|o| o.suffix == "onlyhere.net" && o.verdict.is_err()));
+    }
+
+    #[test]
+    fn copies_of_a_capture_are_one_source() {
+        let mut p = partial(&[("a", "x.onlyhere.net", Some("Lonely"), true, 3)]);
+        // The same flows under two other names.
+        for c in ["r1-a", "r2-a"] {
+            for i in 0..3u64 {
+                p.add_host(c, "x.onlyhere.net", Some("Lonely"), true);
+                let fp =
+                    crate::train::hash::hash_fields(&[b"a", b"x.onlyhere.net", &i.to_le_bytes()]);
+                p.add_fingerprint(c, fp);
+            }
+        }
+        assert_eq!(p.capture_count(), 3);
+        assert_eq!(p.contents().len(), 1);
+        let l = learn(&p, &SignatureSet::default(), &MineOptions::default());
+        assert!(kept(&l).is_empty());
+        assert_eq!(l.summary.apps_one_capture, 1);
+        assert_eq!(l.summary.host_flows, 9);
     }
 
     #[test]

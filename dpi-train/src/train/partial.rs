@@ -14,7 +14,7 @@
 //! content ([`CaptureContent`]): a sketch of its flows and the host names
 //! of its flows with nDPI's application for them ([`HostCount`], for
 //! [`super::apps`]), kept once for all captures of equal content (a
-//! replayed copy adds its name only). The format is written as JSON; see
+//! replayed copy adds to a count and the hash of its name). The format is written as JSON; see
 //! the "Training" section of `dpi-train/DESIGN.md`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -23,15 +23,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::example::{Class, Example};
-use super::hash::{fold_of, stable_hash};
+use super::hash::{fold_of, hash_fields, stable_hash};
 use super::sources::{fingerprint, sources_by_content, Sketch};
 use crate::record::FlowRecord;
 
 /// The `format` field of a partial file.
 pub const PARTIAL_FORMAT: &str = "dpi-train-partial";
-/// The `version` field this code writes and reads (7: captures name their
-/// content, a sketch and host counts kept once for captures of equal
-/// content; 6: a sketch of every capture's flows, to find near-duplicate
+/// The `version` field this code writes and reads (7: captures counted by
+/// the hashes of their names, a sketch and host counts kept once per
+/// distinct capture content, names kept for the captures samples name; 6: a sketch of every capture's flows, to find near-duplicate
 /// captures; 5: host names and
 /// applications counted per capture; 4: every flow counted, with or
 /// without user data, captures counted per group, sampled contents name
@@ -269,14 +269,19 @@ pub struct HostCount {
 /// What one capture adds beside its examples: a sketch of its flows (for
 /// near-duplicate captures, see [`super::sources`]) and its host counts
 /// (for [`super::apps`]). Captures with equal contents share one entry,
-/// found by its [`CaptureContent::id`], so a copy of a capture under
-/// another name costs its name and nothing more.
+/// found by its [`CaptureContent::id`], which counts them and keeps the
+/// smallest of their names: a copy of a capture under another name adds
+/// to a count.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureContent {
-    /// The sketch of the capture's flows.
+    /// The smallest name of the captures with this content.
+    pub first: String,
+    /// How many captures have this content.
+    pub captures: u64,
+    /// The sketch of the flows of one such capture.
     pub sketch: Sketch,
-    /// Host names and applications, in (host, app, dpi) order, one entry
-    /// per key, each with at least one flow.
+    /// Host names and applications of one such capture, in (host, app,
+    /// dpi) order, one entry per key, each with at least one flow.
     pub hosts: Vec<HostCount>,
 }
 
@@ -287,14 +292,16 @@ impl AsRef<Sketch> for CaptureContent {
 }
 
 impl CaptureContent {
-    /// The content's identity: a stable hash of everything in it.
+    /// The content's identity: a stable hash of the sketch and the host
+    /// counts (not of the names or the count of captures holding it).
     ///
     /// ```
     /// use dpi_train::train::partial::CaptureContent;
     ///
     /// let mut a = CaptureContent::default();
     /// a.sketch.add(7);
-    /// let b = a.clone();
+    /// let mut b = a.clone();
+    /// b.first = "another.pcap".into();
     /// assert_eq!(a.id(), b.id());
     /// a.sketch.add(8);
     /// assert_ne!(a.id(), b.id());
@@ -335,7 +342,18 @@ impl CaptureContent {
         }
     }
 
+    /// Counts `other`, of the same content, in this one.
+    fn unite(&mut self, other: CaptureContent) {
+        self.captures = self.captures.saturating_add(other.captures);
+        if other.first < self.first {
+            self.first = other.first;
+        }
+    }
+
     fn check(&self) -> Result<(), String> {
+        if self.captures == 0 || self.first.is_empty() {
+            return Err("no capture holds it, or no name".to_owned());
+        }
         if !self.sketch.is_valid() {
             return Err("sketch not ascending, too long, or longer than its flows".to_owned());
         }
@@ -350,6 +368,12 @@ impl CaptureContent {
     }
 }
 
+/// The hash under which a capture's name is counted
+/// ([`Partial::has_capture`]).
+pub fn capture_hash(name: &str) -> u64 {
+    hash_fields(&[b"dpi-train-capture-name", name.as_bytes()])
+}
+
 /// A capture being counted: its content so far and the groups it counted
 /// in already.
 #[derive(Debug, Clone, Default)]
@@ -361,7 +385,13 @@ struct OpenCapture {
 /// Training statistics of a set of captures. Deserialising checks them
 /// (counters per fold as the settings say, samples in hash order, no
 /// larger than the settings keep, hashes that match their content, groups
-/// in key order, capture contents that match their ids).
+/// in key order, capture contents that match their ids and count every
+/// capture once).
+///
+/// What a capture leaves once counted ([`Partial::finish_capture`]) is
+/// the hash of its name, its content (shared by the captures of equal
+/// content) and, while a sampled example names it, its name: memory grows
+/// with distinct contents, not with copies.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawPartial")]
 pub struct Partial {
@@ -373,36 +403,42 @@ pub struct Partial {
     pub settings: Settings,
     /// The groups, in key order.
     pub groups: Vec<Group>,
-    /// The finished captures (file names), each with the id of its content.
-    captures: BTreeMap<String, u64>,
-    /// The contents of the finished captures, by id; each is some
-    /// capture's.
+    /// The [`capture_hash`] of every finished capture.
+    captures: BTreeSet<u64>,
+    /// Finished captures by name, with their content id: those sampled
+    /// examples name (and, until pruned, others).
+    names: BTreeMap<String, u64>,
+    /// The contents of the finished captures, by id.
     contents: BTreeMap<u64, CaptureContent>,
-    /// The captures still being counted (see [`Partial::finish_capture`]).
+    /// The captures still being counted.
     open: BTreeMap<String, OpenCapture>,
+    /// How many names to hold before they are pruned again.
+    prune_at: usize,
 }
 
-/// A partial as written: the captures still open are written as finished.
+/// A partial as written (finished, its names pruned).
 #[derive(Serialize)]
 struct PartialOut<'a> {
     format: &'a str,
     version: u32,
     settings: &'a Settings,
-    captures: BTreeMap<&'a str, u64>,
+    captures: &'a BTreeSet<u64>,
+    names: BTreeMap<&'a str, u64>,
     groups: &'a [Group],
-    contents: BTreeMap<u64, &'a CaptureContent>,
+    contents: &'a BTreeMap<u64, CaptureContent>,
 }
 
 impl Serialize for Partial {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (captures, contents) = self.capture_contents();
+        let p = self.finished();
         PartialOut {
-            format: &self.format,
-            version: self.version,
-            settings: &self.settings,
-            captures,
-            groups: &self.groups,
-            contents,
+            format: &p.format,
+            version: p.version,
+            settings: &p.settings,
+            captures: &p.captures,
+            names: p.named(),
+            groups: &p.groups,
+            contents: &p.contents,
         }
         .serialize(s)
     }
@@ -411,11 +447,14 @@ impl Serialize for Partial {
 impl PartialEq for Partial {
     /// Equal statistics, however they were filled.
     fn eq(&self, o: &Partial) -> bool {
-        self.format == o.format
-            && self.version == o.version
-            && self.settings == o.settings
-            && self.groups == o.groups
-            && self.capture_contents() == o.capture_contents()
+        let (a, b) = (self.finished(), o.finished());
+        a.format == b.format
+            && a.version == b.version
+            && a.settings == b.settings
+            && a.groups == b.groups
+            && a.captures == b.captures
+            && a.contents == b.contents
+            && a.named() == b.named()
     }
 }
 
@@ -427,7 +466,8 @@ struct RawPartial {
     format: String,
     version: u32,
     settings: Settings,
-    captures: BTreeMap<String, u64>,
+    captures: BTreeSet<u64>,
+    names: BTreeMap<String, u64>,
     groups: Vec<Group>,
     contents: BTreeMap<u64, CaptureContent>,
 }
@@ -443,6 +483,7 @@ impl TryFrom<RawPartial> for Partial {
         if !r.groups.windows(2).all(|w| w[0].key < w[1].key) {
             return Err("groups not in key order".to_owned());
         }
+        let mut counted: u64 = 0;
         for (id, c) in &r.contents {
             c.check()
                 .map_err(|e| format!("capture content {id}: {e}"))?;
@@ -452,17 +493,41 @@ impl TryFrom<RawPartial> for Partial {
                     c.id()
                 ));
             }
+            if !r.captures.contains(&capture_hash(&c.first)) {
+                return Err(format!(
+                    "capture content {id}: its first capture {} is not counted",
+                    c.first
+                ));
+            }
+            counted = counted.saturating_add(c.captures);
         }
-        if let Some((c, id)) = r
-            .captures
+        if counted != r.captures.len() as u64 {
+            return Err(format!(
+                "{} captures counted, their contents count {counted}",
+                r.captures.len()
+            ));
+        }
+        for (c, id) in &r.names {
+            if !r.contents.contains_key(id) || !r.captures.contains(&capture_hash(c)) {
+                return Err(format!(
+                    "capture {c}: not counted, or its content {id} missing"
+                ));
+            }
+        }
+        if let Some((g, c)) = r
+            .groups
             .iter()
-            .find(|(_, id)| !r.contents.contains_key(id))
+            .flat_map(|g| {
+                g.sample
+                    .iter()
+                    .flat_map(move |s| s.captures.iter().map(move |c| (g, c)))
+            })
+            .find(|(_, c)| !r.names.contains_key(*c))
         {
-            return Err(format!("capture {c}: content {id} missing"));
-        }
-        let used: BTreeSet<u64> = r.captures.values().copied().collect();
-        if let Some(id) = r.contents.keys().find(|id| !used.contains(id)) {
-            return Err(format!("capture content {id}: no capture has it"));
+            return Err(format!(
+                "group {:?}: a sampled example names capture {c}, which is not in names",
+                g.key
+            ));
         }
         Ok(Partial {
             format: r.format,
@@ -470,11 +535,16 @@ impl TryFrom<RawPartial> for Partial {
             settings: r.settings,
             groups: r.groups,
             captures: r.captures,
+            prune_at: 2 * r.names.len() + PRUNE_SLACK,
+            names: r.names,
             contents: r.contents,
             open: BTreeMap::new(),
         })
     }
 }
+
+/// Names held beyond those sampled examples name before they are pruned.
+const PRUNE_SLACK: usize = 4096;
 
 impl Partial {
     /// Empty statistics.
@@ -484,34 +554,20 @@ impl Partial {
             version: PARTIAL_VERSION,
             settings,
             groups: Vec::new(),
-            captures: BTreeMap::new(),
+            captures: BTreeSet::new(),
+            names: BTreeMap::new(),
             contents: BTreeMap::new(),
             open: BTreeMap::new(),
+            prune_at: PRUNE_SLACK,
         }
     }
 
-    /// The capture being counted as `capture`, opened if needed. A capture
-    /// finished already is opened again: its content is counted on, but
-    /// the groups it counted in are forgotten, so they count it again.
+    /// The capture being counted as `capture`, opened if needed. (A
+    /// capture finished already and opened again is counted as another
+    /// capture: its flows must all be added before it is finished.)
     fn open_mut(&mut self, capture: &str) -> &mut OpenCapture {
         if !self.open.contains_key(capture) {
-            let content = match self.captures.remove(capture) {
-                Some(id) => {
-                    let c = self.contents.get(&id).cloned().unwrap_or_default();
-                    if !self.captures.values().any(|x| *x == id) {
-                        self.contents.remove(&id);
-                    }
-                    c
-                }
-                None => CaptureContent::default(),
-            };
-            self.open.insert(
-                capture.to_owned(),
-                OpenCapture {
-                    content,
-                    groups: HashSet::new(),
-                },
-            );
+            self.open.insert(capture.to_owned(), OpenCapture::default());
         }
         self.open
             .get_mut(capture)
@@ -533,8 +589,13 @@ impl Partial {
     /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
     /// in its sketch: every flow, with or without user data or a label.
     pub fn add_flow(&mut self, capture: &str, flow: &FlowRecord) {
-        let h = fingerprint(flow);
-        self.open_mut(capture).content.sketch.add(h);
+        self.add_fingerprint(capture, fingerprint(flow));
+    }
+
+    /// Counts one flow of `capture` by its fingerprint
+    /// ([`super::sources::fingerprint`]).
+    pub fn add_fingerprint(&mut self, capture: &str, fingerprint: u64) {
+        self.open_mut(capture).content.sketch.add(fingerprint);
     }
 
     /// Records that `capture` was read (even when it gave no example).
@@ -542,16 +603,28 @@ impl Partial {
         self.open_mut(capture);
     }
 
-    /// Ends the counting of `capture`: its content is kept once, shared
-    /// with every capture of equal content, and what was held to count
-    /// it is freed. Its flows must not be added again (a capture opened
-    /// again counts in its groups twice). Captures left open are finished
-    /// when the partial is merged or written.
+    /// Ends the counting of `capture`: its content is kept once for all
+    /// captures of equal content, and what was held to count it is freed.
+    /// Its flows must all have been added. Captures left open are
+    /// finished when the partial is merged or written.
     pub fn finish_capture(&mut self, capture: &str) {
-        if let Some(o) = self.open.remove(capture) {
-            let id = o.content.id();
-            self.contents.entry(id).or_insert(o.content);
-            self.captures.insert(capture.to_owned(), id);
+        let Some(o) = self.open.remove(capture) else {
+            return;
+        };
+        let mut content = o.content;
+        content.first = capture.to_owned();
+        content.captures = 1;
+        let id = content.id();
+        match self.contents.get_mut(&id) {
+            Some(c) => c.unite(content),
+            None => {
+                self.contents.insert(id, content);
+            }
+        }
+        self.captures.insert(capture_hash(capture));
+        self.names.insert(capture.to_owned(), id);
+        if self.names.len() >= self.prune_at {
+            self.prune_names();
         }
     }
 
@@ -563,20 +636,104 @@ impl Partial {
         }
     }
 
-    /// Whether `capture` is counted (finished or not).
-    pub fn has_capture(&self, capture: &str) -> bool {
-        self.captures.contains_key(capture) || self.open.contains_key(capture)
+    /// This partial with every capture finished (borrowed when none is open).
+    fn finished(&self) -> std::borrow::Cow<'_, Partial> {
+        if self.open.is_empty() {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut p = self.clone();
+            p.finish_all();
+            std::borrow::Cow::Owned(p)
+        }
     }
 
-    /// The names of the captures counted, ascending.
+    /// The names sampled examples hold.
+    fn sampled_names(&self) -> BTreeSet<&str> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.sample.iter())
+            .flat_map(|s| s.captures.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// The finished captures' names that sampled examples hold, with their
+    /// content ids.
+    fn named(&self) -> BTreeMap<&str, u64> {
+        let used = self.sampled_names();
+        self.names
+            .iter()
+            .filter(|(c, _)| used.contains(c.as_str()))
+            .map(|(c, id)| (c.as_str(), *id))
+            .collect()
+    }
+
+    /// Forgets the names no sampled example holds.
+    fn prune_names(&mut self) {
+        let used: HashSet<String> = self
+            .sampled_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        self.names.retain(|c, _| used.contains(c));
+        self.prune_at = 2 * self.names.len() + PRUNE_SLACK;
+    }
+
+    /// A partial of these parts, checked as one read from a file.
+    pub(crate) fn from_parts(
+        format: String,
+        settings: Settings,
+        captures: BTreeSet<u64>,
+        names: BTreeMap<String, u64>,
+        groups: Vec<Group>,
+        contents: BTreeMap<u64, CaptureContent>,
+    ) -> Result<Partial, String> {
+        Partial::try_from(RawPartial {
+            format,
+            version: PARTIAL_VERSION,
+            settings,
+            captures,
+            names,
+            groups,
+            contents,
+        })
+    }
+
+    /// What the capture tables hold, every capture finished: the hashes
+    /// of the capture names, the names sampled examples hold (with their
+    /// content ids) and the contents.
+    pub(crate) fn capture_tables(
+        &self,
+    ) -> (
+        BTreeSet<u64>,
+        BTreeMap<String, u64>,
+        BTreeMap<u64, CaptureContent>,
+    ) {
+        let p = self.finished();
+        let names = p
+            .named()
+            .into_iter()
+            .map(|(c, id)| (c.to_owned(), id))
+            .collect();
+        (p.captures.clone(), names, p.contents.clone())
+    }
+
+    /// Whether `capture` is counted (finished or not).
+    pub fn has_capture(&self, capture: &str) -> bool {
+        self.open.contains_key(capture) || self.captures.contains(&capture_hash(capture))
+    }
+
+    /// The names of the captures counted that are still known (those
+    /// being counted, and finished ones that sampled examples name),
+    /// ascending.
     pub fn capture_names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
-            .captures
+            .names
             .keys()
             .chain(self.open.keys())
             .map(String::as_str)
             .collect();
         v.sort_unstable();
+        v.dedup();
         v
     }
 
@@ -585,30 +742,51 @@ impl Partial {
         self.captures.len() + self.open.len()
     }
 
-    /// Every capture counted, each with the id of its content, and the
-    /// distinct contents by id (the open captures' as they stand).
-    pub fn capture_contents(&self) -> (BTreeMap<&str, u64>, BTreeMap<u64, &CaptureContent>) {
-        let mut captures: BTreeMap<&str, u64> = self
-            .captures
-            .iter()
-            .map(|(c, i)| (c.as_str(), *i))
-            .collect();
-        let mut contents: BTreeMap<u64, &CaptureContent> =
-            self.contents.iter().map(|(i, c)| (*i, c)).collect();
-        for (c, o) in &self.open {
-            let id = o.content.id();
-            captures.insert(c, id);
-            contents.entry(id).or_insert(&o.content);
+    /// The distinct capture contents (each with how many captures hold it
+    /// and the smallest of their names), by id; open captures count as
+    /// finished.
+    pub fn contents(&self) -> std::borrow::Cow<'_, BTreeMap<u64, CaptureContent>> {
+        match self.finished() {
+            std::borrow::Cow::Borrowed(p) => std::borrow::Cow::Borrowed(&p.contents),
+            std::borrow::Cow::Owned(p) => std::borrow::Cow::Owned(p.contents),
         }
-        (captures, contents)
     }
 
-    /// The source of each capture with flows: near-duplicate captures
-    /// share one (see [`super::sources`]). Captures of equal content are
-    /// compared once.
-    pub fn sources(&self) -> BTreeMap<String, String> {
-        let (captures, contents) = self.capture_contents();
-        sources_by_content(&captures, &contents)
+    /// The content of a capture whose name is known (see
+    /// [`Partial::capture_names`]).
+    pub fn content_of(&self, capture: &str) -> Option<CaptureContent> {
+        if let Some(o) = self.open.get(capture) {
+            return Some(o.content.clone());
+        }
+        let id = self.names.get(capture)?;
+        self.contents.get(id).cloned()
+    }
+
+    /// The source of each distinct content with flows, by content id, and
+    /// of each known capture name: near-duplicate captures share one,
+    /// named by the smallest of their names (see [`super::sources`]).
+    pub fn sources(&self) -> Sources {
+        let p = self.finished();
+        let by_first: BTreeMap<&str, u64> = p
+            .contents
+            .iter()
+            .map(|(id, c)| (c.first.as_str(), *id))
+            .collect();
+        let of_first = sources_by_content(&by_first, &p.contents);
+        let of_content: BTreeMap<u64, String> = p
+            .contents
+            .iter()
+            .filter_map(|(id, c)| Some((*id, of_first.get(&c.first)?.clone())))
+            .collect();
+        let of_name: BTreeMap<String, String> = p
+            .names
+            .iter()
+            .filter_map(|(c, id)| Some((c.clone(), of_content.get(id)?.clone())))
+            .collect();
+        Sources {
+            of_content,
+            of_name,
+        }
     }
 
     fn group_mut(&mut self, key: GroupKey) -> &mut Group {
@@ -660,22 +838,31 @@ impl Partial {
         }
         self.finish_all();
         other.finish_all();
-        if let Some(c) = other
-            .captures
-            .keys()
-            .find(|c| self.captures.contains_key(*c))
-        {
-            anyhow::bail!("capture {c} is in two partials; each capture must be counted once");
+        if let Some(h) = other.captures.iter().find(|h| self.captures.contains(*h)) {
+            let name = self
+                .names
+                .keys()
+                .chain(other.names.keys())
+                .find(|c| capture_hash(c) == *h)
+                .map_or_else(|| format!("of name hash {h:016x}"), Clone::clone);
+            anyhow::bail!("capture {name} is in two partials; each capture must be counted once");
         }
         self.captures.extend(other.captures);
+        self.names.extend(other.names);
         for (id, c) in other.contents {
-            self.contents.entry(id).or_insert(c);
+            match self.contents.get_mut(&id) {
+                Some(x) => x.unite(c),
+                None => {
+                    self.contents.insert(id, c);
+                }
+            }
         }
         let k = self.settings.sample;
         for g in other.groups {
             let key = g.key.clone();
             self.group_mut(key).merge(g, k);
         }
+        self.prune_names();
         Ok(self)
     }
 
@@ -691,12 +878,23 @@ impl Partial {
 
     /// Reads a partial written by [`Partial::write`], checking its format and version.
     pub fn read(path: &Path) -> anyhow::Result<Partial> {
-        let f =
-            std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let v: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(f))
-            .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;
-        let format = v.get("format").and_then(|x| x.as_str());
-        let version = v.get("version").and_then(|x| x.as_u64());
+        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // The format and version first, so that another file or version is
+        // named as such rather than as a field that does not fit.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<serde_json::Value>,
+            version: Option<serde_json::Value>,
+        }
+        let h: Header = match serde_json::from_slice(&bytes) {
+            Ok(h) => h,
+            Err(e) => match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => anyhow::bail!("{}: not a {PARTIAL_FORMAT} file", path.display()),
+                Err(_) => anyhow::bail!("{}: not JSON: {e}", path.display()),
+            },
+        };
+        let format = h.format.as_ref().and_then(|x| x.as_str());
+        let version = h.version.as_ref().and_then(|x| x.as_u64());
         if format != Some(PARTIAL_FORMAT) {
             anyhow::bail!("{}: not a {PARTIAL_FORMAT} file", path.display());
         }
@@ -707,6 +905,22 @@ impl Partial {
                 path.display(),
             );
         }
-        serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// The sources of a partial's captures ([`Partial::sources`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// The source of each content with flows, by content id.
+    pub of_content: BTreeMap<u64, String>,
+    /// The source of each known capture name with flows.
+    pub of_name: BTreeMap<String, String>,
+}
+
+impl Sources {
+    /// The source of a capture name: itself when unknown or without flows.
+    pub fn of<'a>(&'a self, capture: &'a str) -> &'a str {
+        self.of_name.get(capture).map_or(capture, String::as_str)
     }
 }

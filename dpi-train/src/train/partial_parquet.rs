@@ -58,15 +58,16 @@ use super::sources::Sketch;
 pub const TABLES_VERSION: u32 = 2;
 
 /// The tables of a Parquet partial, in the order they are written.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "settings",
     "captures",
+    "names",
     "groups",
     "samples",
     "sample_counts",
     "sample_captures",
+    "contents",
     "hosts",
-    "sketches",
     "sketch_mins",
 ];
 
@@ -166,11 +167,14 @@ pub fn write(p: &Partial, dir: &Path) -> anyhow::Result<()> {
         .u64s("sample", vec![s.sample as u64])
         .u8s("folds", vec![s.folds])
         .write(dir, "settings")?;
-    let (captures, contents) = p.capture_contents();
+    let (captures, names, contents) = p.capture_tables();
     Columns::default()
-        .strs("capture", captures.keys().map(|c| Some(*c)).collect())
-        .u64s("content", captures.values().copied().collect())
+        .u64s("capture_hash", captures.iter().copied().collect())
         .write(dir, "captures")?;
+    Columns::default()
+        .strs("capture", names.keys().map(|c| Some(c.as_str())).collect())
+        .u64s("content", names.values().copied().collect())
+        .write(dir, "names")?;
     write_groups(p, dir)?;
     write_samples(p, dir)?;
     let hosts: Vec<(u64, &HostCount)> = contents
@@ -189,8 +193,13 @@ pub fn write(p: &Partial, dir: &Path) -> anyhow::Result<()> {
         .write(dir, "hosts")?;
     Columns::default()
         .u64s("content", contents.keys().copied().collect())
+        .strs(
+            "first",
+            contents.values().map(|c| Some(c.first.as_str())).collect(),
+        )
+        .u64s("captures", contents.values().map(|c| c.captures).collect())
         .u64s("flows", contents.values().map(|c| c.sketch.flows).collect())
-        .write(dir, "sketches")?;
+        .write(dir, "contents")?;
     let mins: Vec<(u64, u64)> = contents
         .iter()
         .flat_map(|(id, c)| c.sketch.mins.iter().map(move |m| (*id, *m)))
@@ -560,13 +569,20 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
     let folds = usize::from(settings.folds.max(1));
 
     let t = Table::read(dir, "captures")?;
-    let mut captures: BTreeMap<String, u64> = BTreeMap::new();
-    for (c, id) in t.string("capture")?.into_iter().zip(t.uint("content")?) {
-        if captures.insert(c.clone(), id).is_some() {
+    let mut captures: BTreeSet<u64> = BTreeSet::new();
+    for h in t.uint("capture_hash")? {
+        if !captures.insert(h) {
             anyhow::bail!(
-                "{}: capture {c} listed twice; each capture must be counted once",
+                "{}: capture of name hash {h:016x} listed twice; each capture must be counted once",
                 t.path.display()
             );
+        }
+    }
+    let t = Table::read(dir, "names")?;
+    let mut names: BTreeMap<String, u64> = BTreeMap::new();
+    for (c, id) in t.string("capture")?.into_iter().zip(t.uint("content")?) {
+        if names.insert(c.clone(), id).is_some() {
+            anyhow::bail!("{}: capture {c} named twice", t.path.display());
         }
     }
 
@@ -610,10 +626,18 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
         g.sample.push(s);
     }
 
-    let t = Table::read(dir, "sketches")?;
+    let t = Table::read(dir, "contents")?;
     let mut contents: BTreeMap<u64, CaptureContent> = BTreeMap::new();
-    for (id, flows) in t.uint("content")?.into_iter().zip(t.uint("flows")?) {
+    for (((id, first), n), flows) in t
+        .uint("content")?
+        .into_iter()
+        .zip(t.string("first")?)
+        .zip(t.uint("captures")?)
+        .zip(t.uint("flows")?)
+    {
         let c = CaptureContent {
+            first,
+            captures: n,
             sketch: Sketch {
                 flows,
                 mins: Vec::new(),
@@ -621,14 +645,19 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
             hosts: Vec::new(),
         };
         if contents.insert(id, c).is_some() {
-            anyhow::bail!("{}: content {id} has two sketches", t.path.display());
+            anyhow::bail!("{}: content {id} listed twice", t.path.display());
         }
     }
     let t = Table::read(dir, "sketch_mins")?;
     for (id, m) in t.uint("content")?.into_iter().zip(t.uint("fingerprint")?) {
         contents
             .get_mut(&id)
-            .ok_or_else(|| anyhow::anyhow!("{}: content {id} has no sketch row", t.path.display()))?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: content {id} not in the contents table",
+                    t.path.display()
+                )
+            })?
             .sketch
             .mins
             .push(m);
@@ -644,7 +673,12 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
     {
         contents
             .get_mut(&id)
-            .ok_or_else(|| anyhow::anyhow!("{}: content {id} has no sketch row", t.path.display()))?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: content {id} not in the contents table",
+                    t.path.display()
+                )
+            })?
             .hosts
             .push(HostCount {
                 host,
@@ -658,15 +692,15 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
         c.hosts.sort();
     }
 
-    let v = serde_json::json!({
-        "format": format,
-        "version": PARTIAL_VERSION,
-        "settings": settings,
-        "captures": captures,
-        "groups": groups.into_values().collect::<Vec<_>>(),
-        "contents": contents,
-    });
-    serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{d}: {e}"))
+    Partial::from_parts(
+        format,
+        settings,
+        captures,
+        names,
+        groups.into_values().collect(),
+        contents,
+    )
+    .map_err(|e| anyhow::anyhow!("{d}: {e}"))
 }
 
 /// The sampled examples, by (group, hash), with their counts and captures.

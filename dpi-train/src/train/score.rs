@@ -255,17 +255,11 @@ impl<'a> Pool<'a> {
         // Evidence is counted by source: near-duplicate captures are one
         // (named by the smallest of their names).
         let sources = p.sources();
-        fn source_of<'x>(
-            sources: &'x std::collections::BTreeMap<String, String>,
-            c: &'x str,
-        ) -> &'x str {
-            sources.get(c).map_or(c, String::as_str)
-        }
         let names: std::collections::BTreeSet<&str> = p
             .groups
             .iter()
             .flat_map(|g| g.sample.iter())
-            .flat_map(|s| s.captures.iter().map(|c| source_of(&sources, c)))
+            .flat_map(|s| s.captures.iter().map(|c| sources.of(c)))
             .collect();
         let captures: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
         let folds = p.settings.folds.max(1);
@@ -275,7 +269,7 @@ impl<'a> Pool<'a> {
             .collect();
         let index = |c: &str| {
             captures
-                .binary_search_by(|x| x.as_str().cmp(source_of(&sources, c)))
+                .binary_search_by(|x| x.as_str().cmp(sources.of(c)))
                 .ok()
         };
         let mut items = Vec::new();
