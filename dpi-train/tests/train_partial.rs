@@ -146,6 +146,12 @@ fn captures_of_equal_content_share_it() {
         .find(|c| c["first"] == "0-a.pcap")
         .unwrap();
     assert_eq!(a["captures"], 4);
+    // Flows added to a capture after it was finished are not counted: the
+    // statistics stay whole.
+    let before = serde_json::to_value(&p).unwrap();
+    p.add_host("b.pcap", "late.example", None, true);
+    p.add(example("b.pcap", 53, vec![1, 2, 3, 4]), class(0));
+    assert_eq!(serde_json::to_value(&p).unwrap(), before);
     // The same capture in two partials is refused, by name.
     let mut r = Partial::new(settings(4));
     r.add_capture("b.pcap");

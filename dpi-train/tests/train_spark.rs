@@ -182,6 +182,27 @@ fn duckdb_reduce_equals_dpi_merge() {
         .unwrap();
     assert_eq!(twice.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&twice.stderr).contains("two partials"));
+    // So does dpi's merge, naming the file that repeats it.
+    let twice = Command::new(env!("CARGO_BIN_EXE_dpi"))
+        .args([
+            "train",
+            "-q",
+            "--partial",
+            "--format",
+            "parquet",
+            "--from-partials",
+        ])
+        .args([&parquet[0], &parquet[0]])
+        .arg("-o")
+        .arg(dir.join("twice-dpi.pq"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&twice.stderr);
+    assert_eq!(twice.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("two partials") && err.contains(&*parquet[0].to_string_lossy()),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -268,7 +268,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             };
             acc = Some(match acc {
                 None => part,
-                Some(a) => a.merge(part)?,
+                Some(a) => a
+                    .merge(part)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
             });
         }
         acc.expect("at least one partial")

@@ -293,15 +293,16 @@ pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> App
         let (host, app, dpi, flows) = (*host, *app, *dpi, *flows);
         let named_app = app.filter(|a| !a.is_empty());
         if dpi && named_app.is_some() {
-            out.summary.app_flows += flows;
+            out.summary.app_flows = out.summary.app_flows.saturating_add(flows);
             if host.is_empty() {
-                out.summary.app_flows_without_host += flows;
+                out.summary.app_flows_without_host =
+                    out.summary.app_flows_without_host.saturating_add(flows);
             }
         }
         if host.is_empty() {
             continue;
         }
-        out.summary.host_flows += flows;
+        out.summary.host_flows = out.summary.host_flows.saturating_add(flows);
         obs.push(Obs {
             capture: captures.binary_search(src).unwrap_or(0) as u32,
             host,
@@ -336,7 +337,8 @@ pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> App
     for (caps, flows, _) in apps.values() {
         if caps.len() == 1 {
             out.summary.apps_one_capture += 1;
-            out.summary.flows_one_capture += *flows as u64;
+            out.summary.flows_one_capture =
+                out.summary.flows_one_capture.saturating_add(*flows as u64);
         }
     }
     let above = Above::new(above);

@@ -466,7 +466,7 @@ struct RawPartial {
     format: String,
     version: u32,
     settings: Settings,
-    captures: BTreeSet<u64>,
+    captures: Vec<u64>,
     names: BTreeMap<String, u64>,
     groups: Vec<Group>,
     contents: BTreeMap<u64, CaptureContent>,
@@ -483,8 +483,28 @@ impl TryFrom<RawPartial> for Partial {
         if !r.groups.windows(2).all(|w| w[0].key < w[1].key) {
             return Err("groups not in key order".to_owned());
         }
+        if !r.captures.windows(2).all(|w| w[0] < w[1]) {
+            return Err("capture name hashes not ascending, or repeated".to_owned());
+        }
+        let captures: BTreeSet<u64> = r.captures.into_iter().collect();
+        let r = RawChecked {
+            captures,
+            names: r.names,
+            contents: r.contents,
+            groups: r.groups,
+            settings: r.settings,
+            format: r.format,
+            version: r.version,
+        };
+        let mut firsts: HashSet<&str> = HashSet::new();
         let mut counted: u64 = 0;
         for (id, c) in &r.contents {
+            if !firsts.insert(c.first.as_str()) {
+                return Err(format!(
+                    "capture content {id}: its first capture {} is another content's",
+                    c.first
+                ));
+            }
             c.check()
                 .map_err(|e| format!("capture content {id}: {e}"))?;
             if c.id() != *id {
@@ -508,9 +528,12 @@ impl TryFrom<RawPartial> for Partial {
             ));
         }
         for (c, id) in &r.names {
-            if !r.contents.contains_key(id) || !r.captures.contains(&capture_hash(c)) {
+            let content = r.contents.get(id);
+            if content.is_none_or(|x| x.first.as_str() > c.as_str())
+                || !r.captures.contains(&capture_hash(c))
+            {
                 return Err(format!(
-                    "capture {c}: not counted, or its content {id} missing"
+                    "capture {c}: not counted, or its content {id} missing or named after it"
                 ));
             }
         }
@@ -543,6 +566,17 @@ impl TryFrom<RawPartial> for Partial {
     }
 }
 
+/// A partial as written, its capture hashes in a set.
+struct RawChecked {
+    format: String,
+    version: u32,
+    settings: Settings,
+    captures: BTreeSet<u64>,
+    names: BTreeMap<String, u64>,
+    groups: Vec<Group>,
+    contents: BTreeMap<u64, CaptureContent>,
+}
+
 /// Names held beyond those sampled examples name before they are pruned.
 const PRUNE_SLACK: usize = 4096;
 
@@ -562,28 +596,33 @@ impl Partial {
         }
     }
 
-    /// The capture being counted as `capture`, opened if needed. (A
-    /// capture finished already and opened again is counted as another
-    /// capture: its flows must all be added before it is finished.)
-    fn open_mut(&mut self, capture: &str) -> &mut OpenCapture {
+    /// The capture being counted as `capture`, opened if needed; `None`
+    /// for a capture finished already, whose flows are no longer counted
+    /// (a capture's flows must all be added before it is finished).
+    fn open_mut(&mut self, capture: &str) -> Option<&mut OpenCapture> {
         if !self.open.contains_key(capture) {
+            if self.captures.contains(&capture_hash(capture)) {
+                return None;
+            }
             self.open.insert(capture.to_owned(), OpenCapture::default());
         }
-        self.open
-            .get_mut(capture)
-            .expect("the capture was opened just above")
+        self.open.get_mut(capture)
     }
 
     /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
     /// with host name `host` (normalised by the caller; empty for none)
-    /// and the reference's application verdict.
+    /// and the reference's application verdict. (Sources are found from
+    /// the flows of [`Partial::add_flow`]: captures with equal host counts
+    /// and no flows counted are one content, hence one source.)
     pub fn add_host(&mut self, capture: &str, host: &str, app: Option<&str>, dpi: bool) {
-        self.open_mut(capture).content.add_host(HostCount {
-            host: host.to_owned(),
-            app: app.map(str::to_owned),
-            dpi,
-            flows: 1,
-        });
+        if let Some(o) = self.open_mut(capture) {
+            o.content.add_host(HostCount {
+                host: host.to_owned(),
+                app: app.map(str::to_owned),
+                dpi,
+                flows: 1,
+            });
+        }
     }
 
     /// Counts one flow of `capture` (as recorded, see [`Partial::add_in`])
@@ -595,7 +634,9 @@ impl Partial {
     /// Counts one flow of `capture` by its fingerprint
     /// ([`super::sources::fingerprint`]).
     pub fn add_fingerprint(&mut self, capture: &str, fingerprint: u64) {
-        self.open_mut(capture).content.sketch.add(fingerprint);
+        if let Some(o) = self.open_mut(capture) {
+            o.content.sketch.add(fingerprint);
+        }
     }
 
     /// Records that `capture` was read (even when it gave no example).
@@ -605,8 +646,9 @@ impl Partial {
 
     /// Ends the counting of `capture`: its content is kept once for all
     /// captures of equal content, and what was held to count it is freed.
-    /// Its flows must all have been added. Captures left open are
-    /// finished when the partial is merged or written.
+    /// Its flows must all have been added: flows added to it afterwards
+    /// are not counted. Captures left open are finished when the partial
+    /// is merged or written.
     pub fn finish_capture(&mut self, capture: &str) {
         let Some(o) = self.open.remove(capture) else {
             return;
@@ -691,7 +733,7 @@ impl Partial {
             format,
             version: PARTIAL_VERSION,
             settings,
-            captures,
+            captures: captures.into_iter().collect(),
             names,
             groups,
             contents,
@@ -820,7 +862,10 @@ impl Partial {
             transport: e.transport,
             class,
         };
-        let new_capture = self.open_mut(capture).groups.insert(key.clone());
+        let Some(o) = self.open_mut(capture) else {
+            return;
+        };
+        let new_capture = o.groups.insert(key.clone());
         let k = self.settings.sample;
         self.group_mut(key).add(capture, e, fold, k, new_capture);
     }
