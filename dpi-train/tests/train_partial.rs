@@ -267,3 +267,114 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
     let e = Partial::read(&path).unwrap_err().to_string();
     assert!(e.contains("shard.part") && e.contains("not JSON"), "{e}");
 }
+
+/// Replaces the value at a path picked by `choice` in `v` with `new`.
+fn mutate(v: &mut serde_json::Value, choice: &[u32], new: serde_json::Value) {
+    let Some((&c, rest)) = choice.split_first() else {
+        *v = new;
+        return;
+    };
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => {
+            let k = m.keys().nth(c as usize % m.len()).unwrap().clone();
+            mutate(m.get_mut(&k).unwrap(), rest, new);
+        }
+        serde_json::Value::Array(a) if !a.is_empty() => {
+            let n = a.len();
+            mutate(&mut a[c as usize % n], rest, new);
+        }
+        _ => *v = new,
+    }
+}
+
+fn any_json() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        prop::sample::select(vec![0u64, 1, 2, 3, u64::MAX, u64::MAX / 2])
+            .prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[a-z0-9./-]{0,12}".prop_map(serde_json::Value::from),
+        Just(serde_json::json!([])),
+        Just(serde_json::json!({})),
+        Just(serde_json::json!([0, 1, u64::MAX])),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A valid partial with some values replaced anywhere: reading it is
+    /// an error or a partial that mines, writes and reads back, never a
+    /// panic.
+    #[test]
+    fn mutated_partials_are_refused_or_mined(
+        flows in flows(),
+        edits in prop::collection::vec((prop::collection::vec(any::<u32>(), 1..7), any_json()), 1..4),
+    ) {
+        let mut v = serde_json::to_value(partial_of(&flows, 3, &|_| true)).unwrap();
+        for (path, new) in edits {
+            mutate(&mut v, &path, new);
+        }
+        if let Ok(p) = serde_json::from_value::<Partial>(v) {
+            let opts = dpi_train::train::MineOptions::default();
+            let base = dpi_core::signature::SignatureSet::default();
+            let _ = dpi_train::train::train(&p, &base, &opts, &indicatif::ProgressBar::hidden());
+            let back: Partial = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+            prop_assert_eq!(back, p);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Counters are not covered by a hash: any value of theirs reads, and
+    /// the partial still mines without a panic (no overflow, no division
+    /// by zero).
+    #[test]
+    fn extreme_counters_still_mine(
+        flows in prop::collection::vec(
+            (0u8..9, 0u8..4, prop::sample::select(vec![53u16, 80, 443]),
+             prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x41, 0xff]), 1..8)),
+            4..60,
+        ),
+        edits in prop::collection::vec(
+            (any::<u32>(), 0u8..3, any::<u32>(), any::<u32>(),
+             prop::sample::select(vec![0u64, 1, 2, u64::MAX, u64::MAX / 2, 1 << 53])),
+            1..6,
+        ),
+    ) {
+        let mut v = serde_json::to_value(partial_of(&flows, 3, &|_| true)).unwrap();
+        for (g, what, s, f, n) in edits {
+            let groups = v["groups"].as_array_mut().unwrap();
+            if groups.is_empty() {
+                break;
+            }
+            let len = groups.len();
+            let group = &mut groups[g as usize % len];
+            let counters = match what {
+                0 => &mut group["flows"],
+                1 => &mut group["captures"],
+                _ => {
+                    let sample = group["sample"].as_array_mut().unwrap();
+                    let len = sample.len();
+                    &mut sample[s as usize % len]["counts"]
+                }
+            };
+            let counters = counters.as_array_mut().unwrap();
+            let len = counters.len();
+            counters[f as usize % len] = n.into();
+        }
+        let p: Partial = serde_json::from_value(v).unwrap();
+        let opts = dpi_train::train::MineOptions::default();
+        let base = dpi_core::signature::SignatureSet::default();
+        let t = dpi_train::train::train(&p, &base, &opts, &indicatif::ProgressBar::hidden());
+        for s in &t.mined.signatures {
+            if let Some(x) = s.provenance.precision {
+                prop_assert!((0.0..=1.0).contains(&x), "precision {x}");
+            }
+        }
+    }
+}
