@@ -259,6 +259,21 @@ fn bad_partial_files_name_the_file_and_what_is_wrong() {
         assert!(e.contains("shard.part"), "{want}: {e}");
         assert!(e.contains(want), "{want}: {e}");
     }
+    // A key given twice in an object is refused (JSON maps keep the last).
+    for field in ["names", "contents"] {
+        let text = serde_json::to_string(&valid()).unwrap();
+        let obj = valid()[field].as_object().unwrap().clone();
+        let (k, x) = obj.iter().next().unwrap();
+        let entry = format!("{}:{}", serde_json::to_string(k).unwrap(), x);
+        let at = format!("\"{field}\":{{");
+        let text = text.replacen(&at, &format!("{at}{entry},"), 1);
+        std::fs::write(&path, text).unwrap();
+        let e = Partial::read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("shard.part") && e.contains("given twice"),
+            "{field}: {e}"
+        );
+    }
     // Deserialising without `Partial::read` checks as much.
     let mut v = valid();
     v["groups"][0]["flows"] = serde_json::json!([1]);
