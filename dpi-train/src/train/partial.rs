@@ -525,16 +525,7 @@ impl TryFrom<RawPartial> for Partial {
         if !r.captures.windows(2).all(|w| w[0] < w[1]) {
             return Err("capture name hashes not ascending, or repeated".to_owned());
         }
-        let captures: BTreeSet<u64> = r.captures.into_iter().collect();
-        let r = RawChecked {
-            captures,
-            names: r.names,
-            contents: r.contents,
-            groups: r.groups,
-            settings: r.settings,
-            format: r.format,
-            version: r.version,
-        };
+        let captures: BTreeSet<u64> = r.captures.iter().copied().collect();
         let mut firsts: HashSet<&str> = HashSet::new();
         let mut counted: u64 = 0;
         for (id, c) in &r.contents {
@@ -552,7 +543,7 @@ impl TryFrom<RawPartial> for Partial {
                     c.id()
                 ));
             }
-            if !r.captures.contains(&capture_hash(&c.first)) {
+            if !captures.contains(&capture_hash(&c.first)) {
                 return Err(format!(
                     "capture content {id}: its first capture {} is not counted",
                     c.first
@@ -560,16 +551,16 @@ impl TryFrom<RawPartial> for Partial {
             }
             counted = counted.saturating_add(c.captures);
         }
-        if counted != r.captures.len() as u64 {
+        if counted != captures.len() as u64 {
             return Err(format!(
                 "{} captures counted, their contents count {counted}",
-                r.captures.len()
+                captures.len()
             ));
         }
         for (c, id) in &r.names {
             let content = r.contents.get(id);
             if content.is_none_or(|x| x.first.as_str() > c.as_str())
-                || !r.captures.contains(&capture_hash(c))
+                || !captures.contains(&capture_hash(c))
             {
                 return Err(format!(
                     "capture {c}: not counted, or its content {id} missing or named after it"
@@ -596,24 +587,13 @@ impl TryFrom<RawPartial> for Partial {
             version: r.version,
             settings: r.settings,
             groups: r.groups,
-            captures: r.captures,
+            captures,
             prune_at: 2 * r.names.len() + PRUNE_SLACK,
             names: r.names,
             contents: r.contents,
             open: BTreeMap::new(),
         })
     }
-}
-
-/// A partial as written, its capture hashes in a set.
-struct RawChecked {
-    format: String,
-    version: u32,
-    settings: Settings,
-    captures: BTreeSet<u64>,
-    names: BTreeMap<String, u64>,
-    groups: Vec<Group>,
-    contents: BTreeMap<u64, CaptureContent>,
 }
 
 /// Names held beyond those sampled examples name before they are pruned.

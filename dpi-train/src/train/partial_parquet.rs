@@ -648,19 +648,21 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
             anyhow::bail!("{}: content {id} listed twice", t.path.display());
         }
     }
+    fn content_mut<'a>(
+        contents: &'a mut BTreeMap<u64, CaptureContent>,
+        id: u64,
+        table: &Path,
+    ) -> anyhow::Result<&'a mut CaptureContent> {
+        contents.get_mut(&id).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: content {id} not in the contents table",
+                table.display()
+            )
+        })
+    }
     let t = Table::read(dir, "sketch_mins")?;
     for (id, m) in t.uint("content")?.into_iter().zip(t.uint("fingerprint")?) {
-        contents
-            .get_mut(&id)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: content {id} not in the contents table",
-                    t.path.display()
-                )
-            })?
-            .sketch
-            .mins
-            .push(m);
+        content_mut(&mut contents, id, &t.path)?.sketch.mins.push(m);
     }
     let t = Table::read(dir, "hosts")?;
     for ((((id, host), app), dpi), flows) in t
@@ -671,14 +673,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Partial> {
         .zip(t.boolean("dpi")?)
         .zip(t.uint("flows")?)
     {
-        contents
-            .get_mut(&id)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: content {id} not in the contents table",
-                    t.path.display()
-                )
-            })?
+        content_mut(&mut contents, id, &t.path)?
             .hosts
             .push(HostCount {
                 host,
