@@ -1,15 +1,20 @@
 //! One capture over several threads: flows sharded by their key.
 //!
 //! The calling thread decodes each frame (counters and the fragment guard
-//! as [`FlowMeter`](crate::FlowMeter) keeps them), picks the flow's shard
-//! from a hash of the canonical bidirectional key (the same for both
-//! directions), and copies the decoded packet into a batch. Full batches
-//! go to every worker thread; each worker owns one [`FlowTable`] and
-//! processes the packets of its shard, and for the packets of the other
-//! shards only moves its table's time on (idle expiry, closed flows'
-//! linger), as one table would at that packet. Finished flows go through
-//! the caller's per-worker function in the worker thread, and come back
-//! to the calling thread, which merges them into the order one
+//! as [`FlowMeter`](crate::FlowMeter) keeps them) and picks the flow's
+//! shard from a hash of the canonical bidirectional key (the same for both
+//! directions). Shard 0 is the calling thread's own: it processes that
+//! shard's packets at once, with no copy and no hand-over, so that `N`
+//! shards run on `N` threads. The packets go into a batch for the other
+//! shards, with their payload copied only where a worker reads it (the
+//! worker's own packets, and those the cross-flow tables look at). Full
+//! batches go to every worker thread; each shard owns one [`FlowTable`]
+//! and processes the packets of its shard, and for the packets of the
+//! other shards only moves its table's time on (idle expiry, closed
+//! flows' linger), as one table would at that packet. Finished flows go
+//! through the caller's per-shard function (in the worker's thread, or
+//! in the calling thread for shard 0), and come back to the calling
+//! thread, which merges them into the order one
 //! [`FlowMeter`](crate::FlowMeter) gives (flows carry the position of the
 //! packet that finished them, see `flow::EndOrder`).
 //!
@@ -26,7 +31,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::expect::{ExpectConfig, Expectations};
-use crate::flow::{shard_of, EndOrder};
+use crate::flow::{shard_of, shard_share, EndOrder};
 use crate::meter::{read_frames, Intake};
 use crate::{
     FileSummary, Flow, FlowConfig, FlowTable, Fragment, LinkType, MeterStats, Packet, Timestamp,
@@ -129,20 +134,24 @@ impl<T> Worker<T> {
 /// A flow meter whose flow table is split over worker threads, for one
 /// capture on several cores.
 ///
-/// Frames go in as to [`FlowMeter`](crate::FlowMeter); each worker turns
+/// Frames go in as to [`FlowMeter`](crate::FlowMeter); each shard turns
 /// the flows of its shard into a `T` with the function made for it (a
 /// probe labels them there, so classification runs in parallel too), and
 /// the `T`s come out through the callbacks of
 /// [`push_frame`](Self::push_frame), [`expire`](Self::expire) and
 /// [`flush`](Self::flush), in the order a single `FlowMeter` finishes the
-/// flows. They come later than from a `FlowMeter`: a batch of packets is
-/// handed to the workers when it is full (4,096 packets or 1 MiB of
-/// payload), at [`expire`](Self::expire) and at [`flush`](Self::flush).
+/// flows. Shard 0 runs in the calling thread, inside those calls; shards
+/// 1 to N - 1 in a worker thread each. Flows come later than from a
+/// `FlowMeter`: a batch of packets is handed to the workers when it is
+/// full (4,096 packets or 1 MiB of payload), at [`expire`](Self::expire)
+/// and at [`flush`](Self::flush), and a flow goes out once no worker can
+/// still finish an earlier one.
 ///
 /// What differs from a single meter: the live-flow cap
-/// ([`FlowConfig::max_flows`]) is divided among the shards (each holds at
-/// most `max_flows / shards`, rounded up), so when the table is full which
-/// flow is evicted can differ; and each worker's copy of the cross-flow
+/// ([`FlowConfig::max_flows`]) is divided among the shards in the shares
+/// their flows are dealt in (shard 0, which also reads and merges, gets
+/// one part of `3N - 2` and each worker three; each share rounded up), so
+/// when the table is full which flow is evicted can differ; and each worker's copy of the cross-flow
 /// tables is looked up only for the flows it makes, so when such a table
 /// is full (1,024 announced endpoints or 4,096 DNS names by default),
 /// which entry its clock replaces can differ. Below those bounds the
@@ -183,41 +192,43 @@ impl<T> Worker<T> {
 /// ```
 pub struct ShardedMeter<T: Send + 'static> {
     intake: Intake,
-    workers: Vec<Worker<T>>,
-    batch: Batch,
-    /// Sequence number of the next item.
-    next: u64,
-    /// Batches sent.
-    sent: u64,
-    /// Batches sent, oldest first: reused once every worker is done with
-    /// them, so that batches are not allocated (and their pages faulted in)
-    /// again and again.
-    spent: VecDeque<Arc<Batch>>,
+    /// Shard 0, run in the calling thread.
+    local: Local<T>,
+    /// The other shards: the batches to them and the merge of every
+    /// shard's flows.
+    hub: Hub<T>,
 }
 
 impl<T: Send + 'static> ShardedMeter<T> {
-    /// A meter of `shards` worker threads (at least one), each with its
-    /// share of the flow table and a copy of the cross-flow tables of the
-    /// given bounds; `make(i)` makes the function worker `i` runs on each
-    /// flow it finishes.
+    /// A meter of `shards` shards (at least one: the calling thread's,
+    /// and `shards - 1` worker threads), each with its share of the flow
+    /// table and a copy of the cross-flow tables of the given bounds;
+    /// `make(i)` makes the function shard `i` runs on each flow it
+    /// finishes (shard 0's in the calling thread).
     pub fn new<W, M>(cfg: FlowConfig, expect: &ExpectConfig, shards: usize, mut make: M) -> Self
     where
         W: FnMut(Flow) -> T + Send + 'static,
         M: FnMut(usize) -> W,
     {
         let shards = shards.clamp(1, u32::MAX as usize);
-        let per_shard = FlowConfig {
-            max_flows: cfg.max_flows.max(1).div_ceil(shards),
-            ..cfg
+        // Each shard's cap is its share of the whole.
+        let per_shard = |i: usize| FlowConfig {
+            max_flows: shard_share(cfg.max_flows.max(1), i, shards),
+            ..cfg.clone()
         };
-        let workers = (0..shards)
+        let local = Local {
+            table: FlowTable::new(per_shard(0)),
+            x: Expectations::new(expect),
+            work: Box::new(make(0)),
+        };
+        let workers = (1..shards)
             .map(|i| {
                 // Room for every batch that may be in flight, so that
                 // handing one over never waits (the workers may be waiting
                 // for their flows to be taken).
                 let (batches, batches_rx) = sync_channel::<Arc<Batch>>(IN_FLIGHT + 2);
                 let (flows_tx, flows) = sync_channel(FLOW_CHUNKS);
-                let (cfg, expect, work) = (per_shard.clone(), expect.clone(), make(i));
+                let (cfg, expect, work) = (per_shard(i), expect.clone(), make(i));
                 let thread = std::thread::Builder::new()
                     .name(format!("shard-{i}"))
                     .spawn(move || run_worker(i as u32, cfg, &expect, work, batches_rx, flows_tx))
@@ -233,17 +244,22 @@ impl<T: Send + 'static> ShardedMeter<T> {
             .collect();
         ShardedMeter {
             intake: Intake::default(),
-            workers,
-            batch: Batch::new(0),
-            next: 0,
-            sent: 0,
-            spent: VecDeque::new(),
+            local,
+            hub: Hub {
+                workers,
+                local: VecDeque::new(),
+                batch: Batch::new(0),
+                next: 0,
+                sent: 0,
+                flushed: false,
+                spent: VecDeque::new(),
+            },
         }
     }
 
-    /// Worker threads.
+    /// Shards: the calling thread's and one a worker thread.
     pub fn shards(&self) -> usize {
-        self.workers.len()
+        self.hub.workers.len() + 1
     }
 
     /// Counters since the meter was made (the flow table's live count is
@@ -268,28 +284,22 @@ impl<T: Send + 'static> ShardedMeter<T> {
         let shard = if pkt.fragment == Fragment::Later {
             0
         } else {
-            shard_of(&pkt, self.workers.len()) as u32
+            shard_of(&pkt, self.shards()) as u32
         };
-        let start = self.batch.bytes.len();
-        self.batch.bytes.extend_from_slice(pkt.payload);
-        let end = self.batch.bytes.len();
-        self.batch.items.push(Item::Packet {
+        let item = Step::Packet {
             ts,
             wire_len: orig_len.max(data.len() as u32),
             shard,
             announces: Expectations::may_announce(&pkt),
-            pkt: Packet {
-                payload: &[],
-                ..pkt
-            },
-            // A batch holds far less than 4 GiB: it is sent at 1 MiB.
-            start: start as u32,
-            end: end as u32,
-        });
-        self.next += 1;
-        if self.batch.items.len() >= BATCH_PACKETS || self.batch.bytes.len() >= BATCH_BYTES {
-            self.send(false);
-            self.collect(false, emit);
+            pkt,
+        };
+        // The workers' batch first: shard 0's flows wait for the items
+        // before theirs to be sent.
+        let seq = self.hub.push(&item);
+        self.local.step(seq, item, &mut self.hub, emit);
+        if self.hub.batch_full() {
+            self.hub.send(false);
+            self.hub.collect(false, emit);
         }
     }
 
@@ -297,10 +307,10 @@ impl<T: Send + 'static> ShardedMeter<T> {
     /// [`FlowMeter::expire`](crate::FlowMeter::expire) does; the batch is
     /// handed over and the flows whose turn has come go to `emit`.
     pub fn expire<E: FnMut(T)>(&mut self, now: Timestamp, emit: &mut E) {
-        self.batch.items.push(Item::Expire(now));
-        self.next += 1;
-        self.send(false);
-        self.collect(false, emit);
+        let seq = self.hub.push(&Step::Expire(now));
+        self.local.step(seq, Step::Expire(now), &mut self.hub, emit);
+        self.hub.send(false);
+        self.hub.collect(false, emit);
     }
 
     /// Finishes every live flow and waits for the workers: every flow
@@ -308,8 +318,11 @@ impl<T: Send + 'static> ShardedMeter<T> {
     /// be used again afterwards.
     pub fn flush<E: FnMut(T)>(&mut self, emit: &mut E) {
         self.intake.drop_fragments();
-        self.send(true);
-        self.collect(true, emit);
+        // The workers flush while shard 0 does.
+        self.hub.send(true);
+        self.local.flush(&mut self.hub, emit);
+        self.hub.collect(true, emit);
+        self.hub.flushed = false;
     }
 
     /// Reads a whole capture file into the meter, as
@@ -344,11 +357,99 @@ impl<T: Send + 'static> ShardedMeter<T> {
             error,
         }
     }
+}
+
+/// The other shards: the batch being filled for them, the batches sent,
+/// and the merge of every shard's flows into one table's order.
+struct Hub<T> {
+    /// Shards 1 to N - 1.
+    workers: Vec<Worker<T>>,
+    /// Flows shard 0 finished and not merged yet, in its order.
+    local: VecDeque<(EndOrder, T)>,
+    batch: Batch,
+    /// Sequence number of the next item.
+    next: u64,
+    /// Batches sent.
+    sent: u64,
+    /// The batch of a flush was sent and the flush is not over: every
+    /// item has gone to the workers.
+    flushed: bool,
+    /// Batches sent, oldest first: reused once every worker is done with
+    /// them, so that batches are not allocated (and their pages faulted in)
+    /// again and again.
+    spent: VecDeque<Arc<Batch>>,
+}
+
+impl<T> Hub<T> {
+    /// Puts the next item into the batch (when there are workers) and
+    /// returns its sequence number. A worker reads the payload of its own
+    /// packets, and of those the cross-flow tables look at.
+    fn push(&mut self, item: &Step<'_>) -> u64 {
+        let seq = self.next;
+        self.next += 1;
+        if self.workers.is_empty() {
+            return seq;
+        }
+        let b = &mut self.batch;
+        b.items.push(match *item {
+            Step::Expire(now) => Item::Expire(now),
+            Step::Packet {
+                ts,
+                wire_len,
+                shard,
+                announces,
+                pkt,
+            } => {
+                let start = b.bytes.len();
+                if shard != 0 || announces {
+                    b.bytes.extend_from_slice(pkt.payload);
+                }
+                let end = b.bytes.len();
+                Item::Packet {
+                    ts,
+                    wire_len,
+                    shard,
+                    announces,
+                    pkt: Packet {
+                        payload: &[],
+                        ..pkt
+                    },
+                    // A batch holds far less than 4 GiB: it is sent at 1 MiB.
+                    start: start as u32,
+                    end: end as u32,
+                }
+            }
+        });
+        seq
+    }
+
+    fn batch_full(&self) -> bool {
+        self.batch.items.len() >= BATCH_PACKETS || self.batch.bytes.len() >= BATCH_BYTES
+    }
+
+    /// Takes a flow shard 0 finished; merges when too many wait, sending
+    /// the batch early if they wait for it.
+    fn push_local<E: FnMut(T)>(&mut self, o: EndOrder, t: T, emit: &mut E) {
+        self.local.push_back((o, t));
+        if self.local.len() > QUEUED {
+            self.send(false);
+            self.collect(false, emit);
+        }
+    }
+
+    /// Whether shard 0's flow `o` may go as far as the items go: every
+    /// item up to the one that finished it was sent to the workers (their
+    /// flows finished by later items come after it).
+    fn local_ready(&self, o: &EndOrder) -> bool {
+        self.workers.is_empty() || self.flushed || o.at < self.batch.first
+    }
 
     /// Hands the batch being filled to every worker (when it holds
     /// anything, or to flush).
     fn send(&mut self, flush: bool) {
-        if self.batch.items.is_empty() && !flush {
+        if self.workers.is_empty() || (self.batch.items.is_empty() && !flush) {
+            self.batch.first = self.next;
+            self.flushed |= flush;
             return;
         }
         let mut next = None;
@@ -367,6 +468,7 @@ impl<T: Send + 'static> ShardedMeter<T> {
         let next = next.unwrap_or_else(|| Batch::new(self.next));
         let mut batch = std::mem::replace(&mut self.batch, next);
         batch.flush = flush;
+        self.flushed |= flush;
         let batch = Arc::new(batch);
         self.spent.push_back(batch.clone());
         if self.spent.len() > 2 * IN_FLIGHT + 2 {
@@ -388,11 +490,11 @@ impl<T: Send + 'static> ShardedMeter<T> {
     }
 
     /// Hands to `emit` the flows whose turn has come: a flow can go once
-    /// every other worker has either a later flow waiting or is done with
-    /// every batch sent (each worker's flows come in order, and a batch
-    /// not sent yet finishes only later flows). Waits for the workers when
+    /// every other shard has either a later flow waiting or is done with
+    /// every item sent (each shard's flows come in order, and an item not
+    /// sent yet finishes only later flows). Waits for the workers when
     /// `all` (until every flow of the batches sent went) or when too many
-    /// batches are in flight.
+    /// batches are in flight or too many of shard 0's flows wait.
     fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
         loop {
             for w in &mut self.workers {
@@ -404,20 +506,37 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 }
             }
             loop {
+                // Index 0 is shard 0: it has finished every flow of the
+                // items so far, and holds up the others only with flows
+                // of items not sent yet.
                 let mut best: Option<(usize, EndOrder)> = None;
                 let mut blocked = false;
+                match self.local.front() {
+                    Some((o, _)) if self.local_ready(o) => best = Some((0, *o)),
+                    Some((o, _)) => {
+                        // Nothing at or after `o` can go yet.
+                        best = Some((usize::MAX, *o));
+                    }
+                    None => {}
+                }
                 for (i, w) in self.workers.iter().enumerate() {
                     match w.queue.front() {
-                        Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => best = Some((i, *o)),
+                        Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => {
+                            best = Some((i + 1, *o))
+                        }
                         Some(_) => {}
                         None if w.ended < self.sent => blocked = true,
                         None => {}
                     }
                 }
-                let Some((i, _)) = best.filter(|_| !blocked) else {
+                let Some((i, _)) = best.filter(|&(i, _)| !blocked && i != usize::MAX) else {
                     break;
                 };
-                if let Some((_, t)) = self.workers[i].queue.pop_front() {
+                let next = match i {
+                    0 => self.local.pop_front(),
+                    _ => self.workers[i - 1].queue.pop_front(),
+                };
+                if let Some((_, t)) = next {
                     emit(t);
                 }
             }
@@ -427,16 +546,19 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 .map(|w| self.sent - w.ended.min(self.sent))
                 .max()
                 .unwrap_or(0);
-            if lagging == 0 || (!all && lagging <= IN_FLIGHT as u64) {
+            let local_waits = self.local.len() > QUEUED;
+            if lagging == 0 || (!all && lagging <= IN_FLIGHT as u64 && !local_waits) {
                 return;
             }
-            // Wait for a worker that holds the merge up.
+            // Wait for a worker that holds the merge up (else for one
+            // still at work).
             let sent = self.sent;
-            if let Some(w) = self
+            let at = self
                 .workers
-                .iter_mut()
-                .find(|w| w.queue.is_empty() && w.ended < sent)
-            {
+                .iter()
+                .position(|w| w.queue.is_empty() && w.ended < sent)
+                .or_else(|| self.workers.iter().position(|w| w.ended < sent));
+            if let Some(w) = at.map(|i| &mut self.workers[i]) {
                 match w.flows.recv() {
                     Ok(m) => w.take(m),
                     Err(_) => {
@@ -457,11 +579,11 @@ impl<T: Send + 'static> Drop for ShardedMeter<T> {
     /// [`flush`](Self::flush) first) and raises again a panic of a
     /// worker's function.
     fn drop(&mut self) {
-        for w in &mut self.workers {
+        for w in &mut self.hub.workers {
             w.batches = None;
         }
         let mut panic = None;
-        for w in &mut self.workers {
+        for w in &mut self.hub.workers {
             if let Some(t) = w.thread.take() {
                 if let Err(p) = t.join() {
                     panic.get_or_insert(p);
@@ -498,9 +620,9 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
             }
         };
         for (i, item) in batch.items.iter().enumerate() {
-            table.set_seq(batch.first + i as u64);
-            match *item {
-                Item::Expire(now) => table.expire_labelled(now, &mut emit),
+            let seq = batch.first + i as u64;
+            let item = match *item {
+                Item::Expire(now) => Step::Expire(now),
                 Item::Packet {
                     ts,
                     wire_len,
@@ -511,35 +633,16 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
                     end,
                 } => {
                     let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
-                    let pkt = Packet { payload, ..pkt };
-                    // As `FlowMeter::push_frame`: the tables read the
-                    // packet before the flow table accounts it (the
-                    // calling thread ran observe's first test).
-                    if announces {
-                        x.observe(ts, &pkt);
-                    }
-                    if pkt.fragment == Fragment::Later {
-                        continue;
-                    }
-                    if shard != me {
-                        // One table would expire its flows at this packet.
-                        table.expire_labelled(ts, &mut emit);
-                        continue;
-                    }
-                    let (live, mut finished) = (table.len(), 0usize);
-                    table.process_labelled(ts, wire_len, &pkt, &mut |f, l, o| {
-                        finished += 1;
-                        emit(f, l, o)
-                    });
-                    if table.len() + finished > live {
-                        if let Some(cross) = x.lookup(ts, &pkt) {
-                            if let Some(flow) = table.flow_of_mut(&pkt) {
-                                flow.cross = Some(Box::new(cross));
-                            }
-                        }
+                    Step::Packet {
+                        ts,
+                        wire_len,
+                        shard,
+                        announces,
+                        pkt: Packet { payload, ..pkt },
                     }
                 }
-            }
+            };
+            step(me, &mut table, &mut x, seq, item, &mut emit);
         }
         if batch.flush {
             table.flush_labelled(&mut emit);
@@ -549,6 +652,96 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
         }
         if flows.send(Msg::End).is_err() {
             return;
+        }
+    }
+}
+
+/// Shard 0: its table and cross-flow tables, run in the calling thread.
+struct Local<T> {
+    table: FlowTable,
+    x: Expectations,
+    work: Box<dyn FnMut(Flow) -> T + Send>,
+}
+
+impl<T> Local<T> {
+    /// Item `seq`; the flows it finishes go to the merge.
+    fn step<E: FnMut(T)>(&mut self, seq: u64, item: Step<'_>, hub: &mut Hub<T>, emit: &mut E) {
+        let work = &mut self.work;
+        step(
+            0,
+            &mut self.table,
+            &mut self.x,
+            seq,
+            item,
+            &mut |f, _, o| hub.push_local(o, work(f), emit),
+        );
+    }
+
+    /// Finishes every live flow of shard 0 into the merge.
+    fn flush<E: FnMut(T)>(&mut self, hub: &mut Hub<T>, emit: &mut E) {
+        let work = &mut self.work;
+        self.table
+            .flush_labelled(&mut |f, _, o| hub.push_local(o, work(f), emit));
+    }
+}
+
+/// One item of the capture's sequence, as a shard sees it.
+enum Step<'a> {
+    Packet {
+        ts: Timestamp,
+        wire_len: u32,
+        shard: u32,
+        announces: bool,
+        pkt: Packet<'a>,
+    },
+    Expire(Timestamp),
+}
+
+/// What shard `me` does with item `seq`: the packets of its shard go to
+/// its table; at the others its table only moves its time on, as one
+/// table would at that packet.
+fn step<F: FnMut(Flow, Option<crate::Classification>, EndOrder)>(
+    me: u32,
+    table: &mut FlowTable,
+    x: &mut Expectations,
+    seq: u64,
+    item: Step<'_>,
+    emit: &mut F,
+) {
+    table.set_seq(seq);
+    let (ts, wire_len, shard, announces, pkt) = match item {
+        Step::Expire(now) => return table.expire_labelled(now, emit),
+        Step::Packet {
+            ts,
+            wire_len,
+            shard,
+            announces,
+            pkt,
+        } => (ts, wire_len, shard, announces, pkt),
+    };
+    // As `FlowMeter::push_frame`: the tables read the packet before the
+    // flow table accounts it (the calling thread ran observe's first
+    // test).
+    if announces {
+        x.observe(ts, &pkt);
+    }
+    if pkt.fragment == Fragment::Later {
+        return;
+    }
+    if shard != me {
+        table.expire_labelled(ts, emit);
+        return;
+    }
+    let (live, mut finished) = (table.len(), 0usize);
+    table.process_labelled(ts, wire_len, &pkt, &mut |f, l, o| {
+        finished += 1;
+        emit(f, l, o)
+    });
+    if table.len() + finished > live {
+        if let Some(cross) = x.lookup(ts, &pkt) {
+            if let Some(flow) = table.flow_of_mut(&pkt) {
+                flow.cross = Some(Box::new(cross));
+            }
         }
     }
 }

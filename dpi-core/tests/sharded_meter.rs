@@ -252,3 +252,47 @@ fn a_full_table_still_gives_every_flow_once() {
         .sum();
     assert_eq!(total, packets);
 }
+
+/// Many flows ending at one packet (a jump in time expires them all) and
+/// at the flush: far more than the calling thread's shard may hold back
+/// while the workers catch up, between two batches and within one.
+#[test]
+fn mass_expiry_and_flush_in_the_same_order() {
+    let mut steps = Vec::new();
+    let mut t = 1_000_000u64;
+    for wave in 0..3u32 {
+        for i in 0..12_000u32 {
+            let c = [10, (wave + 1) as u8, (i >> 8) as u8, i as u8];
+            let port = 1024 + (i % 50_000) as u16;
+            t += 1;
+            steps.push(Step::Frame(
+                t,
+                udp_ipv4_frame(c, port, [192, 0, 2, 1], 53, b"\x12\x34\x01\x00"),
+            ));
+            if i % 3 == 0 {
+                t += 1;
+                steps.push(Step::Frame(
+                    t,
+                    udp_ipv4_frame([192, 0, 2, 1], 53, c, port, b"\x12\x34\x81\x80"),
+                ));
+            }
+        }
+        // Every flow of the wave is idle at the next wave's first packet
+        // (the last wave ends at the flush).
+        t += 10_000_000;
+    }
+    let (want, packets) = single(config(), &steps);
+    assert_eq!(want.len(), 36_000);
+    assert_eq!(
+        want.iter().filter(|l| l.contains("IdleTimeout")).count(),
+        24_000
+    );
+    for shards in [2, 3] {
+        let (got, p) = sharded(config(), &steps, shards);
+        assert_eq!(p, packets);
+        assert_eq!(got.len(), want.len(), "{shards} shards: flow count");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{shards} shards, flow {i}");
+        }
+    }
+}

@@ -480,17 +480,25 @@ impl FlowSink for Writer<'_> {
         let lines = self.format == ClassifyFormat::Jsonl && self.ipfix.is_none();
         let file_json = serde_json::to_vec(&self.paths[file]).unwrap_or_default();
         let mut scratch = Scratch::new();
+        // Room for a line as long as the longest so far (up to 16 KiB), so
+        // that writing one seldom grows it.
+        let mut room = 512usize;
         Box::new(move |mut flow| {
             let (c, meta) = label_flow(&classifier, &mut flow, bytes, metadata, &mut scratch);
             let packets = flow.c2s.packets + flow.s2c.packets;
             let wire = flow.c2s.bytes + flow.s2c.bytes;
-            let mut line = Vec::new();
+            let mut line = if lines {
+                Vec::with_capacity(room)
+            } else {
+                Vec::new()
+            };
             let written = lines
                 && label_tail(&c)
                     .and_then(|tail| {
                         put_json_line(&mut line, &file_json, &flow, payload, &tail, &meta)
                     })
                     .is_ok();
+            room = room.max(line.len().min(1 << 14));
             let done = if written {
                 Done::Line(line)
             } else {
