@@ -7,8 +7,8 @@ Service: BitTorrent      udp port 3222  n =     4 src = "010000010000AABBCC00"
 Service: DCERPC          tcp port 135   n =     9 src = "05000B  10000000"
 # dpi-train: source=trained:ndpi precision=1 tp=9 fp=0
 Service: DCERPC          tcp port 135   n =     9 src = "0500    10000000"
-# dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
-Service: DHCPV6          udp port 547   n =     8 src = "01      00080002"
+# dpi-train: source=trained:ndpi precision=1 tp=3 fp=0
+Service: DHCPV6          udp port 546   n =     3 src = "                  01000118"
 # dpi-train: source=trained:ndpi precision=1 tp=27 fp=0
 Service: DNP3            tcp port 20000 n =    27 src = "05    C4    0300"
 # dpi-train: source=trained:ndpi precision=1 tp=11 fp=0
@@ -17,10 +17,8 @@ Service: DNS             tcp port 53    n =    11 src = "            00010000000
 Service: DNS             udp port 53    n =  1014 src = "    010000010000"
 # dpi-train: source=trained:ndpi precision=1 tp=1017 fp=0
 Service: DNS             udp port 53    n =  1017 src = "    01000001  00"
-# dpi-train: source=trained:ndpi precision=1 tp=179 fp=0
-Service: DNS             udp port 53    n =   179 src = "        00010000      0004"
-# dpi-train: source=trained:ndpi precision=1 tp=38 fp=0
-Service: DNS             udp port 53    n =    38 src = "                    0000013101"
+# dpi-train: source=trained:ndpi precision=1 tp=42 fp=0
+Service: DNS             udp port 53    n =    42 src = "                    00000131"
 # dpi-train: source=trained:ndpi precision=1 tp=300 fp=0
 Service: DNS             udp port 53    n =   300 dst = "        0001000100"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
@@ -30,7 +28,7 @@ Service: FTP_CONTROL     tcp port 21    n =    46 src = "5553455220"
 # dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
 Service: Gnutella        tcp port 6346  n =     6 src = "474E5554454C4C4120434F4E4E4543542F302E360D0A"
 # dpi-train: source=trained:ndpi precision=1 tp=35 fp=0
-Service: HSRP            udp port 1985  n =    35 src = "000010030A"
+Service: HSRP            udp port 1985  n =    35 src = "  0010030A"
 # dpi-train: source=trained:ndpi precision=1 tp=36 fp=0
 Service: HSRP            udp port 1985  n =    36 src = "              00636973636F000000"
 # dpi-train: source=trained:ndpi precision=1 tp=28 fp=0
@@ -95,6 +93,10 @@ Service: RDP             udp port 3389  n =     3 src = "FFFFFFFF00401801"
 Service: RDP             udp port 3389  n =     4 src = "FFFFFFFF0040"
 # dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
 Service: RX              udp port 7000  n =     6 src = "                0000    000000010000"
+# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
+Service: RX              udp port 7002  n =     4 src = "                                                      49000001"
+# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
+Service: RX              udp port 7002  n =     4 dst = "                000000  000000  00000001"
 # dpi-train: source=trained:ndpi precision=1 tp=5 fp=0
 Service: Radius          udp port 1812  n =     5 src = "                                            626F62"
 # dpi-train: source=trained:ndpi precision=1 tp=11 fp=0
@@ -115,8 +117,6 @@ Service: SSH             tcp port 22    n =    69 src = "5353482D"
 Service: SSH             tcp port 22    n =    29 dst = "5353482D312E39392D4F70656E5353485F"
 # dpi-train: source=trained:ndpi precision=1 tp=17 fp=0
 Service: SSH             tcp port 22    n =    17 dst = "5353482D322E302D4F70656E5353485F          00"
-# dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
-Service: STUN            udp port 19302 n =     8 dst = "0101000C2112A442"
 # dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
 Service: STUN            udp port 3478  n =     6 src = "00010018"
 # dpi-train: source=trained:ndpi precision=1 tp=10 fp=0

@@ -11,10 +11,15 @@
 //! fold. A rotation ([`GramStats::candidates`]) takes, on its mining
 //! folds, the grams held by at least `min_support` flows of the protocol,
 //! in at least two of its captures when it has two, and right at least
-//! half the time, most frequent first; each is extended while every
-//! example holding it agrees on the next byte. A literal inside the first
-//! 32 bytes is written as a masked pattern at offset 0 (so std.sig can
-//! carry it).
+//! half the time, most frequent first; each is extended only while other
+//! flows of the mining folds still hold it, by the byte every example
+//! holding it agrees on (the bytes after a literal nothing else holds tell
+//! one capture's flows from the protocol's others: a host's identifier, a
+//! session's). A literal lying mostly inside the host name the flows name
+//! (DNS query, TLS or QUIC server name, HTTP `Host`) in half the examples
+//! holding it is dropped: it names a host, not the protocol. A literal
+//! inside the first 32 bytes is written as a masked pattern at offset 0
+//! (so std.sig can carry it).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -54,7 +59,14 @@ struct Entry {
     neg: Vec<f64>,
     /// (part, capture) pairs holding the gram in the protocol's flows.
     captures: BTreeSet<(usize, u32)>,
+    /// The other flows holding the gram (indices among the transport's
+    /// flows), the first [`NEGATIVES_KEPT`] of them: what extending the
+    /// literal must leave out.
+    negatives: Vec<u32>,
 }
+
+/// Other flows holding a gram kept to extend it against.
+pub const NEGATIVES_KEPT: usize = 256;
 
 /// Gram counts of one protocol, transport and direction (see the module
 /// docs).
@@ -143,6 +155,7 @@ impl GramStats {
                         pos: vec![0.0; folds],
                         neg: vec![0.0; folds],
                         captures: BTreeSet::new(),
+                        negatives: Vec::new(),
                     },
                 )
             })
@@ -202,7 +215,7 @@ impl GramStats {
             .map(|(i, (k, _))| (*k, i))
             .collect();
         let mut hit: Vec<usize> = Vec::new();
-        for it in items {
+        for (n, it) in items.iter().enumerate() {
             let w = match it.class {
                 Class::Labelled(p) | Class::Weak(p) if p == protocol => continue,
                 Class::Labelled(_) => 1.0,
@@ -231,8 +244,12 @@ impl GramStats {
             hit.sort_unstable();
             hit.dedup();
             for &i in &hit {
+                let e = &mut self.entries[i].1;
                 for (c, share) in it.shares() {
-                    self.entries[i].1.neg[rots.of(c)] += share * w;
+                    e.neg[rots.of(c)] += share * w;
+                }
+                if e.negatives.len() < NEGATIVES_KEPT {
+                    e.negatives.push(n as u32);
                 }
             }
         }
@@ -241,7 +258,9 @@ impl GramStats {
     /// The literal candidates of a rotation holding out fold `held`:
     /// see the module docs. `positives` are the protocol's flows on the
     /// mining folds (for extension), `captures` how many captures of the
-    /// mining folds hold them.
+    /// mining folds hold them, `others` the transport's flows (those
+    /// [`GramStats::new`] was given: the other flows holding a gram are
+    /// found among them).
     #[allow(clippy::too_many_arguments)]
     pub fn candidates(
         &self,
@@ -250,6 +269,8 @@ impl GramStats {
         d: usize,
         held: usize,
         positives: &[&PoolItem<'_>],
+        others: &[PoolItem<'_>],
+        rots: &Rotations,
         captures: usize,
         min_support: f64,
     ) -> Vec<Signature> {
@@ -288,6 +309,35 @@ impl GramStats {
             .iter()
             .map(|it| window(it.example.payload(d), self.bytes))
             .collect();
+        // Where each positive's host name lies in its bytes (a literal
+        // there names a host, not the protocol).
+        let names: Vec<Option<(usize, usize)>> = positives
+            .iter()
+            .zip(&payloads)
+            .map(|(it, p)| host_span(it.example, p))
+            .collect();
+        let index: HashMap<GramKey, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i))
+            .collect();
+        // The other flows of the mining folds holding the gram.
+        let negatives = |key: &GramKey| -> Vec<&[u8]> {
+            index
+                .get(key)
+                .map(|&i| {
+                    self.entries[i]
+                        .1
+                        .negatives
+                        .iter()
+                        .filter_map(|&n| others.get(n as usize))
+                        .filter(|it| it.captures.iter().any(|&c| rots.of(c) != held))
+                        .map(|it| window(it.example.payload(d), self.bytes))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         let (mut fixed, mut anywhere) = (0, 0);
@@ -300,9 +350,13 @@ impl GramStats {
             if *n >= LITERALS_MAX {
                 continue;
             }
+            let negs = negatives(&key);
             let pattern = match key.offset {
                 Some(o) => {
-                    let (o, lit) = extend_at(&payloads, usize::from(o), key.gram.to_vec());
+                    let (o, lit) = extend_at(&payloads, &negs, usize::from(o), key.gram.to_vec());
+                    if names_host(&payloads, &names, &lit, Some(o)) {
+                        continue;
+                    }
                     if o + lit.len() <= MASKED_MAX {
                         let mut bytes = vec![MaskedByte::any(); o];
                         bytes.extend(lit.iter().map(|&b| MaskedByte::exact(b)));
@@ -311,14 +365,20 @@ impl GramStats {
                         Pattern::literal_at(direction(d), o as u32, &lit)
                     }
                 }
-                None => Pattern {
-                    direction: direction(d),
-                    kind: PatternKind::Literal {
-                        bytes: extend_within(&payloads, key.gram.to_vec()),
-                        nocase: false,
-                        position: Position::Within(self.bytes as u32),
-                    },
-                },
+                None => {
+                    let lit = extend_within(&payloads, &negs, key.gram.to_vec());
+                    if names_host(&payloads, &names, &lit, None) {
+                        continue;
+                    }
+                    Pattern {
+                        direction: direction(d),
+                        kind: PatternKind::Literal {
+                            bytes: lit,
+                            nocase: false,
+                            position: Position::Within(self.bytes as u32),
+                        },
+                    }
+                }
             };
             let lit: Vec<MaskedByte> = match &pattern.kind {
                 PatternKind::Masked { bytes, .. } => bytes.clone(),
@@ -346,9 +406,17 @@ fn at(data: &[u8], o: usize, lit: &[u8]) -> bool {
     data.get(o..o + lit.len()).is_some_and(|x| x == lit)
 }
 
-/// Extends a literal at `o` while every payload holding it agrees on the
-/// next byte (right, then left).
-pub fn extend_at(payloads: &[&[u8]], mut o: usize, mut lit: Vec<u8>) -> (usize, Vec<u8>) {
+/// Extends a literal at `o`, as far as it needs to: while some of the
+/// other flows (`negatives`) still hold it there, by the byte every payload
+/// holding it agrees on (to the right, else to the left). A literal no
+/// other flow holds is not made longer: the bytes after it would only
+/// tell this capture's flows from other captures of the same protocol.
+pub fn extend_at(
+    payloads: &[&[u8]],
+    negatives: &[&[u8]],
+    mut o: usize,
+    mut lit: Vec<u8>,
+) -> (usize, Vec<u8>) {
     let next = |lit: &[u8], o: usize, idx: &dyn Fn(usize) -> Option<usize>| -> Option<u8> {
         let mut v: Option<u8> = None;
         for p in payloads.iter().filter(|p| at(p, o, lit)) {
@@ -361,29 +429,26 @@ pub fn extend_at(payloads: &[&[u8]], mut o: usize, mut lit: Vec<u8>) -> (usize, 
         }
         v
     };
-    while lit.len() < LITERAL_MAX {
+    while lit.len() < LITERAL_MAX && negatives.iter().any(|p| at(p, o, &lit)) {
         let len = lit.len();
-        match next(&lit, o, &|o| Some(o + len)) {
-            Some(b) => lit.push(b),
-            None => break,
-        }
-    }
-    while lit.len() < LITERAL_MAX && o > 0 {
-        match next(&lit, o, &|o| o.checked_sub(1)) {
-            Some(b) => {
-                lit.insert(0, b);
-                o -= 1;
-            }
-            None => break,
+        if let Some(b) = next(&lit, o, &|o| Some(o + len)) {
+            lit.push(b);
+        } else if let Some(b) = next(&lit, o, &|o| o.checked_sub(1)) {
+            lit.insert(0, b);
+            o -= 1;
+        } else {
+            break;
         }
     }
     (o, lit)
 }
 
-/// Extends a literal found anywhere while every payload holding it agrees
-/// on the byte after its first occurrence.
-pub fn extend_within(payloads: &[&[u8]], mut lit: Vec<u8>) -> Vec<u8> {
-    while lit.len() < LITERAL_MAX {
+/// Extends a literal found anywhere, as [`extend_at`] does, by the byte
+/// after its first occurrence in every payload holding it, while some of
+/// the other flows still hold it.
+pub fn extend_within(payloads: &[&[u8]], negatives: &[&[u8]], mut lit: Vec<u8>) -> Vec<u8> {
+    let holds = |p: &[u8], lit: &[u8]| memchr::memmem::find(p, lit).is_some();
+    while lit.len() < LITERAL_MAX && negatives.iter().any(|p| holds(p, &lit)) {
         let mut v: Option<u8> = None;
         let mut ok = true;
         let finder = memchr::memmem::Finder::new(&lit);
@@ -408,6 +473,63 @@ pub fn extend_within(payloads: &[&[u8]], mut lit: Vec<u8>) -> Vec<u8> {
     lit
 }
 
+/// Where the host name the flow names (TLS or QUIC server name, HTTP
+/// `Host`, DNS query name: [`dpi_core::Metadata::hostname`]) lies in `p`,
+/// the example's bytes in one direction: as text, or as DNS labels.
+fn host_span(e: &super::example::Example, p: &[u8]) -> Option<(usize, usize)> {
+    let view = dpi_core::FlowView::new(e.transport, e.server_port)
+        .with_client_port(e.client_port)
+        .with_c2s(&e.c2s)
+        .with_s2c(&e.s2c);
+    let host = view.metadata().hostname?;
+    let text = host.as_bytes();
+    if text.len() < 3 {
+        return None;
+    }
+    if let Some(i) = memchr::memmem::find(p, text) {
+        return Some((i, i + text.len()));
+    }
+    // DNS labels: each label after its length byte.
+    let mut wire = Vec::with_capacity(text.len() + 2);
+    for label in host.split('.').filter(|l| !l.is_empty()) {
+        wire.push(u8::try_from(label.len()).ok()?);
+        wire.extend_from_slice(label.as_bytes());
+    }
+    memchr::memmem::find(p, &wire).map(|i| (i, i + wire.len()))
+}
+
+/// Whether `lit` (at `o`, or at its first occurrence when `None`) lies
+/// mostly inside the host name in at least half of the payloads holding
+/// it: a piece of a name (a domain, a host's label) says which hosts a
+/// capture talked to, not which protocol it spoke.
+fn names_host(
+    payloads: &[&[u8]],
+    names: &[Option<(usize, usize)>],
+    lit: &[u8],
+    o: Option<usize>,
+) -> bool {
+    let finder = memchr::memmem::Finder::new(lit);
+    let (mut holding, mut inside) = (0usize, 0usize);
+    for (p, name) in payloads.iter().zip(names) {
+        let start = match o {
+            Some(o) if at(p, o, lit) => o,
+            Some(_) => continue,
+            None => match finder.find(p) {
+                Some(i) => i,
+                None => continue,
+            },
+        };
+        holding += 1;
+        if let Some((a, b)) = *name {
+            let overlap = (start + lit.len()).min(b).saturating_sub(start.max(a));
+            if 2 * overlap > lit.len() {
+                inside += 1;
+            }
+        }
+    }
+    holding > 0 && 2 * inside >= holding
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,9 +537,72 @@ mod tests {
     #[test]
     fn literal_extension_stops_at_disagreement() {
         let p: Vec<&[u8]> = vec![b"xxMAGIC1", b"yyMAGIC2", b"zzMAGIC3"];
-        let (o, lit) = extend_at(&p, 2, b"MAGI".to_vec());
+        // Another flow holds "MAGI" at 2: the literal grows until it no
+        // longer does, or the examples disagree.
+        let other: Vec<&[u8]> = vec![b"qqMAGIX"];
+        let (o, lit) = extend_at(&p, &other, 2, b"MAGI".to_vec());
         assert_eq!((o, lit.as_slice()), (2, &b"MAGIC"[..]));
-        assert_eq!(extend_within(&p, b"AGIC".to_vec()), b"AGIC".to_vec());
+        let other: Vec<&[u8]> = vec![b"qqMAGIC9"];
+        let (o, lit) = extend_at(&p, &other, 2, b"MAGI".to_vec());
+        assert_eq!((o, lit.as_slice()), (2, &b"MAGIC"[..]));
+        assert_eq!(
+            extend_within(&p, &other, b"AGIC".to_vec()),
+            b"AGIC".to_vec()
+        );
+    }
+
+    #[test]
+    fn a_literal_no_other_flow_holds_stays_short() {
+        // Every example agrees on the bytes after the magic (a host's
+        // identifier, say), but nothing else holds the magic: no growth.
+        let p: Vec<&[u8]> = vec![b"MAGIhost-1234", b"MAGIhost-1234"];
+        assert_eq!(
+            extend_at(&p, &[], 0, b"MAGI".to_vec()),
+            (0, b"MAGI".to_vec())
+        );
+        assert_eq!(extend_within(&p, &[], b"MAGI".to_vec()), b"MAGI".to_vec());
+        // Left, when the right disagrees.
+        let p: Vec<&[u8]> = vec![b"xMAGI1", b"xMAGI2"];
+        let other: Vec<&[u8]> = vec![b"yMAGI3"];
+        assert_eq!(
+            extend_at(&p, &other, 1, b"MAGI".to_vec()),
+            (0, b"xMAGI".to_vec())
+        );
+    }
+
+    #[test]
+    fn pieces_of_host_names_are_not_literals() {
+        // DNS queries for names under the same domain.
+        let q1 = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07cyberia\x03com\x00\x00\x01\x00\x01";
+        let q2 = b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04mail\x07cyberia\x03com\x00\x00\x01\x00\x01";
+        let examples: Vec<super::super::example::Example> = [&q1[..], &q2[..]]
+            .iter()
+            .map(|q| super::super::example::Example {
+                hash: 0,
+                capture: "a.pcap".into(),
+                transport: 17,
+                client_port: 40000,
+                server_port: 53,
+                c2s: q.to_vec(),
+                s2c: Vec::new(),
+                c2s_first_size: Some(q.len() as u32),
+                s2c_first_size: None,
+                first_payload: None,
+                c2s_packets: 1,
+                s2c_packets: 0,
+            })
+            .collect();
+        let payloads: Vec<&[u8]> = examples.iter().map(|e| &e.c2s[..]).collect();
+        let names: Vec<_> = examples
+            .iter()
+            .zip(&payloads)
+            .map(|(e, p)| host_span(e, p))
+            .collect();
+        assert!(names.iter().all(|n| n.is_some()));
+        assert!(names_host(&payloads, &names, b"yberia", None));
+        assert!(names_host(&payloads, &names, b"\x03com", None));
+        // The DNS header is not part of the name.
+        assert!(!names_host(&payloads, &names, b"\x01\x00\x00\x01", Some(2)));
     }
 
     #[test]

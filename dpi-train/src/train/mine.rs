@@ -429,6 +429,8 @@ fn rotation(
             d,
             held,
             &positives,
+            items,
+            rots,
             mining_captures,
             opts.min_support,
         ) {
