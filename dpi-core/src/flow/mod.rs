@@ -90,7 +90,10 @@ pub struct FlowConfig {
     /// QUIC client Initial of a version the QUIC parser reads keeps whole
     /// datagrams and appends the following long-header ones (the client's
     /// first flight) up to this bound, so that [`Flow::metadata`] sees the
-    /// whole ClientHello. Other flows keep N. The buffer of such a flow
+    /// whole ClientHello; a UDP direction (either one) whose first datagram
+    /// is a STUN message keeps it and, passing over the STUN datagrams
+    /// after it, appends a DTLS handshake that follows them (WebRTC) up to
+    /// this bound. Other flows keep N. The buffer of such a flow
     /// grows once, when its first bytes arrive. Default 0 (off); `dpi
     /// classify` sets 4096. Values above 16 MiB are treated as 16 MiB.
     pub handshake_bytes: usize,

@@ -49,9 +49,18 @@
 //!   flight) up to the bound; the first short-header datagram, a datagram
 //!   cut by the snap length or the bound ends it; when it is a DTLS
 //!   ClientHello, the same with the datagrams that start with a DTLS
-//!   handshake record (a hello fragmented over datagrams).
+//!   handshake record (a hello fragmented over datagrams);
+//! - datagrams, in either direction (the responder's too): when the first
+//!   datagram is one whole STUN message with the magic cookie (a WebRTC
+//!   flow's connectivity checks, RFC 8445), it is kept (up to N), the
+//!   STUN datagrams after it are passed over (at most 32), and when the
+//!   first other datagram starts a DTLS handshake record (RFC 7983: DTLS
+//!   and STUN share the port), it and the handshake datagrams after it
+//!   are appended up to the bound, as above; any other datagram (media)
+//!   ends the capture. The responder's direction looks for this alone.
 //!
-//! The buffer grows once, at that first look. Other flows keep N.
+//! The buffer grows once, at that first look (after a STUN message, at the
+//! DTLS datagram). Other flows keep N.
 //!
 //! # Datagrams (UDP and every other transport)
 //!
@@ -70,7 +79,14 @@ enum Gather {
     Quic,
     /// DTLS: datagrams that start with a DTLS handshake record.
     Dtls,
+    /// A STUN message came first: later STUN datagrams are passed over,
+    /// and a DTLS handshake datagram after them is gathered as `Dtls`.
+    Stun,
 }
+
+/// STUN datagrams passed over after the first before a direction stops
+/// waiting for what follows them.
+const STUN_SKIP: u32 = 32;
 
 /// Capture state of one direction. The bytes live in the flow's payload
 /// vector; this holds what is needed to place more of them.
@@ -83,6 +99,8 @@ pub(crate) struct Stream {
     /// Datagrams: nothing more is appended.
     closed: bool,
     /// TCP: length of the contiguous prefix held in the buffer.
+    /// Datagrams gathering after a STUN message: the STUN datagrams
+    /// passed over since.
     contig: u32,
     /// TCP: out-of-order ranges `[start, end)` beyond `contig`, sorted,
     /// disjoint and non-adjacent; never grows past its reserved capacity.
@@ -96,6 +114,9 @@ pub(crate) struct Stream {
     limit: u32,
     /// Datagrams: the handshake datagrams being appended, if any.
     gather: Gather,
+    /// Datagrams: only a STUN exchange may raise the limit (the
+    /// responder's direction), not a client's hello.
+    stun_only: bool,
 }
 
 impl Stream {
@@ -111,6 +132,7 @@ impl Stream {
             grow: 0,
             limit: 0,
             gather: Gather::Off,
+            stun_only: false,
         }
     }
 
@@ -126,6 +148,7 @@ impl Stream {
             grow: 0,
             limit: 0,
             gather: Gather::Off,
+            stun_only: false,
         }
     }
 
@@ -133,6 +156,16 @@ impl Stream {
     /// may be kept up to `bound` bytes.
     pub(crate) fn with_handshake_bound(mut self, bound: usize) -> Self {
         self.grow = u32::try_from(bound).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// The responder's direction of a datagram flow: its first bytes may
+    /// open a STUN exchange followed by a DTLS handshake kept up to
+    /// `bound` bytes (the DTLS client of a WebRTC session may be either
+    /// side), but no other handshake raises its limit.
+    pub(crate) fn with_stun_bound(mut self, bound: usize) -> Self {
+        self.grow = u32::try_from(bound).unwrap_or(u32::MAX);
+        self.stun_only = true;
         self
     }
 
@@ -301,6 +334,10 @@ impl Stream {
             self.grow = 0;
             let gather = if bound <= n {
                 Gather::Off
+            } else if complete && crate::protocols::stun::message_len(data) == Some(data.len()) {
+                Gather::Stun
+            } else if self.stun_only {
+                Gather::Off
             } else if crate::protocols::quic::is_client_initial(data) {
                 Gather::Quic
             } else if crate::protocols::tls::starts_dtls_client_hello(data) {
@@ -308,11 +345,43 @@ impl Stream {
             } else {
                 Gather::Off
             };
+            if gather == Gather::Stun {
+                // The STUN message itself, up to N: the room for more
+                // is made only when a DTLS handshake follows.
+                self.gather = gather;
+                self.limit = bound as u32;
+                let take = n.min(data.len());
+                buf.reserve_exact(take);
+                buf.extend_from_slice(&data[..take]);
+                if take < data.len() {
+                    self.closed = true;
+                }
+                return;
+            }
             if gather != Gather::Off {
                 self.gather = gather;
                 self.limit = bound as u32;
                 buf.reserve_exact(bound.saturating_sub(buf.len()));
             }
+        }
+        if self.gather == Gather::Stun {
+            if crate::protocols::stun::starts_message(data) {
+                // The exchange goes on (checks, retransmissions): passed
+                // over, a bounded number of times.
+                self.contig += 1;
+                if self.contig >= STUN_SKIP {
+                    self.closed = true;
+                }
+                return;
+            }
+            if !(complete && crate::protocols::tls::starts_dtls_handshake(data)) {
+                // Media (RTP, RTCP) or anything else: nothing more kept.
+                self.closed = true;
+                return;
+            }
+            self.gather = Gather::Dtls;
+            let bound = self.cap(n);
+            buf.reserve_exact(bound.saturating_sub(buf.len()));
         }
         if self.gather != Gather::Off {
             // Whole handshake datagrams only, up to the bound.
@@ -686,6 +755,60 @@ mod tests {
             st.finish(&mut buf, false);
             assert_eq!(buf, *want, "{name}");
         }
+    }
+
+    /// A STUN binding request with a 4-byte attribute (28 bytes).
+    fn stun(id: u8) -> Vec<u8> {
+        let mut m = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
+        m.extend([id; 12]);
+        m.extend([0x80, 0x22, 0x00, 0x04]);
+        m.extend(b"test");
+        m
+    }
+
+    #[test]
+    fn dtls_after_stun_is_kept() {
+        let dtls: Vec<u8> = [&[0x16, 0xfe, 0xfd, 0, 0][..], &[7u8; 40]].concat();
+        let rtp = [0x80u8, 0x60, 0, 1, 0, 0, 0, 1];
+        let feed = |st: &mut Stream, grams: &[&[u8]]| {
+            let mut buf = Vec::new();
+            for g in grams {
+                st.datagram_payload(&mut buf, 64, g, true, false);
+            }
+            buf
+        };
+        // STUN datagrams after the first are passed over; the DTLS
+        // handshake datagrams after them are appended past N, up to the
+        // bound; the first datagram of another kind ends it.
+        for mut st in [
+            Stream::datagram().with_handshake_bound(4096),
+            Stream::datagram().with_stun_bound(4096),
+        ] {
+            let got = feed(&mut st, &[&stun(1), &stun(2), &dtls, &dtls, &rtp, &dtls]);
+            assert_eq!(got, [stun(1), dtls.clone(), dtls.clone()].concat());
+        }
+        // Media after the STUN exchange: the STUN message alone.
+        let mut st = Stream::datagram().with_handshake_bound(4096);
+        assert_eq!(feed(&mut st, &[&stun(1), &rtp, &dtls]), stun(1));
+        // No bound above N (the default settings): the first datagram.
+        let mut st = Stream::datagram();
+        assert_eq!(feed(&mut st, &[&stun(1), &dtls]), stun(1));
+        // At most 32 STUN datagrams are passed over.
+        let mut st = Stream::datagram().with_handshake_bound(4096);
+        let mut grams: Vec<Vec<u8>> = (0..40).map(stun).collect();
+        grams.push(dtls.clone());
+        let refs: Vec<&[u8]> = grams.iter().map(|g| &g[..]).collect();
+        assert_eq!(feed(&mut st, &refs), stun(0));
+        // The responder's direction gathers no client hello of its own.
+        let mut st = Stream::datagram().with_stun_bound(4096);
+        let hello: Vec<u8> = [
+            &[0x16, 0xfe, 0xfd, 0, 0][..],
+            &[0u8; 8],
+            &[0, 70, 1],
+            &[7u8; 67],
+        ]
+        .concat();
+        assert_eq!(feed(&mut st, &[&hello, &dtls]), hello[..64].to_vec());
     }
 }
 

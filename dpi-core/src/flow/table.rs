@@ -475,7 +475,11 @@ impl FlowTable {
                 cross: None,
             },
             c2s: stream(is_tcp).with_handshake_bound(handshake),
-            s2c: stream(is_tcp),
+            s2c: if is_tcp {
+                stream(is_tcp)
+            } else {
+                stream(is_tcp).with_stun_bound(handshake)
+            },
             closed_at: None,
             label: None,
             released: false,

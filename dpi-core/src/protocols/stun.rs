@@ -94,6 +94,41 @@ pub fn starts_message(b: &[u8]) -> bool {
     b.len() >= 20 && b[0] & 0xc0 == 0 && b[4..8] == MAGIC_COOKIE.to_be_bytes()
 }
 
+/// The length of the whole STUN message (with the magic cookie) at the
+/// start of `b`: its 20-byte header and the attributes its length field
+/// announces; `None` when `b` does not start with one or cuts it short.
+///
+/// ```
+/// use dpi_core::protocols::stun::message_len;
+/// let mut m = vec![0x00, 0x01, 0x00, 0x04, 0x21, 0x12, 0xa4, 0x42];
+/// m.extend([7u8; 12]);
+/// m.extend([0x80, 0x22, 0x00, 0x00]);
+/// assert_eq!(message_len(&m), Some(24));
+/// assert_eq!(message_len(&m[..23]), None);
+/// ```
+pub fn message_len(b: &[u8]) -> Option<usize> {
+    if !starts_message(b) {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([b[2], b[3]]));
+    (len % 4 == 0 && 20 + len <= b.len()).then_some(20 + len)
+}
+
+/// What follows the whole STUN messages at the start of `b` (at most
+/// eight): where a flow that opens with a STUN exchange (WebRTC, RFC 8445
+/// and RFC 7983) has its next protocol's bytes kept; `b` itself when it
+/// does not start with one.
+pub fn after_messages(b: &[u8]) -> &[u8] {
+    let mut rest = b;
+    for _ in 0..8 {
+        match message_len(rest) {
+            Some(n) => rest = &rest[n..],
+            None => break,
+        }
+    }
+    rest
+}
+
 /// Registry entry: UDP or TCP flows whose first bytes are a STUN message
 /// with the magic cookie.
 pub const DISSECTOR: Dissector = Dissector {

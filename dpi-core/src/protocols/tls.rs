@@ -733,8 +733,19 @@ fn applies_tcp(v: &FlowView<'_>) -> bool {
     v.transport == TCP && (starts_handshake_record(v.c2s) || starts_handshake_record(v.s2c))
 }
 
+/// A direction's DTLS bytes: from its start, or after the STUN messages a
+/// WebRTC flow opens with (RFC 7983 demultiplexes both on one port).
+fn dtls_part(side: &[u8]) -> &[u8] {
+    if starts_dtls_record(side) {
+        side
+    } else {
+        super::stun::after_messages(side)
+    }
+}
+
 fn applies_dtls(v: &FlowView<'_>) -> bool {
-    v.transport == UDP && (starts_dtls_record(v.c2s) || starts_dtls_record(v.s2c))
+    v.transport == UDP
+        && (starts_dtls_record(dtls_part(v.c2s)) || starts_dtls_record(dtls_part(v.s2c)))
 }
 
 /// Copies a ClientHello's fields into the fields of `m` still unset.
@@ -776,7 +787,7 @@ fn extract_tcp(v: &FlowView<'_>, m: &mut Metadata) {
 }
 
 fn extract_dtls(v: &FlowView<'_>, m: &mut Metadata) {
-    for side in [v.c2s, v.s2c] {
+    for side in [dtls_part(v.c2s), dtls_part(v.s2c)] {
         if starts_dtls_record(side) {
             fill(parse_dtls_records(side), Transport::Dtls, m);
         }
@@ -1061,5 +1072,27 @@ pub(crate) mod tests {
             ch.ja4(Transport::Dtls).as_deref(),
             Some("d13d1516h2_8daaf6152771_e5627efa2ab1")
         );
+        // The same hello after a STUN binding request (WebRTC), in either
+        // direction: the DTLS dissector reads it after the STUN message.
+        let mut stun = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
+        stun.extend([9u8; 12]);
+        stun.extend([0x80, 0x22, 0x00, 0x04]);
+        stun.extend(b"test");
+        let mut flow = stun.clone();
+        flow.extend(&out);
+        for (c2s, s2c) in [(&flow[..], &stun[..]), (&stun[..], &flow[..])] {
+            let view = FlowView::new(UDP, 3478)
+                .with_client_port(50000)
+                .with_c2s(c2s)
+                .with_s2c(s2c);
+            assert_eq!(
+                crate::protocols::extract(&view).ja4.as_deref(),
+                Some("d13d1516h2_8daaf6152771_e5627efa2ab1")
+            );
+        }
+        // A STUN message alone, or one whose length runs past the bytes,
+        // gives no DTLS.
+        let view = FlowView::new(UDP, 3478).with_c2s(&stun[..24]);
+        assert!(crate::protocols::extract(&view).ja4.is_none());
     }
 }
