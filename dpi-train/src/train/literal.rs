@@ -72,6 +72,8 @@ pub const NEGATIVES_KEPT: usize = 256;
 /// docs).
 pub struct GramStats {
     entries: Vec<(GramKey, Entry)>,
+    /// Where each key sits in `entries`.
+    index: HashMap<GramKey, usize>,
     bytes: usize,
 }
 
@@ -178,8 +180,10 @@ impl GramStats {
         }
         let mut all: Vec<(GramKey, Entry)> = map.into_iter().collect();
         all.sort_by_key(|a| a.0);
+        let index = all.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
         let mut stats = GramStats {
             entries: all,
+            index,
             bytes,
         };
         stats.count_elsewhere(pool, rots, items, protocol, d);
@@ -208,12 +212,7 @@ impl GramStats {
         else {
             return;
         };
-        let index: HashMap<GramKey, usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (*k, i))
-            .collect();
+        let index = &self.index;
         let mut hit: Vec<usize> = Vec::new();
         for (n, it) in items.iter().enumerate() {
             let w = match it.class {
@@ -316,15 +315,9 @@ impl GramStats {
             .zip(&payloads)
             .map(|(it, p)| host_span(it.example, p))
             .collect();
-        let index: HashMap<GramKey, usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (*k, i))
-            .collect();
         // The other flows of the mining folds holding the gram.
         let negatives = |key: &GramKey| -> Vec<&[u8]> {
-            index
+            self.index
                 .get(key)
                 .map(|&i| {
                     self.entries[i]
