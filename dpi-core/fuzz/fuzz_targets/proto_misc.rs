@@ -15,6 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = dhcp::parse_message(data);
     let _ = sip::parse_request(data);
     let _ = stun::parse_message(data);
+    if let Some(n) = stun::message_len(data) {
+        assert!((20..=data.len()).contains(&n));
+    }
+    let rest = stun::after_messages(data);
+    assert!(data.ends_with(rest));
     let _ = smtp::parse_hello(data);
     let _ = smtp::greeting_host(data);
     if data.len() < 3 {

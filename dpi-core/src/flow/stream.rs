@@ -914,6 +914,57 @@ mod proptests {
             let start = segs.iter().find(|s| s.1 > 0).map_or(0, |s| s.0);
             prop_assert_eq!(&got[..], &data[start..start + got.len()]);
         }
+
+        /// Datagrams of any kind (STUN, DTLS, QUIC-like, random, cut or
+        /// whole) in any order: no panic, the capture holds at most the
+        /// bound (or N) and starts with the first datagram.
+        #[test]
+        fn datagram_gathering_stays_bounded(
+            grams in proptest::collection::vec(
+                (0u8..4, proptest::collection::vec(any::<u8>(), 0..300), any::<bool>()),
+                1..40,
+            ),
+            n in 0usize..200,
+            bound in 0usize..1500,
+            responder in any::<bool>(),
+        ) {
+            let grams: Vec<(Vec<u8>, bool)> = grams
+                .into_iter()
+                .map(|(kind, mut d, complete)| {
+                    match kind {
+                        0 => {
+                            // A whole STUN message.
+                            d.truncate(d.len() / 4 * 4);
+                            let mut m = vec![0x00, 0x01];
+                            m.extend((d.len() as u16).to_be_bytes());
+                            m.extend([0x21, 0x12, 0xa4, 0x42]);
+                            m.extend([5u8; 12]);
+                            m.extend(d);
+                            (m, complete)
+                        }
+                        1 => ([&[0x16, 0xfe, 0xfd, 0, 0][..], &d].concat(), complete),
+                        2 => ([&[0xc3, 0, 0, 0, 1][..], &d].concat(), complete),
+                        _ => (d, complete),
+                    }
+                })
+                .collect();
+            let mut st = if responder {
+                Stream::datagram().with_stun_bound(bound)
+            } else {
+                Stream::datagram().with_handshake_bound(bound)
+            };
+            let mut buf = Vec::new();
+            for (d, complete) in &grams {
+                if !d.is_empty() {
+                    st.datagram_payload(&mut buf, n, d, *complete, false);
+                }
+            }
+            prop_assert!(buf.len() <= n.max(bound));
+            if let Some((first, _)) = grams.iter().find(|g| !g.0.is_empty()) {
+                let k = buf.len().min(first.len());
+                prop_assert_eq!(&buf[..k], &first[..k]);
+            }
+        }
     }
 
     /// The buffer never moves (no reallocation) while segments are placed.
