@@ -1,7 +1,7 @@
 //! Arbitrary bytes as a capture file: the reader and the flow meter must
-//! never panic, whatever the input. The first byte picks the meter's
-//! settings: the defaults, or `dpi classify`'s (512 bytes a direction,
-//! handshakes gathered up to 4 KiB, after a STUN exchange too).
+//! never panic, whatever the input. The input's length picks the meter's
+//! settings: the defaults (even), or `dpi classify`'s (odd: 512 bytes a
+//! direction, handshakes gathered up to 4 KiB, after a STUN exchange too).
 #![no_main]
 
 use dpi_core::{CaptureReader, FlowConfig, FlowMeter};
@@ -13,9 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut reader) = CaptureReader::with_buffer_size(data, 4096) else {
         return;
     };
-    let cfg = match data.first() {
-        Some(b) if b & 1 == 1 => FlowConfig::classification(),
-        _ => FlowConfig::default(),
+    let cfg = if data.len() % 2 == 1 {
+        FlowConfig::classification()
+    } else {
+        FlowConfig::default()
     };
     let mut meter = FlowMeter::new(cfg);
     let mut flows = 0usize;
