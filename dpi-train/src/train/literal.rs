@@ -74,7 +74,16 @@ pub struct GramStats {
     entries: Vec<(GramKey, Entry)>,
     /// Where each key sits in `entries`.
     index: HashMap<GramKey, usize>,
+    /// Where the host name lies in the protocol's flows' bytes, by
+    /// example (its address: the rotations' items share the examples),
+    /// read once for every rotation.
+    hosts: HashMap<usize, (usize, usize)>,
     bytes: usize,
+}
+
+/// The key of an example in [`GramStats::hosts`].
+fn example_key(e: &super::example::Example) -> usize {
+    e as *const super::example::Example as usize
 }
 
 fn window(p: &[u8], bytes: usize) -> &[u8] {
@@ -162,10 +171,16 @@ impl GramStats {
                 )
             })
             .collect();
+        let mut hosts = HashMap::new();
         for it in items.iter().filter(|it| own(it)) {
             let p = it.example.payload(d);
             if p.len() < GRAM {
                 continue;
+            }
+            if !map.is_empty() {
+                if let Some(span) = host_span(it.example, window(p, bytes)) {
+                    hosts.insert(example_key(it.example), span);
+                }
             }
             keys_of(p, bytes, &mut keys);
             for k in &keys {
@@ -184,6 +199,7 @@ impl GramStats {
         let mut stats = GramStats {
             entries: all,
             index,
+            hosts,
             bytes,
         };
         stats.count_elsewhere(pool, rots, items, protocol, d);
@@ -312,8 +328,7 @@ impl GramStats {
         // there names a host, not the protocol).
         let names: Vec<Option<(usize, usize)>> = positives
             .iter()
-            .zip(&payloads)
-            .map(|(it, p)| host_span(it.example, p))
+            .map(|it| self.hosts.get(&example_key(it.example)).copied())
             .collect();
         // The other flows of the mining folds holding the gram.
         let negatives = |key: &GramKey| -> Vec<&[u8]> {
