@@ -251,7 +251,6 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 batch: Batch::new(0),
                 next: 0,
                 sent: 0,
-                flushed: false,
                 spent: VecDeque::new(),
             },
         }
@@ -322,7 +321,6 @@ impl<T: Send + 'static> ShardedMeter<T> {
         self.hub.send(true);
         self.local.flush(&mut self.hub, emit);
         self.hub.collect(true, emit);
-        self.hub.flushed = false;
     }
 
     /// Reads a whole capture file into the meter, as
@@ -371,9 +369,6 @@ struct Hub<T> {
     next: u64,
     /// Batches sent.
     sent: u64,
-    /// The batch of a flush was sent and the flush is not over: every
-    /// item has gone to the workers.
-    flushed: bool,
     /// Batches sent, oldest first: reused once every worker is done with
     /// them, so that batches are not allocated (and their pages faulted in)
     /// again and again.
@@ -437,19 +432,11 @@ impl<T> Hub<T> {
         }
     }
 
-    /// Whether shard 0's flow `o` may go as far as the items go: every
-    /// item up to the one that finished it was sent to the workers (their
-    /// flows finished by later items come after it).
-    fn local_ready(&self, o: &EndOrder) -> bool {
-        self.workers.is_empty() || self.flushed || o.at < self.batch.first
-    }
-
     /// Hands the batch being filled to every worker (when it holds
     /// anything, or to flush).
     fn send(&mut self, flush: bool) {
         if self.workers.is_empty() || (self.batch.items.is_empty() && !flush) {
             self.batch.first = self.next;
-            self.flushed |= flush;
             return;
         }
         let mut next = None;
@@ -468,7 +455,6 @@ impl<T> Hub<T> {
         let next = next.unwrap_or_else(|| Batch::new(self.next));
         let mut batch = std::mem::replace(&mut self.batch, next);
         batch.flush = flush;
-        self.flushed |= flush;
         let batch = Arc::new(batch);
         self.spent.push_back(batch.clone());
         if self.spent.len() > 2 * IN_FLIGHT + 2 {
@@ -494,7 +480,9 @@ impl<T> Hub<T> {
     /// every item sent (each shard's flows come in order, and an item not
     /// sent yet finishes only later flows). Waits for the workers when
     /// `all` (until every flow of the batches sent went) or when too many
-    /// batches are in flight or too many of shard 0's flows wait.
+    /// batches are in flight or too many of shard 0's flows wait. Called
+    /// right after [`send`](Self::send) only: shard 0's flows may then go
+    /// as soon as no worker can still finish an earlier one.
     fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
         loop {
             for w in &mut self.workers {
@@ -506,19 +494,12 @@ impl<T> Hub<T> {
                 }
             }
             loop {
-                // Index 0 is shard 0: it has finished every flow of the
-                // items so far, and holds up the others only with flows
-                // of items not sent yet.
-                let mut best: Option<(usize, EndOrder)> = None;
+                // Index 0 is shard 0. It is never behind: every item goes
+                // into the batch before shard 0 steps through it, and a
+                // merge always follows a send, so the items behind shard
+                // 0's flows have all gone to the workers.
+                let mut best: Option<(usize, EndOrder)> = self.local.front().map(|(o, _)| (0, *o));
                 let mut blocked = false;
-                match self.local.front() {
-                    Some((o, _)) if self.local_ready(o) => best = Some((0, *o)),
-                    Some((o, _)) => {
-                        // Nothing at or after `o` can go yet.
-                        best = Some((usize::MAX, *o));
-                    }
-                    None => {}
-                }
                 for (i, w) in self.workers.iter().enumerate() {
                     match w.queue.front() {
                         Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => {
@@ -529,7 +510,7 @@ impl<T> Hub<T> {
                         None => {}
                     }
                 }
-                let Some((i, _)) = best.filter(|&(i, _)| !blocked && i != usize::MAX) else {
+                let Some((i, _)) = best.filter(|_| !blocked) else {
                     break;
                 };
                 let next = match i {
