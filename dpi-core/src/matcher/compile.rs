@@ -36,7 +36,7 @@ const MAX_FIXED_OFFSETS: usize = 4096;
 /// The atom automaton is a DFA when its transition table is estimated to
 /// fit in this many bytes (fastest to search), else a contiguous NFA
 /// (memory and build time linear in the atoms' bytes).
-const MAX_DFA_BYTES: usize = 4 << 20;
+const MAX_DFA_BYTES: usize = 32 << 20;
 
 /// One distinct pattern (direction aside), compiled.
 pub(crate) struct Probe {
@@ -156,8 +156,29 @@ pub(crate) struct FixedAtoms {
 /// One atom at one offset, and the probes needing it there.
 #[derive(Clone, Copy)]
 pub(crate) struct FixedEntry {
+    /// The atom's first (up to) 8 bytes as a little-endian word, and the
+    /// mask of those bytes: most atoms are compared in one instruction.
+    pub(crate) head: u64,
+    pub(crate) head_mask: u64,
+    /// The atom's length.
+    pub(crate) len: u32,
     bytes: (u32, u32),
     probes: (u32, u32),
+}
+
+/// The (up to) 8 bytes of `hay` from `off` as a little-endian word, zero
+/// past the end.
+#[inline]
+pub(crate) fn word_at(hay: &[u8], off: usize) -> u64 {
+    match hay.get(off..off.saturating_add(8)) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut w = [0u8; 8];
+            let rest = hay.get(off..).unwrap_or(&[]);
+            w[..rest.len().min(8)].copy_from_slice(&rest[..rest.len().min(8)]);
+            u64::from_le_bytes(w)
+        }
+    }
 }
 
 impl FixedAtoms {
@@ -172,6 +193,16 @@ impl FixedAtoms {
     #[inline]
     pub(crate) fn atom(&self, e: &FixedEntry) -> &[u8] {
         &self.bytes[e.bytes.0 as usize..e.bytes.1 as usize]
+    }
+
+    /// Whether `e` occurs in `hay` at `off`, where `word` is
+    /// [`word_at`]`(hay, off)`.
+    #[inline]
+    pub(crate) fn occurs(&self, e: &FixedEntry, hay: &[u8], off: usize, word: u64) -> bool {
+        let len = e.len as usize;
+        word & e.head_mask == e.head
+            && off.saturating_add(len) <= hay.len()
+            && (len <= 8 || hay.get(off + 8..off + len) == self.atom(e).get(8..))
     }
 
     /// The probes of `e`.
@@ -227,7 +258,16 @@ impl FixedAtoms {
                         bytes.extend_from_slice(&c.atoms[id]);
                         (lo, bytes.len() as u32)
                     });
+                    let atom = &c.atoms[id];
+                    let head_len = atom.len().min(8);
                     entries.push(FixedEntry {
+                        head: word_at(&atom[..head_len], 0),
+                        head_mask: if head_len == 8 {
+                            u64::MAX
+                        } else {
+                            (1u64 << (8 * head_len)) - 1
+                        },
+                        len: u32::try_from(atom.len()).unwrap_or(u32::MAX),
                         bytes: span,
                         probes: (lo, probes.len() as u32),
                     });
@@ -776,6 +816,41 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_atoms_compare_by_word_up_to_the_end_of_the_bytes() {
+        let mut c = AtomCollector::default();
+        for (i, atom) in [&b"\x16\x03\x00"[..], b"\x16\x03", b"GET /index.h"]
+            .iter()
+            .enumerate()
+        {
+            c.add(atom, Some(2), usize::MAX, i as u32);
+        }
+        let fx = FixedAtoms::build(&c);
+        let found = |hay: &[u8]| -> Vec<u32> {
+            let word = word_at(hay, 2);
+            let mut v: Vec<u32> = hay
+                .get(2)
+                .map(|&b| fx.bucket(0, b))
+                .unwrap_or(&[])
+                .iter()
+                .filter(|e| fx.occurs(e, hay, 2, word))
+                .flat_map(|e| fx.probes(e).to_vec())
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        // The zero padding past the end must not stand in for a zero byte.
+        assert_eq!(found(b"xx\x16\x03"), vec![1]);
+        assert_eq!(found(b"xx\x16\x03\x00"), vec![0, 1]);
+        assert_eq!(found(b"xx\x16\x03\x01\x00\x00\x00\x00\x00"), vec![1]);
+        // Longer than a word: the rest is compared too.
+        assert_eq!(found(b"xxGET /index.h"), vec![2]);
+        assert_eq!(found(b"xxGET /index.x"), Vec::<u32>::new());
+        assert_eq!(found(b"xxGET /index."), Vec::<u32>::new());
+        assert_eq!(word_at(b"ab", 5), 0);
+        assert_eq!(word_at(b"abc", 1), u64::from_le_bytes(*b"bc\0\0\0\0\0\0"));
+    }
 
     #[test]
     fn masked_atom_prefers_long_then_rare() {

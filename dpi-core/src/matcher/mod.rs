@@ -402,10 +402,14 @@ impl Matcher {
             let Some(&b) = hay.get(off) else {
                 break;
             };
-            for e in fx.bucket(i, b) {
-                let atom = fx.atom(e);
-                let end = off + atom.len();
-                if hay.get(off..end) == Some(atom) {
+            let bucket = fx.bucket(i, b);
+            if bucket.is_empty() {
+                continue;
+            }
+            let word = compile::word_at(hay, off);
+            for e in bucket {
+                if fx.occurs(e, hay, off, word) {
+                    let end = off + e.len as usize;
                     for &p in fx.probes(e) {
                         self.on_hit(p as usize, d, hay, end, scratch);
                     }
