@@ -106,7 +106,8 @@ pub(crate) struct AtomTable {
     /// Only the first this many bytes can hold a wanted atom occurrence
     /// (the furthest end of an anchored atom; `usize::MAX` with floating ones).
     pub(crate) scan_limit: usize,
-    /// The automaton ignores ASCII case.
+    /// The atoms are in ASCII lower case and are searched for in the bytes
+    /// folded to lower case (the automaton itself matches bytes exactly).
     pub(crate) nocase: bool,
     ranges: Vec<(u32, u32, u32)>,
     targets: Vec<Target>,
@@ -330,8 +331,8 @@ impl AtomCollector {
         }
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(nocase)
-            .kind(Some(automaton_kind(&self.atoms, nocase)))
+            .ascii_case_insensitive(false)
+            .kind(Some(automaton_kind(&self.atoms, false)))
             .build(&self.atoms)
             .map_err(|e| BuildError {
                 kind: BuildErrorKind::Automaton {

@@ -235,6 +235,8 @@ pub struct Scratch {
     outlook_stamp: Vec<u32>,
     matched_probes: Vec<u32>,
     matches: Vec<u32>,
+    /// A direction's bytes in ASCII lower case, for the automaton.
+    lower: Vec<u8>,
 }
 
 const EVAL: [u8; 2] = [1, 4];
@@ -421,7 +423,19 @@ impl Matcher {
     /// One automaton pass over direction `d`'s bytes.
     fn scan(&self, table: &compile::AtomTable, d: usize, hay: &[u8], scratch: &mut Scratch) {
         let hay_scan = &hay[..hay.len().min(table.scan_limit)];
-        let Ok(iter) = table.ac.try_find_overlapping_iter(hay_scan) else {
+        // The automaton holds its atoms in lower case and matches bytes as
+        // they are: fold the bytes first (cheaper than an automaton that
+        // folds, whose every letter is two byte classes).
+        let mut lower = std::mem::take(&mut scratch.lower);
+        let text = if table.nocase {
+            lower.clear();
+            lower.extend(hay_scan.iter().map(u8::to_ascii_lowercase));
+            &lower[..]
+        } else {
+            hay_scan
+        };
+        let Ok(iter) = table.ac.try_find_overlapping_iter(text) else {
+            scratch.lower = lower;
             return;
         };
         for m in iter {
@@ -438,6 +452,7 @@ impl Matcher {
                 self.on_hit(t.probe as usize, d, hay, m.end(), scratch);
             }
         }
+        scratch.lower = lower;
     }
 
     /// An atom of probe `p` occurs where the probe needs it, in direction
