@@ -610,8 +610,9 @@ fn timestamp_scaling() {
         (u64::MAX, 127, 0, 0),
         (2048, 0x80 | 10, 0, 2_000_000_000),
         (1, 0x80 | 127, 0, 0),
-        (u64::MAX, 0x80, 0, u64::MAX),
-        (u64::MAX, 0, i64::MAX, u64::MAX),
+        // Saturated at the latest timestamp (`Timestamp::MAX`).
+        (u64::MAX, 0x80, 0, u64::MAX - 1),
+        (u64::MAX, 0, i64::MAX, u64::MAX - 1),
         (5, 0, -10, 0),
         (5, 0, i64::MIN, 0),
         (1_000_000, 6, 7, 8_000_000_000),

@@ -106,7 +106,7 @@ pub(crate) struct Stream {
     /// disjoint and non-adjacent; never grows past its reserved capacity.
     ranges: Vec<(u32, u32)>,
     /// TCP: how many ranges may be held.
-    max_ranges: usize,
+    max_ranges: u32,
     /// The handshake bound still to decide on at the first bytes (0: no
     /// decision pending).
     grow: u32,
@@ -128,7 +128,7 @@ impl Stream {
             closed: false,
             contig: 0,
             ranges: Vec::new(),
-            max_ranges,
+            max_ranges: u32::try_from(max_ranges).unwrap_or(u32::MAX),
             grow: 0,
             limit: 0,
             gather: Gather::Off,
@@ -272,12 +272,12 @@ impl Stream {
             last += 1;
         }
         let merging = last - first;
-        if s > self.contig && merging == 0 && self.ranges.len() >= self.max_ranges {
+        if s > self.contig && merging == 0 && self.ranges.len() >= self.max_ranges as usize {
             return;
         }
-        if s > self.contig && self.ranges.capacity() < self.max_ranges {
+        if s > self.contig && self.ranges.capacity() < self.max_ranges as usize {
             // The first range held: room for all of them, once.
-            self.ranges.reserve_exact(self.max_ranges);
+            self.ranges.reserve_exact(self.max_ranges as usize);
         }
         if buf.len() < e as usize {
             buf.resize(e as usize, 0);
