@@ -119,8 +119,14 @@ mod tests {
         assert_eq!(Timestamp::default(), Timestamp::ZERO);
         assert_eq!(Timestamp::ZERO.as_nanos(), 0);
         assert!(Timestamp::from_nanos(3) < Timestamp::from_nanos(4));
-        assert_eq!(Timestamp::from_nanos(10).nanos_since(Timestamp::from_nanos(4)), 6);
-        assert_eq!(Timestamp::from_nanos(4).nanos_since(Timestamp::from_nanos(10)), 0);
+        assert_eq!(
+            Timestamp::from_nanos(10).nanos_since(Timestamp::from_nanos(4)),
+            6
+        );
+        assert_eq!(
+            Timestamp::from_nanos(4).nanos_since(Timestamp::from_nanos(10)),
+            0
+        );
         assert_eq!(format!("{:?}", Timestamp::from_nanos(7)), "Timestamp(7)");
     }
 
@@ -130,6 +136,9 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(json, "1500000000");
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
-        assert_eq!(serde_json::from_str::<Timestamp>("0").unwrap(), Timestamp::ZERO);
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("0").unwrap(),
+            Timestamp::ZERO
+        );
     }
 }

@@ -35,7 +35,9 @@ const MAX_FIXED_OFFSETS: usize = 4096;
 
 /// The atom automaton is a DFA when its transition table is estimated to
 /// fit in this many bytes (fastest to search), else a contiguous NFA
-/// (memory and build time linear in the atoms' bytes).
+/// (memory and build time linear in the atoms' bytes). 10,000 signatures
+/// with 3,500 literals anywhere take a few MiB; at 4 MiB they were an NFA
+/// and classified a flow about 1.4 times slower.
 const MAX_DFA_BYTES: usize = 32 << 20;
 
 /// One distinct pattern (direction aside), compiled.
@@ -611,9 +613,10 @@ fn check_limits(set: &SignatureSet, budget: &mut Budget) -> Result<(), BuildErro
 }
 
 /// The atom collectors: case-sensitive atoms at a fixed position (looked
-/// up at that position, see [`FixedAtoms`]), and all the others, lower-cased, in one ASCII case-insensitive automaton that scans
-/// everything (a case-sensitive atom found in another case is turned down
-/// when its pattern is verified).
+/// up at that position, see [`FixedAtoms`]), and all the others,
+/// lower-cased, in one automaton that scans everything folded to lower
+/// case (a case-sensitive atom found in another case is turned down when
+/// its pattern is verified).
 #[derive(Default)]
 struct Collectors {
     anchored: AtomCollector,

@@ -17,11 +17,12 @@
 //!    table by first byte of the atoms starting there, so a direction costs
 //!    one lookup per offset its bytes reach (a std.sig set of prefixes has
 //!    a few dozen offsets) whatever the number of atoms, and short atoms
-//!    cost no more than long ones. All the other atoms go into one ASCII
-//!    case-insensitive Aho-Corasick automaton with standard semantics and
+//!    cost no more than long ones. All the other atoms, in ASCII lower
+//!    case, go into one Aho-Corasick automaton with standard semantics and
 //!    overlapping search, so every occurrence of every atom is seen; it
-//!    scans the bytes a `within N` or floating pattern can use, once per
-//!    direction.
+//!    scans the bytes a `within N` or floating pattern can use, folded to
+//!    lower case, once per direction (a DFA up to 32 MiB of transitions,
+//!    else a contiguous NFA).
 //! 2. **Verification.** Each atom occurrence names the patterns it belongs
 //!    to, indexed by the offset the atom must sit at (for patterns at a fixed
 //!    offset) or not (for patterns that float). The pattern is then checked
@@ -86,7 +87,8 @@ pub struct Matcher {
     sigs: Vec<compile::CompiledSig>,
     /// Case-sensitive atoms at fixed offsets, looked up at those offsets.
     fixed: compile::FixedAtoms,
-    /// The atom automaton of all other atoms (ASCII case-insensitive).
+    /// The atom automaton of all other atoms (in lower case, searched over
+    /// the bytes folded to lower case).
     atom_tables: Vec<compile::AtomTable>,
     /// For each probe, the signatures it gates (flattened: `gate_ranges[p]`
     /// is a range of `gated`).
@@ -118,8 +120,8 @@ pub struct MatcherStats {
     /// Distinct case-sensitive atoms at a fixed offset (looked up at their
     /// offsets, not searched for).
     pub anchored_atoms: usize,
-    /// Distinct other atoms: floating and case-insensitive ones (ASCII
-    /// case-insensitive automaton over all captured bytes).
+    /// Distinct other atoms: floating and case-insensitive ones (one
+    /// automaton over all captured bytes, ASCII case folded).
     pub floating_atoms: usize,
     /// Patterns with no atom, checked directly when their signature is looked at.
     pub atomless_patterns: usize,
