@@ -16,9 +16,8 @@ use crate::Packet;
 const FAMILY_V4: u8 = 4;
 const FAMILY_V6: u8 = 6;
 
-/// One (address, port) endpoint in a compact form: the address as two
-/// 64-bit halves (IPv4 in the low half), so a key is 40 bytes with no
-/// 16-byte alignment padding.
+/// One (address, port) endpoint while a key is made: the address as two
+/// 64-bit halves (IPv4 in the low half), ordered by (family, address, port).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Endpoint {
     family: u8,
@@ -42,32 +41,30 @@ impl Endpoint {
     }
 }
 
-/// The canonical key of a bidirectional flow.
+/// The canonical key of a bidirectional flow, in 40 bytes: the two
+/// addresses as 64-bit halves, then the ports, the VLAN id, the IP protocol
+/// and both address families in one byte.
 ///
 /// `lo` is the smaller endpoint in the (family, address, port) order, `hi`
 /// the other one; equal endpoints (a packet sent to itself) are both `lo`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FlowKey {
-    lo: Endpoint,
-    hi: Endpoint,
-    protocol: u8,
+    /// `lo`'s address halves, then `hi`'s.
+    addr: [u64; 4],
+    lo_port: u16,
+    hi_port: u16,
     vlan: u16,
+    protocol: u8,
+    /// `lo`'s family in the low nibble, `hi`'s in the high one.
+    families: u8,
 }
 
 impl Hash for FlowKey {
     fn hash<H: Hasher>(&self, h: &mut H) {
         // Five word-sized writes instead of one per field.
-        h.write_u64(self.lo.addr_hi);
-        h.write_u64(self.lo.addr_lo);
-        h.write_u64(self.hi.addr_hi);
-        h.write_u64(self.hi.addr_lo);
-        h.write_u64(
-            u64::from(self.lo.port)
-                | u64::from(self.hi.port) << 16
-                | u64::from(self.vlan) << 32
-                | u64::from(self.protocol) << 48
-                | u64::from(self.lo.family ^ self.hi.family.rotate_left(4)) << 56,
-        );
+        for w in self.words() {
+            h.write_u64(w);
+        }
     }
 }
 
@@ -79,12 +76,31 @@ impl FlowKey {
         let src_is_lo = src <= dst;
         let (lo, hi) = if src_is_lo { (src, dst) } else { (dst, src) };
         let key = FlowKey {
-            lo,
-            hi,
-            protocol: pkt.protocol,
+            addr: [lo.addr_hi, lo.addr_lo, hi.addr_hi, hi.addr_lo],
+            lo_port: lo.port,
+            hi_port: hi.port,
             vlan: pkt.vlan,
+            protocol: pkt.protocol,
+            families: lo.family | hi.family << 4,
         };
         (key, src_is_lo)
+    }
+
+    /// The key as five words: the four address halves, then the ports, the
+    /// VLAN id, the protocol and the families.
+    #[inline]
+    fn words(&self) -> [u64; 5] {
+        [
+            self.addr[0],
+            self.addr[1],
+            self.addr[2],
+            self.addr[3],
+            u64::from(self.lo_port)
+                | u64::from(self.hi_port) << 16
+                | u64::from(self.vlan) << 32
+                | u64::from(self.protocol) << 48
+                | u64::from(self.families) << 56,
+        ]
     }
 
     /// A hash of the key that is the same in every process and for both
@@ -94,19 +110,8 @@ impl FlowKey {
         // does), then the high bits mixed down (the shard is taken modulo
         // a small count).
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let words = [
-            self.lo.addr_hi,
-            self.lo.addr_lo,
-            self.hi.addr_hi,
-            self.hi.addr_lo,
-            u64::from(self.lo.port)
-                | u64::from(self.hi.port) << 16
-                | u64::from(self.vlan) << 32
-                | u64::from(self.protocol) << 48
-                | u64::from(self.lo.family ^ self.hi.family.rotate_left(4)) << 56,
-        ];
         let mut h = 0u64;
-        for w in words {
+        for w in self.words() {
             h = (h.rotate_left(5) ^ w).wrapping_mul(K);
         }
         h ^ (h >> 29) ^ (h >> 47)
@@ -115,7 +120,9 @@ impl FlowKey {
     /// Both endpoints are the same (address, port): every packet goes from
     /// `lo` to `lo`.
     pub(crate) fn is_loop(&self) -> bool {
-        self.lo == self.hi
+        self.addr[..2] == self.addr[2..]
+            && self.lo_port == self.hi_port
+            && self.families & 0x0f == self.families >> 4
     }
 }
 

@@ -1506,11 +1506,11 @@ mod sizes {
     #[test]
     fn live_flow_sizes_are_as_documented() {
         use std::mem::size_of;
-        assert_eq!(size_of::<Option<super::Live>>(), 512);
+        assert_eq!(size_of::<Option<super::Live>>(), 496);
         assert_eq!(size_of::<super::Flow>(), 328);
         assert_eq!(size_of::<super::DirectionStats>(), 104);
         assert_eq!(size_of::<super::Stream>(), 48);
-        assert_eq!(size_of::<super::FlowKey>(), 56);
+        assert_eq!(size_of::<super::FlowKey>(), 40);
         assert_eq!(size_of::<super::Link>(), 16);
     }
 }
