@@ -391,7 +391,14 @@ mod tests {
 
     #[test]
     fn nanosecond_stamps_keep_every_digit() {
-        for nanos in [1u64, 10, 999_999_999, 1_700_000_000_123_456_789, u64::MAX] {
+        // `u64::MAX - 1` is the latest time a `Timestamp` holds.
+        for nanos in [
+            1u64,
+            10,
+            999_999_999,
+            1_700_000_000_123_456_789,
+            u64::MAX - 1,
+        ] {
             let ts = dpi_core::Timestamp::from_nanos(nanos);
             for min in [0, 1, 6, 9, 20] {
                 let text = seconds_text(ts, min);
