@@ -163,10 +163,16 @@ pub(crate) struct FixedEntry {
     /// mask of those bytes: most atoms are compared in one instruction.
     pub(crate) head: u64,
     pub(crate) head_mask: u64,
-    /// The atom's length.
-    pub(crate) len: u32,
     bytes: (u32, u32),
     probes: (u32, u32),
+}
+
+impl FixedEntry {
+    /// The atom's length.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        (self.bytes.1 - self.bytes.0) as usize
+    }
 }
 
 /// The (up to) 8 bytes of `hay` from `off` as a little-endian word, zero
@@ -202,7 +208,7 @@ impl FixedAtoms {
     /// [`word_at`]`(hay, off)`.
     #[inline]
     pub(crate) fn occurs(&self, e: &FixedEntry, hay: &[u8], off: usize, word: u64) -> bool {
-        let len = e.len as usize;
+        let len = e.len();
         word & e.head_mask == e.head
             && off.saturating_add(len) <= hay.len()
             && (len <= 8 || hay.get(off + 8..off + len) == self.atom(e).get(8..))
@@ -270,7 +276,6 @@ impl FixedAtoms {
                         } else {
                             (1u64 << (8 * head_len)) - 1
                         },
-                        len: u32::try_from(atom.len()).unwrap_or(u32::MAX),
                         bytes: span,
                         probes: (lo, probes.len() as u32),
                     });

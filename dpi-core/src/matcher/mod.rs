@@ -413,7 +413,7 @@ impl Matcher {
             let word = compile::word_at(hay, off);
             for e in bucket {
                 if fx.occurs(e, hay, off, word) {
-                    let end = off + e.len as usize;
+                    let end = off + e.len();
                     for &p in fx.probes(e) {
                         self.on_hit(p as usize, d, hay, end, scratch);
                     }
