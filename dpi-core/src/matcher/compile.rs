@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use aho_corasick::automaton::Automaton;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
 use regex_syntax::hir::literal::{rank, ExtractKind, Extractor};
@@ -101,16 +102,27 @@ pub(crate) struct Target {
     pub(crate) probe: u32,
 }
 
+/// How the atoms are searched for. Either way the atoms are in ASCII lower
+/// case and match bytes of either case.
+pub(crate) enum Engine {
+    /// Our own table (see [`super::dfa`]), folding case in its byte classes.
+    Dfa(super::dfa::Dfa),
+    /// Few atoms: `aho-corasick`'s DFA with its prefilter, which skips
+    /// through the bytes to where an atom can start (the bytes are folded
+    /// first).
+    Prefiltered(aho_corasick::dfa::DFA),
+    /// An Aho-Corasick contiguous NFA, for sets whose DFA would be too
+    /// large; it matches bytes exactly, so the bytes are folded first.
+    Nfa(AhoCorasick),
+}
+
 /// An automaton over distinct atoms and, per atom, its targets: first the
 /// anchored ones sorted by position, then the floating ones.
 pub(crate) struct AtomTable {
-    pub(crate) ac: AhoCorasick,
+    pub(crate) engine: Engine,
     /// Only the first this many bytes can hold a wanted atom occurrence
     /// (the furthest end of an anchored atom; `usize::MAX` with floating ones).
     pub(crate) scan_limit: usize,
-    /// The atoms are in ASCII lower case and are searched for in the bytes
-    /// folded to lower case (the automaton itself matches bytes exactly).
-    pub(crate) nocase: bool,
     ranges: Vec<(u32, u32, u32)>,
     targets: Vec<Target>,
 }
@@ -130,7 +142,12 @@ impl AtomTable {
     }
 
     pub(crate) fn memory(&self) -> usize {
-        self.ac.memory_usage()
+        let engine = match &self.engine {
+            Engine::Dfa(d) => d.memory(),
+            Engine::Prefiltered(ac) => ac.memory_usage(),
+            Engine::Nfa(ac) => ac.memory_usage(),
+        };
+        engine
             + self.ranges.len() * std::mem::size_of::<(u32, u32, u32)>()
             + self.targets.len() * std::mem::size_of::<Target>()
     }
@@ -332,20 +349,33 @@ impl AtomCollector {
         }
     }
 
-    fn build(self, nocase: bool) -> Result<Option<AtomTable>, BuildError> {
+    fn build(self) -> Result<Option<AtomTable>, BuildError> {
         if self.atoms.is_empty() {
             return Ok(None);
         }
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(false)
-            .kind(Some(automaton_kind(&self.atoms, false)))
-            .build(&self.atoms)
-            .map_err(|e| BuildError {
-                kind: BuildErrorKind::Automaton {
-                    message: e.to_string(),
-                },
-            })?;
+        let automaton_error = |message: String| BuildError {
+            kind: BuildErrorKind::Automaton { message },
+        };
+        let engine = match automaton_kind(&self.atoms, false) {
+            AhoCorasickKind::DFA => {
+                let ac = super::dfa::automaton(&self.atoms, true).map_err(automaton_error)?;
+                if ac.prefilter().is_some() {
+                    Engine::Prefiltered(ac)
+                } else {
+                    Engine::Dfa(
+                        super::dfa::Dfa::from_automaton(&ac, &self.atoms)
+                            .map_err(automaton_error)?,
+                    )
+                }
+            }
+            kind => Engine::Nfa(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(kind))
+                    .build(&self.atoms)
+                    .map_err(|e| automaton_error(e.to_string()))?,
+            ),
+        };
         let mut ranges = Vec::with_capacity(self.atoms.len());
         let mut targets = Vec::new();
         for (mut anchored, floating) in self.anchored.into_iter().zip(self.floating) {
@@ -358,9 +388,8 @@ impl AtomCollector {
             ranges.push((lo, mid, targets.len() as u32));
         }
         Ok(Some(AtomTable {
-            ac,
+            engine,
             scan_limit: self.scan_limit,
-            nocase,
             ranges,
             targets,
         }))
@@ -814,7 +843,7 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
         probes,
         sigs,
         fixed: FixedAtoms::build(&tables.anchored),
-        atom_tables: tables.other.build(true)?.into_iter().collect(),
+        atoms: tables.other.build()?,
         gate_ranges,
         gated,
         ungated,

@@ -70,6 +70,7 @@
 //! ```
 
 mod compile;
+mod dfa;
 mod eval;
 
 use std::fmt;
@@ -87,9 +88,9 @@ pub struct Matcher {
     sigs: Vec<compile::CompiledSig>,
     /// Case-sensitive atoms at fixed offsets, looked up at those offsets.
     fixed: compile::FixedAtoms,
-    /// The atom automaton of all other atoms (in lower case, searched over
-    /// the bytes folded to lower case).
-    atom_tables: Vec<compile::AtomTable>,
+    /// The automaton of all other atoms (in lower case, matching bytes of
+    /// either case), when there are any.
+    atoms: Option<compile::AtomTable>,
     /// For each probe, the signatures it gates (flattened: `gate_ranges[p]`
     /// is a range of `gated`).
     gate_ranges: Vec<(u32, u32)>,
@@ -250,6 +251,15 @@ impl Scratch {
         Scratch::default()
     }
 
+    /// `hay` in ASCII lower case, in the scratch's buffer (taken out; put
+    /// it back into `lower` when done, so that it is reused).
+    fn fold(&mut self, hay: &[u8]) -> Vec<u8> {
+        let mut lower = std::mem::take(&mut self.lower);
+        lower.clear();
+        lower.extend(hay.iter().map(u8::to_ascii_lowercase));
+        lower
+    }
+
     /// Starts a new flow for a set of `probes` patterns and `sigs` signatures.
     fn start(&mut self, probes: usize, sigs: usize) {
         if self.probe_stamp.len() < probes {
@@ -335,20 +345,14 @@ impl Matcher {
             signatures: self.sigs.len(),
             patterns: self.probes.len(),
             anchored_atoms: self.fixed.len(),
-            floating_atoms: self
-                .atom_tables
-                .iter()
-                .filter(|t| t.nocase)
-                .map(|t| t.len())
-                .sum(),
+            floating_atoms: self.atoms.as_ref().map_or(0, |t| t.len()),
             atomless_patterns: self
                 .probes
                 .iter()
                 .filter(|p| !p.has_atom && !p.trivial)
                 .count(),
             ungated_signatures: self.ungated.len(),
-            automaton_bytes: self.fixed.memory()
-                + self.atom_tables.iter().map(|t| t.memory()).sum::<usize>(),
+            automaton_bytes: self.fixed.memory() + self.atoms.as_ref().map_or(0, |t| t.memory()),
         }
     }
 
@@ -370,7 +374,7 @@ impl Matcher {
                 continue;
             }
             self.scan_fixed(d, hay, scratch);
-            for t in &self.atom_tables {
+            if let Some(t) = &self.atoms {
                 self.scan(t, d, hay, scratch);
             }
         }
@@ -425,36 +429,61 @@ impl Matcher {
     /// One automaton pass over direction `d`'s bytes.
     fn scan(&self, table: &compile::AtomTable, d: usize, hay: &[u8], scratch: &mut Scratch) {
         let hay_scan = &hay[..hay.len().min(table.scan_limit)];
-        // The automaton holds its atoms in lower case and matches bytes as
-        // they are: fold the bytes first (cheaper than an automaton that
-        // folds, whose every letter is two byte classes).
-        let mut lower = std::mem::take(&mut scratch.lower);
-        let text = if table.nocase {
-            lower.clear();
-            lower.extend(hay_scan.iter().map(u8::to_ascii_lowercase));
-            &lower[..]
-        } else {
-            hay_scan
-        };
-        let Ok(iter) = table.ac.try_find_overlapping_iter(text) else {
-            scratch.lower = lower;
-            return;
-        };
-        for m in iter {
-            let (anchored, floating) = table.targets(m.pattern().as_usize());
-            if !anchored.is_empty() {
-                if let Ok(start) = u32::try_from(m.start()) {
-                    let lo = anchored.partition_point(|t| t.pos < start);
-                    for t in anchored[lo..].iter().take_while(|t| t.pos == start) {
-                        self.on_hit(t.probe as usize, d, hay, m.end(), scratch);
+        match &table.engine {
+            compile::Engine::Dfa(dfa) => dfa.for_each_match(hay_scan, |atom, start, end| {
+                self.on_atom(table, atom, start, end, d, hay, scratch)
+            }),
+            compile::Engine::Prefiltered(ac) => {
+                use aho_corasick::automaton::Automaton;
+                let mut lower = scratch.fold(hay_scan);
+                if let Ok(iter) = ac.try_find_overlapping_iter(aho_corasick::Input::new(&lower[..]))
+                {
+                    for m in iter {
+                        let atom = m.pattern().as_usize();
+                        self.on_atom(table, atom, m.start(), m.end(), d, hay, scratch);
                     }
                 }
+                std::mem::swap(&mut scratch.lower, &mut lower);
             }
-            for t in floating {
-                self.on_hit(t.probe as usize, d, hay, m.end(), scratch);
+            compile::Engine::Nfa(ac) => {
+                let mut lower = scratch.fold(hay_scan);
+                if let Ok(iter) = ac.try_find_overlapping_iter(&lower[..]) {
+                    for m in iter {
+                        let atom = m.pattern().as_usize();
+                        self.on_atom(table, atom, m.start(), m.end(), d, hay, scratch);
+                    }
+                }
+                std::mem::swap(&mut scratch.lower, &mut lower);
             }
         }
-        scratch.lower = lower;
+    }
+
+    /// Atom `atom` of `table` occurs in direction `d` from `start` to `end`:
+    /// every probe needing it there (or anywhere) is checked.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn on_atom(
+        &self,
+        table: &compile::AtomTable,
+        atom: usize,
+        start: usize,
+        end: usize,
+        d: usize,
+        hay: &[u8],
+        scratch: &mut Scratch,
+    ) {
+        let (anchored, floating) = table.targets(atom);
+        if !anchored.is_empty() {
+            if let Ok(start) = u32::try_from(start) {
+                let lo = anchored.partition_point(|t| t.pos < start);
+                for t in anchored[lo..].iter().take_while(|t| t.pos == start) {
+                    self.on_hit(t.probe as usize, d, hay, end, scratch);
+                }
+            }
+        }
+        for t in floating {
+            self.on_hit(t.probe as usize, d, hay, end, scratch);
+        }
     }
 
     /// An atom of probe `p` occurs where the probe needs it, in direction
