@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dpi_core::matcher::Scratch;
+use dpi_core::matcher::{Matcher, Scratch};
 use dpi_core::signature::{
     Direction, MaskedByte, Pattern, PatternKind, PortSet, Position, Signature, SignatureSet,
     Transport,
@@ -309,6 +309,22 @@ fn bench(c: &mut Criterion) {
         let set = signatures(n);
         group.bench_with_input(BenchmarkId::from_parameter(n), &set, |b, set| {
             b.iter(|| black_box(Classifier::new(set).unwrap()))
+        });
+    }
+    group.finish();
+
+    // The same classifiers started from a compiled set written out earlier.
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    for n in [100usize, 10_000] {
+        let set = signatures(n);
+        let bytes = Matcher::new(&set).unwrap().to_bytes();
+        eprintln!("{n} signatures: compiled set of {} bytes", bytes.len());
+        group.bench_with_input(BenchmarkId::from_parameter(n), &set, |b, set| {
+            b.iter(|| {
+                let matcher = Matcher::from_bytes(black_box(&bytes)).unwrap();
+                black_box(Classifier::with_matcher(set, matcher).unwrap())
+            })
         });
     }
     group.finish();

@@ -413,7 +413,36 @@ impl Classifier {
     /// does not compile (an application rule's host name regex that does
     /// not compile matches nothing).
     pub fn new(set: &SignatureSet) -> Result<Classifier, BuildError> {
-        let matcher = Matcher::new(set)?;
+        Classifier::assemble(set, Matcher::new(set)?)
+    }
+
+    /// The classifier of `set` with its matcher compiled earlier and read
+    /// back ([`Matcher::from_bytes`]): how a probe with a large set starts
+    /// without compiling it again. Refused when the matcher was compiled
+    /// from another set ([`Matcher::fits`]).
+    ///
+    /// ```
+    /// use dpi_core::matcher::Matcher;
+    /// use dpi_core::signature::SignatureSet;
+    /// use dpi_core::{Classifier, FlowView};
+    ///
+    /// let set = SignatureSet::builtin();
+    /// let bytes = Matcher::new(&set).unwrap().to_bytes();
+    /// let classifier = Classifier::with_matcher(&set, Matcher::from_bytes(&bytes).unwrap()).unwrap();
+    /// let c = classifier.classify(&FlowView::new(6, 8080).with_c2s(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    /// assert_eq!(&*c.protocol, "HTTP");
+    ///
+    /// let other = dpi_core::signature::parse_extended("rule a\n  protocol A\nend\n", "a.rules").unwrap();
+    /// assert!(Classifier::with_matcher(&other, Matcher::from_bytes(&bytes).unwrap()).is_err());
+    /// ```
+    pub fn with_matcher(set: &SignatureSet, matcher: Matcher) -> Result<Classifier, BuildError> {
+        if !matcher.fits(set) {
+            return Err(BuildError::mismatch(set.signatures.len(), matcher.len()));
+        }
+        Classifier::assemble(set, matcher)
+    }
+
+    fn assemble(set: &SignatureSet, matcher: Matcher) -> Result<Classifier, BuildError> {
         let apps = apps::AppIndex::new(set);
         let mut names: HashMap<String, Arc<str>> = HashMap::new();
         let mut intern = |s: &str| -> Arc<str> {

@@ -2,6 +2,9 @@
 //! the atom automata, the gates and the port indices.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -42,6 +45,7 @@ const MAX_FIXED_OFFSETS: usize = 4096;
 const MAX_DFA_BYTES: usize = 32 << 20;
 
 /// One distinct pattern (direction aside), compiled.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Probe {
     pub(crate) kind: ProbeKind,
     /// The pattern has at least one atom: it can only match where the scan
@@ -51,6 +55,11 @@ pub(crate) struct Probe {
     pub(crate) trivial: bool,
 }
 
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(
+    try_from = "super::snapshot::WireProbeKind",
+    into = "super::snapshot::WireProbeKind"
+)]
 pub(crate) enum ProbeKind {
     /// Masked bytes: the constrained bytes only, at absolute offsets.
     Masked { checks: Box<[(usize, u8, u8)]> },
@@ -62,13 +71,18 @@ pub(crate) enum ProbeKind {
     },
     /// A regex, with its literal prefixes when it has a usable set.
     Regex {
-        re: Regex,
+        /// Compiled when the set is compiled; in a set read back from bytes,
+        /// on first use (`None`: it did not compile, and never matches).
+        re: OnceLock<Option<Regex>>,
+        /// What `re` is compiled from (a compiled set written out keeps it).
+        source: Box<str>,
         position: Position,
         prefixes: Option<Box<[Box<[u8]>]>>,
     },
 }
 
 /// One signature, compiled: what the matcher needs to verify it.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct CompiledSig {
     /// IP protocol number, or `None` for any.
     pub(crate) transport: Option<u8>,
@@ -96,7 +110,7 @@ impl CompiledSig {
 
 /// Where an atom occurrence points: probe `probe`, needing the atom to
 /// start at `pos` (anchored targets) or anywhere (floating targets).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Target {
     pub(crate) pos: u32,
     pub(crate) probe: u32,
@@ -104,27 +118,33 @@ pub(crate) struct Target {
 
 /// How the atoms are searched for. Either way the atoms are in ASCII lower
 /// case and match bytes of either case.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(
+    try_from = "super::snapshot::WireEngine",
+    into = "super::snapshot::WireEngine"
+)]
 pub(crate) enum Engine {
     /// Our own table (see [`super::dfa`]), folding case in its byte classes.
     Dfa(super::dfa::Dfa),
     /// Few atoms: `aho-corasick`'s DFA with its prefilter, which skips
     /// through the bytes to where an atom can start (the bytes are folded
     /// first).
-    Prefiltered(aho_corasick::dfa::DFA),
+    Prefiltered(aho_corasick::dfa::DFA, Box<[Box<[u8]>]>),
     /// An Aho-Corasick contiguous NFA, for sets whose DFA would be too
     /// large; it matches bytes exactly, so the bytes are folded first.
-    Nfa(AhoCorasick),
+    Nfa(AhoCorasick, Box<[Box<[u8]>]>),
 }
 
 /// An automaton over distinct atoms and, per atom, its targets: first the
 /// anchored ones sorted by position, then the floating ones.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct AtomTable {
     pub(crate) engine: Engine,
     /// Only the first this many bytes can hold a wanted atom occurrence
     /// (the furthest end of an anchored atom; `usize::MAX` with floating ones).
     pub(crate) scan_limit: usize,
-    ranges: Vec<(u32, u32, u32)>,
-    targets: Vec<Target>,
+    pub(super) ranges: Vec<(u32, u32, u32)>,
+    pub(super) targets: Vec<Target>,
 }
 
 impl AtomTable {
@@ -144,8 +164,8 @@ impl AtomTable {
     pub(crate) fn memory(&self) -> usize {
         let engine = match &self.engine {
             Engine::Dfa(d) => d.memory(),
-            Engine::Prefiltered(ac) => ac.memory_usage(),
-            Engine::Nfa(ac) => ac.memory_usage(),
+            Engine::Prefiltered(ac, _) => ac.memory_usage(),
+            Engine::Nfa(ac, _) => ac.memory_usage(),
         };
         engine
             + self.ranges.len() * std::mem::size_of::<(u32, u32, u32)>()
@@ -157,31 +177,31 @@ impl AtomTable {
 /// rather than searched for: for each distinct offset, the atoms starting
 /// there bucketed by their first byte. A flow costs one lookup per offset
 /// that its bytes reach, plus a comparison per atom sharing the byte found.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct FixedAtoms {
     /// Distinct start offsets, ascending.
     pub(crate) offsets: Box<[u32]>,
     /// For offset index `i` and byte `b`, the entries starting with `b` at
     /// that offset are `entries[buckets[i * 256 + b]..buckets[i * 256 + b + 1]]`.
-    buckets: Box<[u32]>,
-    entries: Box<[FixedEntry]>,
+    pub(super) buckets: Box<[u32]>,
+    pub(super) entries: Box<[FixedEntry]>,
     /// The atoms' bytes, one after the other.
-    bytes: Box<[u8]>,
+    pub(super) bytes: Box<[u8]>,
     /// The probes of each entry.
-    probes: Box<[u32]>,
+    pub(super) probes: Box<[u32]>,
     /// Distinct atoms (whatever their offsets).
     distinct: usize,
 }
 
 /// One atom at one offset, and the probes needing it there.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct FixedEntry {
     /// The atom's first (up to) 8 bytes as a little-endian word, and the
     /// mask of those bytes: most atoms are compared in one instruction.
     pub(crate) head: u64,
     pub(crate) head_mask: u64,
-    bytes: (u32, u32),
-    probes: (u32, u32),
+    pub(super) bytes: (u32, u32),
+    pub(super) probes: (u32, u32),
 }
 
 impl FixedEntry {
@@ -356,26 +376,7 @@ impl AtomCollector {
         let automaton_error = |message: String| BuildError {
             kind: BuildErrorKind::Automaton { message },
         };
-        let engine = match automaton_kind(&self.atoms, false) {
-            AhoCorasickKind::DFA => {
-                let ac = super::dfa::automaton(&self.atoms, true).map_err(automaton_error)?;
-                if ac.prefilter().is_some() {
-                    Engine::Prefiltered(ac)
-                } else {
-                    Engine::Dfa(
-                        super::dfa::Dfa::from_automaton(&ac, &self.atoms)
-                            .map_err(automaton_error)?,
-                    )
-                }
-            }
-            kind => Engine::Nfa(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(kind))
-                    .build(&self.atoms)
-                    .map_err(|e| automaton_error(e.to_string()))?,
-            ),
-        };
+        let engine = Engine::build(&self.atoms).map_err(automaton_error)?;
         let mut ranges = Vec::with_capacity(self.atoms.len());
         let mut targets = Vec::new();
         for (mut anchored, floating) in self.anchored.into_iter().zip(self.floating) {
@@ -393,6 +394,33 @@ impl AtomCollector {
             ranges,
             targets,
         }))
+    }
+}
+
+impl Engine {
+    /// The engine for `atoms` (in ASCII lower case): our own table unless
+    /// `aho-corasick` finds a prefilter worth it (few atoms) or the table
+    /// would be over [`MAX_DFA_BYTES`].
+    pub(crate) fn build(atoms: &[Vec<u8>]) -> Result<Engine, String> {
+        let boxed = || atoms.iter().map(|a| a.clone().into_boxed_slice()).collect();
+        Ok(match automaton_kind(atoms, false) {
+            AhoCorasickKind::DFA => {
+                let ac = super::dfa::automaton(atoms, true)?;
+                if ac.prefilter().is_some() {
+                    Engine::Prefiltered(ac, boxed())
+                } else {
+                    Engine::Dfa(super::dfa::Dfa::from_automaton(&ac, atoms)?)
+                }
+            }
+            kind => Engine::Nfa(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(kind))
+                    .build(atoms)
+                    .map_err(|e| e.to_string())?,
+                boxed(),
+            ),
+        })
     }
 }
 
@@ -426,17 +454,31 @@ fn automaton_kind(atoms: &[Vec<u8>], nocase: bool) -> AhoCorasickKind {
 
 /// Signatures by transport and server port. Keys use 256 for "any
 /// transport".
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct PortIndex {
-    exact: HashMap<(u16, u16), Vec<u32>>,
-    ranges: HashMap<u16, Vec<(u16, u16, u32)>>,
-    any_port: HashMap<u16, Vec<u32>>,
+    #[serde(serialize_with = "sorted")]
+    pub(super) exact: HashMap<(u16, u16), Vec<u32>>,
+    #[serde(serialize_with = "sorted")]
+    pub(super) ranges: HashMap<u16, Vec<(u16, u16, u32)>>,
+    #[serde(serialize_with = "sorted")]
+    pub(super) any_port: HashMap<u16, Vec<u32>>,
     count: usize,
     /// Entries of `exact` so far.
     expanded: usize,
 }
 
 const ANY_TRANSPORT: u16 = 256;
+
+/// A map written in key order, so that a compiled set's bytes are the same
+/// every time it is written.
+fn sorted<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
+    map: &HashMap<K, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    s.collect_map(entries)
+}
 
 impl PortIndex {
     fn insert(&mut self, s: u32, sig: &CompiledSig) {
@@ -754,7 +796,8 @@ fn compile_probe(
             Ok(Probe {
                 has_atom: prefixes.is_some(),
                 kind: ProbeKind::Regex {
-                    re,
+                    re: OnceLock::from(Some(re)),
+                    source: source.as_str().into(),
                     position: *position,
                     prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
                 },
@@ -840,6 +883,7 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
     }
 
     Ok(Matcher {
+        fingerprint: super::snapshot::fingerprint(set),
         probes,
         sigs,
         fixed: FixedAtoms::build(&tables.anchored),

@@ -16,8 +16,9 @@
 //! `match_limit` is a match state, and its atoms are listed in `matches`.
 
 use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::StateID;
 use aho_corasick::{dfa, Anchored, MatchKind, StartKind};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// `aho-corasick`'s DFA of `atoms` with standard semantics (every
@@ -33,14 +34,16 @@ pub(crate) fn automaton(atoms: &[Vec<u8>], prefilter: bool) -> Result<dfa::DFA, 
 }
 
 /// The atom automaton: a DFA over byte classes (see the module docs).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Dfa {
     /// Byte → class. An ASCII upper-case letter has its lower-case letter's
     /// class: the automaton matches its (lower-case) atoms case-insensitively.
+    #[serde(with = "byte_table")]
     pub(super) classes: [u8; 256],
     /// The number of classes: the width of a row.
     pub(super) stride: u32,
     /// Transitions, a row of `stride` premultiplied state ids per state.
+    #[serde(with = "words")]
     pub(super) trans: Box<[u32]>,
     /// The start state (premultiplied).
     pub(super) start: u32,
@@ -93,25 +96,33 @@ impl Dfa {
             .map_err(|e| format!("no unanchored start state: {e}"))?;
 
         // Breadth-first over the states reachable from the start: their
-        // rows (by discovery index) and their atoms.
-        let mut index: HashMap<usize, u32> = HashMap::new();
+        // rows (by discovery index) and their atoms. `index` maps the
+        // automaton's state ids (offsets into its own table, so bounded by
+        // its size) to discovery indices.
+        const UNSEEN: u32 = u32::MAX;
+        let mut index: Vec<u32> = Vec::new();
         let mut ids = Vec::new();
         let mut queue = VecDeque::new();
-        index.insert(start.as_usize(), 0);
-        ids.push(start);
-        queue.push_back(start);
+        let mut visit = |sid: StateID, ids: &mut Vec<StateID>, queue: &mut VecDeque<StateID>| {
+            let i = sid.as_usize();
+            if i >= index.len() {
+                index.resize(i + 1, UNSEEN);
+            }
+            if index[i] == UNSEEN {
+                index[i] = ids.len() as u32;
+                ids.push(sid);
+                queue.push_back(sid);
+            }
+            index[i]
+        };
+        visit(start, &mut ids, &mut queue);
         let mut rows: Vec<u32> = Vec::new();
         let mut is_match: Vec<bool> = Vec::new();
         let mut lists: Vec<Vec<u32>> = Vec::new();
         while let Some(sid) = queue.pop_front() {
             for &rep in &reps {
                 let next = ac.next_state(Anchored::No, sid, rep);
-                let k = *index.entry(next.as_usize()).or_insert_with(|| {
-                    ids.push(next);
-                    queue.push_back(next);
-                    (ids.len() - 1) as u32
-                });
-                rows.push(k);
+                rows.push(visit(next, &mut ids, &mut queue));
             }
             let m = ac.is_match(sid);
             is_match.push(m);
@@ -211,7 +222,6 @@ impl Dfa {
     /// Checks that every id and range of the tables stays in bounds, so
     /// that a search can never index out of them or report an atom that
     /// does not exist (a table read back from bytes must pass this).
-    #[cfg(test)]
     pub(crate) fn validate(&self) -> Result<(), String> {
         let stride = self.stride as usize;
         if stride == 0 || stride > 256 {
@@ -265,6 +275,45 @@ impl Dfa {
             return Err(format!("atom {a} is empty"));
         }
         Ok(())
+    }
+}
+
+/// `[u8; 256]` as a byte string (serde's arrays stop at 32 elements).
+mod byte_table {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &[u8; 256], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(t)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 256], D::Error> {
+        let v: &[u8] = <&[u8]>::deserialize(d)?;
+        v.try_into()
+            .map_err(|_| serde::de::Error::invalid_length(v.len(), &"256 bytes"))
+    }
+}
+
+/// `u32`s as one byte string, little-endian: read back without decoding
+/// each one.
+mod words {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(w: &[u32], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        s.serialize_bytes(&bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[u32]>, D::Error> {
+        let v: &[u8] = <&[u8]>::deserialize(d)?;
+        if v.len() % 4 != 0 {
+            return Err(serde::de::Error::invalid_length(
+                v.len(),
+                &"whole 4-byte words",
+            ));
+        }
+        Ok(v.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 }
 

@@ -112,17 +112,28 @@ impl Probe {
                 Position::Within(n) => contains(&hay[..hay.len().min(n as usize)], bytes, *nocase),
                 Position::Anywhere => contains(hay, bytes, *nocase),
             },
-            ProbeKind::Regex { re, position, .. } => match *position {
-                Position::At(o) => {
-                    let o = o as usize;
-                    o <= hay.len()
-                        && re.is_match(Input::new(hay).range(o..).anchored(Anchored::Yes))
+            ProbeKind::Regex {
+                re,
+                source,
+                position,
+                ..
+            } => {
+                let Some(re) = re.get_or_init(|| crate::signature::compile_regex(source).ok())
+                else {
+                    return false;
+                };
+                match *position {
+                    Position::At(o) => {
+                        let o = o as usize;
+                        o <= hay.len()
+                            && re.is_match(Input::new(hay).range(o..).anchored(Anchored::Yes))
+                    }
+                    Position::Within(n) => {
+                        re.is_match(Input::new(hay).range(..hay.len().min(n as usize)))
+                    }
+                    Position::Anywhere => re.is_match(hay),
                 }
-                Position::Within(n) => {
-                    re.is_match(Input::new(hay).range(..hay.len().min(n as usize)))
-                }
-                Position::Anywhere => re.is_match(hay),
-            },
+            }
         }
     }
 

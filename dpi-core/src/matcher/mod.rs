@@ -72,6 +72,7 @@
 mod compile;
 mod dfa;
 mod eval;
+mod snapshot;
 
 use std::fmt;
 
@@ -80,10 +81,16 @@ use crate::view::FlowView;
 
 pub(crate) use compile::pattern_weight;
 pub(crate) use eval::Tri;
+pub use snapshot::LoadError;
 
 /// A signature set compiled for matching. Immutable and `Send + Sync`:
 /// share one between threads (each thread with its own [`Scratch`]).
+/// [`Matcher::to_bytes`] writes it out and [`Matcher::from_bytes`] reads it
+/// back, so a large set is compiled once.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Matcher {
+    /// [`snapshot::fingerprint`] of the set it was compiled from.
+    fingerprint: u64,
     probes: Vec<compile::Probe>,
     sigs: Vec<compile::CompiledSig>,
     /// Case-sensitive atoms at fixed offsets, looked up at those offsets.
@@ -168,14 +175,24 @@ enum BuildErrorKind {
     Automaton {
         message: String,
     },
+    Mismatch {
+        set: usize,
+        matcher: usize,
+    },
 }
 
 impl BuildError {
+    pub(crate) fn mismatch(set: usize, matcher: usize) -> BuildError {
+        BuildError {
+            kind: BuildErrorKind::Mismatch { set, matcher },
+        }
+    }
+
     /// The index of the signature at fault, when one is.
     pub fn signature(&self) -> Option<usize> {
         match &self.kind {
             BuildErrorKind::Signature { signature, .. } => Some(*signature),
-            BuildErrorKind::Automaton { .. } => None,
+            BuildErrorKind::Automaton { .. } | BuildErrorKind::Mismatch { .. } => None,
         }
     }
 
@@ -183,7 +200,7 @@ impl BuildError {
     pub fn pattern(&self) -> Option<usize> {
         match &self.kind {
             BuildErrorKind::Signature { pattern, .. } => *pattern,
-            BuildErrorKind::Automaton { .. } => None,
+            BuildErrorKind::Automaton { .. } | BuildErrorKind::Mismatch { .. } => None,
         }
     }
 
@@ -191,7 +208,7 @@ impl BuildError {
     pub fn location(&self) -> Option<&crate::signature::Location> {
         match &self.kind {
             BuildErrorKind::Signature { location, .. } => location.as_ref(),
-            BuildErrorKind::Automaton { .. } => None,
+            BuildErrorKind::Automaton { .. } | BuildErrorKind::Mismatch { .. } => None,
         }
     }
 }
@@ -217,6 +234,11 @@ impl fmt::Display for BuildError {
             BuildErrorKind::Automaton { message } => {
                 write!(f, "cannot build the atom automaton: {message}")
             }
+            BuildErrorKind::Mismatch { set, matcher } => write!(
+                f,
+                "the compiled matcher ({matcher} signatures) was not compiled from this set \
+                 ({set} signatures): compile it again"
+            ),
         }
     }
 }
@@ -433,7 +455,7 @@ impl Matcher {
             compile::Engine::Dfa(dfa) => dfa.for_each_match(hay_scan, |atom, start, end| {
                 self.on_atom(table, atom, start, end, d, hay, scratch)
             }),
-            compile::Engine::Prefiltered(ac) => {
+            compile::Engine::Prefiltered(ac, _) => {
                 use aho_corasick::automaton::Automaton;
                 let mut lower = scratch.fold(hay_scan);
                 if let Ok(iter) = ac.try_find_overlapping_iter(aho_corasick::Input::new(&lower[..]))
@@ -445,7 +467,7 @@ impl Matcher {
                 }
                 std::mem::swap(&mut scratch.lower, &mut lower);
             }
-            compile::Engine::Nfa(ac) => {
+            compile::Engine::Nfa(ac, _) => {
                 let mut lower = scratch.fold(hay_scan);
                 if let Ok(iter) = ac.try_find_overlapping_iter(&lower[..]) {
                     for m in iter {

@@ -1,0 +1,523 @@
+//! A compiled set written out and read back: [`Matcher::to_bytes`] and
+//! [`Matcher::from_bytes`].
+//!
+//! The snapshot is a header and the matcher's tables in `postcard`'s
+//! encoding:
+//!
+//! | bytes | what |
+//! | --- | --- |
+//! | 16 | magic `dpi-matcher\0\0\0\0\0` |
+//! | 4 | format version, little-endian (1) |
+//! | 8 | fingerprint of the signatures it was compiled from, little-endian |
+//! | rest | the tables: probes, signatures, fixed-offset atoms, the atom automaton, gates, port indices |
+//!
+//! What can be stored as it is, is: the automaton's transition table
+//! ([`super::dfa`]), the fixed-offset tables, the gates and port indices.
+//! Regexes are stored as their source: it must parse when the set is read
+//! back, and each is compiled, under the same limits as when a set is
+//! read, the first time a flow needs it (one that does not compile then,
+//! which only a doctored snapshot can hold, never matches); an automaton that is not our own table (a
+//! few atoms searched with a prefilter, or too many for a DFA) is stored as
+//! its atoms and built again.
+//!
+//! Reading never trusts the bytes: every index and range of every table is
+//! checked before the matcher is handed out (so matching can neither index
+//! out of a table nor name a signature that does not exist), allocations
+//! grow with the bytes actually read, and any failure is an error that says
+//! what was wrong, never a panic.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use super::compile::{Engine, PortIndex, ProbeKind};
+use super::Matcher;
+use std::sync::OnceLock;
+
+use crate::signature::{parse_regex_hir, Position, SignatureSet};
+
+const MAGIC: &[u8; 16] = b"dpi-matcher\0\0\0\0\0";
+const VERSION: u32 = 1;
+const HEADER: usize = 16 + 4 + 8;
+
+/// Why a compiled set could not be read back.
+///
+/// ```
+/// use dpi_core::matcher::Matcher;
+///
+/// let e = Matcher::from_bytes(b"not a compiled set").unwrap_err();
+/// assert!(e.to_string().contains("not a compiled signature set"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    message: String,
+}
+
+impl LoadError {
+    fn new(message: impl Into<String>) -> LoadError {
+        LoadError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "compiled signature set: {}", self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// FNV-1a, 64 bits: a hash that stays the same from build to build (the
+/// standard library's may not).
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The fingerprint of what a matcher compiled from `set` depends on: every
+/// signature's transport, ports, features and patterns, in order.
+pub(crate) fn fingerprint(set: &SignatureSet) -> u64 {
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    set.signatures.len().hash(&mut h);
+    for sig in &set.signatures {
+        sig.transport.hash(&mut h);
+        sig.ports.hash(&mut h);
+        sig.features.hash(&mut h);
+        sig.patterns.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// How a probe is stored: a regex by its source.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum WireProbeKind {
+    Masked {
+        checks: Box<[(usize, u8, u8)]>,
+    },
+    Literal {
+        bytes: Box<[u8]>,
+        nocase: bool,
+        position: Position,
+    },
+    Regex {
+        source: Box<str>,
+        position: Position,
+        prefixes: Option<Box<[Box<[u8]>]>>,
+    },
+}
+
+impl From<ProbeKind> for WireProbeKind {
+    fn from(k: ProbeKind) -> Self {
+        match k {
+            ProbeKind::Masked { checks } => WireProbeKind::Masked { checks },
+            ProbeKind::Literal {
+                bytes,
+                nocase,
+                position,
+            } => WireProbeKind::Literal {
+                bytes,
+                nocase,
+                position,
+            },
+            ProbeKind::Regex {
+                source,
+                position,
+                prefixes,
+                ..
+            } => WireProbeKind::Regex {
+                source,
+                position,
+                prefixes,
+            },
+        }
+    }
+}
+
+impl TryFrom<WireProbeKind> for ProbeKind {
+    type Error = String;
+
+    fn try_from(k: WireProbeKind) -> Result<Self, String> {
+        Ok(match k {
+            WireProbeKind::Masked { checks } => ProbeKind::Masked { checks },
+            WireProbeKind::Literal {
+                bytes,
+                nocase,
+                position,
+            } => ProbeKind::Literal {
+                bytes,
+                nocase,
+                position,
+            },
+            WireProbeKind::Regex {
+                source,
+                position,
+                prefixes,
+            } => {
+                // Checked here, compiled on first use: most of a large
+                // set's regexes never run on a given link.
+                if parse_regex_hir(&source).is_none() {
+                    return Err(format!("regex {source:?} does not parse"));
+                }
+                ProbeKind::Regex {
+                    re: OnceLock::new(),
+                    source,
+                    position,
+                    prefixes,
+                }
+            }
+        })
+    }
+}
+
+/// How the atom automaton is stored: our table as it is, another engine
+/// by its atoms.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum WireEngine {
+    Table(Box<super::dfa::Dfa>),
+    Atoms(Box<[Box<[u8]>]>),
+}
+
+impl From<Engine> for WireEngine {
+    fn from(e: Engine) -> Self {
+        match e {
+            Engine::Dfa(d) => WireEngine::Table(Box::new(d)),
+            Engine::Prefiltered(_, atoms) | Engine::Nfa(_, atoms) => WireEngine::Atoms(atoms),
+        }
+    }
+}
+
+impl TryFrom<WireEngine> for Engine {
+    type Error = String;
+
+    fn try_from(e: WireEngine) -> Result<Self, String> {
+        match e {
+            WireEngine::Table(d) => {
+                d.validate()?;
+                Ok(Engine::Dfa(*d))
+            }
+            WireEngine::Atoms(atoms) => {
+                let atoms: Vec<Vec<u8>> = atoms.iter().map(|a| a.to_vec()).collect();
+                if atoms.iter().any(|a| a.is_empty()) {
+                    return Err("an empty atom".into());
+                }
+                let budget: usize = atoms.iter().map(Vec::len).sum();
+                if budget > crate::signature::limits::MAX_SET_PATTERN_BYTES {
+                    return Err(format!("{budget} bytes of atoms, over the set-wide limit"));
+                }
+                Engine::build(&atoms)
+            }
+        }
+    }
+}
+
+impl Matcher {
+    /// The compiled set as bytes, to be read back with
+    /// [`Matcher::from_bytes`] by the same version of this crate: a probe
+    /// with a large set compiles it once and then starts from the bytes.
+    ///
+    /// # Panics
+    ///
+    /// Never: every table is a sequence of known length.
+    ///
+    /// ```
+    /// use dpi_core::matcher::{Matcher, Scratch};
+    /// use dpi_core::signature::parse_extended;
+    /// use dpi_core::FlowView;
+    ///
+    /// let set = parse_extended(
+    ///     "rule http\n  protocol HTTP\n  c2s at 0 \"GET \"\nend\n\
+    ///      rule tls\n  protocol TLS\n  c2s regex \"^\\\\x16\\\\x03[\\\\x00-\\\\x04]\"\nend\n",
+    ///     "x.rules",
+    /// )
+    /// .unwrap();
+    /// let bytes = Matcher::new(&set).unwrap().to_bytes();
+    /// let matcher = Matcher::from_bytes(&bytes).unwrap();
+    /// assert!(matcher.fits(&set));
+    /// let mut scratch = Scratch::new();
+    /// let view = FlowView::new(6, 443).with_c2s(b"\x16\x03\x01\x02\x00");
+    /// assert_eq!(matcher.matches(&view, &mut scratch), &[1]);
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.stats().automaton_bytes);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        postcard::to_extend(self, out)
+            .expect("every table is a sequence of known length, which postcard writes")
+    }
+
+    /// Reads back a set written by [`Matcher::to_bytes`], checking every
+    /// table: a damaged or hostile snapshot is refused with the reason.
+    /// Pair the matcher with the set it was compiled from
+    /// ([`Classifier::with_matcher`](crate::Classifier::with_matcher)
+    /// checks this with [`Matcher::fits`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Matcher, LoadError> {
+        if bytes.len() < HEADER || &bytes[..16] != MAGIC {
+            return Err(LoadError::new(
+                "not a compiled signature set (no dpi-matcher header)",
+            ));
+        }
+        let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+        if version != VERSION {
+            return Err(LoadError::new(format!(
+                "format version {version}; this build reads version {VERSION}"
+            )));
+        }
+        let fingerprint = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
+        let (matcher, rest): (Matcher, &[u8]) = postcard::take_from_bytes(&bytes[HEADER..])
+            .map_err(|e| LoadError::new(format!("the tables do not decode: {e}")))?;
+        if !rest.is_empty() {
+            return Err(LoadError::new(format!(
+                "{} bytes after the tables",
+                rest.len()
+            )));
+        }
+        if matcher.fingerprint != fingerprint {
+            return Err(LoadError::new("the header and the tables disagree"));
+        }
+        matcher.validate().map_err(LoadError::new)?;
+        Ok(matcher)
+    }
+
+    /// Whether this matcher was compiled from `set` (the same signatures'
+    /// transports, ports, features and patterns, in the same order).
+    pub fn fits(&self, set: &SignatureSet) -> bool {
+        self.sigs.len() == set.signatures.len() && self.fingerprint == fingerprint(set)
+    }
+
+    /// Checks that every index and range in the tables is in bounds.
+    fn validate(&self) -> Result<(), String> {
+        let probes = self.probes.len();
+        let sigs = self.sigs.len();
+        if sigs > crate::signature::limits::MAX_SIGNATURES {
+            return Err(format!("{sigs} signatures, over the limit"));
+        }
+        let probe_ok = |p: u32| (p as usize) < probes;
+        let sig_ok = |s: u32| (s as usize) < sigs;
+        for (i, s) in self.sigs.iter().enumerate() {
+            if let Some(&(p, _)) = s.patterns.iter().find(|(p, _)| !probe_ok(*p)) {
+                return Err(format!("signature {i} names pattern {p} of {probes}"));
+            }
+        }
+        let fx = &self.fixed;
+        if fx.buckets.len() != fx.offsets.len() * 256 + 1
+            || fx.buckets.windows(2).any(|w| w[0] > w[1])
+            || fx.buckets.last().map(|&b| b as usize) != Some(fx.entries.len())
+        {
+            return Err("the fixed-offset buckets do not cover their entries".into());
+        }
+        if fx.offsets.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("the fixed offsets are not ascending".into());
+        }
+        for (i, e) in fx.entries.iter().enumerate() {
+            let span_ok = |(lo, hi): (u32, u32), len: usize| lo <= hi && hi as usize <= len;
+            if !span_ok(e.bytes, fx.bytes.len()) || !span_ok(e.probes, fx.probes.len()) {
+                return Err(format!("fixed-offset entry {i} is out of its tables"));
+            }
+        }
+        if let Some(&p) = fx.probes.iter().find(|&&p| !probe_ok(p)) {
+            return Err(format!("a fixed-offset atom names pattern {p} of {probes}"));
+        }
+        if let Some(t) = &self.atoms {
+            if let Engine::Dfa(d) = &t.engine {
+                if d.atom_lens.len() != t.ranges.len() {
+                    return Err("the automaton and its atom list differ in length".into());
+                }
+            }
+            let atoms = match &t.engine {
+                Engine::Dfa(d) => d.atom_lens.len(),
+                Engine::Prefiltered(_, a) | Engine::Nfa(_, a) => a.len(),
+            };
+            if t.ranges.len() != atoms {
+                return Err("the automaton and its atom list differ in length".into());
+            }
+            let n = t.targets.len() as u32;
+            if t.ranges
+                .iter()
+                .any(|&(lo, mid, hi)| lo > mid || mid > hi || hi > n)
+            {
+                return Err("an atom's targets are out of the target list".into());
+            }
+            if let Some(x) = t.targets.iter().find(|x| !probe_ok(x.probe)) {
+                return Err(format!("an atom names pattern {} of {probes}", x.probe));
+            }
+        }
+        if self.gate_ranges.len() != probes {
+            return Err("the gates do not match the patterns".into());
+        }
+        let gated = self.gated.len() as u32;
+        if self
+            .gate_ranges
+            .iter()
+            .any(|&(lo, hi)| lo > hi || hi > gated)
+        {
+            return Err("a gate range is out of the gated list".into());
+        }
+        if let Some(&s) = self.gated.iter().find(|&&s| !sig_ok(s)) {
+            return Err(format!("a gate names signature {s} of {sigs}"));
+        }
+        for (name, index) in [("ungated", &self.ungated), ("port", &self.all)] {
+            if !port_index_ok(index, sig_ok) {
+                return Err(format!(
+                    "the {name} index names a signature that does not exist"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn port_index_ok(index: &PortIndex, ok: impl Fn(u32) -> bool) -> bool {
+    index.exact.values().flatten().all(|&s| ok(s))
+        && index.ranges.values().flatten().all(|&(_, _, s)| ok(s))
+        && index.any_port.values().flatten().all(|&s| ok(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::Scratch;
+    use crate::signature::parse_extended;
+    use crate::FlowView;
+
+    fn set() -> SignatureSet {
+        parse_extended(
+            "rule http\n  protocol HTTP\n  transport tcp\n  c2s at 0 \"GET \"\nend\n\
+             rule host\n  protocol X\n  c2s nocase \"host: example\"\nend\n\
+             rule tls\n  protocol TLS\n  c2s regex \"^\\\\x16\\\\x03[\\\\x00-\\\\x04]\"\nend\n\
+             rule m\n  protocol M\n  c2s at 2 hex \"0? ?? 00 01\"\n  ports 53\nend\n\
+             rule p\n  protocol P\n  transport udp\n  ports 5000-5010\nend\n",
+            "x.rules",
+        )
+        .unwrap()
+    }
+
+    fn views() -> Vec<FlowView<'static>> {
+        vec![
+            FlowView::new(6, 80).with_c2s(b"GET / HTTP/1.1\r\nHOST: Example.com\r\n"),
+            FlowView::new(6, 443).with_c2s(b"\x16\x03\x01\x00"),
+            FlowView::new(17, 53).with_c2s(b"\x12\x34\x01\x00\x00\x01"),
+            FlowView::new(17, 5003).with_c2s(b"x"),
+            FlowView::new(17, 9).with_c2s(b"nothing"),
+        ]
+    }
+
+    #[test]
+    fn round_trip_matches_the_same() {
+        let set = set();
+        let built = Matcher::new(&set).unwrap();
+        let bytes = built.to_bytes();
+        let loaded = Matcher::from_bytes(&bytes).unwrap();
+        assert!(loaded.fits(&set));
+        assert_eq!(loaded.to_bytes(), bytes);
+        let (mut a, mut b) = (Scratch::new(), Scratch::new());
+        for v in views() {
+            assert_eq!(built.matches(&v, &mut a), loaded.matches(&v, &mut b));
+        }
+        let mut other = set.clone();
+        other.signatures[0].ports = crate::signature::PortSet::single(8080);
+        assert!(!loaded.fits(&other));
+    }
+
+    #[test]
+    fn damaged_snapshots_are_refused_not_panicked_on() {
+        let bytes = Matcher::new(&set()).unwrap().to_bytes();
+        let e = Matcher::from_bytes(&bytes[..10]).unwrap_err();
+        assert!(
+            e.to_string().contains("not a compiled signature set"),
+            "{e}"
+        );
+        let mut v = bytes.clone();
+        v[16] = 9;
+        assert!(Matcher::from_bytes(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("version 9"));
+        let e = Matcher::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert!(e.to_string().contains("do not decode"), "{e}");
+        let mut v = bytes.clone();
+        v.push(0);
+        assert!(Matcher::from_bytes(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("after the tables"));
+        // Every single-byte change either loads a valid matcher or is refused.
+        for i in HEADER..bytes.len() {
+            for x in [0u8, 1, 0x7f, 0xff] {
+                let mut v = bytes.clone();
+                v[i] = x;
+                if let Ok(m) = Matcher::from_bytes(&v) {
+                    let mut s = Scratch::new();
+                    for view in views() {
+                        m.matches(&view, &mut s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A set with enough floating atoms that they are searched with our
+    /// own table (no prefilter), so that the table itself is written out.
+    fn many_words() -> SignatureSet {
+        let mut text = String::new();
+        for i in 0..160u32 {
+            let word: String = (0..6)
+                .map(|k| char::from(b'a' + ((i * 7 + k * 13 + i / 5) % 26) as u8))
+                .collect();
+            text += &format!(
+                "rule w{i}\n  protocol W{}\n  c2s nocase \"{word}\"\nend\n",
+                i % 9
+            );
+        }
+        parse_extended(&text, "w.rules").unwrap()
+    }
+
+    #[test]
+    fn the_automaton_table_round_trips_and_is_checked() {
+        let set = many_words();
+        let built = Matcher::new(&set).unwrap();
+        assert!(matches!(
+            built.atoms.as_ref().map(|t| &t.engine),
+            Some(Engine::Dfa(_))
+        ));
+        let bytes = built.to_bytes();
+        let loaded = Matcher::from_bytes(&bytes).unwrap();
+        // "ananan" is the word of rule w0 (and of some others).
+        let hay = b"xx ANANAN and some other text";
+        let (mut a, mut b) = (Scratch::new(), Scratch::new());
+        let v = FlowView::new(6, 80).with_c2s(hay);
+        let want = built.matches(&v, &mut a).to_vec();
+        assert!(want.contains(&0), "{want:?}");
+        assert_eq!(loaded.matches(&v, &mut b), &want[..]);
+        // Single-byte damage anywhere in the tables: loaded and safe to
+        // use, or refused.
+        for i in (HEADER..bytes.len()).step_by(7) {
+            let mut d = bytes.clone();
+            d[i] ^= 0x5a;
+            if let Ok(m) = Matcher::from_bytes(&d) {
+                m.matches(&v, &mut a);
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_stable() {
+        // A change here means snapshots written earlier no longer load:
+        // raise VERSION with it.
+        let set = parse_extended("rule a\n  protocol A\n  c2s at 0 \"ab\"\nend\n", "a").unwrap();
+        assert_eq!(fingerprint(&set), fingerprint(&set.clone()));
+        assert_ne!(fingerprint(&set), fingerprint(&SignatureSet::default()));
+    }
+}
