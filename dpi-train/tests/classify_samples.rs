@@ -336,3 +336,56 @@ fn std_sig_and_rules_files_together() {
         .all(|r| r["reason"].as_str().unwrap().ends_with("mine.sig:1")));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--compiled FILE`: written on the first run, read on the next, rewritten
+/// when damaged or compiled from other signatures; the labels never change.
+#[test]
+fn compiled_set_file_is_reused_and_rewritten() {
+    let caps = samples();
+    let dir = temp_dir("compiled");
+    let file = dir.join("set.dpic");
+    let _ = std::fs::remove_file(&file);
+    let f = file.display().to_string();
+    let plain = classify_jsonl(&[], &caps);
+    let first = classify_jsonl(&["--compiled", &f], &caps);
+    let written = std::fs::read(&file).expect("the compiled set is written");
+    assert!(written.starts_with(b"dpi-matcher"));
+    let again = classify_jsonl(&["--compiled", &f], &caps);
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        written,
+        "read, not rewritten"
+    );
+    assert_eq!(plain, first);
+    assert_eq!(plain, again);
+
+    // Damaged: said, compiled again, rewritten.
+    let mut damaged = written.clone();
+    damaged.truncate(written.len() / 2);
+    std::fs::write(&file, &damaged).unwrap();
+    let mut args = vec!["classify", "--format", "jsonl", "-q", "--compiled", &f];
+    args.extend(caps.iter().map(String::as_str));
+    let out = dpi(&args);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("set.dpic") && err.contains("do not decode"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), written);
+
+    // Another set: said, and the file now holds that set.
+    let rules = root()
+        .join("signatures/default.rules")
+        .display()
+        .to_string();
+    let mut args = vec!["classify", "--format", "jsonl", "-q", "--sig", &rules];
+    args.extend(["--compiled", &f]);
+    args.extend(caps.iter().map(String::as_str));
+    let out = dpi(&args);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("compiled from other signatures"), "{err}");
+    assert_ne!(std::fs::read(&file).unwrap(), written);
+    let _ = std::fs::remove_dir_all(&dir);
+}

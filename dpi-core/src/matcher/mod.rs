@@ -20,9 +20,11 @@
 //!    cost no more than long ones. All the other atoms, in ASCII lower
 //!    case, go into one Aho-Corasick automaton with standard semantics and
 //!    overlapping search, so every occurrence of every atom is seen; it
-//!    scans the bytes a `within N` or floating pattern can use, folded to
-//!    lower case, once per direction (a DFA up to 32 MiB of transitions,
-//!    else a contiguous NFA).
+//!    scans the bytes a `within N` or floating pattern can use once per
+//!    direction. It is a table of our own (a DFA whose byte classes fold
+//!    ASCII case), or, for a few atoms that `aho-corasick` finds a
+//!    prefilter for or for more than 32 MiB of transitions, that crate's
+//!    automaton over the bytes folded to lower case.
 //! 2. **Verification.** Each atom occurrence names the patterns it belongs
 //!    to, indexed by the offset the atom must sit at (for patterns at a fixed
 //!    offset) or not (for patterns that float). The pattern is then checked
@@ -46,6 +48,10 @@
 //! The per-flow state lives in a [`Scratch`] owned by the caller and reused
 //! from flow to flow: after it has grown to the size of the set, matching
 //! allocates nothing.
+//!
+//! A compiled set can be written out with [`Matcher::to_bytes`] and read
+//! back with [`Matcher::from_bytes`], which checks every table, so that a
+//! probe with a large set compiles it once.
 //!
 //! # Example
 //!

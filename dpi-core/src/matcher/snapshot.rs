@@ -47,7 +47,7 @@ const HEADER: usize = 16 + 4 + 8;
 /// use dpi_core::matcher::Matcher;
 ///
 /// let e = Matcher::from_bytes(b"not a compiled set").unwrap_err();
-/// assert!(e.to_string().contains("not a compiled signature set"));
+/// assert!(e.to_string().contains("no dpi-matcher header"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
@@ -266,7 +266,7 @@ impl Matcher {
     pub fn from_bytes(bytes: &[u8]) -> Result<Matcher, LoadError> {
         if bytes.len() < HEADER || &bytes[..16] != MAGIC {
             return Err(LoadError::new(
-                "not a compiled signature set (no dpi-matcher header)",
+                "no dpi-matcher header: not written by Matcher::to_bytes",
             ));
         }
         let version = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
@@ -435,10 +435,7 @@ mod tests {
     fn damaged_snapshots_are_refused_not_panicked_on() {
         let bytes = Matcher::new(&set()).unwrap().to_bytes();
         let e = Matcher::from_bytes(&bytes[..10]).unwrap_err();
-        assert!(
-            e.to_string().contains("not a compiled signature set"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("no dpi-matcher header"), "{e}");
         let mut v = bytes.clone();
         v[16] = 9;
         assert!(Matcher::from_bytes(&v)

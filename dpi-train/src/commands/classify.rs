@@ -27,11 +27,11 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::bail;
-use dpi_core::matcher::Scratch;
+use anyhow::{bail, Context};
+use dpi_core::matcher::{Matcher, Scratch};
 use dpi_core::signature::SignatureSet;
 use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView, Metadata};
 
@@ -80,6 +80,13 @@ pub struct ClassifyArgs {
     /// full ties.
     #[arg(long = "sig", value_name = "FILE")]
     pub sigs: Vec<PathBuf>,
+    /// The signature set compiled, kept in FILE from one run to the next:
+    /// read instead of compiling the set when it was compiled from the same
+    /// signatures; otherwise (no such file, another set, a damaged or older
+    /// file: said on standard error) the set is compiled and FILE written.
+    /// Worth it for large sets, whose compiling takes most of the start.
+    #[arg(long, value_name = "FILE")]
+    pub compiled: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ClassifyFormat::Table)]
     pub format: ClassifyFormat,
@@ -637,6 +644,26 @@ pub fn json_line(
     Ok(out)
 }
 
+/// The classifier of `set` from its compiled form in `path` when that
+/// fits the set, else compiled, with `path` written for the next run.
+fn compiled_classifier(set: &SignatureSet, path: &Path) -> anyhow::Result<Classifier> {
+    let shown = path.display();
+    match std::fs::read(path) {
+        Ok(bytes) => match Matcher::from_bytes(&bytes) {
+            Ok(m) if m.fits(set) => return Ok(Classifier::with_matcher(set, m)?),
+            Ok(_) => eprintln!(
+                "dpi: {shown}: compiled from other signatures; compiling these and rewriting it"
+            ),
+            Err(e) => eprintln!("dpi: {shown}: {e}; compiling the set and rewriting it"),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => bail!("{shown}: {e}"),
+    }
+    let matcher = Matcher::new(set)?;
+    std::fs::write(path, matcher.to_bytes()).with_context(|| format!("writing {shown}"))?;
+    Ok(Classifier::with_matcher(set, matcher)?)
+}
+
 /// Runs `dpi classify`.
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = crate::live::check_filter(&args.live) {
@@ -644,7 +671,10 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let set = load_signatures(&args.sigs)?;
-    let mut classifier = Classifier::new(&set)?;
+    let mut classifier = match &args.compiled {
+        Some(path) => compiled_classifier(&set, path)?,
+        None => Classifier::new(&set)?,
+    };
     classifier.use_dns_names(args.dns_names);
     let parquet = if args.format == ClassifyFormat::Parquet {
         let columns = Columns {
