@@ -188,7 +188,10 @@ impl Dfa {
             let (lo, hi) = (self.match_ranges[k], self.match_ranges[k + 1]);
             for &a in &self.matches[lo as usize..hi as usize] {
                 let a = a as usize;
-                f(a, end - self.atom_lens[a] as usize, end);
+                // An atom ends where its match state is entered, so it
+                // starts its length before (saturating: a doctored table
+                // read back may give a length longer than the bytes seen).
+                f(a, end.saturating_sub(self.atom_lens[a] as usize), end);
             }
             (at, s) = (end, state);
         }
