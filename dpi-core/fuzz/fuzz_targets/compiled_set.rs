@@ -21,7 +21,7 @@ fn base() -> &'static [u8] {
     BASE.get_or_init(|| {
         let mut text = String::from(
             "rule http\n  protocol HTTP\n  transport tcp\n  c2s at 0 \"GET \"\nend\n\
-             rule tls\n  protocol TLS\n  c2s regex \"^\\\\x16\\\\x03[\\\\x00-\\\\x04]\"\nend\n\
+             rule tls\n  protocol TLS\n  c2s regex r\"^\\x16\\x03[\\x00-\\x04]\"\nend\n\
              rule dns\n  protocol DNS\n  c2s at 2 hex \"0? ?? 00 01\"\n  ports 53\nend\n\
              rule p\n  protocol P\n  transport udp\n  ports 5000-5010\nend\n",
         );

@@ -238,7 +238,7 @@ impl Matcher {
     ///
     /// let set = parse_extended(
     ///     "rule http\n  protocol HTTP\n  c2s at 0 \"GET \"\nend\n\
-    ///      rule tls\n  protocol TLS\n  c2s regex \"^\\\\x16\\\\x03[\\\\x00-\\\\x04]\"\nend\n",
+    ///      rule tls\n  protocol TLS\n  c2s regex r\"^\\x16\\x03[\\x00-\\x04]\"\nend\n",
     ///     "x.rules",
     /// )
     /// .unwrap();
@@ -396,7 +396,7 @@ mod tests {
         parse_extended(
             "rule http\n  protocol HTTP\n  transport tcp\n  c2s at 0 \"GET \"\nend\n\
              rule host\n  protocol X\n  c2s nocase \"host: example\"\nend\n\
-             rule tls\n  protocol TLS\n  c2s regex \"^\\\\x16\\\\x03[\\\\x00-\\\\x04]\"\nend\n\
+             rule tls\n  protocol TLS\n  c2s regex r\"^\\x16\\x03[\\x00-\\x04]\"\nend\n\
              rule m\n  protocol M\n  c2s at 2 hex \"0? ?? 00 01\"\n  ports 53\nend\n\
              rule p\n  protocol P\n  transport udp\n  ports 5000-5010\nend\n",
             "x.rules",
@@ -423,9 +423,16 @@ mod tests {
         assert!(loaded.fits(&set));
         assert_eq!(loaded.to_bytes(), bytes);
         let (mut a, mut b) = (Scratch::new(), Scratch::new());
+        let mut named = Vec::new();
         for v in views() {
-            assert_eq!(built.matches(&v, &mut a), loaded.matches(&v, &mut b));
+            let want = built.matches(&v, &mut a).to_vec();
+            assert_eq!(loaded.matches(&v, &mut b), &want[..]);
+            named.extend(want);
         }
+        // Every rule of the set names one of the flows.
+        named.sort_unstable();
+        named.dedup();
+        assert_eq!(named, [0, 1, 2, 3, 4]);
         let mut other = set.clone();
         other.signatures[0].ports = crate::signature::PortSet::single(8080);
         assert!(!loaded.fits(&other));
