@@ -403,7 +403,7 @@ impl Engine {
     /// would be over [`MAX_DFA_BYTES`].
     pub(crate) fn build(atoms: &[Vec<u8>]) -> Result<Engine, String> {
         let boxed = || atoms.iter().map(|a| a.clone().into_boxed_slice()).collect();
-        Ok(match automaton_kind(atoms, false) {
+        Ok(match automaton_kind(atoms) {
             AhoCorasickKind::DFA => {
                 let ac = super::dfa::automaton(atoms, true)?;
                 if ac.prefilter().is_some() {
@@ -424,22 +424,19 @@ impl Engine {
     }
 }
 
-/// The automaton kind for `atoms`: a DFA when its estimated transition
-/// table (one state per atom byte, a row per byte class rounded up to a
-/// power of two, 4 bytes per entry) fits in [`MAX_DFA_BYTES`], else a
+/// The automaton kind for `atoms` (in lower case): a DFA when its
+/// estimated transition table (one state per atom byte, a row per byte
+/// class rounded up to a power of two as in `aho-corasick`'s DFA, which our
+/// table is read from; 4 bytes per entry) fits in [`MAX_DFA_BYTES`], else a
 /// contiguous NFA. Either way the build costs time and memory linear in the
 /// atoms' bytes (the DFA's within its budget).
-fn automaton_kind(atoms: &[Vec<u8>], nocase: bool) -> AhoCorasickKind {
+fn automaton_kind(atoms: &[Vec<u8>]) -> AhoCorasickKind {
     let mut seen = [false; 256];
     let mut states = 1usize;
     for a in atoms {
         states = states.saturating_add(a.len());
         for &b in a {
             seen[usize::from(b)] = true;
-            if nocase {
-                seen[usize::from(b.to_ascii_uppercase())] = true;
-                seen[usize::from(b.to_ascii_lowercase())] = true;
-            }
         }
     }
     // Each byte that occurs may split a class; bytes that never occur share one.
@@ -961,10 +958,10 @@ mod tests {
     #[test]
     fn automaton_kind_by_size() {
         let small = vec![b"get ".to_vec(), b"host:".to_vec()];
-        assert_eq!(automaton_kind(&small, true), AhoCorasickKind::DFA);
+        assert_eq!(automaton_kind(&small), AhoCorasickKind::DFA);
         // 64 KiB of atoms over all 256 byte values: a DFA would take 64 MiB.
         let all: Vec<Vec<u8>> = (0..256u32).map(|i| vec![i as u8; 256]).collect();
-        assert_eq!(automaton_kind(&all, false), AhoCorasickKind::ContiguousNFA);
+        assert_eq!(automaton_kind(&all), AhoCorasickKind::ContiguousNFA);
     }
 
     /// A set of `n` signatures, each with a literal at its own offset and a

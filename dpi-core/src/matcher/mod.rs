@@ -266,7 +266,8 @@ pub struct Scratch {
     outlook_stamp: Vec<u32>,
     matched_probes: Vec<u32>,
     matches: Vec<u32>,
-    /// A direction's bytes in ASCII lower case, for the automaton.
+    /// A direction's bytes in ASCII lower case, for an automaton of
+    /// `aho-corasick`'s (our own table folds case itself).
     lower: Vec<u8>,
 }
 
