@@ -28,7 +28,10 @@
 use std::sync::Arc;
 
 use crate::matcher::Scratch;
-use crate::{Classification, Classifier, Decision, Flow, FlowMeter, FlowView, LinkType, Timestamp};
+use crate::{
+    Classification, Classifier, Decision, Flow, FlowMeter, FlowSummary, FlowView, LinkType,
+    Timestamp,
+};
 
 /// What [`FlowMeter::push_frame_events`] reports.
 #[derive(Debug)]
@@ -39,7 +42,7 @@ pub enum FlowEvent<'a> {
     /// The flow's label is final. Once per flow, no later than its end.
     Labelled {
         /// The live flow as it is now (counters so far).
-        flow: &'a Flow,
+        flow: FlowSummary,
         /// Its label.
         classification: &'a Classification,
     },
@@ -196,7 +199,7 @@ fn ended<E: FnMut(FlowEvent<'_>)>(
         None => {
             let c = labeller.at_end(&flow, bytes);
             on(FlowEvent::Labelled {
-                flow: &flow,
+                flow: FlowSummary::from(&flow),
                 classification: &c,
             });
             c
@@ -241,20 +244,24 @@ impl FlowMeter {
             self.attach_cross(ts, &pkt);
         }
         let table = self.table_mut();
-        let mut decided = false;
-        if let Some((view, closed, flow, label)) = table.label_slot(slot) {
-            if label.is_none() {
-                if let Some(c) = labeller.decide(view, closed, bytes) {
-                    on(FlowEvent::Labelled {
-                        flow,
-                        classification: &c,
-                    });
-                    *label = Some(Box::new(c));
-                    decided = true;
-                }
-            }
+        if table.is_labelled(slot) {
+            return;
         }
-        if decided && labeller.release {
+        let Some((view, closed)) = table.view_slot(slot) else {
+            return;
+        };
+        let Some(c) = labeller.decide(view, closed, bytes) else {
+            return;
+        };
+        let Some(flow) = table.summary(slot) else {
+            return;
+        };
+        on(FlowEvent::Labelled {
+            flow,
+            classification: &c,
+        });
+        table.set_label(slot, c);
+        if labeller.release {
             table.release_bytes(slot);
         }
     }

@@ -280,9 +280,7 @@ impl FlowMeter {
     /// Gives the flow `pkt` just made what other flows announced about it.
     pub(crate) fn attach_cross(&mut self, ts: Timestamp, pkt: &crate::Packet<'_>) {
         if let Some(cross) = self.expect.lookup(ts, pkt) {
-            if let Some(flow) = self.table.flow_of_mut(pkt) {
-                flow.cross = Some(Box::new(cross));
-            }
+            self.table.set_cross(pkt, cross);
         }
     }
 

@@ -720,9 +720,7 @@ fn step<F: FnMut(Flow, Option<crate::Classification>, EndOrder)>(
     });
     if table.len() + finished > live {
         if let Some(cross) = x.lookup(ts, &pkt) {
-            if let Some(flow) = table.flow_of_mut(&pkt) {
-                flow.cross = Some(Box::new(cross));
-            }
+            table.set_cross(&pkt, cross);
         }
     }
 }

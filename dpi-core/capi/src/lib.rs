@@ -34,7 +34,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use dpi_core::{
-    Classification, Classifier, Flow, FlowConfig, FlowEvent, FlowMeter, Labeller, LinkType,
+    Classification, Classifier, FlowConfig, FlowEvent, FlowMeter, FlowSummary, Labeller, LinkType,
     Timestamp,
 };
 
@@ -147,7 +147,7 @@ fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', "")).unwrap_or_default()
 }
 
-fn flow_of(f: &Flow) -> DpiFlow {
+fn flow_of(f: &FlowSummary) -> DpiFlow {
     let ip = |a: IpAddr| -> ([u8; 16], u8) {
         let mut out = [0u8; 16];
         match a {
@@ -170,17 +170,17 @@ fn flow_of(f: &Flow) -> DpiFlow {
         vlan: f.vlan,
         first_ns: f.first_ts.as_nanos(),
         last_ns: f.last_ts.as_nanos(),
-        c2s_packets: f.c2s.packets,
-        s2c_packets: f.s2c.packets,
-        c2s_bytes: f.c2s.bytes,
-        s2c_bytes: f.s2c.bytes,
+        c2s_packets: f.c2s_packets,
+        s2c_packets: f.s2c_packets,
+        c2s_bytes: f.c2s_bytes,
+        s2c_bytes: f.s2c_bytes,
     }
 }
 
 /// Hands `event` to `cb` as a [`DpiEvent`].
 fn deliver(strings: &mut EventStrings, cb: DpiEventFn, user: *mut c_void, event: FlowEvent<'_>) {
     let Some(cb) = cb else { return };
-    let (kind, flow, c, end): (_, &Flow, &Classification, _) = match &event {
+    let (kind, flow, c, end): (_, FlowSummary, &Classification, _) = match &event {
         FlowEvent::Labelled {
             flow,
             classification,
@@ -190,7 +190,7 @@ fn deliver(strings: &mut EventStrings, cb: DpiEventFn, user: *mut c_void, event:
             classification,
         } => (
             DpiEventKind::Ended,
-            flow,
+            FlowSummary::from(flow),
             classification,
             Some(flow.end.as_str()),
         ),
@@ -202,7 +202,7 @@ fn deliver(strings: &mut EventStrings, cb: DpiEventFn, user: *mut c_void, event:
     strings.end = end.map(c_string);
     let ev = DpiEvent {
         kind,
-        flow: flow_of(flow),
+        flow: flow_of(&flow),
         protocol: strings.protocol.as_ptr(),
         app: strings
             .app

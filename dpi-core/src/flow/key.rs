@@ -7,7 +7,7 @@
 //! seen partly inside and partly outside a tunnel stays one flow.
 
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::Packet;
 
@@ -115,6 +115,39 @@ impl FlowKey {
             h = (h.rotate_left(5) ^ w).wrapping_mul(K);
         }
         h ^ (h >> 29) ^ (h >> 47)
+    }
+
+    /// The `lo` endpoint (`lo == true`) or the `hi` one: the address and
+    /// port the key was made from.
+    pub(crate) fn endpoint(&self, lo: bool) -> (IpAddr, u16) {
+        let (hi_bits, lo_bits, family, port) = if lo {
+            (
+                self.addr[0],
+                self.addr[1],
+                self.families & 0x0f,
+                self.lo_port,
+            )
+        } else {
+            (self.addr[2], self.addr[3], self.families >> 4, self.hi_port)
+        };
+        let addr = if family == FAMILY_V4 {
+            IpAddr::V4(Ipv4Addr::from(lo_bits as u32))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(
+                u128::from(hi_bits) << 64 | u128::from(lo_bits),
+            ))
+        };
+        (addr, port)
+    }
+
+    /// IP protocol number.
+    pub(crate) fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    /// VLAN id.
+    pub(crate) fn vlan(&self) -> u16 {
+        self.vlan
     }
 
     /// Both endpoints are the same (address, port): every packet goes from

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::{Timestamp, Tunnel};
 
 mod key;
+mod record;
 mod stream;
 mod table;
 
@@ -226,34 +227,69 @@ pub struct DirectionStats {
     pub iats: Vec<u64>,
 }
 
-impl DirectionStats {
-    /// Accounts one packet. Each vector is allocated once, with room for
-    /// all `k` entries, at its first entry (a direction's second packet,
-    /// its first payload); it holds at most `k`.
-    fn record(&mut self, ts: Timestamp, wire_len: u32, payload_len: u32, tcp_flags: u8, k: usize) {
-        self.packets += 1;
-        self.bytes += u64::from(wire_len);
-        self.payload_bytes += u64::from(payload_len);
-        self.tcp_flags |= tcp_flags;
-        match self.last_ts {
-            Some(last) => {
-                if self.iats.len() < k {
-                    self.iats.reserve_exact(k - self.iats.len());
-                    self.iats.push(ts.nanos_since(last));
-                }
-                self.last_ts = Some(last.max(ts));
-            }
-            None => self.last_ts = Some(ts),
-        }
-        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
-        if payload_len > 0 {
-            if self.first_payload_ts.is_none() {
-                self.first_payload_ts = Some(ts);
-            }
-            if self.sizes.len() < k {
-                self.sizes.reserve_exact(k - self.sizes.len());
-                self.sizes.push(payload_len);
-            }
+/// A live flow's endpoints and counters so far: what
+/// [`FlowEvent::Labelled`](crate::FlowEvent::Labelled) reports when the
+/// label is decided. `From<&Flow>` gives the same for a finished flow.
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use dpi_core::{FlowConfig, FlowMeter, FlowSummary, LinkType, Timestamp};
+///
+/// let frame = dpi_core::testing::udp_ipv4_frame([10, 0, 0, 1], 40000, [10, 0, 0, 53], 53, b"\x12\x34");
+/// let mut meter = FlowMeter::new(FlowConfig::default());
+/// let mut flows = Vec::new();
+/// meter.push_frame(LinkType::ETHERNET, Timestamp::from_micros(1), &frame, frame.len() as u32, &mut |f| flows.push(f));
+/// meter.flush(&mut |f| flows.push(f));
+/// let s = FlowSummary::from(&flows[0]);
+/// assert_eq!((s.client, s.server_port), (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 53));
+/// assert_eq!((s.c2s_packets, s.s2c_packets), (1, 0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowSummary {
+    /// IP protocol number.
+    pub protocol: u8,
+    /// The initiator's address.
+    pub client: IpAddr,
+    /// The initiator's port (0 without ports).
+    pub client_port: u16,
+    /// The responder's address.
+    pub server: IpAddr,
+    /// The responder's port (0 without ports).
+    pub server_port: u16,
+    /// VLAN id ([`Flow::vlan`]).
+    pub vlan: u16,
+    /// Outer encapsulation, when the flow was tunnelled (the first one seen).
+    pub tunnel: Option<Tunnel>,
+    /// First packet time.
+    pub first_ts: Timestamp,
+    /// Last packet time so far.
+    pub last_ts: Timestamp,
+    /// Packets from the initiator so far.
+    pub c2s_packets: u64,
+    /// Packets from the responder so far.
+    pub s2c_packets: u64,
+    /// Bytes on the wire from the initiator so far.
+    pub c2s_bytes: u64,
+    /// Bytes on the wire from the responder so far.
+    pub s2c_bytes: u64,
+}
+
+impl From<&Flow> for FlowSummary {
+    fn from(f: &Flow) -> Self {
+        FlowSummary {
+            protocol: f.protocol,
+            client: f.client,
+            client_port: f.client_port,
+            server: f.server,
+            server_port: f.server_port,
+            vlan: f.vlan,
+            tunnel: f.tunnel,
+            first_ts: f.first_ts,
+            last_ts: f.last_ts,
+            c2s_packets: f.c2s.packets,
+            s2c_packets: f.s2c.packets,
+            c2s_bytes: f.c2s.bytes,
+            s2c_bytes: f.s2c.bytes,
         }
     }
 }

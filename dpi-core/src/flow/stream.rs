@@ -11,11 +11,12 @@
 //!
 //! - `contig`: the length of the contiguous prefix from the stream start,
 //! - `ranges`: up to `reorder_segments` disjoint, non-adjacent ranges
-//!   beyond that prefix, sorted by offset (the list's capacity is reserved
-//!   at the direction's first payload, so it never grows afterwards).
+//!   beyond that prefix, sorted by offset (the list is made at the first
+//!   range held, with room for all of them, so it never grows afterwards;
+//!   a direction whose segments come in order never makes it).
 //!
-//! The buffer and the range list of a direction are allocated at its
-//! first payload, with the room the capture needs: N bytes (or the
+//! The buffer of a direction is allocated at its first payload, with the
+//! room the capture needs: N bytes (or the
 //! handshake's, below) for TCP; for datagrams, the first datagram's bytes
 //! when nothing is appended to it (no concatenation, no handshake
 //! gathering), N or the bound otherwise. A direction without payload
@@ -88,85 +89,102 @@ enum Gather {
 /// waiting for what follows them.
 const STUN_SKIP: u32 = 32;
 
-/// Capture state of one direction. The bytes live in the flow's payload
-/// vector; this holds what is needed to place more of them.
+/// What a direction looks for in its first bytes before storing them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Look {
+    /// Nothing (decided already, or no bound to raise the limit to).
+    Done,
+    /// A handshake to keep up to [`Bounds::handshake`]: a TLS ClientHello
+    /// or an HTTP request (TCP), a QUIC or DTLS client's first flight or
+    /// a STUN exchange (datagrams).
+    Handshake,
+    /// Datagrams of the responder: only a STUN exchange followed by DTLS.
+    StunOnly,
+}
+
+/// The table's bounds, the same for every direction: handed in with each
+/// packet rather than kept in each of them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    /// Bytes kept per direction (N).
+    pub(crate) n: usize,
+    /// TCP: out-of-order ranges held at most.
+    pub(crate) reorder: usize,
+    /// The bound a handshake may raise the capture limit to.
+    pub(crate) handshake: usize,
+    /// Datagrams: append later ones up to N.
+    pub(crate) concat: bool,
+}
+
+/// Capture state of one direction (24 bytes). The bytes live in the
+/// direction's payload vector; this holds what is needed to place more
+/// of them.
 #[derive(Debug)]
 pub(crate) struct Stream {
+    /// TCP: out-of-order ranges `[start, end)` beyond `contig`, sorted,
+    /// disjoint and non-adjacent; made at the first range held, with room
+    /// for [`Bounds::reorder`] of them, and never grows past it.
+    // Boxed for a thin pointer: most directions never hold a range, and
+    // every live flow pays for this field, twice (8 bytes, not 24).
+    #[allow(clippy::box_collection)]
+    ranges: Option<Box<Vec<(u32, u32)>>>,
     /// TCP: sequence number of buffer offset 0, valid once `started`.
     base: u32,
-    /// TCP: the stream start is known.
-    started: bool,
-    /// Datagrams: nothing more is appended.
-    closed: bool,
     /// TCP: length of the contiguous prefix held in the buffer.
     /// Datagrams gathering after a STUN message: the STUN datagrams
     /// passed over since.
     contig: u32,
-    /// TCP: out-of-order ranges `[start, end)` beyond `contig`, sorted,
-    /// disjoint and non-adjacent; never grows past its reserved capacity.
-    ranges: Vec<(u32, u32)>,
-    /// TCP: how many ranges may be held.
-    max_ranges: u32,
-    /// The handshake bound still to decide on at the first bytes (0: no
-    /// decision pending).
-    grow: u32,
     /// The capture limit when a handshake raised it above N (0: N).
     limit: u32,
+    /// TCP: the stream start is known.
+    started: bool,
+    /// Datagrams: nothing more is appended.
+    closed: bool,
+    /// The decision still to make at the first bytes.
+    look: Look,
     /// Datagrams: the handshake datagrams being appended, if any.
     gather: Gather,
-    /// Datagrams: only a STUN exchange may raise the limit (the
-    /// responder's direction), not a client's hello.
-    stun_only: bool,
 }
 
 impl Stream {
-    /// State for a TCP direction holding up to `max_ranges` out-of-order ranges.
-    pub(crate) fn tcp(max_ranges: usize) -> Self {
+    /// State for a TCP direction.
+    pub(crate) fn tcp() -> Self {
         Stream {
+            ranges: None,
             base: 0,
+            contig: 0,
+            limit: 0,
             started: false,
             closed: false,
-            contig: 0,
-            ranges: Vec::new(),
-            max_ranges: u32::try_from(max_ranges).unwrap_or(u32::MAX),
-            grow: 0,
-            limit: 0,
+            look: Look::Done,
             gather: Gather::Off,
-            stun_only: false,
         }
     }
 
     /// State for a datagram direction (UDP and everything that is not TCP).
     pub(crate) fn datagram() -> Self {
-        Stream {
-            base: 0,
-            started: false,
-            closed: false,
-            contig: 0,
-            ranges: Vec::new(),
-            max_ranges: 0,
-            grow: 0,
-            limit: 0,
-            gather: Gather::Off,
-            stun_only: false,
-        }
+        Stream::tcp()
     }
 
     /// Makes the direction look at its first bytes for a handshake that
-    /// may be kept up to `bound` bytes.
-    pub(crate) fn with_handshake_bound(mut self, bound: usize) -> Self {
-        self.grow = u32::try_from(bound).unwrap_or(u32::MAX);
+    /// may be kept up to [`Bounds::handshake`] bytes.
+    pub(crate) fn with_handshake_bound(mut self) -> Self {
+        self.look = Look::Handshake;
         self
     }
 
     /// The responder's direction of a datagram flow: its first bytes may
     /// open a STUN exchange followed by a DTLS handshake kept up to
-    /// `bound` bytes (the DTLS client of a WebRTC session may be either
-    /// side), but no other handshake raises its limit.
-    pub(crate) fn with_stun_bound(mut self, bound: usize) -> Self {
-        self.grow = u32::try_from(bound).unwrap_or(u32::MAX);
-        self.stun_only = true;
+    /// [`Bounds::handshake`] bytes (the DTLS client of a WebRTC session
+    /// may be either side), but no other handshake raises its limit.
+    pub(crate) fn with_stun_bound(mut self) -> Self {
+        self.look = Look::StunOnly;
         self
+    }
+
+    /// The out-of-order ranges held.
+    fn ranges(&self) -> &[(u32, u32)] {
+        self.ranges.as_deref().map_or(&[], |r| r.as_slice())
     }
 
     /// The capture limit: N, or the handshake's when it raised it.
@@ -176,9 +194,8 @@ impl Stream {
 
     /// The first bytes of the stream are `first`: raise the limit when they
     /// start a TLS ClientHello, and grow the buffer once.
-    fn decide_tcp(&mut self, buf: &mut Vec<u8>, n: usize, first: &[u8]) {
-        let bound = self.grow as usize;
-        self.grow = 0;
+    fn decide_tcp(&mut self, buf: &mut Vec<u8>, n: usize, bound: usize, first: &[u8]) {
+        self.look = Look::Done;
         if bound <= n {
             return;
         }
@@ -211,13 +228,12 @@ impl Stream {
         }
     }
 
-    /// Accounts one TCP segment of this direction. `n` is the capture limit,
-    /// `data` the payload bytes present, `payload_len` the payload length the
-    /// headers announce.
+    /// Accounts one TCP segment of this direction. `data` is the payload
+    /// bytes present, `payload_len` the payload length the headers announce.
     pub(crate) fn tcp_segment(
         &mut self,
         buf: &mut Vec<u8>,
-        n: usize,
+        bounds: Bounds,
         tcp: &TcpInfo,
         data: &[u8],
         payload_len: u32,
@@ -240,11 +256,11 @@ impl Stream {
             return;
         }
         let start = i64::from(seq.wrapping_sub(self.base) as i32);
-        if self.grow > 0 && start <= 0 && start + data.len() as i64 > 0 {
+        if self.look != Look::Done && start <= 0 && start + data.len() as i64 > 0 {
             let from = (-start) as usize;
-            self.decide_tcp(buf, n, &data[from..]);
+            self.decide_tcp(buf, bounds.n, bounds.handshake, &data[from..]);
         }
-        let n = self.cap(n);
+        let n = self.cap(bounds.n);
         if self.contig as usize >= n {
             return;
         }
@@ -260,31 +276,39 @@ impl Stream {
         }
         let from = (s - start) as usize;
         let to = (e - start) as usize;
-        self.insert(buf, s as u32, e as u32, &data[from..to]);
+        self.insert(buf, bounds.reorder, s as u32, e as u32, &data[from..to]);
     }
 
-    /// Places `data`, which covers `[s, e)` with `contig <= s < e <= n`.
-    fn insert(&mut self, buf: &mut Vec<u8>, s: u32, e: u32, data: &[u8]) {
+    /// Places `data`, which covers `[s, e)` with `contig <= s < e <= n`,
+    /// holding at most `max_ranges` ranges beyond the prefix.
+    fn insert(&mut self, buf: &mut Vec<u8>, max_ranges: usize, s: u32, e: u32, data: &[u8]) {
         // Ranges that overlap or touch [s, e) merge with it.
-        let first = self.ranges.partition_point(|&(_, re)| re < s);
+        let held = self.ranges();
+        let first = held.partition_point(|&(_, re)| re < s);
         let mut last = first;
-        while last < self.ranges.len() && self.ranges[last].0 <= e {
+        while last < held.len() && held[last].0 <= e {
             last += 1;
         }
         let merging = last - first;
-        if s > self.contig && merging == 0 && self.ranges.len() >= self.max_ranges as usize {
+        if s > self.contig && merging == 0 && held.len() >= max_ranges {
             return;
-        }
-        if s > self.contig && self.ranges.capacity() < self.max_ranges as usize {
-            // The first range held: room for all of them, once.
-            self.ranges.reserve_exact(self.max_ranges as usize);
         }
         if buf.len() < e as usize {
             buf.resize(e as usize, 0);
         }
+        if s <= self.contig && merging == 0 {
+            // In order, touching no range: the common case.
+            write(buf, s, e, s, data);
+            self.contig = self.contig.max(e);
+            return;
+        }
+        // The first range held makes the list, with room for all of them, once.
+        let ranges = self
+            .ranges
+            .get_or_insert_with(|| Box::new(Vec::with_capacity(max_ranges)));
         // Fill the holes of [s, e) that no range covers yet.
         let mut cursor = s;
-        for &(rs, re) in &self.ranges[first..last] {
+        for &(rs, re) in &ranges[first..last] {
             if rs > cursor {
                 let hole_end = rs.min(e);
                 write(buf, cursor, hole_end, s, data);
@@ -296,24 +320,24 @@ impl Stream {
         }
         let (mut ms, mut me) = (s, e);
         if merging > 0 {
-            ms = ms.min(self.ranges[first].0);
-            me = me.max(self.ranges[last - 1].1);
+            ms = ms.min(ranges[first].0);
+            me = me.max(ranges[last - 1].1);
         }
         if ms <= self.contig {
             self.contig = self.contig.max(me);
-            self.ranges.drain(first..last);
+            ranges.drain(first..last);
             // The grown prefix may now touch the next range.
-            if let Some(&(rs, re)) = self.ranges.first() {
+            if let Some(&(rs, re)) = ranges.first() {
                 if rs <= self.contig {
                     self.contig = self.contig.max(re);
-                    self.ranges.remove(0);
+                    ranges.remove(0);
                 }
             }
         } else if merging == 0 {
-            self.ranges.insert(first, (ms, me));
+            ranges.insert(first, (ms, me));
         } else {
-            self.ranges[first] = (ms, me);
-            self.ranges.drain(first + 1..last);
+            ranges[first] = (ms, me);
+            ranges.drain(first + 1..last);
         }
     }
 
@@ -321,22 +345,23 @@ impl Stream {
     pub(crate) fn datagram_payload(
         &mut self,
         buf: &mut Vec<u8>,
-        n: usize,
+        bounds: Bounds,
         data: &[u8],
         complete: bool,
-        concat: bool,
     ) {
+        let (n, concat) = (bounds.n, bounds.concat);
         if self.closed {
             return;
         }
-        if self.grow > 0 {
-            let bound = self.grow as usize;
-            self.grow = 0;
+        if self.look != Look::Done {
+            let bound = bounds.handshake;
+            let stun_only = self.look == Look::StunOnly;
+            self.look = Look::Done;
             let gather = if bound <= n {
                 Gather::Off
             } else if complete && crate::protocols::stun::message_len(data) == Some(data.len()) {
                 Gather::Stun
-            } else if self.stun_only {
+            } else if stun_only {
                 Gather::Off
             } else if crate::protocols::quic::is_client_initial(data) {
                 Gather::Quic
@@ -446,6 +471,26 @@ mod tests {
 
     const ISN: u32 = 1000;
 
+    /// Bounds of a TCP direction: N, ranges held.
+    pub(super) fn tb(n: usize, reorder: usize) -> Bounds {
+        Bounds {
+            n,
+            reorder,
+            handshake: 0,
+            concat: false,
+        }
+    }
+
+    /// Bounds of a datagram direction: N, concatenation, handshake bound.
+    pub(super) fn db(n: usize, concat: bool, handshake: usize) -> Bounds {
+        Bounds {
+            n,
+            reorder: 0,
+            handshake,
+            concat,
+        }
+    }
+
     /// Name, N, range capacity, SYN's ISN, segments `(seq, bytes)`, expected capture.
     type TcpCase<'a> = (
         &'a str,
@@ -469,13 +514,19 @@ mod tests {
 
     /// Feeds segments `(seq, bytes)` and returns the captured user data.
     fn run(n: usize, max_ranges: usize, syn: Option<u32>, segs: &[(u32, &[u8])]) -> Vec<u8> {
-        let mut st = Stream::tcp(max_ranges);
+        let mut st = Stream::tcp();
         let mut buf = Vec::with_capacity(n);
         if let Some(isn) = syn {
-            st.tcp_segment(&mut buf, n, &seg(isn, TcpInfo::SYN), &[], 0);
+            st.tcp_segment(&mut buf, tb(n, max_ranges), &seg(isn, TcpInfo::SYN), &[], 0);
         }
         for &(seq, d) in segs {
-            st.tcp_segment(&mut buf, n, &seg(seq, TcpInfo::ACK), d, d.len() as u32);
+            st.tcp_segment(
+                &mut buf,
+                tb(n, max_ranges),
+                &seg(seq, TcpInfo::ACK),
+                d,
+                d.len() as u32,
+            );
         }
         st.finish(&mut buf, true);
         buf
@@ -657,32 +708,32 @@ mod tests {
 
     #[test]
     fn syn_with_payload_starts_after_isn() {
-        let mut st = Stream::tcp(8);
+        let mut st = Stream::tcp();
         let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, 16, &seg(ISN, TcpInfo::SYN), b"hi", 2);
-        st.tcp_segment(&mut buf, 16, &seg(ISN + 3, TcpInfo::ACK), b"!", 1);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN, TcpInfo::SYN), b"hi", 2);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 3, TcpInfo::ACK), b"!", 1);
         st.finish(&mut buf, true);
         assert_eq!(buf, b"hi!");
     }
 
     #[test]
     fn truncated_segment_leaves_a_gap() {
-        let mut st = Stream::tcp(8);
+        let mut st = Stream::tcp();
         let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, 16, &seg(ISN, TcpInfo::SYN), &[], 0);
-        st.tcp_segment(&mut buf, 16, &seg(ISN + 1, TcpInfo::ACK), b"ab", 4);
-        st.tcp_segment(&mut buf, 16, &seg(ISN + 5, TcpInfo::ACK), b"ef", 2);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 1, TcpInfo::ACK), b"ab", 4);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 5, TcpInfo::ACK), b"ef", 2);
         st.finish(&mut buf, true);
         assert_eq!(buf, b"ab");
     }
 
     #[test]
     fn late_syn_does_not_move_the_start() {
-        let mut st = Stream::tcp(8);
+        let mut st = Stream::tcp();
         let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, 16, &seg(ISN + 3, TcpInfo::ACK), b"cd", 2);
-        st.tcp_segment(&mut buf, 16, &seg(ISN, TcpInfo::SYN), &[], 0);
-        st.tcp_segment(&mut buf, 16, &seg(ISN + 1, TcpInfo::ACK), b"ab", 2);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 3, TcpInfo::ACK), b"cd", 2);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
+        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 1, TcpInfo::ACK), b"ab", 2);
         st.finish(&mut buf, true);
         assert_eq!(buf, b"cd");
     }
@@ -749,7 +800,7 @@ mod tests {
             let mut buf = Vec::with_capacity(*n);
             for &(d, complete) in *grams {
                 if !d.is_empty() {
-                    st.datagram_payload(&mut buf, *n, d, complete, *concat);
+                    st.datagram_payload(&mut buf, db(*n, *concat, 0), d, complete);
                 }
             }
             st.finish(&mut buf, false);
@@ -773,7 +824,7 @@ mod tests {
         let feed = |st: &mut Stream, grams: &[&[u8]]| {
             let mut buf = Vec::new();
             for g in grams {
-                st.datagram_payload(&mut buf, 64, g, true, false);
+                st.datagram_payload(&mut buf, db(64, false, 4096), g, true);
             }
             buf
         };
@@ -781,26 +832,26 @@ mod tests {
         // handshake datagrams after them are appended past N, up to the
         // bound; the first datagram of another kind ends it.
         for mut st in [
-            Stream::datagram().with_handshake_bound(4096),
-            Stream::datagram().with_stun_bound(4096),
+            Stream::datagram().with_handshake_bound(),
+            Stream::datagram().with_stun_bound(),
         ] {
             let got = feed(&mut st, &[&stun(1), &stun(2), &dtls, &dtls, &rtp, &dtls]);
             assert_eq!(got, [stun(1), dtls.clone(), dtls.clone()].concat());
         }
         // Media after the STUN exchange: the STUN message alone.
-        let mut st = Stream::datagram().with_handshake_bound(4096);
+        let mut st = Stream::datagram().with_handshake_bound();
         assert_eq!(feed(&mut st, &[&stun(1), &rtp, &dtls]), stun(1));
         // No bound above N (the default settings): the first datagram.
         let mut st = Stream::datagram();
         assert_eq!(feed(&mut st, &[&stun(1), &dtls]), stun(1));
         // At most 32 STUN datagrams are passed over.
-        let mut st = Stream::datagram().with_handshake_bound(4096);
+        let mut st = Stream::datagram().with_handshake_bound();
         let mut grams: Vec<Vec<u8>> = (0..40).map(stun).collect();
         grams.push(dtls.clone());
         let refs: Vec<&[u8]> = grams.iter().map(|g| &g[..]).collect();
         assert_eq!(feed(&mut st, &refs), stun(0));
         // The responder's direction gathers no client hello of its own.
-        let mut st = Stream::datagram().with_stun_bound(4096);
+        let mut st = Stream::datagram().with_stun_bound();
         let hello: Vec<u8> = [
             &[0x16, 0xfe, 0xfd, 0, 0][..],
             &[0u8; 8],
@@ -816,6 +867,7 @@ mod tests {
 mod proptests {
     use proptest::prelude::*;
 
+    use super::tests::{db, tb};
     use super::*;
 
     /// A byte stream, the (offset, len) segments it is sent as (every byte
@@ -865,7 +917,7 @@ mod proptests {
         reorder: usize,
         syn: bool,
     ) -> Vec<u8> {
-        let mut st = Stream::tcp(reorder);
+        let mut st = Stream::tcp();
         let mut buf = Vec::with_capacity(n);
         let ack = TcpInfo {
             seq: 0,
@@ -879,12 +931,18 @@ mod proptests {
                 flags: TcpInfo::SYN,
                 ..ack
             };
-            st.tcp_segment(&mut buf, n, &syn, &[], 0);
+            st.tcp_segment(&mut buf, tb(n, reorder), &syn, &[], 0);
         }
         for &(off, len) in segs {
             let seq = isn.wrapping_add(1).wrapping_add(off as u32);
             let d = &data[off..off + len];
-            st.tcp_segment(&mut buf, n, &TcpInfo { seq, ..ack }, d, len as u32);
+            st.tcp_segment(
+                &mut buf,
+                tb(n, reorder),
+                &TcpInfo { seq, ..ack },
+                d,
+                len as u32,
+            );
             assert!(buf.capacity() >= n);
         }
         st.finish(&mut buf, true);
@@ -949,14 +1007,14 @@ mod proptests {
                 })
                 .collect();
             let mut st = if responder {
-                Stream::datagram().with_stun_bound(bound)
+                Stream::datagram().with_stun_bound()
             } else {
-                Stream::datagram().with_handshake_bound(bound)
+                Stream::datagram().with_handshake_bound()
             };
             let mut buf = Vec::new();
             for (d, complete) in &grams {
                 if !d.is_empty() {
-                    st.datagram_payload(&mut buf, n, d, *complete, false);
+                    st.datagram_payload(&mut buf, db(n, false, bound), d, *complete);
                 }
             }
             prop_assert!(buf.len() <= n.max(bound));
@@ -975,7 +1033,7 @@ mod proptests {
         n: usize,
         reorder: usize,
     ) -> bool {
-        let mut st = Stream::tcp(reorder);
+        let mut st = Stream::tcp();
         let mut buf: Vec<u8> = Vec::with_capacity(n);
         let ptr = buf.as_ptr();
         for &(off, len) in segs {
@@ -986,10 +1044,16 @@ mod proptests {
                 flags: TcpInfo::ACK,
                 window: 0,
             };
-            st.tcp_segment(&mut buf, n, &tcp, &data[off..off + len], len as u32);
+            st.tcp_segment(
+                &mut buf,
+                tb(n, reorder),
+                &tcp,
+                &data[off..off + len],
+                len as u32,
+            );
         }
         // The range list is reserved once, whole, at its first range.
-        let ranges_cap = st.ranges.capacity();
+        let ranges_cap = st.ranges.as_ref().map_or(0, |r| r.capacity());
         n == 0 || (buf.as_ptr() == ptr && (ranges_cap == 0 || ranges_cap == reorder))
     }
 }

@@ -27,8 +27,9 @@ use std::time::Duration;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::key::FlowKey;
-use super::stream::Stream;
-use super::{DirectionStats, Flow, FlowConfig, FlowEnd};
+use super::record::{Live, SeriesBlocks};
+use super::stream::Bounds;
+use super::{Flow, FlowConfig, FlowEnd, FlowSummary};
 use crate::{Classification, FlowView, Fragment, Packet, Timestamp};
 
 /// End of a list.
@@ -43,26 +44,6 @@ const MAX_REORDER: usize = 1 << 12;
 const MAX_SLOTS: usize = (u32::MAX - 1) as usize;
 /// IP protocol number of TCP.
 const TCP: u8 = 6;
-
-/// A live flow: the record being built and what is needed to extend it.
-struct Live {
-    key: FlowKey,
-    /// The initiator is the key's `lo` endpoint.
-    client_is_lo: bool,
-    flow: Flow,
-    c2s: Stream,
-    s2c: Stream,
-    /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
-    /// [`FlowConfig::close_linger`] later.
-    closed_at: Option<Timestamp>,
-    /// The final label, once given (see `FlowMeter::push_frame_events`);
-    /// boxed, as most flows of a table never get one while live.
-    label: Option<Box<Classification>>,
-    /// The byte buffers were released: no more bytes are kept.
-    released: bool,
-    /// Sequence number ([`FlowTable::set_seq`]) of the flow's latest packet.
-    last_seq: u64,
-}
 
 /// Where a finished flow falls in the order a single table emits flows
 /// ([`FlowTable::set_seq`]): the sequence number of the packet that
@@ -155,9 +136,9 @@ pub struct FlowTable {
     idle_ns: u64,
     active_ns: u64,
     max_flows: usize,
-    payload_bytes: usize,
-    feature_packets: usize,
-    reorder: usize,
+    bounds: Bounds,
+    /// The live directions' sizes and inter-arrival times.
+    series: SeriesBlocks,
     /// Slot indices by key hash; the keys themselves live in the slots,
     /// so the index stays small (4 bytes a flow) and cache-resident.
     index: HashTable<u32>,
@@ -193,9 +174,13 @@ impl FlowTable {
             idle_ns: nanos(cfg.idle_timeout),
             active_ns: nanos(cfg.active_timeout),
             max_flows: cfg.max_flows.clamp(1, MAX_SLOTS),
-            payload_bytes: cfg.payload_bytes.min(MAX_PAYLOAD_BYTES),
-            feature_packets: cfg.feature_packets.min(MAX_FEATURE_PACKETS),
-            reorder: cfg.reorder_segments.min(MAX_REORDER),
+            bounds: Bounds {
+                n: cfg.payload_bytes.min(MAX_PAYLOAD_BYTES),
+                reorder: cfg.reorder_segments.min(MAX_REORDER),
+                handshake: cfg.handshake_bytes.min(MAX_PAYLOAD_BYTES),
+                concat: cfg.udp_concat,
+            },
+            series: SeriesBlocks::new(cfg.feature_packets.min(MAX_FEATURE_PACKETS)),
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
@@ -264,7 +249,8 @@ impl FlowTable {
         if let Some(idx) = found {
             let first_ts = self.slots[idx as usize]
                 .as_ref()
-                .map_or(ts, |l| l.flow.first_ts);
+                .and_then(|l| l.first_ts())
+                .unwrap_or(ts);
             let closed_at = self.slots[idx as usize].as_ref().and_then(|l| l.closed_at);
             let end = if closed_at.is_some_and(|c| self.closed_for_good(c, pkt)) {
                 Some(FlowEnd::Closed)
@@ -285,18 +271,14 @@ impl FlowTable {
                 self.move_to_back(idx);
                 idx
             }
-            None => self.create(key, hash, src_is_lo, ts, pkt, emit),
+            None => self.create(key, hash, src_is_lo, pkt, emit),
         };
         let link = &mut self.links[idx as usize];
         link.last = self.clock;
-        let (n, k, concat) = (
-            self.payload_bytes,
-            self.feature_packets,
-            self.cfg.udp_concat,
-        );
+        let bounds = self.bounds;
         let track = self.linger_ns.is_some();
         if let Some(live) = self.slots[idx as usize].as_mut() {
-            live.account(src_is_lo, ts, wire_len, pkt, n, k, concat);
+            live.account(src_is_lo, ts, wire_len, pkt, bounds, &mut self.series);
             live.last_seq = self.seq;
             if track && live.closed_at.is_none() && live.is_closed() {
                 live.closed_at = Some(self.clock);
@@ -306,28 +288,38 @@ impl FlowTable {
         Some(idx)
     }
 
+    /// Whether the live flow in slot `idx` has its label.
+    pub(crate) fn is_labelled(&self, idx: u32) -> bool {
+        self.slots
+            .get(idx as usize)
+            .and_then(|s| s.as_ref())
+            .is_some_and(|l| l.label.is_some())
+    }
+
     /// The live flow in slot `idx`: its view (the bytes captured for good
-    /// so far), whether it is closed (no more bytes will be kept), the
-    /// flow, and the label kept for it.
-    pub(crate) fn label_slot(
-        &mut self,
-        idx: u32,
-    ) -> Option<(FlowView<'_>, bool, &Flow, &mut Option<Box<Classification>>)> {
-        let live = self.slots.get_mut(idx as usize)?.as_mut()?;
-        let is_tcp = live.flow.protocol == TCP;
-        let mut view = FlowView::from(&live.flow);
-        view.c2s = &view.c2s[..live.c2s.ready(view.c2s, is_tcp)];
-        view.s2c = &view.s2c[..live.s2c.ready(view.s2c, is_tcp)];
-        Some((view, live.closed_at.is_some(), &live.flow, &mut live.label))
+    /// so far) and whether it is closed (no more bytes will be kept).
+    pub(crate) fn view_slot(&self, idx: u32) -> Option<(FlowView<'_>, bool)> {
+        let live = self.slots.get(idx as usize)?.as_ref()?;
+        Some((live.view(), live.closed_at.is_some()))
+    }
+
+    /// The endpoints and counters so far of the live flow in slot `idx`.
+    pub(crate) fn summary(&self, idx: u32) -> Option<FlowSummary> {
+        Some(self.slots.get(idx as usize)?.as_ref()?.summary())
+    }
+
+    /// Keeps `label` for the live flow in slot `idx`.
+    pub(crate) fn set_label(&mut self, idx: u32, label: Classification) {
+        if let Some(live) = self.slots.get_mut(idx as usize).and_then(|s| s.as_mut()) {
+            live.label = Some(Box::new(label));
+        }
     }
 
     /// Frees the byte buffers of the live flow in slot `idx` and stops
     /// capturing its bytes.
     pub(crate) fn release_bytes(&mut self, idx: u32) {
         if let Some(live) = self.slots.get_mut(idx as usize).and_then(|s| s.as_mut()) {
-            live.released = true;
-            live.flow.c2s_payload = Vec::new();
-            live.flow.s2c_payload = Vec::new();
+            live.release_bytes();
         }
     }
 
@@ -409,15 +401,20 @@ impl FlowTable {
         self.len() == 0
     }
 
-    /// The live flow `pkt` belongs to, if any.
-    pub(crate) fn flow_of_mut(&mut self, pkt: &Packet<'_>) -> Option<&mut Flow> {
+    /// Gives the live flow `pkt` belongs to, if any, what other flows
+    /// said about it ([`Flow::cross`]).
+    pub(crate) fn set_cross(&mut self, pkt: &Packet<'_>, cross: crate::expect::CrossFlow) {
         let (key, _) = FlowKey::of(pkt);
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
-        let idx = *self.index.find(hash, |&i| {
+        let Some(&idx) = self.index.find(hash, |&i| {
             slots[i as usize].as_ref().is_some_and(|l| l.key == key)
-        })?;
-        self.slots[idx as usize].as_mut().map(|l| &mut l.flow)
+        }) else {
+            return;
+        };
+        if let Some(live) = self.slots[idx as usize].as_mut() {
+            live.cross = Some(Box::new(cross));
+        }
     }
 
     /// Makes a flow for `pkt`, evicting the longest-idle flow when full.
@@ -426,7 +423,6 @@ impl FlowTable {
         key: FlowKey,
         hash: u64,
         src_is_lo: bool,
-        ts: Timestamp,
         pkt: &Packet<'_>,
         emit: &mut F,
     ) -> u32 {
@@ -440,51 +436,7 @@ impl FlowTable {
             });
         let client_is_src = !syn_ack;
         let client_is_lo = key.is_loop() || src_is_lo == client_is_src;
-        let (client, client_port, server, server_port) = if client_is_src {
-            (pkt.src, pkt.src_port, pkt.dst, pkt.dst_port)
-        } else {
-            (pkt.dst, pkt.dst_port, pkt.src, pkt.src_port)
-        };
-        let stream = |is_tcp: bool| {
-            if is_tcp {
-                Stream::tcp(self.reorder)
-            } else {
-                Stream::datagram()
-            }
-        };
-        let handshake = self.cfg.handshake_bytes.min(MAX_PAYLOAD_BYTES);
-        let is_tcp = pkt.protocol == TCP;
-        let live = Live {
-            key,
-            client_is_lo,
-            flow: Flow {
-                protocol: pkt.protocol,
-                client,
-                client_port,
-                server,
-                server_port,
-                vlan: pkt.vlan,
-                tunnel: pkt.tunnel,
-                first_ts: ts,
-                last_ts: ts,
-                c2s: DirectionStats::default(),
-                s2c: DirectionStats::default(),
-                c2s_payload: Vec::new(),
-                s2c_payload: Vec::new(),
-                end: FlowEnd::Flushed,
-                cross: None,
-            },
-            c2s: stream(is_tcp).with_handshake_bound(handshake),
-            s2c: if is_tcp {
-                stream(is_tcp)
-            } else {
-                stream(is_tcp).with_stun_bound(handshake)
-            },
-            closed_at: None,
-            label: None,
-            released: false,
-            last_seq: self.seq,
-        };
+        let live = Live::new(key, client_is_lo, pkt.tunnel, self.seq);
         let idx = if self.free != NIL {
             let idx = self.free;
             self.free = self.links[idx as usize].next;
@@ -547,7 +499,7 @@ impl FlowTable {
                 entry.remove();
             }
             let label = live.label.take().map(|l| *l);
-            emit(live.into_flow(end), label, order);
+            emit(live.into_flow(end, &mut self.series), label, order);
         }
     }
 
@@ -588,69 +540,6 @@ impl FlowTable {
             self.unlink(idx);
             self.push_back(idx);
         }
-    }
-}
-
-impl Live {
-    /// Accounts one packet of this flow.
-    #[allow(clippy::too_many_arguments)]
-    fn account(
-        &mut self,
-        src_is_lo: bool,
-        ts: Timestamp,
-        wire_len: u32,
-        pkt: &Packet<'_>,
-        n: usize,
-        k: usize,
-        concat: bool,
-    ) {
-        let flow = &mut self.flow;
-        flow.first_ts = flow.first_ts.min(ts);
-        flow.last_ts = flow.last_ts.max(ts);
-        if flow.tunnel.is_none() {
-            flow.tunnel = pkt.tunnel;
-        }
-        let c2s = self.key.is_loop() || src_is_lo == self.client_is_lo;
-        let (stats, buf, stream) = if c2s {
-            (&mut flow.c2s, &mut flow.c2s_payload, &mut self.c2s)
-        } else {
-            (&mut flow.s2c, &mut flow.s2c_payload, &mut self.s2c)
-        };
-        let flags = pkt.tcp.map_or(0, |t| t.flags);
-        stats.record(ts, wire_len, pkt.payload_len, flags, k);
-        // After a close (a FIN each way, or a RST) no byte is added: the
-        // flow's bytes are what its label was decided on.
-        if self.released || self.closed_at.is_some() {
-            return;
-        }
-        if flow.protocol == TCP {
-            if let Some(tcp) = &pkt.tcp {
-                stream.tcp_segment(buf, n, tcp, pkt.payload, pkt.payload_len);
-            }
-        } else if pkt.payload_len > 0 || !pkt.payload.is_empty() {
-            let complete =
-                pkt.payload.len() >= pkt.payload_len as usize && pkt.fragment == Fragment::Whole;
-            stream.datagram_payload(buf, n, pkt.payload, complete, concat);
-        }
-    }
-
-    /// TCP: a RST was seen, or a FIN each way.
-    fn is_closed(&self) -> bool {
-        use crate::TcpInfo;
-        let f = &self.flow;
-        f.protocol == TCP
-            && ((f.c2s.tcp_flags | f.s2c.tcp_flags) & TcpInfo::RST != 0
-                || f.c2s.tcp_flags & f.s2c.tcp_flags & TcpInfo::FIN != 0)
-    }
-
-    /// The finished record.
-    fn into_flow(self, end: FlowEnd) -> Flow {
-        let mut flow = self.flow;
-        let is_tcp = flow.protocol == TCP;
-        self.c2s.finish(&mut flow.c2s_payload, is_tcp);
-        self.s2c.finish(&mut flow.s2c_payload, is_tcp);
-        flow.end = end;
-        flow
     }
 }
 
@@ -1506,11 +1395,11 @@ mod sizes {
     #[test]
     fn live_flow_sizes_are_as_documented() {
         use std::mem::size_of;
-        assert_eq!(size_of::<Option<super::Live>>(), 496);
-        assert_eq!(size_of::<super::Flow>(), 328);
-        assert_eq!(size_of::<super::DirectionStats>(), 104);
-        assert_eq!(size_of::<super::Stream>(), 48);
+        assert_eq!(size_of::<Option<super::Live>>(), 288);
+        assert_eq!(size_of::<super::super::record::Dir>(), 104);
+        assert_eq!(size_of::<super::super::stream::Stream>(), 24);
         assert_eq!(size_of::<super::FlowKey>(), 40);
         assert_eq!(size_of::<super::Link>(), 16);
+        assert_eq!(size_of::<super::Flow>(), 328);
     }
 }

@@ -1,0 +1,482 @@
+//! The record of a live flow, kept compact: the public [`Flow`] is built
+//! only when the flow ends.
+//!
+//! A live flow holds its key (which gives both endpoints, the transport,
+//! the ports and the VLAN id), per direction its counters, times, byte
+//! buffer and capture state, and what only some flows need behind
+//! pointers that stay null until they do: a direction's sizes after the
+//! first and its inter-arrival times (made at its second packet), the
+//! TCP out-of-order ranges (at the first range held), the label (at the
+//! decision) and what other flows announced. A direction that carries one
+//! payload keeps its size in place. Sizes are checked by
+//! `table::sizes::live_flow_sizes_are_as_documented`.
+
+use std::num::NonZeroU32;
+
+use super::key::FlowKey;
+use super::stream::{Bounds, Stream};
+use super::{DirectionStats, Flow, FlowEnd};
+use crate::signature::Side;
+use crate::{Classification, FlowView, Fragment, Packet, Timestamp, Tunnel};
+
+/// IP protocol number of TCP.
+const TCP: u8 = 6;
+
+/// A live flow.
+pub(super) struct Live {
+    pub(super) key: FlowKey,
+    /// Initiator to responder.
+    pub(super) c2s: Dir,
+    /// Responder to initiator.
+    pub(super) s2c: Dir,
+    /// The final label, once given (see `FlowMeter::push_frame_events`).
+    pub(super) label: Option<Box<Classification>>,
+    /// What other flows said about this one ([`Flow::cross`]).
+    pub(super) cross: Option<Box<crate::expect::CrossFlow>>,
+    /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
+    /// [`FlowConfig::close_linger`](super::FlowConfig::close_linger) later.
+    pub(super) closed_at: Option<Timestamp>,
+    /// Sequence number (`FlowTable::set_seq`) of the flow's latest packet.
+    pub(super) last_seq: u64,
+    /// Outer encapsulation, the first one seen.
+    pub(super) tunnel: Option<Tunnel>,
+    /// The initiator is the key's `lo` endpoint.
+    pub(super) client_is_lo: bool,
+    /// The byte buffers were released: no more bytes are kept.
+    pub(super) released: bool,
+    /// OR of the TCP flags seen, initiator's then responder's.
+    tcp_flags: [u8; 2],
+}
+
+/// One direction of a live flow.
+pub(crate) struct Dir {
+    packets: u64,
+    bytes: u64,
+    payload_bytes: u64,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+    first_payload_ts: Option<Timestamp>,
+    /// The user data captured.
+    buf: Vec<u8>,
+    /// Where the next bytes go.
+    stream: Stream,
+    /// The block of [`SeriesBlocks`] holding the sizes after the first and
+    /// the inter-arrival times, once there are any (`NONE` before).
+    series: u32,
+    /// The first payload size (when K is above 0).
+    first_size: Option<NonZeroU32>,
+}
+
+/// No block.
+const NONE: u32 = u32::MAX;
+
+/// Blocks per chunk of [`SeriesBlocks`].
+const CHUNK_BLOCKS: usize = 1024;
+
+/// The directions' series (inter-arrival times, ns, of the first K
+/// packets after the first; payload sizes after the first, of the next
+/// K - 1 packets that carry payload), in blocks of one size handed out
+/// by index and reused when their flow ends: no allocation per direction
+/// and no allocator overhead, and a live direction holds 4 bytes for it.
+/// A block is a header word (how many times, how many sizes), K times,
+/// then the sizes two to a word. Blocks come in chunks of 1,024, so the
+/// store grows without copying what it holds; it keeps the most blocks
+/// ever used at once, as the table's slab does.
+pub(super) struct SeriesBlocks {
+    k: usize,
+    /// Words per block.
+    block: usize,
+    chunks: Vec<Box<[u64]>>,
+    /// Blocks handed out so far, free or not.
+    made: u32,
+    /// First free block, chained through its header word.
+    free: u32,
+}
+
+impl SeriesBlocks {
+    pub(super) fn new(k: usize) -> Self {
+        SeriesBlocks {
+            k,
+            block: 1 + k + k.div_ceil(2),
+            chunks: Vec::new(),
+            made: 0,
+            free: NONE,
+        }
+    }
+
+    fn words(&self, i: u32) -> &[u64] {
+        let (c, b) = (i as usize / CHUNK_BLOCKS, i as usize % CHUNK_BLOCKS);
+        &self.chunks[c][b * self.block..(b + 1) * self.block]
+    }
+
+    fn words_mut(&mut self, i: u32) -> &mut [u64] {
+        let (c, b) = (i as usize / CHUNK_BLOCKS, i as usize % CHUNK_BLOCKS);
+        &mut self.chunks[c][b * self.block..(b + 1) * self.block]
+    }
+
+    /// A zeroed block.
+    fn take(&mut self) -> u32 {
+        if self.free != NONE {
+            let i = self.free;
+            let w = self.words_mut(i);
+            let next = w[0] as u32;
+            w.fill(0);
+            self.free = next;
+            return i;
+        }
+        let i = self.made;
+        if i as usize % CHUNK_BLOCKS == 0 {
+            self.chunks
+                .push(vec![0; CHUNK_BLOCKS * self.block].into_boxed_slice());
+        }
+        self.made += 1;
+        i
+    }
+
+    /// Gives block `i` back.
+    fn give(&mut self, i: u32) {
+        let free = self.free;
+        self.words_mut(i)[0] = u64::from(free);
+        self.free = i;
+    }
+
+    /// Adds an inter-arrival time to block `i` unless K are held.
+    fn push_iat(&mut self, i: u32, v: u64) {
+        let k = self.k;
+        let w = self.words_mut(i);
+        let n = (w[0] & 0xffff_ffff) as usize;
+        if n < k {
+            w[1 + n] = v;
+            w[0] += 1;
+        }
+    }
+
+    /// Adds a size to block `i` unless K - 1 are held.
+    fn push_size(&mut self, i: u32, v: u32) {
+        let k = self.k;
+        let w = self.words_mut(i);
+        let n = (w[0] >> 32) as usize;
+        if n + 1 < k {
+            w[1 + k + n / 2] |= u64::from(v) << (32 * (n % 2));
+            w[0] += 1 << 32;
+        }
+    }
+
+    /// Block `i`'s times.
+    fn iats(&self, i: u32) -> Vec<u64> {
+        let w = self.words(i);
+        w[1..1 + (w[0] & 0xffff_ffff) as usize].to_vec()
+    }
+
+    /// `first`, then block `i`'s sizes.
+    fn sizes(&self, i: u32, first: u32) -> Vec<u32> {
+        let (k, w) = (self.k, self.words(i));
+        let n = (w[0] >> 32) as usize;
+        let mut v = Vec::with_capacity(1 + n);
+        v.push(first);
+        v.extend((0..n).map(|j| (w[1 + k + j / 2] >> (32 * (j % 2))) as u32));
+        v
+    }
+}
+
+impl Dir {
+    fn new(stream: Stream) -> Self {
+        Dir {
+            packets: 0,
+            bytes: 0,
+            payload_bytes: 0,
+            first_ts: None,
+            last_ts: None,
+            first_payload_ts: None,
+            buf: Vec::new(),
+            stream,
+            series: NONE,
+            first_size: None,
+        }
+    }
+
+    /// The direction's block, taken at its first entry.
+    fn series(&mut self, blocks: &mut SeriesBlocks) -> u32 {
+        if self.series == NONE {
+            self.series = blocks.take();
+        }
+        self.series
+    }
+
+    /// Accounts one packet, keeping at most `k` sizes and inter-arrival
+    /// times (the semantics of [`DirectionStats`]).
+    fn record(
+        &mut self,
+        ts: Timestamp,
+        wire_len: u32,
+        payload_len: u32,
+        blocks: &mut SeriesBlocks,
+    ) {
+        let k = blocks.k;
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        self.payload_bytes += u64::from(payload_len);
+        match self.last_ts {
+            Some(last) => {
+                if k > 0 {
+                    let i = self.series(blocks);
+                    blocks.push_iat(i, ts.nanos_since(last));
+                }
+                self.last_ts = Some(last.max(ts));
+            }
+            None => self.last_ts = Some(ts),
+        }
+        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+        if let Some(size) = NonZeroU32::new(payload_len) {
+            if self.first_payload_ts.is_none() {
+                self.first_payload_ts = Some(ts);
+            }
+            if k > 0 && self.first_size.is_none() {
+                self.first_size = Some(size);
+            } else if k > 1 {
+                let i = self.series(blocks);
+                blocks.push_size(i, payload_len);
+            }
+        }
+    }
+
+    /// The bytes captured for good so far (TCP: the contiguous prefix).
+    fn ready(&self, is_tcp: bool) -> &[u8] {
+        &self.buf[..self.stream.ready(&self.buf, is_tcp)]
+    }
+
+    /// The finished direction: its statistics and bytes; its block is
+    /// given back.
+    fn finish(
+        self,
+        is_tcp: bool,
+        tcp_flags: u8,
+        blocks: &mut SeriesBlocks,
+    ) -> (DirectionStats, Vec<u8>) {
+        let Dir {
+            packets,
+            bytes,
+            payload_bytes,
+            first_ts,
+            last_ts,
+            first_payload_ts,
+            mut buf,
+            stream,
+            series,
+            first_size,
+        } = self;
+        stream.finish(&mut buf, is_tcp);
+        let iats = if series == NONE {
+            Vec::new()
+        } else {
+            blocks.iats(series)
+        };
+        let sizes = match first_size {
+            Some(first) if series != NONE => blocks.sizes(series, first.get()),
+            Some(first) => vec![first.get()],
+            None => Vec::new(),
+        };
+        if series != NONE {
+            blocks.give(series);
+        }
+        let stats = DirectionStats {
+            packets,
+            bytes,
+            payload_bytes,
+            first_ts,
+            last_ts,
+            first_payload_ts,
+            tcp_flags,
+            sizes,
+            iats,
+        };
+        (stats, buf)
+    }
+}
+
+impl Live {
+    /// A flow whose initiator is the key's `lo` endpoint when
+    /// `client_is_lo`. Its directions look at their first bytes for a
+    /// handshake to keep longer ([`Bounds::handshake`]): the initiator's,
+    /// and a STUN exchange on the responder's side of a datagram flow.
+    pub(super) fn new(key: FlowKey, client_is_lo: bool, tunnel: Option<Tunnel>, seq: u64) -> Self {
+        let is_tcp = key.protocol() == TCP;
+        let (c2s, s2c) = if is_tcp {
+            (Stream::tcp().with_handshake_bound(), Stream::tcp())
+        } else {
+            (
+                Stream::datagram().with_handshake_bound(),
+                Stream::datagram().with_stun_bound(),
+            )
+        };
+        Live {
+            key,
+            c2s: Dir::new(c2s),
+            s2c: Dir::new(s2c),
+            label: None,
+            cross: None,
+            closed_at: None,
+            last_seq: seq,
+            tunnel,
+            client_is_lo,
+            released: false,
+            tcp_flags: [0; 2],
+        }
+    }
+
+    fn is_tcp(&self) -> bool {
+        self.key.protocol() == TCP
+    }
+
+    /// The first packet time of both directions.
+    pub(super) fn first_ts(&self) -> Option<Timestamp> {
+        match (self.c2s.first_ts, self.s2c.first_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The last packet time of both directions.
+    fn last_ts(&self) -> Option<Timestamp> {
+        self.c2s.last_ts.max(self.s2c.last_ts)
+    }
+
+    /// Accounts one packet of this flow, sent by the key's `lo` endpoint
+    /// when `src_is_lo`.
+    pub(super) fn account(
+        &mut self,
+        src_is_lo: bool,
+        ts: Timestamp,
+        wire_len: u32,
+        pkt: &Packet<'_>,
+        bounds: Bounds,
+        blocks: &mut SeriesBlocks,
+    ) {
+        if self.tunnel.is_none() {
+            self.tunnel = pkt.tunnel;
+        }
+        let is_tcp = self.is_tcp();
+        let c2s = self.key.is_loop() || src_is_lo == self.client_is_lo;
+        let dir = if c2s { &mut self.c2s } else { &mut self.s2c };
+        self.tcp_flags[usize::from(!c2s)] |= pkt.tcp.map_or(0, |t| t.flags);
+        dir.record(ts, wire_len, pkt.payload_len, blocks);
+        // After a close (a FIN each way, or a RST) no byte is added: the
+        // flow's bytes are what its label was decided on.
+        if self.released || self.closed_at.is_some() {
+            return;
+        }
+        if is_tcp {
+            if let Some(tcp) = &pkt.tcp {
+                dir.stream
+                    .tcp_segment(&mut dir.buf, bounds, tcp, pkt.payload, pkt.payload_len);
+            }
+        } else if pkt.payload_len > 0 || !pkt.payload.is_empty() {
+            let complete =
+                pkt.payload.len() >= pkt.payload_len as usize && pkt.fragment == Fragment::Whole;
+            dir.stream
+                .datagram_payload(&mut dir.buf, bounds, pkt.payload, complete);
+        }
+    }
+
+    /// TCP: a RST was seen, or a FIN each way.
+    pub(super) fn is_closed(&self) -> bool {
+        use crate::TcpInfo;
+        let [c, s] = self.tcp_flags;
+        self.is_tcp() && ((c | s) & TcpInfo::RST != 0 || c & s & TcpInfo::FIN != 0)
+    }
+
+    /// Frees the byte buffers; no more bytes are kept.
+    pub(super) fn release_bytes(&mut self) {
+        self.released = true;
+        self.c2s.buf = Vec::new();
+        self.s2c.buf = Vec::new();
+    }
+
+    /// The initiator's and the responder's (address, port).
+    fn endpoints(&self) -> ((std::net::IpAddr, u16), (std::net::IpAddr, u16)) {
+        let lo = self.key.endpoint(true);
+        let hi = self.key.endpoint(false);
+        if self.client_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        }
+    }
+
+    /// What the classifier looks at now: the bytes captured for good so
+    /// far (TCP: the contiguous prefix), as [`FlowView::from`] gives it for
+    /// the finished flow.
+    pub(super) fn view(&self) -> FlowView<'_> {
+        let is_tcp = self.is_tcp();
+        let first_payload = match (self.c2s.first_payload_ts, self.s2c.first_payload_ts) {
+            (Some(c), Some(s)) if s < c => Some(Side::Responder),
+            (Some(_), _) => Some(Side::Initiator),
+            (None, Some(_)) => Some(Side::Responder),
+            (None, None) => None,
+        };
+        let ((_, client_port), (_, server_port)) = self.endpoints();
+        FlowView {
+            transport: self.key.protocol(),
+            client_port,
+            server_port,
+            c2s: self.c2s.ready(is_tcp),
+            s2c: self.s2c.ready(is_tcp),
+            c2s_packets: self.c2s.packets,
+            s2c_packets: self.s2c.packets,
+            c2s_first_size: self.c2s.first_size.map(NonZeroU32::get),
+            s2c_first_size: self.s2c.first_size.map(NonZeroU32::get),
+            first_payload,
+            byte_limit: None,
+            cross: self.cross.as_deref(),
+        }
+    }
+
+    /// The flow's endpoints and counters so far.
+    pub(super) fn summary(&self) -> super::FlowSummary {
+        let ((client, client_port), (server, server_port)) = self.endpoints();
+        let first_ts = self.first_ts().unwrap_or(Timestamp::ZERO);
+        super::FlowSummary {
+            protocol: self.key.protocol(),
+            client,
+            client_port,
+            server,
+            server_port,
+            vlan: self.key.vlan(),
+            tunnel: self.tunnel,
+            first_ts,
+            last_ts: self.last_ts().unwrap_or(first_ts),
+            c2s_packets: self.c2s.packets,
+            s2c_packets: self.s2c.packets,
+            c2s_bytes: self.c2s.bytes,
+            s2c_bytes: self.s2c.bytes,
+        }
+    }
+
+    /// The finished record.
+    pub(super) fn into_flow(self, end: FlowEnd, blocks: &mut SeriesBlocks) -> Flow {
+        let is_tcp = self.is_tcp();
+        let ((client, client_port), (server, server_port)) = self.endpoints();
+        let first_ts = self.first_ts().unwrap_or(Timestamp::ZERO);
+        let last_ts = self.last_ts().unwrap_or(first_ts);
+        let [c2s_flags, s2c_flags] = self.tcp_flags;
+        let (c2s, c2s_payload) = self.c2s.finish(is_tcp, c2s_flags, blocks);
+        let (s2c, s2c_payload) = self.s2c.finish(is_tcp, s2c_flags, blocks);
+        Flow {
+            protocol: self.key.protocol(),
+            client,
+            client_port,
+            server,
+            server_port,
+            vlan: self.key.vlan(),
+            tunnel: self.tunnel,
+            first_ts,
+            last_ts,
+            c2s,
+            s2c,
+            c2s_payload,
+            s2c_payload,
+            end,
+            cross: self.cross,
+        }
+    }
+}
