@@ -480,3 +480,102 @@ impl Live {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::super::{DirectionStats, Flow, FlowConfig, FlowTable};
+    use crate::{Fragment, Packet, Timestamp};
+
+    /// What a direction's statistics are, computed the plain way.
+    fn model(stats: &mut DirectionStats, ts: Timestamp, wire: u32, payload: u32, k: usize) {
+        stats.packets += 1;
+        stats.bytes += u64::from(wire);
+        stats.payload_bytes += u64::from(payload);
+        match stats.last_ts {
+            Some(last) => {
+                if stats.iats.len() < k {
+                    stats.iats.push(ts.nanos_since(last));
+                }
+                stats.last_ts = Some(last.max(ts));
+            }
+            None => stats.last_ts = Some(ts),
+        }
+        stats.first_ts = Some(stats.first_ts.map_or(ts, |f| f.min(ts)));
+        if payload > 0 {
+            stats.first_payload_ts.get_or_insert(ts);
+            if stats.sizes.len() < k {
+                stats.sizes.push(payload);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Datagrams of three flows under a cap of one live flow (each
+        /// change of flow evicts the previous one, so slots and series
+        /// blocks are reused): every finished flow's counters, times,
+        /// sizes and inter-arrival times are the plain computation's.
+        #[test]
+        fn finished_flows_hold_what_their_packets_say(
+            pkts in prop::collection::vec((0u8..3, any::<bool>(), -3i64..20, 0u32..2000), 1..120),
+            k in 0usize..6,
+        ) {
+            let cfg = FlowConfig {
+                max_flows: 1,
+                feature_packets: k,
+                idle_timeout: Duration::from_secs(1 << 30),
+                active_timeout: Duration::from_secs(1 << 30),
+                ..FlowConfig::default()
+            };
+            let mut table = FlowTable::new(cfg);
+            let mut out: Vec<Flow> = Vec::new();
+            let mut want: Vec<(IpAddr, DirectionStats, DirectionStats)> = Vec::new();
+            let mut current: Option<u8> = None;
+            let mut t: u64 = 1_000_000_000_000;
+            let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+            let payload = vec![0x5a; 2000];
+            for &(flow, from_client, dt, len) in &pkts {
+                t = t.saturating_add_signed(dt * 1_000_000);
+                let ts = Timestamp::from_nanos(t);
+                let client = IpAddr::V4(Ipv4Addr::new(10, 0, 0, flow + 1));
+                let (src, dst) = if from_client { (client, server) } else { (server, client) };
+                let pkt = Packet {
+                    src,
+                    dst,
+                    protocol: 17,
+                    src_port: if from_client { 40000 } else { 53 },
+                    dst_port: if from_client { 53 } else { 40000 },
+                    vlan: 0,
+                    tunnel: None,
+                    tcp: None,
+                    fragment: Fragment::Whole,
+                    payload: &payload[..len as usize],
+                    payload_len: len,
+                };
+                if current != Some(flow) {
+                    current = Some(flow);
+                    want.push((src, DirectionStats::default(), DirectionStats::default()));
+                }
+                let (first_sender, c2s, s2c) = want.last_mut().unwrap();
+                let stats = if src == *first_sender { c2s } else { s2c };
+                model(stats, ts, len + 42, len, k);
+                table.process(ts, len + 42, &pkt, &mut |f| out.push(f));
+            }
+            table.flush(&mut |f| out.push(f));
+            prop_assert_eq!(out.len(), want.len());
+            for (f, (client, c2s, s2c)) in out.iter().zip(&want) {
+                prop_assert_eq!(f.client, *client);
+                prop_assert_eq!(&f.c2s, c2s);
+                prop_assert_eq!(&f.s2c, s2c);
+                let first = c2s.first_ts.into_iter().chain(s2c.first_ts).min().unwrap();
+                let last = c2s.last_ts.into_iter().chain(s2c.last_ts).max().unwrap();
+                prop_assert_eq!((f.first_ts, f.last_ts), (first, last));
+            }
+        }
+    }
+}
