@@ -7,8 +7,8 @@
 //! front is the longest-idle flow, so idle expiry and eviction pop from the
 //! front and a packet moves its flow to the back, all O(1). The list links
 //! and each flow's last packet time live in their own compact array (16
-//! bytes a flow), apart from the large flow records, so that keeping the
-//! order touches few cache lines.
+//! bytes a flow), apart from the flow records (`record.rs`), so that
+//! keeping the order touches few cache lines.
 //!
 //! Timeouts are measured on the table's clock: the latest packet time (or
 //! [`FlowTable::expire`] time) seen so far, which never goes backwards. A
@@ -85,11 +85,13 @@ struct Link {
 /// 3600 s, cap 1,048,576 live flows, N = 64 user-data bytes and K = 8 sizes
 /// and inter-arrival times per direction.
 ///
-/// A direction allocates its buffers once, when it first needs them (its
-/// byte buffer at its first payload, sized for the whole capture; its
-/// size and inter-arrival arrays at their first entries); after that its
-/// packets allocate nothing, and a finished flow is moved out to the
-/// callback.
+/// A live flow is a compact record (288 bytes on x86-64); the [`Flow`]
+/// handed to the callback is built when the flow ends. A direction
+/// allocates its byte buffer once, at its first payload, sized for the
+/// whole capture (its TCP out-of-order range list at the first range
+/// held); its sizes after the first and its inter-arrival times go to a
+/// block of the table's own store, taken at its second packet and reused
+/// after the flow ends; after that its packets allocate nothing.
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};
