@@ -11,7 +11,7 @@
 //!   `#index`).
 //! - The set's application rules ([`AppRule`](crate::signature::AppRule))
 //!   name the application from the flow's protocol fields
-//!   ([`Metadata`](crate::Metadata)): see [Applications](#applications).
+//!   ([`Metadata`]): see [Applications](#applications).
 //!
 //! # Confidence
 //!

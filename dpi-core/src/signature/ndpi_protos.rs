@@ -86,7 +86,11 @@ const OTHER_LINES: [&str; 3] = ["ip_risk_mask:", "host_risk_mask:", "trusted_iss
 
 /// Reads nDPI's `protos.txt` text; `source` names it in errors, locations
 /// and the reports. Every bad line is reported; if there is any, nothing
-/// is returned. See the [module docs](self) for what becomes of each line.
+/// is returned. `tcp:`/`udp:` items become port rules (one per
+/// transport), `host:"NAME"` items application rules (`hostname suffix`,
+/// matched at label boundaries); `ip:`, `ipv6:` and `nbpf:` items, the
+/// risk-mask and trusted-issuer lines and one-label hosts have no
+/// equivalent and are listed in [`ProtosImport::skipped`].
 pub fn parse_ndpi_protos(text: &str, source: &str) -> Result<ProtosImport, SignatureErrors> {
     let mut out = ProtosImport {
         set: SignatureSet::new(),
