@@ -15,7 +15,7 @@
 //! conversation into several status records, which all belong to the one
 //! flow ([`Multiplicity::ManyToOne`]). [`match_records`] does the matching
 //! for one capture, [`labels_per_flow`] picks the record that labels each
-//! flow, [`reference`] reads a capture's records from a corpus, and
+//! flow, [`reference`](mod@reference) reads a capture's records from a corpus, and
 //! [`dataset`] runs a whole corpus and writes the aligned rows (the schema
 //! is in [`dataset::AlignedFlow`]).
 

@@ -20,7 +20,7 @@
 //! set grown by the trainer on the other folds; with
 //! [`EvalOptions::train_corpus`] the set is grown on another corpus. In
 //! both cases the hand-written set alone is measured on the same flows
-//! (the baseline). See [`train`](self::train) for the details.
+//! (the baseline). See [`train`] for the details.
 
 pub mod candidate;
 pub mod folds;

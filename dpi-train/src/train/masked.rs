@@ -8,7 +8,7 @@
 //! members disagree on (whole nibbles). The tree is walked from the root:
 //! the first node whose consensus passes on the mining folds becomes a
 //! candidate (made as general as the mining folds allow, see
-//! [`generalise`]), otherwise its children are tried.
+//! `generalise`), otherwise its children are tried.
 
 use std::collections::BTreeMap;
 

@@ -73,7 +73,7 @@ pub struct Sampled {
     pub example: Example,
     /// Flows with this content, per fold.
     pub counts: Vec<u64>,
-    /// The captures (as recorded in [`Partial::captures`]) holding this
+    /// The captures (as recorded in the partial's capture list) holding this
     /// content: the [`CAPTURES_KEPT`] smallest names, ascending.
     pub captures: Vec<String>,
 }

@@ -535,7 +535,7 @@ fn parse_side(s: Option<String>) -> Result<Option<Side>, String> {
     }
 }
 
-/// Reads a Parquet partial (a directory written by [`write`], or by a SQL
+/// Reads a Parquet partial (a directory written by [`write`](fn@write), or by a SQL
 /// reduce of such directories), checking it as a JSON partial is checked.
 pub fn read(dir: &Path) -> anyhow::Result<Partial> {
     let d = dir.display();
