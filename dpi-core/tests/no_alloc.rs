@@ -2,9 +2,10 @@
 //! and its second packet, its packets allocate nothing: frames of existing
 //! flows go through `FlowMeter::push_frame` while a counting global
 //! allocator watches the thread that pushes them. Before that, a direction
-//! allocates its byte buffer (and TCP its out-of-order range list) at its
-//! first payload, and its size and inter-arrival arrays at their first
-//! entries: at most four allocations a direction, once.
+//! allocates its byte buffer at its first payload and TCP its out-of-order
+//! range list (two blocks) at the first range held; its sizes and
+//! inter-arrival times take a block of the table's store, which allocates
+//! a chunk per 1,024 blocks: at most four allocations a direction, once.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -300,7 +301,7 @@ fn run(cfg: FlowConfig, expect: &ExpectConfig) {
 
     // Two rounds give every direction its first payload and its second
     // packet: each allocates what it needs, once (its buffer, its range
-    // list, its two arrays).
+    // list, its share of a chunk of series blocks).
     let first = allocations_in(|| {
         for _ in 0..2 {
             for f in &later {
