@@ -5,7 +5,7 @@
 //! allocates its byte buffer at its first payload and TCP its out-of-order
 //! range list (two blocks) at the first range held; its sizes and
 //! inter-arrival times take a block of the table's store, which allocates
-//! a chunk per 1,024 blocks: at most four allocations a direction, once.
+//! a chunk per 512 KiB of blocks: at most four allocations a direction, once.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -70,8 +70,9 @@ pub(crate) struct Dir {
 /// No block.
 const NONE: u32 = u32::MAX;
 
-/// Blocks per chunk of [`SeriesBlocks`].
-const CHUNK_BLOCKS: usize = 1024;
+/// Words per chunk of [`SeriesBlocks`] (512 KiB), or one block when a
+/// block is larger.
+const CHUNK_WORDS: usize = 1 << 16;
 
 /// The directions' series (inter-arrival times, ns, of the first K
 /// packets after the first; payload sizes after the first, of the next
@@ -79,13 +80,18 @@ const CHUNK_BLOCKS: usize = 1024;
 /// by index and reused when their flow ends: no allocation per direction
 /// and no allocator overhead, and a live direction holds 4 bytes for it.
 /// A block is a header word (how many times, how many sizes), K times,
-/// then the sizes two to a word. Blocks come in chunks of 1,024, so the
-/// store grows without copying what it holds; it keeps the most blocks
-/// ever used at once, as the table's slab does.
+/// then the sizes two to a word. Blocks come in chunks of 512 KiB (5,041
+/// blocks with K = 8; one block a chunk when K is so large that a block
+/// is larger), so the store grows without copying what it holds; it keeps
+/// the most blocks ever used at once, as the table's slab does. Past
+/// 2^32 - 1 blocks (two per live flow at most) a direction gets none and
+/// keeps its first size only.
 pub(super) struct SeriesBlocks {
     k: usize,
     /// Words per block.
     block: usize,
+    /// Blocks per chunk.
+    per_chunk: usize,
     chunks: Vec<Box<[u64]>>,
     /// Blocks handed out so far, free or not.
     made: u32,
@@ -95,9 +101,11 @@ pub(super) struct SeriesBlocks {
 
 impl SeriesBlocks {
     pub(super) fn new(k: usize) -> Self {
+        let block = 1 + k + k.div_ceil(2);
         SeriesBlocks {
             k,
-            block: 1 + k + k.div_ceil(2),
+            block,
+            per_chunk: (CHUNK_WORDS / block).max(1),
             chunks: Vec::new(),
             made: 0,
             free: NONE,
@@ -105,32 +113,35 @@ impl SeriesBlocks {
     }
 
     fn words(&self, i: u32) -> &[u64] {
-        let (c, b) = (i as usize / CHUNK_BLOCKS, i as usize % CHUNK_BLOCKS);
+        let (c, b) = (i as usize / self.per_chunk, i as usize % self.per_chunk);
         &self.chunks[c][b * self.block..(b + 1) * self.block]
     }
 
     fn words_mut(&mut self, i: u32) -> &mut [u64] {
-        let (c, b) = (i as usize / CHUNK_BLOCKS, i as usize % CHUNK_BLOCKS);
+        let (c, b) = (i as usize / self.per_chunk, i as usize % self.per_chunk);
         &mut self.chunks[c][b * self.block..(b + 1) * self.block]
     }
 
-    /// A zeroed block.
-    fn take(&mut self) -> u32 {
+    /// A zeroed block, unless all 2^32 - 1 are taken.
+    fn take(&mut self) -> Option<u32> {
         if self.free != NONE {
             let i = self.free;
             let w = self.words_mut(i);
             let next = w[0] as u32;
             w.fill(0);
             self.free = next;
-            return i;
+            return Some(i);
         }
         let i = self.made;
-        if i as usize % CHUNK_BLOCKS == 0 {
+        if i == NONE {
+            return None;
+        }
+        if i as usize % self.per_chunk == 0 {
             self.chunks
-                .push(vec![0; CHUNK_BLOCKS * self.block].into_boxed_slice());
+                .push(vec![0; self.per_chunk * self.block].into_boxed_slice());
         }
         self.made += 1;
-        i
+        Some(i)
     }
 
     /// Gives block `i` back.
@@ -196,11 +207,11 @@ impl Dir {
     }
 
     /// The direction's block, taken at its first entry.
-    fn series(&mut self, blocks: &mut SeriesBlocks) -> u32 {
+    fn series(&mut self, blocks: &mut SeriesBlocks) -> Option<u32> {
         if self.series == NONE {
-            self.series = blocks.take();
+            self.series = blocks.take()?;
         }
-        self.series
+        Some(self.series)
     }
 
     /// Accounts one packet, keeping at most `k` sizes and inter-arrival
@@ -219,8 +230,9 @@ impl Dir {
         match self.last_ts {
             Some(last) => {
                 if k > 0 {
-                    let i = self.series(blocks);
-                    blocks.push_iat(i, ts.nanos_since(last));
+                    if let Some(i) = self.series(blocks) {
+                        blocks.push_iat(i, ts.nanos_since(last));
+                    }
                 }
                 self.last_ts = Some(last.max(ts));
             }
@@ -234,8 +246,9 @@ impl Dir {
             if k > 0 && self.first_size.is_none() {
                 self.first_size = Some(size);
             } else if k > 1 {
-                let i = self.series(blocks);
-                blocks.push_size(i, payload_len);
+                if let Some(i) = self.series(blocks) {
+                    blocks.push_size(i, payload_len);
+                }
             }
         }
     }
@@ -478,6 +491,44 @@ impl Live {
             end,
             cross: self.cross,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeriesBlocks;
+
+    /// Blocks across chunk boundaries, for a small K and for a K whose
+    /// block is larger than a chunk, hold what was pushed and come back
+    /// zeroed when reused.
+    #[test]
+    fn series_blocks_hold_their_entries_across_chunks() {
+        for (k, count) in [(8usize, 5_100u32), (65_536, 3)] {
+            let mut b = SeriesBlocks::new(k);
+            let ids: Vec<u32> = (0..count).map(|_| b.take().unwrap()).collect();
+            assert_eq!(ids, (0..count).collect::<Vec<_>>());
+            for &i in &ids {
+                b.push_iat(i, u64::from(i) * 3);
+                b.push_size(i, i + 7);
+                b.push_size(i, i + 8);
+            }
+            for &i in &ids {
+                assert_eq!(b.iats(i), [u64::from(i) * 3]);
+                assert_eq!(b.sizes(i, 1), [1, i + 7, i + 8]);
+            }
+            b.give(ids[1]);
+            let again = b.take().unwrap();
+            assert_eq!(again, ids[1]);
+            assert!(b.iats(again).is_empty() && b.sizes(again, 5) == [5]);
+        }
+        // K = 2: one time, and one size after the first.
+        let mut b = SeriesBlocks::new(2);
+        let i = b.take().unwrap();
+        for v in 0..5 {
+            b.push_iat(i, v);
+            b.push_size(i, 100 + v as u32);
+        }
+        assert_eq!((b.iats(i), b.sizes(i, 9)), (vec![0, 1], vec![9, 100]));
     }
 }
 
