@@ -3,7 +3,7 @@
 //! signatures over it), so that neither imports the other for it.
 
 use crate::signature::Side;
-use crate::Flow;
+use crate::{Flow, Timestamp};
 
 /// A borrowed summary of one flow: what signatures are matched against.
 ///
@@ -160,17 +160,24 @@ impl<'a> FlowView<'a> {
     }
 }
 
+/// The side whose first payload came first, from each side's first
+/// payload time (the initiator on a tie).
+pub(crate) fn first_payload_side(c2s: Option<Timestamp>, s2c: Option<Timestamp>) -> Option<Side> {
+    match (c2s, s2c) {
+        (Some(c), Some(s)) if s < c => Some(Side::Responder),
+        (Some(_), _) => Some(Side::Initiator),
+        (None, Some(_)) => Some(Side::Responder),
+        (None, None) => None,
+    }
+}
+
 impl<'a> From<&'a Flow> for FlowView<'a> {
     /// The view of a finished flow. The side that sent the first payload is
     /// the one whose first payload-carrying packet came first (the
     /// initiator on a tie).
     fn from(flow: &'a Flow) -> Self {
-        let first_payload = match (flow.c2s.first_payload_ts, flow.s2c.first_payload_ts) {
-            (Some(c), Some(s)) if s < c => Some(Side::Responder),
-            (Some(_), _) => Some(Side::Initiator),
-            (None, Some(_)) => Some(Side::Responder),
-            (None, None) => None,
-        };
+        let first_payload =
+            first_payload_side(flow.c2s.first_payload_ts, flow.s2c.first_payload_ts);
         FlowView {
             transport: flow.protocol,
             client_port: flow.client_port,

@@ -16,7 +16,6 @@ use std::num::NonZeroU32;
 use super::key::FlowKey;
 use super::stream::{Bounds, Stream};
 use super::{DirectionStats, Flow, FlowEnd};
-use crate::signature::Side;
 use crate::{Classification, FlowView, Fragment, Packet, Timestamp, Tunnel};
 
 /// IP protocol number of TCP.
@@ -421,12 +420,8 @@ impl Live {
     /// the finished flow.
     pub(super) fn view(&self) -> FlowView<'_> {
         let is_tcp = self.is_tcp();
-        let first_payload = match (self.c2s.first_payload_ts, self.s2c.first_payload_ts) {
-            (Some(c), Some(s)) if s < c => Some(Side::Responder),
-            (Some(_), _) => Some(Side::Initiator),
-            (None, Some(_)) => Some(Side::Responder),
-            (None, None) => None,
-        };
+        let first_payload =
+            crate::view::first_payload_side(self.c2s.first_payload_ts, self.s2c.first_payload_ts);
         let ((_, client_port), (_, server_port)) = self.endpoints();
         FlowView {
             transport: self.key.protocol(),
@@ -468,22 +463,20 @@ impl Live {
     /// The finished record.
     pub(super) fn into_flow(self, end: FlowEnd, blocks: &mut SeriesBlocks) -> Flow {
         let is_tcp = self.is_tcp();
-        let ((client, client_port), (server, server_port)) = self.endpoints();
-        let first_ts = self.first_ts().unwrap_or(Timestamp::ZERO);
-        let last_ts = self.last_ts().unwrap_or(first_ts);
+        let s = self.summary();
         let [c2s_flags, s2c_flags] = self.tcp_flags;
         let (c2s, c2s_payload) = self.c2s.finish(is_tcp, c2s_flags, blocks);
         let (s2c, s2c_payload) = self.s2c.finish(is_tcp, s2c_flags, blocks);
         Flow {
-            protocol: self.key.protocol(),
-            client,
-            client_port,
-            server,
-            server_port,
-            vlan: self.key.vlan(),
-            tunnel: self.tunnel,
-            first_ts,
-            last_ts,
+            protocol: s.protocol,
+            client: s.client,
+            client_port: s.client_port,
+            server: s.server,
+            server_port: s.server_port,
+            vlan: s.vlan,
+            tunnel: s.tunnel,
+            first_ts: s.first_ts,
+            last_ts: s.last_ts,
             c2s,
             s2c,
             c2s_payload,
