@@ -50,6 +50,13 @@ pub struct FlowView<'a> {
     /// direction holding this many bytes gets no more, which lets
     /// [`Classifier::decide`](crate::Classifier::decide) settle sooner.
     pub byte_limit: Option<usize>,
+    /// The initiator's bytes are complete: no more will be added to
+    /// `c2s` (a datagram direction keeps its first datagram only), which,
+    /// like [`byte_limit`](Self::byte_limit), lets
+    /// [`Classifier::decide`](crate::Classifier::decide) settle sooner.
+    pub c2s_complete: bool,
+    /// The responder's bytes are complete.
+    pub s2c_complete: bool,
     /// What other flows said about this one ([`Flow::cross`]): an
     /// announcing flow's expectation names the protocol, a DNS answer's
     /// name feeds the application rules (see the
@@ -72,6 +79,8 @@ impl<'a> FlowView<'a> {
             s2c_first_size: None,
             first_payload: None,
             byte_limit: None,
+            c2s_complete: false,
+            s2c_complete: false,
             cross: None,
         }
     }
@@ -126,6 +135,13 @@ impl<'a> FlowView<'a> {
         self
     }
 
+    /// Says which directions' bytes are complete (no more will come).
+    pub fn with_complete(mut self, c2s: bool, s2c: bool) -> Self {
+        self.c2s_complete = c2s;
+        self.s2c_complete = s2c;
+        self
+    }
+
     /// The same view with at most `n` bytes per direction: what the
     /// classifier is given when a flow kept a handshake longer than the
     /// bytes it classifies on.
@@ -147,6 +163,16 @@ impl<'a> FlowView<'a> {
     /// [`protocols::extract`](crate::protocols::extract)).
     pub fn metadata(&self) -> crate::Metadata {
         crate::protocols::extract(self)
+    }
+
+    /// Whether direction `d`'s bytes are complete (0 the initiator's).
+    #[inline]
+    pub(crate) fn side_complete(&self, d: usize) -> bool {
+        if d == 0 {
+            self.c2s_complete
+        } else {
+            self.s2c_complete
+        }
     }
 
     /// Direction `d`'s bytes: 0 the initiator's, 1 the responder's.
@@ -190,6 +216,8 @@ impl<'a> From<&'a Flow> for FlowView<'a> {
             s2c_first_size: flow.s2c.sizes.first().copied(),
             first_payload,
             byte_limit: None,
+            c2s_complete: false,
+            s2c_complete: false,
             cross: flow.cross.as_deref(),
         }
     }

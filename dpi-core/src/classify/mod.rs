@@ -897,3 +897,79 @@ impl Classifier {
         }
     }
 }
+
+/// The check of [`FlowConfig::release_settled`](crate::FlowConfig::release_settled)
+/// that changes no label and no field: a datagram flow's complete bytes go
+/// when they give no protocol field, the label is final with them
+/// ([`Classifier::decide`]) and without them, and the two labels are the
+/// same. The finished flow, classified with no bytes, then gets the label
+/// it would have got with them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use dpi_core::classify::SettledLabel;
+/// use dpi_core::testing::udp_ipv4_frame;
+/// use dpi_core::{Classifier, FlowConfig, FlowMeter, LinkType, Timestamp};
+///
+/// let classifier = Arc::new(Classifier::builtin());
+/// let mut cfg = FlowConfig::classification();
+/// let check = SettledLabel::new(classifier.clone(), cfg.payload_bytes);
+/// cfg.release_settled = Some(Arc::new(check));
+/// let mut meter = FlowMeter::new(cfg);
+/// let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+/// let frames = [
+///     udp_ipv4_frame(c, 40000, s, 9, &[0x21; 48]), // discard: no rule, no field
+///     udp_ipv4_frame(s, 9, c, 40000, &[0x42; 96]),
+/// ];
+/// let mut flows = Vec::new();
+/// for (i, f) in frames.iter().enumerate() {
+///     let ts = Timestamp::from_micros(i as u64);
+///     meter.push_frame(LinkType::ETHERNET, ts, f, f.len() as u32, &mut |f| flows.push(f));
+/// }
+/// meter.flush(&mut |f| flows.push(f));
+/// // The bytes went at the reply; the counters stay.
+/// assert!(flows[0].c2s_payload.is_empty() && flows[0].s2c_payload.is_empty());
+/// assert_eq!(flows[0].s2c.payload_bytes, 96);
+/// ```
+pub struct SettledLabel {
+    classifier: Arc<Classifier>,
+    bytes: usize,
+}
+
+impl SettledLabel {
+    /// The check for `classifier` labelling flows on their first `bytes`
+    /// bytes per direction (give [`FlowConfig::payload_bytes`](crate::FlowConfig::payload_bytes)).
+    pub fn new(classifier: Arc<Classifier>, bytes: usize) -> Self {
+        SettledLabel { classifier, bytes }
+    }
+}
+
+impl fmt::Debug for SettledLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SettledLabel")
+            .field("signatures", &self.classifier.len())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+impl crate::SettledBytes for SettledLabel {
+    fn settled(&self, view: &FlowView<'_>) -> bool {
+        // The fields are read from every byte kept, as at the flow's end.
+        if !view.metadata().is_empty() {
+            return false;
+        }
+        let c = &*self.classifier;
+        let with = view.first_bytes(self.bytes).with_complete(true, true);
+        let without = with.with_c2s(&[]).with_s2c(&[]);
+        let none = Metadata::default();
+        // The labels first: most flows whose label rests on their bytes
+        // stop here, before the longer test of finality.
+        with_thread_scratch(|s| {
+            c.classify_with_metadata_in(&with, &none, s)
+                == c.classify_with_metadata_in(&without, &none, s)
+                && matches!(c.decide_with(&with, false, s), Decision::Final(_))
+                && matches!(c.decide_with(&without, false, s), Decision::Final(_))
+        })
+    }
+}

@@ -112,6 +112,28 @@ pub struct FlowConfig {
     /// Default 2 s, a little above the 1 s initial retransmission timeout
     /// of RFC 6298 (section 2.1).
     pub close_linger: Option<Duration>,
+    /// Frees a datagram flow's bytes (UDP and every transport other than
+    /// TCP) while it is live, once both directions' bytes are complete
+    /// (their first datagram, unless [`udp_concat`](Self::udp_concat) or a
+    /// kept handshake appends more) and this check says they can no longer
+    /// change what the finished flow is labelled: it is asked once per
+    /// flow, at the packet that completes the second direction. The
+    /// finished flow then carries no bytes. `None` (the default) keeps the
+    /// bytes until the flow ends. `dpi classify` sets
+    /// [`SettledLabel`](crate::classify::SettledLabel) when it writes no
+    /// payload bytes: a flood of one-exchange UDP flows then holds no
+    /// buffers.
+    pub release_settled: Option<std::sync::Arc<dyn SettledBytes>>,
+}
+
+/// Whether a live flow's bytes can be freed before it ends
+/// ([`FlowConfig::release_settled`]).
+pub trait SettledBytes: Send + Sync + std::fmt::Debug {
+    /// True when the bytes of `view` (complete in both directions, with
+    /// the flow's counters so far) can no longer change the finished
+    /// flow's label or protocol fields, so that the flow may end with no
+    /// bytes at all.
+    fn settled(&self, view: &crate::FlowView<'_>) -> bool;
 }
 
 impl Default for FlowConfig {
@@ -126,6 +148,7 @@ impl Default for FlowConfig {
             handshake_bytes: 0,
             reorder_segments: 8,
             close_linger: Some(Duration::from_secs(2)),
+            release_settled: None,
         }
     }
 }

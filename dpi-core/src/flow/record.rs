@@ -16,7 +16,7 @@ use std::num::NonZeroU32;
 use super::key::FlowKey;
 use super::stream::{Bounds, Stream};
 use super::{DirectionStats, Flow, FlowEnd};
-use crate::{Classification, FlowView, Fragment, Packet, Timestamp, Tunnel};
+use crate::{FlowView, Fragment, Packet, Timestamp, Tunnel};
 
 /// IP protocol number of TCP.
 const TCP: u8 = 6;
@@ -28,13 +28,9 @@ pub(super) struct Live {
     pub(super) c2s: Dir,
     /// Responder to initiator.
     pub(super) s2c: Dir,
-    /// The final label, once given (see `FlowMeter::push_frame_events`).
-    pub(super) label: Option<Box<Classification>>,
-    /// What other flows said about this one ([`Flow::cross`]).
-    pub(super) cross: Option<Box<crate::expect::CrossFlow>>,
-    /// TCP: when the flow was closed (a FIN each way, or a RST); it ends
-    /// [`FlowConfig::close_linger`](super::FlowConfig::close_linger) later.
-    pub(super) closed_at: Option<Timestamp>,
+    /// What the flow has that the table keeps aside, by slot, and what
+    /// happened to it: the `MARK_*` bits.
+    marks: u8,
     /// Sequence number (`FlowTable::set_seq`) of the flow's latest packet.
     pub(super) last_seq: u64,
     /// Outer encapsulation, the first one seen.
@@ -46,6 +42,19 @@ pub(super) struct Live {
     /// OR of the TCP flags seen, initiator's then responder's.
     tcp_flags: [u8; 2],
 }
+
+/// The table holds the flow's final label (see
+/// `FlowMeter::push_frame_events`): few flows have one.
+pub(super) const MARK_LABEL: u8 = 1;
+/// The table holds what other flows said about this one ([`Flow::cross`]).
+pub(super) const MARK_CROSS: u8 = 2;
+/// TCP: the flow was closed (a FIN each way, or a RST); the table holds
+/// when, and the flow ends
+/// [`FlowConfig::close_linger`](super::FlowConfig::close_linger) later.
+pub(super) const MARK_CLOSED: u8 = 4;
+/// [`FlowConfig::release_settled`](super::FlowConfig::release_settled) was
+/// asked about the flow.
+const MARK_ASKED: u8 = 8;
 
 /// One direction of a live flow.
 pub(crate) struct Dir {
@@ -325,9 +334,7 @@ impl Live {
             key,
             c2s: Dir::new(c2s),
             s2c: Dir::new(s2c),
-            label: None,
-            cross: None,
-            closed_at: None,
+            marks: 0,
             last_seq: seq,
             tunnel,
             client_is_lo,
@@ -374,7 +381,7 @@ impl Live {
         dir.record(ts, wire_len, pkt.payload_len, blocks);
         // After a close (a FIN each way, or a RST) no byte is added: the
         // flow's bytes are what its label was decided on.
-        if self.released || self.closed_at.is_some() {
+        if self.released || self.marks & MARK_CLOSED != 0 {
             return;
         }
         if is_tcp {
@@ -395,6 +402,32 @@ impl Live {
         use crate::TcpInfo;
         let [c, s] = self.tcp_flags;
         self.is_tcp() && ((c | s) & TcpInfo::RST != 0 || c & s & TcpInfo::FIN != 0)
+    }
+
+    /// A datagram flow whose bytes are complete both ways and still held.
+    pub(super) fn bytes_complete(&self) -> bool {
+        !self.is_tcp()
+            && !self.released
+            && self.c2s.stream.is_closed()
+            && self.s2c.stream.is_closed()
+    }
+
+    /// True the first time only: whether the release check is to be
+    /// asked now.
+    pub(super) fn ask_once(&mut self) -> bool {
+        let first = !self.has(MARK_ASKED);
+        self.mark(MARK_ASKED);
+        first
+    }
+
+    /// Whether the flow has mark `m` (a `MARK_*` bit).
+    pub(super) fn has(&self, m: u8) -> bool {
+        self.marks & m != 0
+    }
+
+    /// Sets mark `m`.
+    pub(super) fn mark(&mut self, m: u8) {
+        self.marks |= m;
     }
 
     /// Frees the byte buffers; no more bytes are kept.
@@ -418,7 +451,7 @@ impl Live {
     /// What the classifier looks at now: the bytes captured for good so
     /// far (TCP: the contiguous prefix), as [`FlowView::from`] gives it for
     /// the finished flow.
-    pub(super) fn view(&self) -> FlowView<'_> {
+    pub(super) fn view<'a>(&'a self, cross: Option<&'a crate::expect::CrossFlow>) -> FlowView<'a> {
         let is_tcp = self.is_tcp();
         let first_payload =
             crate::view::first_payload_side(self.c2s.first_payload_ts, self.s2c.first_payload_ts);
@@ -435,7 +468,9 @@ impl Live {
             s2c_first_size: self.s2c.first_size.map(NonZeroU32::get),
             first_payload,
             byte_limit: None,
-            cross: self.cross.as_deref(),
+            c2s_complete: self.released || (!is_tcp && self.c2s.stream.is_closed()),
+            s2c_complete: self.released || (!is_tcp && self.s2c.stream.is_closed()),
+            cross,
         }
     }
 
@@ -461,7 +496,12 @@ impl Live {
     }
 
     /// The finished record.
-    pub(super) fn into_flow(self, end: FlowEnd, blocks: &mut SeriesBlocks) -> Flow {
+    pub(super) fn into_flow(
+        self,
+        end: FlowEnd,
+        blocks: &mut SeriesBlocks,
+        cross: Option<Box<crate::expect::CrossFlow>>,
+    ) -> Flow {
         let is_tcp = self.is_tcp();
         let s = self.summary();
         let [c2s_flags, s2c_flags] = self.tcp_flags;
@@ -482,7 +522,7 @@ impl Live {
             c2s_payload,
             s2c_payload,
             end,
-            cross: self.cross,
+            cross,
         }
     }
 }

@@ -182,6 +182,11 @@ impl Stream {
         self
     }
 
+    /// Datagrams: nothing more is appended (for TCP, always false).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// The out-of-order ranges held.
     fn ranges(&self) -> &[(u32, u32)] {
         self.ranges.as_deref().map_or(&[], |r| r.as_slice())

@@ -24,10 +24,10 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::key::FlowKey;
-use super::record::{Live, SeriesBlocks};
+use super::record::{Live, SeriesBlocks, MARK_CLOSED, MARK_CROSS, MARK_LABEL};
 use super::stream::Bounds;
 use super::{Flow, FlowConfig, FlowEnd, FlowSummary};
 use crate::{Classification, FlowView, Fragment, Packet, Timestamp};
@@ -163,6 +163,14 @@ pub struct FlowTable {
     seq: u64,
     /// The latest packet or expiry time seen.
     clock: Timestamp,
+    /// What only some live flows have, by slot, so that every flow's slot
+    /// does not pay for it (the slot's flags say which it has): the
+    /// final label of the events path,
+    labels: HashMap<u32, Classification>,
+    /// what other flows said about it,
+    crosses: HashMap<u32, Box<crate::expect::CrossFlow>>,
+    /// and a TCP flow's close time.
+    closes: HashMap<u32, Timestamp>,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -194,6 +202,9 @@ impl FlowTable {
             closing: VecDeque::new(),
             seq: 0,
             clock: Timestamp::ZERO,
+            labels: HashMap::new(),
+            crosses: HashMap::new(),
+            closes: HashMap::new(),
             cfg,
         }
     }
@@ -253,7 +264,7 @@ impl FlowTable {
                 .as_ref()
                 .and_then(|l| l.first_ts())
                 .unwrap_or(ts);
-            let closed_at = self.slots[idx as usize].as_ref().and_then(|l| l.closed_at);
+            let closed_at = self.closes.get(&idx).copied();
             let end = if closed_at.is_some_and(|c| self.closed_for_good(c, pkt)) {
                 Some(FlowEnd::Closed)
             } else if self.clock.nanos_since(self.links[idx as usize].last) > self.idle_ns {
@@ -282,9 +293,21 @@ impl FlowTable {
         if let Some(live) = self.slots[idx as usize].as_mut() {
             live.account(src_is_lo, ts, wire_len, pkt, bounds, &mut self.series);
             live.last_seq = self.seq;
-            if track && live.closed_at.is_none() && live.is_closed() {
-                live.closed_at = Some(self.clock);
+            if track && !live.has(MARK_CLOSED) && live.is_closed() {
+                live.mark(MARK_CLOSED);
+                self.closes.insert(idx, self.clock);
                 self.closing.push_back((idx, self.clock, self.seq));
+            }
+            if let Some(check) = &self.cfg.release_settled {
+                if live.bytes_complete() && live.ask_once() {
+                    let cross = live
+                        .has(MARK_CROSS)
+                        .then(|| self.crosses.get(&idx))
+                        .flatten();
+                    if check.settled(&live.view(cross.map(|c| &**c))) {
+                        live.release_bytes();
+                    }
+                }
             }
         }
         Some(idx)
@@ -295,14 +318,18 @@ impl FlowTable {
         self.slots
             .get(idx as usize)
             .and_then(|s| s.as_ref())
-            .is_some_and(|l| l.label.is_some())
+            .is_some_and(|l| l.has(MARK_LABEL))
     }
 
     /// The live flow in slot `idx`: its view (the bytes captured for good
     /// so far) and whether it is closed (no more bytes will be kept).
     pub(crate) fn view_slot(&self, idx: u32) -> Option<(FlowView<'_>, bool)> {
         let live = self.slots.get(idx as usize)?.as_ref()?;
-        Some((live.view(), live.closed_at.is_some()))
+        let cross = live
+            .has(MARK_CROSS)
+            .then(|| self.crosses.get(&idx))
+            .flatten();
+        Some((live.view(cross.map(|c| &**c)), live.has(MARK_CLOSED)))
     }
 
     /// The endpoints and counters so far of the live flow in slot `idx`.
@@ -313,7 +340,8 @@ impl FlowTable {
     /// Keeps `label` for the live flow in slot `idx`.
     pub(crate) fn set_label(&mut self, idx: u32, label: Classification) {
         if let Some(live) = self.slots.get_mut(idx as usize).and_then(|s| s.as_mut()) {
-            live.label = Some(Box::new(label));
+            live.mark(MARK_LABEL);
+            self.labels.insert(idx, label);
         }
     }
 
@@ -365,9 +393,7 @@ impl FlowTable {
             }
             self.closing.pop_front();
             // The slot may have been finished (and reused) since it closed.
-            let still = self.slots[idx as usize]
-                .as_ref()
-                .is_some_and(|l| l.closed_at == Some(closed_at));
+            let still = self.closes.get(&idx) == Some(&closed_at);
             if still {
                 self.finish(idx, FlowEnd::Closed, STEP_LINGER, seq, emit);
             }
@@ -415,7 +441,8 @@ impl FlowTable {
             return;
         };
         if let Some(live) = self.slots[idx as usize].as_mut() {
-            live.cross = Some(Box::new(cross));
+            live.mark(MARK_CROSS);
+            self.crosses.insert(idx, Box::new(cross));
         }
     }
 
@@ -495,13 +522,23 @@ impl FlowTable {
         let live = self.slots[idx as usize].take();
         self.links[idx as usize].next = self.free;
         self.free = idx;
-        if let Some(mut live) = live {
+        if let Some(live) = live {
             let hash = self.hasher.hash_one(live.key);
             if let Ok(entry) = self.index.find_entry(hash, |&i| i == idx) {
                 entry.remove();
             }
-            let label = live.label.take().map(|l| *l);
-            emit(live.into_flow(end, &mut self.series), label, order);
+            let label = live
+                .has(MARK_LABEL)
+                .then(|| self.labels.remove(&idx))
+                .flatten();
+            let cross = live
+                .has(MARK_CROSS)
+                .then(|| self.crosses.remove(&idx))
+                .flatten();
+            if live.has(MARK_CLOSED) {
+                self.closes.remove(&idx);
+            }
+            emit(live.into_flow(end, &mut self.series, cross), label, order);
         }
     }
 
@@ -1347,6 +1384,7 @@ mod proptests {
                 handshake_bytes,
                 reorder_segments: reorder,
                 close_linger: linger_s.map(Duration::from_secs),
+                release_settled: None,
             };
             let mut table = FlowTable::new(cfg);
             let mut out: Vec<Flow> = Vec::new();
@@ -1397,7 +1435,7 @@ mod sizes {
     #[test]
     fn live_flow_sizes_are_as_documented() {
         use std::mem::size_of;
-        assert_eq!(size_of::<Option<super::Live>>(), 288);
+        assert_eq!(size_of::<Option<super::Live>>(), 264);
         assert_eq!(size_of::<super::super::record::Dir>(), 104);
         assert_eq!(size_of::<super::super::stream::Stream>(), 24);
         assert_eq!(size_of::<super::FlowKey>(), 40);

@@ -623,7 +623,9 @@ impl Matcher {
                     Tri::Yes
                 } else {
                     let hay = view.side(d);
-                    let done = complete || view.byte_limit.is_some_and(|n| hay.len() >= n);
+                    let done = complete
+                        || view.side_complete(d)
+                        || view.byte_limit.is_some_and(|n| hay.len() >= n);
                     if done {
                         Tri::No
                     } else {

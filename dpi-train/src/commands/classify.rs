@@ -697,6 +697,13 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     if !args.no_metadata {
         opts.flow.handshake_bytes = args.handshake_bytes;
     }
+    let classifier = std::sync::Arc::new(classifier);
+    if !args.payload {
+        // A datagram flow's bytes that can no longer change its label or
+        // fields go while it is live; no payload column needs them.
+        let check = dpi_core::classify::SettledLabel::new(classifier.clone(), args.flow.bytes);
+        opts.flow.release_settled = Some(std::sync::Arc::new(check));
+    }
     let paths = super::common::input_names(&args.captures, &args.live);
     let mut w = Writer {
         paths: &paths,
@@ -704,7 +711,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         payload: args.payload,
         metadata: !args.no_metadata,
         bytes: args.flow.bytes,
-        classifier: std::sync::Arc::new(classifier),
+        classifier,
         out,
         report: Report::of(&args.live),
         rows: Vec::new(),
