@@ -66,7 +66,9 @@ pub use capture::{CaptureFormat, CaptureReader, Frame, InterfaceInfo};
 pub use classify::{Classification, Classifier, Confidence, Decision};
 pub use decode::{decode, DecodeError};
 pub use error::{Error, ErrorKind};
-pub use flow::{DirectionStats, Flow, FlowConfig, FlowEnd, FlowSummary, FlowTable, SettledBytes};
+pub use flow::{
+    DirectionStats, Flow, FlowConfig, FlowEnd, FlowSummary, FlowTable, Settled, SettledBytes,
+};
 pub use link::LinkType;
 pub use live::{FlowEvent, Labeller};
 pub use meter::{FileSummary, FlowMeter, MeterStats};

@@ -197,6 +197,7 @@ pub(crate) fn sample_flow(i: u32) -> Flow {
             dpi_core::FlowEnd::Evicted,
         ][i as usize % 5],
         cross: None,
+        settled: None,
     }
 }
 

@@ -847,6 +847,17 @@ impl Classifier {
         scratch: &mut Scratch,
     ) -> (Classification, Metadata) {
         let view = FlowView::from(flow);
+        if let Some(s) = flow.settled {
+            // Its bytes were freed while it was live: they gave no field,
+            // and this signature was final.
+            let best = s
+                .signature
+                .map(|i| i as usize)
+                .filter(|&i| i < self.rank.len());
+            let meta = Metadata::default();
+            let c = self.with_app(self.with_cross(self.label_of(best), &view), &view, &meta);
+            return (c, meta);
+        }
         let meta = view.metadata();
         let c = self.classify_with_metadata_in(&view.first_bytes(bytes), &meta, scratch);
         (c, meta)
@@ -876,13 +887,29 @@ impl Classifier {
         complete: bool,
         scratch: &mut Scratch,
     ) -> Decision {
-        let best = self.best(view, scratch);
+        let (best, is_final) = self.decide_best(view, complete, scratch);
         let label = self.with_own_app(self.label_of(best), view);
+        if is_final {
+            Decision::Final(label)
+        } else {
+            Decision::Pending(label)
+        }
+    }
+
+    /// The deciding signature now, and whether it is final (no signature
+    /// that ranks higher can still match, and it cannot stop matching).
+    fn decide_best(
+        &self,
+        view: &FlowView<'_>,
+        complete: bool,
+        scratch: &mut Scratch,
+    ) -> (Option<usize>, bool) {
+        let best = self.best(view, scratch);
         if complete {
-            return Decision::Final(label);
+            return (best, true);
         }
         if best.is_some_and(|b| self.matcher.may_stop_matching(b)) {
-            return Decision::Pending(label);
+            return (best, false);
         }
         let limit = best.map_or(u32::MAX, |b| self.rank[b]);
         let open = self
@@ -890,46 +917,55 @@ impl Classifier {
             .any_applicable(view, scratch, &mut |s, scratch| {
                 self.rank[s] < limit && self.matcher.outlook(s, view, false, scratch) != Tri::No
             });
-        if open {
-            Decision::Pending(label)
-        } else {
-            Decision::Final(label)
-        }
+        (best, !open)
     }
 }
 
-/// The check of [`FlowConfig::release_settled`](crate::FlowConfig::release_settled)
-/// that changes no label and no field: a datagram flow's complete bytes go
-/// when they give no protocol field, the label is final with them
-/// ([`Classifier::decide`]) and without them, and the two labels are the
-/// same. The finished flow, classified with no bytes, then gets the label
-/// it would have got with them.
+/// What `dpi classify` gives [`FlowConfig::release_settled`](crate::FlowConfig::release_settled):
+/// a datagram flow's complete bytes go when they give no protocol field
+/// and the deciding signature is final with them ([`Classifier::decide`]:
+/// no signature that ranks higher can still match, whatever packets come,
+/// and it cannot stop matching). The finished flow carries that signature
+/// ([`Flow::settled`](crate::Flow::settled)), and
+/// [`Classifier::classify_flow`] gives it the label it would have got with
+/// its bytes.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use dpi_core::classify::SettledLabel;
+/// use dpi_core::matcher::Scratch;
 /// use dpi_core::testing::udp_ipv4_frame;
 /// use dpi_core::{Classifier, FlowConfig, FlowMeter, LinkType, Timestamp};
 ///
 /// let classifier = Arc::new(Classifier::builtin());
 /// let mut cfg = FlowConfig::classification();
-/// let check = SettledLabel::new(classifier.clone(), cfg.payload_bytes);
-/// cfg.release_settled = Some(Arc::new(check));
-/// let mut meter = FlowMeter::new(cfg);
+/// let bytes = cfg.payload_bytes;
 /// let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
 /// let frames = [
 ///     udp_ipv4_frame(c, 40000, s, 9, &[0x21; 48]), // discard: no rule, no field
 ///     udp_ipv4_frame(s, 9, c, 40000, &[0x42; 96]),
 /// ];
-/// let mut flows = Vec::new();
-/// for (i, f) in frames.iter().enumerate() {
-///     let ts = Timestamp::from_micros(i as u64);
-///     meter.push_frame(LinkType::ETHERNET, ts, f, f.len() as u32, &mut |f| flows.push(f));
-/// }
-/// meter.flush(&mut |f| flows.push(f));
-/// // The bytes went at the reply; the counters stay.
-/// assert!(flows[0].c2s_payload.is_empty() && flows[0].s2c_payload.is_empty());
-/// assert_eq!(flows[0].s2c.payload_bytes, 96);
+/// let run = |cfg: FlowConfig| {
+///     let mut meter = FlowMeter::new(cfg);
+///     let mut flows = Vec::new();
+///     for (i, f) in frames.iter().enumerate() {
+///         let ts = Timestamp::from_micros(i as u64);
+///         meter.push_frame(LinkType::ETHERNET, ts, f, f.len() as u32, &mut |f| flows.push(f));
+///     }
+///     meter.flush(&mut |f| flows.push(f));
+///     flows.remove(0)
+/// };
+/// let kept = run(cfg.clone());
+/// cfg.release_settled = Some(Arc::new(SettledLabel::new(classifier.clone(), bytes)));
+/// let freed = run(cfg);
+/// // The bytes went at the reply; the counters stay, and so does the label.
+/// assert!(freed.c2s_payload.is_empty() && freed.s2c_payload.is_empty() && freed.settled.is_some());
+/// assert_eq!(freed.s2c.payload_bytes, 96);
+/// let mut scratch = Scratch::new();
+/// assert_eq!(
+///     classifier.classify_flow(&freed, bytes, &mut scratch),
+///     classifier.classify_flow(&kept, bytes, &mut scratch)
+/// );
 /// ```
 pub struct SettledLabel {
     classifier: Arc<Classifier>,
@@ -954,22 +990,18 @@ impl fmt::Debug for SettledLabel {
 }
 
 impl crate::SettledBytes for SettledLabel {
-    fn settled(&self, view: &FlowView<'_>) -> bool {
+    fn settle(&self, view: &FlowView<'_>) -> Option<crate::Settled> {
         // The fields are read from every byte kept, as at the flow's end.
         if !view.metadata().is_empty() {
-            return false;
+            return None;
         }
-        let c = &*self.classifier;
         let with = view.first_bytes(self.bytes).with_complete(true, true);
-        let without = with.with_c2s(&[]).with_s2c(&[]);
-        let none = Metadata::default();
-        // The labels first: most flows whose label rests on their bytes
-        // stop here, before the longer test of finality.
-        with_thread_scratch(|s| {
-            c.classify_with_metadata_in(&with, &none, s)
-                == c.classify_with_metadata_in(&without, &none, s)
-                && matches!(c.decide_with(&with, false, s), Decision::Final(_))
-                && matches!(c.decide_with(&without, false, s), Decision::Final(_))
-        })
+        let (best, is_final) =
+            with_thread_scratch(|s| self.classifier.decide_best(&with, false, s));
+        let signature = match best {
+            Some(b) => Some(u32::try_from(b).ok()?),
+            None => None,
+        };
+        is_final.then_some(crate::Settled { signature })
     }
 }

@@ -115,25 +115,36 @@ pub struct FlowConfig {
     /// Frees a datagram flow's bytes (UDP and every transport other than
     /// TCP) while it is live, once both directions' bytes are complete
     /// (their first datagram, unless [`udp_concat`](Self::udp_concat) or a
-    /// kept handshake appends more) and this check says they can no longer
-    /// change what the finished flow is labelled: it is asked once per
-    /// flow, at the packet that completes the second direction. The
-    /// finished flow then carries no bytes. `None` (the default) keeps the
-    /// bytes until the flow ends. `dpi classify` sets
+    /// kept handshake appends more) and this check settles its label: it
+    /// is asked once per flow, at the packet that completes the second
+    /// direction. The finished flow then carries no bytes and the settled
+    /// label ([`Flow::settled`]). `None` (the default) keeps the bytes
+    /// until the flow ends. `dpi classify` sets
     /// [`SettledLabel`](crate::classify::SettledLabel) when it writes no
     /// payload bytes: a flood of one-exchange UDP flows then holds no
     /// buffers.
     pub release_settled: Option<std::sync::Arc<dyn SettledBytes>>,
 }
 
-/// Whether a live flow's bytes can be freed before it ends
-/// ([`FlowConfig::release_settled`]).
+/// Settles a live flow's label from its complete bytes, so that they can
+/// be freed before it ends ([`FlowConfig::release_settled`]).
 pub trait SettledBytes: Send + Sync + std::fmt::Debug {
-    /// True when the bytes of `view` (complete in both directions, with
-    /// the flow's counters so far) can no longer change the finished
-    /// flow's label or protocol fields, so that the flow may end with no
-    /// bytes at all.
-    fn settled(&self, view: &crate::FlowView<'_>) -> bool;
+    /// The label of the finished flow when the bytes of `view` (complete
+    /// in both directions, with the flow's counters so far) already fix
+    /// it, whatever packets come later, and give no protocol field; `None`
+    /// when the flow must keep its bytes.
+    fn settle(&self, view: &crate::FlowView<'_>) -> Option<Settled>;
+}
+
+/// A label fixed while the flow was live, when its bytes were freed
+/// ([`FlowConfig::release_settled`]): the classifier's deciding signature,
+/// by index in its set, or none (an unknown flow).
+/// [`Classifier::classify_flow`](crate::Classifier::classify_flow) labels
+/// such a flow with it: give it the classifier that settled it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// The deciding signature's index, `None` when none matched.
+    pub signature: Option<u32>,
 }
 
 impl Default for FlowConfig {
@@ -360,6 +371,10 @@ pub struct Flow {
     /// connection or media stream they announced, a DNS name for its
     /// server): set by [`FlowMeter`](crate::FlowMeter), see [`expect`](crate::expect).
     pub cross: Option<Box<crate::expect::CrossFlow>>,
+    /// The label settled while the flow was live, its bytes then freed
+    /// ([`FlowConfig::release_settled`]); `None` for a flow that kept its
+    /// bytes.
+    pub settled: Option<Settled>,
 }
 
 impl Flow {

@@ -14,7 +14,7 @@
 use std::num::NonZeroU32;
 
 use super::key::FlowKey;
-use super::stream::{Bounds, Stream};
+use super::stream::{Bounds, Ranges, Stream};
 use super::{DirectionStats, Flow, FlowEnd};
 use crate::{FlowView, Fragment, Packet, Timestamp, Tunnel};
 
@@ -31,14 +31,13 @@ pub(super) struct Live {
     /// What the flow has that the table keeps aside, by slot, and what
     /// happened to it: the `MARK_*` bits.
     marks: u8,
+    /// The deciding signature of a label settled when the bytes were
+    /// freed (`MARK_SETTLED`); `u32::MAX` for none.
+    settled: u32,
     /// Sequence number (`FlowTable::set_seq`) of the flow's latest packet.
     pub(super) last_seq: u64,
     /// Outer encapsulation, the first one seen.
     pub(super) tunnel: Option<Tunnel>,
-    /// The initiator is the key's `lo` endpoint.
-    pub(super) client_is_lo: bool,
-    /// The byte buffers were released: no more bytes are kept.
-    pub(super) released: bool,
     /// OR of the TCP flags seen, initiator's then responder's.
     tcp_flags: [u8; 2],
 }
@@ -52,9 +51,26 @@ pub(super) const MARK_CROSS: u8 = 2;
 /// when, and the flow ends
 /// [`FlowConfig::close_linger`](super::FlowConfig::close_linger) later.
 pub(super) const MARK_CLOSED: u8 = 4;
+/// The flow's bytes were freed with the label they settled
+/// ([`Flow::settled`]), in `settled`.
+const MARK_SETTLED: u8 = 16;
+/// The byte buffers were released: no more bytes are kept.
+const MARK_RELEASED: u8 = 32;
+/// The initiator is the key's `lo` endpoint.
+const MARK_CLIENT_LO: u8 = 64;
 /// [`FlowConfig::release_settled`](super::FlowConfig::release_settled) was
 /// asked about the flow.
 const MARK_ASKED: u8 = 8;
+
+/// The TCP range lists of the live directions that hold one
+/// ([`Ranges`]), by [`range_key`].
+pub(super) type RangeMap = hashbrown::HashMap<u64, Ranges>;
+
+/// The key of slot `idx`'s initiator (`c2s`) or responder direction in a
+/// [`RangeMap`].
+pub(super) fn range_key(idx: u32, c2s: bool) -> u64 {
+    u64::from(idx) << 1 | u64::from(c2s)
+}
 
 /// One direction of a live flow.
 pub(crate) struct Dir {
@@ -334,11 +350,10 @@ impl Live {
             key,
             c2s: Dir::new(c2s),
             s2c: Dir::new(s2c),
-            marks: 0,
+            marks: if client_is_lo { MARK_CLIENT_LO } else { 0 },
             last_seq: seq,
             tunnel,
-            client_is_lo,
-            released: false,
+            settled: u32::MAX,
             tcp_flags: [0; 2],
         }
     }
@@ -364,30 +379,45 @@ impl Live {
     /// when `src_is_lo`.
     pub(super) fn account(
         &mut self,
-        src_is_lo: bool,
+        (idx, src_is_lo): (u32, bool),
         ts: Timestamp,
         wire_len: u32,
         pkt: &Packet<'_>,
         bounds: Bounds,
-        blocks: &mut SeriesBlocks,
+        (blocks, ranges): (&mut SeriesBlocks, &mut RangeMap),
     ) {
         if self.tunnel.is_none() {
             self.tunnel = pkt.tunnel;
         }
         let is_tcp = self.is_tcp();
-        let c2s = self.key.is_loop() || src_is_lo == self.client_is_lo;
+        let c2s = self.key.is_loop() || src_is_lo == self.client_is_lo();
         let dir = if c2s { &mut self.c2s } else { &mut self.s2c };
         self.tcp_flags[usize::from(!c2s)] |= pkt.tcp.map_or(0, |t| t.flags);
         dir.record(ts, wire_len, pkt.payload_len, blocks);
         // After a close (a FIN each way, or a RST) no byte is added: the
         // flow's bytes are what its label was decided on.
-        if self.released || self.marks & MARK_CLOSED != 0 {
+        if self.marks & (MARK_RELEASED | MARK_CLOSED) != 0 {
             return;
         }
         if is_tcp {
             if let Some(tcp) = &pkt.tcp {
-                dir.stream
-                    .tcp_segment(&mut dir.buf, bounds, tcp, pkt.payload, pkt.payload_len);
+                let (buf, data, len) = (&mut dir.buf, pkt.payload, pkt.payload_len);
+                let key = range_key(idx, c2s);
+                let held = if dir.stream.has_ranges() {
+                    ranges.get_mut(&key)
+                } else {
+                    None
+                };
+                match held {
+                    Some(r) => dir.stream.tcp_segment(buf, r, bounds, tcp, data, len),
+                    None => {
+                        let mut r = None;
+                        dir.stream.tcp_segment(buf, &mut r, bounds, tcp, data, len);
+                        if r.is_some() {
+                            ranges.insert(key, r);
+                        }
+                    }
+                }
             }
         } else if pkt.payload_len > 0 || !pkt.payload.is_empty() {
             let complete =
@@ -404,10 +434,19 @@ impl Live {
         self.is_tcp() && ((c | s) & TcpInfo::RST != 0 || c & s & TcpInfo::FIN != 0)
     }
 
+    /// Whether direction `c2s` (else the responder's) holds a range list.
+    pub(super) fn has_ranges(&self, c2s: bool) -> bool {
+        if c2s {
+            self.c2s.stream.has_ranges()
+        } else {
+            self.s2c.stream.has_ranges()
+        }
+    }
+
     /// A datagram flow whose bytes are complete both ways and still held.
     pub(super) fn bytes_complete(&self) -> bool {
         !self.is_tcp()
-            && !self.released
+            && !self.is_released()
             && self.c2s.stream.is_closed()
             && self.s2c.stream.is_closed()
     }
@@ -430,9 +469,33 @@ impl Live {
         self.marks |= m;
     }
 
+    /// The initiator is the key's `lo` endpoint.
+    pub(super) fn client_is_lo(&self) -> bool {
+        self.has(MARK_CLIENT_LO)
+    }
+
+    /// The byte buffers were released: no more bytes are kept.
+    pub(super) fn is_released(&self) -> bool {
+        self.has(MARK_RELEASED)
+    }
+
+    /// Frees the bytes with the label they settled ([`Flow::settled`]).
+    pub(super) fn settle(&mut self, s: super::Settled) {
+        self.release_bytes();
+        self.mark(MARK_SETTLED);
+        self.settled = s.signature.unwrap_or(u32::MAX);
+    }
+
+    /// The label settled when the bytes were freed, if they were.
+    fn settled(&self) -> Option<super::Settled> {
+        self.has(MARK_SETTLED).then(|| super::Settled {
+            signature: Some(self.settled).filter(|&s| s != u32::MAX),
+        })
+    }
+
     /// Frees the byte buffers; no more bytes are kept.
     pub(super) fn release_bytes(&mut self) {
-        self.released = true;
+        self.mark(MARK_RELEASED);
         self.c2s.buf = Vec::new();
         self.s2c.buf = Vec::new();
     }
@@ -441,7 +504,7 @@ impl Live {
     fn endpoints(&self) -> ((std::net::IpAddr, u16), (std::net::IpAddr, u16)) {
         let lo = self.key.endpoint(true);
         let hi = self.key.endpoint(false);
-        if self.client_is_lo {
+        if self.client_is_lo() {
             (lo, hi)
         } else {
             (hi, lo)
@@ -468,8 +531,8 @@ impl Live {
             s2c_first_size: self.s2c.first_size.map(NonZeroU32::get),
             first_payload,
             byte_limit: None,
-            c2s_complete: self.released || (!is_tcp && self.c2s.stream.is_closed()),
-            s2c_complete: self.released || (!is_tcp && self.s2c.stream.is_closed()),
+            c2s_complete: self.is_released() || (!is_tcp && self.c2s.stream.is_closed()),
+            s2c_complete: self.is_released() || (!is_tcp && self.s2c.stream.is_closed()),
             cross,
         }
     }
@@ -502,6 +565,7 @@ impl Live {
         blocks: &mut SeriesBlocks,
         cross: Option<Box<crate::expect::CrossFlow>>,
     ) -> Flow {
+        let settled = self.settled();
         let is_tcp = self.is_tcp();
         let s = self.summary();
         let [c2s_flags, s2c_flags] = self.tcp_flags;
@@ -523,6 +587,7 @@ impl Live {
             s2c_payload,
             end,
             cross,
+            settled,
         }
     }
 }

@@ -116,18 +116,20 @@ pub(crate) struct Bounds {
     pub(crate) concat: bool,
 }
 
-/// Capture state of one direction (24 bytes). The bytes live in the
-/// direction's payload vector; this holds what is needed to place more
-/// of them.
+/// TCP: out-of-order ranges `[start, end)` beyond the contiguous prefix,
+/// sorted, disjoint and non-adjacent; made at the first range held, with
+/// room for [`Bounds::reorder`] of them, and never grown past it. Few
+/// directions ever hold one: the flow table keeps them aside, by slot, and
+/// hands a direction its list with each segment.
+// Boxed for a thin pointer in the table's map.
+#[allow(clippy::box_collection)]
+pub(crate) type Ranges = Option<Box<Vec<(u32, u32)>>>;
+
+/// Capture state of one direction (16 bytes). The bytes live in the
+/// direction's payload vector, a TCP direction's out-of-order ranges in
+/// its [`Ranges`]; this holds what is needed to place more of them.
 #[derive(Debug)]
 pub(crate) struct Stream {
-    /// TCP: out-of-order ranges `[start, end)` beyond `contig`, sorted,
-    /// disjoint and non-adjacent; made at the first range held, with room
-    /// for [`Bounds::reorder`] of them, and never grows past it.
-    // Boxed for a thin pointer: most directions never hold a range, and
-    // every live flow pays for this field, twice (8 bytes, not 24).
-    #[allow(clippy::box_collection)]
-    ranges: Option<Box<Vec<(u32, u32)>>>,
     /// TCP: sequence number of buffer offset 0, valid once `started`.
     base: u32,
     /// TCP: length of the contiguous prefix held in the buffer.
@@ -136,10 +138,8 @@ pub(crate) struct Stream {
     contig: u32,
     /// The capture limit when a handshake raised it above N (0: N).
     limit: u32,
-    /// TCP: the stream start is known.
-    started: bool,
-    /// Datagrams: nothing more is appended.
-    closed: bool,
+    /// `STARTED`, `CLOSED` and `RANGED` bits.
+    bits: u8,
     /// The decision still to make at the first bytes.
     look: Look,
     /// Datagrams: the handshake datagrams being appended, if any.
@@ -150,12 +150,10 @@ impl Stream {
     /// State for a TCP direction.
     pub(crate) fn tcp() -> Self {
         Stream {
-            ranges: None,
             base: 0,
             contig: 0,
             limit: 0,
-            started: false,
-            closed: false,
+            bits: 0,
             look: Look::Done,
             gather: Gather::Off,
         }
@@ -184,12 +182,17 @@ impl Stream {
 
     /// Datagrams: nothing more is appended (for TCP, always false).
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed
+        self.bits & CLOSED != 0
     }
 
-    /// The out-of-order ranges held.
-    fn ranges(&self) -> &[(u32, u32)] {
-        self.ranges.as_deref().map_or(&[], |r| r.as_slice())
+    /// TCP: the direction has a range list ([`Ranges`]), which the caller
+    /// keeps and hands back with each segment.
+    pub(crate) fn has_ranges(&self) -> bool {
+        self.bits & RANGED != 0
+    }
+
+    fn close(&mut self) {
+        self.bits |= CLOSED;
     }
 
     /// The capture limit: N, or the handshake's when it raised it.
@@ -238,6 +241,7 @@ impl Stream {
     pub(crate) fn tcp_segment(
         &mut self,
         buf: &mut Vec<u8>,
+        ranges: &mut Ranges,
         bounds: Bounds,
         tcp: &TcpInfo,
         data: &[u8],
@@ -249,10 +253,10 @@ impl Stream {
         } else {
             tcp.seq
         };
-        if !self.started {
+        if self.bits & STARTED == 0 {
             if syn || payload_len > 0 || !data.is_empty() {
                 self.base = seq;
-                self.started = true;
+                self.bits |= STARTED;
             } else {
                 return;
             }
@@ -281,14 +285,29 @@ impl Stream {
         }
         let from = (s - start) as usize;
         let to = (e - start) as usize;
-        self.insert(buf, bounds.reorder, s as u32, e as u32, &data[from..to]);
+        self.insert(
+            buf,
+            ranges,
+            bounds.reorder,
+            s as u32,
+            e as u32,
+            &data[from..to],
+        );
     }
 
     /// Places `data`, which covers `[s, e)` with `contig <= s < e <= n`,
     /// holding at most `max_ranges` ranges beyond the prefix.
-    fn insert(&mut self, buf: &mut Vec<u8>, max_ranges: usize, s: u32, e: u32, data: &[u8]) {
+    fn insert(
+        &mut self,
+        buf: &mut Vec<u8>,
+        ranges: &mut Ranges,
+        max_ranges: usize,
+        s: u32,
+        e: u32,
+        data: &[u8],
+    ) {
         // Ranges that overlap or touch [s, e) merge with it.
-        let held = self.ranges();
+        let held = ranges.as_deref().map_or(&[][..], |r| r.as_slice());
         let first = held.partition_point(|&(_, re)| re < s);
         let mut last = first;
         while last < held.len() && held[last].0 <= e {
@@ -308,9 +327,8 @@ impl Stream {
             return;
         }
         // The first range held makes the list, with room for all of them, once.
-        let ranges = self
-            .ranges
-            .get_or_insert_with(|| Box::new(Vec::with_capacity(max_ranges)));
+        self.bits |= RANGED;
+        let ranges = ranges.get_or_insert_with(|| Box::new(Vec::with_capacity(max_ranges)));
         // Fill the holes of [s, e) that no range covers yet.
         let mut cursor = s;
         for &(rs, re) in &ranges[first..last] {
@@ -355,7 +373,7 @@ impl Stream {
         complete: bool,
     ) {
         let (n, concat) = (bounds.n, bounds.concat);
-        if self.closed {
+        if self.is_closed() {
             return;
         }
         if self.look != Look::Done {
@@ -384,7 +402,7 @@ impl Stream {
                 buf.reserve_exact(take);
                 buf.extend_from_slice(&data[..take]);
                 if take < data.len() {
-                    self.closed = true;
+                    self.close();
                 }
                 return;
             }
@@ -400,13 +418,13 @@ impl Stream {
                 // over, a bounded number of times.
                 self.contig += 1;
                 if self.contig >= STUN_SKIP {
-                    self.closed = true;
+                    self.close();
                 }
                 return;
             }
             if !(complete && crate::protocols::tls::starts_dtls_handshake(data)) {
                 // Media (RTP, RTCP) or anything else: nothing more kept.
-                self.closed = true;
+                self.close();
                 return;
             }
             self.gather = Gather::Dtls;
@@ -421,13 +439,13 @@ impl Stream {
                 _ => crate::protocols::tls::starts_dtls_handshake(data),
             };
             if !buf.is_empty() && !more {
-                self.closed = true;
+                self.close();
                 return;
             }
             let take = n.saturating_sub(buf.len()).min(data.len());
             buf.extend_from_slice(&data[..take]);
             if !complete || buf.len() >= n {
-                self.closed = true;
+                self.close();
             }
             return;
         }
@@ -441,7 +459,7 @@ impl Stream {
         }
         buf.extend_from_slice(&data[..take]);
         if !concat || !complete || buf.len() >= n {
-            self.closed = true;
+            self.close();
         }
     }
 
@@ -463,6 +481,13 @@ impl Stream {
         }
     }
 }
+
+/// [`Stream::bits`]: TCP, the stream start is known.
+const STARTED: u8 = 1;
+/// Datagrams: nothing more is appended.
+const CLOSED: u8 = 2;
+/// TCP: the direction has a range list.
+const RANGED: u8 = 4;
 
 /// Copies `data[lo - s .. hi - s]` to `buf[lo..hi]`.
 fn write(buf: &mut [u8], lo: u32, hi: u32, s: u32, data: &[u8]) {
@@ -519,14 +544,22 @@ mod tests {
 
     /// Feeds segments `(seq, bytes)` and returns the captured user data.
     fn run(n: usize, max_ranges: usize, syn: Option<u32>, segs: &[(u32, &[u8])]) -> Vec<u8> {
-        let mut st = Stream::tcp();
+        let (mut st, mut r) = (Stream::tcp(), None);
         let mut buf = Vec::with_capacity(n);
         if let Some(isn) = syn {
-            st.tcp_segment(&mut buf, tb(n, max_ranges), &seg(isn, TcpInfo::SYN), &[], 0);
+            st.tcp_segment(
+                &mut buf,
+                &mut r,
+                tb(n, max_ranges),
+                &seg(isn, TcpInfo::SYN),
+                &[],
+                0,
+            );
         }
         for &(seq, d) in segs {
             st.tcp_segment(
                 &mut buf,
+                &mut r,
                 tb(n, max_ranges),
                 &seg(seq, TcpInfo::ACK),
                 d,
@@ -713,32 +746,74 @@ mod tests {
 
     #[test]
     fn syn_with_payload_starts_after_isn() {
-        let mut st = Stream::tcp();
+        let (mut st, mut r) = (Stream::tcp(), None);
         let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN, TcpInfo::SYN), b"hi", 2);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 3, TcpInfo::ACK), b"!", 1);
+        st.tcp_segment(
+            &mut buf,
+            &mut r,
+            tb(16, 8),
+            &seg(ISN, TcpInfo::SYN),
+            b"hi",
+            2,
+        );
+        st.tcp_segment(
+            &mut buf,
+            &mut r,
+            tb(16, 8),
+            &seg(ISN + 3, TcpInfo::ACK),
+            b"!",
+            1,
+        );
         st.finish(&mut buf, true);
         assert_eq!(buf, b"hi!");
     }
 
     #[test]
     fn truncated_segment_leaves_a_gap() {
-        let mut st = Stream::tcp();
+        let (mut st, mut r) = (Stream::tcp(), None);
         let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 1, TcpInfo::ACK), b"ab", 4);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 5, TcpInfo::ACK), b"ef", 2);
+        st.tcp_segment(&mut buf, &mut r, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
+        st.tcp_segment(
+            &mut buf,
+            &mut r,
+            tb(16, 8),
+            &seg(ISN + 1, TcpInfo::ACK),
+            b"ab",
+            4,
+        );
+        st.tcp_segment(
+            &mut buf,
+            &mut r,
+            tb(16, 8),
+            &seg(ISN + 5, TcpInfo::ACK),
+            b"ef",
+            2,
+        );
         st.finish(&mut buf, true);
         assert_eq!(buf, b"ab");
     }
 
     #[test]
     fn late_syn_does_not_move_the_start() {
-        let mut st = Stream::tcp();
+        let (mut st, mut r) = (Stream::tcp(), None);
         let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 3, TcpInfo::ACK), b"cd", 2);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
-        st.tcp_segment(&mut buf, tb(16, 8), &seg(ISN + 1, TcpInfo::ACK), b"ab", 2);
+        st.tcp_segment(
+            &mut buf,
+            &mut r,
+            tb(16, 8),
+            &seg(ISN + 3, TcpInfo::ACK),
+            b"cd",
+            2,
+        );
+        st.tcp_segment(&mut buf, &mut r, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
+        st.tcp_segment(
+            &mut buf,
+            &mut r,
+            tb(16, 8),
+            &seg(ISN + 1, TcpInfo::ACK),
+            b"ab",
+            2,
+        );
         st.finish(&mut buf, true);
         assert_eq!(buf, b"cd");
     }
@@ -922,7 +997,7 @@ mod proptests {
         reorder: usize,
         syn: bool,
     ) -> Vec<u8> {
-        let mut st = Stream::tcp();
+        let (mut st, mut r) = (Stream::tcp(), None);
         let mut buf = Vec::with_capacity(n);
         let ack = TcpInfo {
             seq: 0,
@@ -936,13 +1011,14 @@ mod proptests {
                 flags: TcpInfo::SYN,
                 ..ack
             };
-            st.tcp_segment(&mut buf, tb(n, reorder), &syn, &[], 0);
+            st.tcp_segment(&mut buf, &mut r, tb(n, reorder), &syn, &[], 0);
         }
         for &(off, len) in segs {
             let seq = isn.wrapping_add(1).wrapping_add(off as u32);
             let d = &data[off..off + len];
             st.tcp_segment(
                 &mut buf,
+                &mut r,
                 tb(n, reorder),
                 &TcpInfo { seq, ..ack },
                 d,
@@ -1038,7 +1114,7 @@ mod proptests {
         n: usize,
         reorder: usize,
     ) -> bool {
-        let mut st = Stream::tcp();
+        let (mut st, mut r) = (Stream::tcp(), None);
         let mut buf: Vec<u8> = Vec::with_capacity(n);
         let ptr = buf.as_ptr();
         for &(off, len) in segs {
@@ -1051,6 +1127,7 @@ mod proptests {
             };
             st.tcp_segment(
                 &mut buf,
+                &mut r,
                 tb(n, reorder),
                 &tcp,
                 &data[off..off + len],
@@ -1058,7 +1135,7 @@ mod proptests {
             );
         }
         // The range list is reserved once, whole, at its first range.
-        let ranges_cap = st.ranges.as_ref().map_or(0, |r| r.capacity());
+        let ranges_cap = r.as_ref().map_or(0, |r| r.capacity());
         n == 0 || (buf.as_ptr() == ptr && (ranges_cap == 0 || ranges_cap == reorder))
     }
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::key::FlowKey;
-use super::record::{Live, SeriesBlocks, MARK_CLOSED, MARK_CROSS, MARK_LABEL};
+use super::record::{range_key, Live, RangeMap, SeriesBlocks, MARK_CLOSED, MARK_CROSS, MARK_LABEL};
 use super::stream::Bounds;
 use super::{Flow, FlowConfig, FlowEnd, FlowSummary};
 use crate::{Classification, FlowView, Fragment, Packet, Timestamp};
@@ -169,8 +169,10 @@ pub struct FlowTable {
     labels: HashMap<u32, Classification>,
     /// what other flows said about it,
     crosses: HashMap<u32, Box<crate::expect::CrossFlow>>,
-    /// and a TCP flow's close time.
+    /// a TCP flow's close time,
     closes: HashMap<u32, Timestamp>,
+    /// and a TCP direction's out-of-order ranges.
+    ranges: RangeMap,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -205,6 +207,7 @@ impl FlowTable {
             labels: HashMap::new(),
             crosses: HashMap::new(),
             closes: HashMap::new(),
+            ranges: RangeMap::new(),
             cfg,
         }
     }
@@ -291,7 +294,8 @@ impl FlowTable {
         let bounds = self.bounds;
         let track = self.linger_ns.is_some();
         if let Some(live) = self.slots[idx as usize].as_mut() {
-            live.account(src_is_lo, ts, wire_len, pkt, bounds, &mut self.series);
+            let stores = (&mut self.series, &mut self.ranges);
+            live.account((idx, src_is_lo), ts, wire_len, pkt, bounds, stores);
             live.last_seq = self.seq;
             if track && !live.has(MARK_CLOSED) && live.is_closed() {
                 live.mark(MARK_CLOSED);
@@ -304,8 +308,8 @@ impl FlowTable {
                         .has(MARK_CROSS)
                         .then(|| self.crosses.get(&idx))
                         .flatten();
-                    if check.settled(&live.view(cross.map(|c| &**c))) {
-                        live.release_bytes();
+                    if let Some(s) = check.settle(&live.view(cross.map(|c| &**c))) {
+                        live.settle(s);
                     }
                 }
             }
@@ -537,6 +541,11 @@ impl FlowTable {
                 .flatten();
             if live.has(MARK_CLOSED) {
                 self.closes.remove(&idx);
+            }
+            for c2s in [true, false] {
+                if live.has_ranges(c2s) {
+                    self.ranges.remove(&range_key(idx, c2s));
+                }
             }
             emit(live.into_flow(end, &mut self.series, cross), label, order);
         }
@@ -1435,11 +1444,11 @@ mod sizes {
     #[test]
     fn live_flow_sizes_are_as_documented() {
         use std::mem::size_of;
-        assert_eq!(size_of::<Option<super::Live>>(), 264);
-        assert_eq!(size_of::<super::super::record::Dir>(), 104);
-        assert_eq!(size_of::<super::super::stream::Stream>(), 24);
+        assert_eq!(size_of::<Option<super::Live>>(), 248);
+        assert_eq!(size_of::<super::super::record::Dir>(), 96);
+        assert_eq!(size_of::<super::super::stream::Stream>(), 16);
         assert_eq!(size_of::<super::FlowKey>(), 40);
         assert_eq!(size_of::<super::Link>(), 16);
-        assert_eq!(size_of::<super::Flow>(), 328);
+        assert_eq!(size_of::<super::Flow>(), 336);
     }
 }

@@ -614,7 +614,9 @@ pub fn label_flow(
     // The classifier sees N bytes, also of flows that kept a handshake for
     // the protocol fields; the application rules see the fields (none
     // without metadata).
-    let (c, meta) = if metadata {
+    // A flow whose label was settled while live (its bytes freed) has
+    // no field either way.
+    let (c, meta) = if metadata || flow.settled.is_some() {
         classifier.classify_flow(flow, bytes, scratch)
     } else {
         let meta = Metadata::default();
