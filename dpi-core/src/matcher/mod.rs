@@ -609,6 +609,28 @@ impl Matcher {
         if !sig.applies_to(view.transport, view.server_port) {
             return Tri::No;
         }
+        // With every byte in, an unmatched pattern settles the signature
+        // at once: the patterns are looked at first then (the features
+        // otherwise, as they are cheaper than asking whether more bytes
+        // could still match).
+        let bytes_done = complete || (view.c2s_complete && view.s2c_complete);
+        if bytes_done {
+            let p = self.patterns_outlook(sig, view, complete, scratch);
+            if p == Tri::No {
+                return Tri::No;
+            }
+            p.and(Self::features_outlook(sig, view, complete))
+        } else {
+            let f = Self::features_outlook(sig, view, complete);
+            if f == Tri::No {
+                return Tri::No;
+            }
+            f.and(self.patterns_outlook(sig, view, complete, scratch))
+        }
+    }
+
+    /// The features' part of [`outlook`](Self::outlook).
+    fn features_outlook(sig: &compile::CompiledSig, view: &FlowView<'_>, complete: bool) -> Tri {
         let mut all = Tri::Yes;
         for f in &sig.features {
             all = all.and(eval::feature(f, view, complete));
@@ -616,6 +638,18 @@ impl Matcher {
                 return Tri::No;
             }
         }
+        all
+    }
+
+    /// The patterns' part of [`outlook`](Self::outlook).
+    fn patterns_outlook(
+        &self,
+        sig: &compile::CompiledSig,
+        view: &FlowView<'_>,
+        complete: bool,
+        scratch: &mut Scratch,
+    ) -> Tri {
+        let mut all = Tri::Yes;
         for &(p, dir) in sig.patterns.iter() {
             let p = p as usize;
             let mut side = |d: usize| {
