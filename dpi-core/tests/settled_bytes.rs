@@ -42,22 +42,18 @@ enum Input<'a> {
     Frames(&'a [Vec<u8>]),
 }
 
+/// Each flow's label and fields.
+type Labels = Vec<(Classification, Metadata)>;
+
 /// Labels and fields with and without the check, and how many flows were
 /// settled.
-fn compare(
-    classifier: &Arc<Classifier>,
-    input: &Input<'_>,
-) -> (
-    Vec<(Classification, Metadata)>,
-    Vec<(Classification, Metadata)>,
-    usize,
-) {
+fn compare(classifier: &Arc<Classifier>, input: &Input<'_>) -> (Labels, Labels, usize) {
     let kept_cfg = FlowConfig::classification();
     let bytes = kept_cfg.payload_bytes;
     let mut freed_cfg = kept_cfg.clone();
     freed_cfg.release_settled = Some(Arc::new(SettledLabel::new(classifier.clone(), bytes)));
     let mut scratch = Scratch::new();
-    let mut label = |fs: Vec<Flow>| -> (Vec<(Classification, Metadata)>, usize) {
+    let mut label = |fs: Vec<Flow>| -> (Labels, usize) {
         let settled = fs.iter().filter(|f| f.settled.is_some()).count();
         let l = fs
             .iter()
