@@ -744,23 +744,27 @@ mod tests {
         assert_eq!(got, b"abcdefghijkl");
     }
 
+    /// One segment into a direction of N = 16 holding up to 8 ranges.
+    fn feed(
+        st: &mut Stream,
+        r: &mut Ranges,
+        buf: &mut Vec<u8>,
+        tcp: TcpInfo,
+        data: &[u8],
+        len: u32,
+    ) {
+        st.tcp_segment(buf, r, tb(16, 8), &tcp, data, len);
+    }
+
     #[test]
     fn syn_with_payload_starts_after_isn() {
-        let (mut st, mut r) = (Stream::tcp(), None);
-        let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(
-            &mut buf,
+        let (mut st, mut r, mut buf) = (Stream::tcp(), None, Vec::with_capacity(16));
+        feed(&mut st, &mut r, &mut buf, seg(ISN, TcpInfo::SYN), b"hi", 2);
+        feed(
+            &mut st,
             &mut r,
-            tb(16, 8),
-            &seg(ISN, TcpInfo::SYN),
-            b"hi",
-            2,
-        );
-        st.tcp_segment(
             &mut buf,
-            &mut r,
-            tb(16, 8),
-            &seg(ISN + 3, TcpInfo::ACK),
+            seg(ISN + 3, TcpInfo::ACK),
             b"!",
             1,
         );
@@ -770,22 +774,21 @@ mod tests {
 
     #[test]
     fn truncated_segment_leaves_a_gap() {
-        let (mut st, mut r) = (Stream::tcp(), None);
-        let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(&mut buf, &mut r, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
-        st.tcp_segment(
-            &mut buf,
+        let (mut st, mut r, mut buf) = (Stream::tcp(), None, Vec::with_capacity(16));
+        feed(&mut st, &mut r, &mut buf, seg(ISN, TcpInfo::SYN), &[], 0);
+        feed(
+            &mut st,
             &mut r,
-            tb(16, 8),
-            &seg(ISN + 1, TcpInfo::ACK),
+            &mut buf,
+            seg(ISN + 1, TcpInfo::ACK),
             b"ab",
             4,
         );
-        st.tcp_segment(
-            &mut buf,
+        feed(
+            &mut st,
             &mut r,
-            tb(16, 8),
-            &seg(ISN + 5, TcpInfo::ACK),
+            &mut buf,
+            seg(ISN + 5, TcpInfo::ACK),
             b"ef",
             2,
         );
@@ -795,22 +798,21 @@ mod tests {
 
     #[test]
     fn late_syn_does_not_move_the_start() {
-        let (mut st, mut r) = (Stream::tcp(), None);
-        let mut buf = Vec::with_capacity(16);
-        st.tcp_segment(
-            &mut buf,
+        let (mut st, mut r, mut buf) = (Stream::tcp(), None, Vec::with_capacity(16));
+        feed(
+            &mut st,
             &mut r,
-            tb(16, 8),
-            &seg(ISN + 3, TcpInfo::ACK),
+            &mut buf,
+            seg(ISN + 3, TcpInfo::ACK),
             b"cd",
             2,
         );
-        st.tcp_segment(&mut buf, &mut r, tb(16, 8), &seg(ISN, TcpInfo::SYN), &[], 0);
-        st.tcp_segment(
-            &mut buf,
+        feed(&mut st, &mut r, &mut buf, seg(ISN, TcpInfo::SYN), &[], 0);
+        feed(
+            &mut st,
             &mut r,
-            tb(16, 8),
-            &seg(ISN + 1, TcpInfo::ACK),
+            &mut buf,
+            seg(ISN + 1, TcpInfo::ACK),
             b"ab",
             2,
         );
