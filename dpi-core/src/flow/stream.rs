@@ -744,80 +744,57 @@ mod tests {
         assert_eq!(got, b"abcdefghijkl");
     }
 
-    /// One segment into a direction of N = 16 holding up to 8 ranges.
-    fn feed(
-        st: &mut Stream,
-        r: &mut Ranges,
-        buf: &mut Vec<u8>,
-        tcp: TcpInfo,
-        data: &[u8],
-        len: u32,
-    ) {
-        st.tcp_segment(buf, r, tb(16, 8), &tcp, data, len);
+    /// A TCP direction of N = 16 holding up to 8 ranges.
+    struct Dir16 {
+        st: Stream,
+        ranges: Ranges,
+        buf: Vec<u8>,
+    }
+
+    impl Dir16 {
+        fn new() -> Self {
+            let (st, ranges, buf) = (Stream::tcp(), None, Vec::with_capacity(16));
+            Dir16 { st, ranges, buf }
+        }
+
+        /// One segment: sequence number, flags, bytes present, length announced.
+        fn seg(&mut self, seq: u32, flags: u8, data: &[u8], len: u32) {
+            let tcp = seg(seq, flags);
+            self.st
+                .tcp_segment(&mut self.buf, &mut self.ranges, tb(16, 8), &tcp, data, len);
+        }
+
+        /// The bytes captured.
+        fn bytes(mut self) -> Vec<u8> {
+            self.st.finish(&mut self.buf, true);
+            self.buf
+        }
     }
 
     #[test]
     fn syn_with_payload_starts_after_isn() {
-        let (mut st, mut r, mut buf) = (Stream::tcp(), None, Vec::with_capacity(16));
-        feed(&mut st, &mut r, &mut buf, seg(ISN, TcpInfo::SYN), b"hi", 2);
-        feed(
-            &mut st,
-            &mut r,
-            &mut buf,
-            seg(ISN + 3, TcpInfo::ACK),
-            b"!",
-            1,
-        );
-        st.finish(&mut buf, true);
-        assert_eq!(buf, b"hi!");
+        let mut d = Dir16::new();
+        d.seg(ISN, TcpInfo::SYN, b"hi", 2);
+        d.seg(ISN + 3, TcpInfo::ACK, b"!", 1);
+        assert_eq!(d.bytes(), b"hi!");
     }
 
     #[test]
     fn truncated_segment_leaves_a_gap() {
-        let (mut st, mut r, mut buf) = (Stream::tcp(), None, Vec::with_capacity(16));
-        feed(&mut st, &mut r, &mut buf, seg(ISN, TcpInfo::SYN), &[], 0);
-        feed(
-            &mut st,
-            &mut r,
-            &mut buf,
-            seg(ISN + 1, TcpInfo::ACK),
-            b"ab",
-            4,
-        );
-        feed(
-            &mut st,
-            &mut r,
-            &mut buf,
-            seg(ISN + 5, TcpInfo::ACK),
-            b"ef",
-            2,
-        );
-        st.finish(&mut buf, true);
-        assert_eq!(buf, b"ab");
+        let mut d = Dir16::new();
+        d.seg(ISN, TcpInfo::SYN, &[], 0);
+        d.seg(ISN + 1, TcpInfo::ACK, b"ab", 4);
+        d.seg(ISN + 5, TcpInfo::ACK, b"ef", 2);
+        assert_eq!(d.bytes(), b"ab");
     }
 
     #[test]
     fn late_syn_does_not_move_the_start() {
-        let (mut st, mut r, mut buf) = (Stream::tcp(), None, Vec::with_capacity(16));
-        feed(
-            &mut st,
-            &mut r,
-            &mut buf,
-            seg(ISN + 3, TcpInfo::ACK),
-            b"cd",
-            2,
-        );
-        feed(&mut st, &mut r, &mut buf, seg(ISN, TcpInfo::SYN), &[], 0);
-        feed(
-            &mut st,
-            &mut r,
-            &mut buf,
-            seg(ISN + 1, TcpInfo::ACK),
-            b"ab",
-            2,
-        );
-        st.finish(&mut buf, true);
-        assert_eq!(buf, b"cd");
+        let mut d = Dir16::new();
+        d.seg(ISN + 3, TcpInfo::ACK, b"cd", 2);
+        d.seg(ISN, TcpInfo::SYN, &[], 0);
+        d.seg(ISN + 1, TcpInfo::ACK, b"ab", 2);
+        assert_eq!(d.bytes(), b"cd");
     }
 
     #[test]
