@@ -164,6 +164,14 @@ impl<'c> Labeller<'c> {
         classifier.classify_flow(flow, bytes, &mut self.scratch).0
     }
 
+    /// The label of a live flow whose bytes were freed with `s` settled.
+    fn settled(&self, s: crate::Settled, view: &FlowView<'_>) -> Classification {
+        match &self.classifier {
+            Source::Borrowed(c) => c.settled_label(s, view),
+            Source::Shared(c) => c.settled_label(s, view),
+        }
+    }
+
     /// The label of a live flow when it is final.
     fn decide(
         &mut self,
@@ -250,7 +258,13 @@ impl FlowMeter {
         let Some((view, closed)) = table.view_slot(slot) else {
             return;
         };
-        let Some(c) = labeller.decide(view, closed, bytes) else {
+        // A flow whose bytes went with a settled label
+        // (`FlowConfig::release_settled`) has that label, final.
+        let decided = match table.settled(slot) {
+            Some(s) => Some(labeller.settled(s, &view)),
+            None => labeller.decide(view, closed, bytes),
+        };
+        let Some(c) = decided else {
             return;
         };
         let Some(flow) = table.summary(slot) else {

@@ -11,7 +11,8 @@ use dpi_core::classify::SettledLabel;
 use dpi_core::matcher::Scratch;
 use dpi_core::testing::udp_ipv4_frame;
 use dpi_core::{
-    Classification, Classifier, Flow, FlowConfig, FlowMeter, LinkType, Metadata, Timestamp,
+    Classification, Classifier, Flow, FlowConfig, FlowEvent, FlowMeter, Labeller, LinkType,
+    Metadata, Timestamp,
 };
 use proptest::prelude::*;
 
@@ -67,19 +68,61 @@ fn compare(classifier: &Arc<Classifier>, input: &Input<'_>) -> (Labels, Labels, 
     (kept, freed, settled)
 }
 
+/// The labels the events path gives (`FlowMeter::push_frame_events`): each
+/// flow's `Labelled` label and its `Ended` one, in the order they come.
+fn event_labels(classifier: &Classifier, cfg: &FlowConfig, path: &Path) -> Vec<Classification> {
+    let mut meter = FlowMeter::new(cfg.clone());
+    let mut labeller = Labeller::new(classifier);
+    let mut out = Vec::new();
+    let mut on = |e: FlowEvent<'_>| match e {
+        FlowEvent::Labelled { classification, .. } => out.push(classification.clone()),
+        FlowEvent::Ended { classification, .. } => out.push(classification),
+    };
+    let file = std::fs::File::open(path).expect("opens");
+    let mut reader = dpi_core::CaptureReader::new(file).expect("a capture");
+    while let Ok(Some(f)) = reader.next_frame() {
+        let (link, ts, data, len) = (f.link_type, f.ts, f.data.to_vec(), f.orig_len);
+        meter.push_frame_events(link, ts, &data, len, &mut labeller, &mut on);
+    }
+    meter.flush_events(&mut labeller, &mut on);
+    out
+}
+
+/// The events path (labels as soon as they are final) gives the same
+/// labels, in the same order, with the settle check.
+#[test]
+fn live_labels_are_the_same_with_settled_bytes() {
+    let classifier = Arc::new(Classifier::builtin());
+    let kept = FlowConfig::classification();
+    let mut freed = kept.clone();
+    let check = SettledLabel::new(classifier.clone(), kept.payload_bytes);
+    freed.release_settled = Some(Arc::new(check));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/samples");
+    for name in SAMPLES {
+        let path = dir.join(name);
+        let a = event_labels(&classifier, &kept, &path);
+        let b = event_labels(&classifier, &freed, &path);
+        assert!(!a.is_empty(), "{name}");
+        assert_eq!(a, b, "{name}");
+    }
+}
+
+/// The repository's sample captures.
+const SAMPLES: [&str; 6] = [
+    "dns.pcapng",
+    "mixed-be-ns.pcap",
+    "tcp-services.pcapng",
+    "tunnels.pcap",
+    "vlan-ipv6.pcap",
+    "web.pcap",
+];
+
 #[test]
 fn sample_captures_keep_their_labels_and_fields() {
     let classifier = Arc::new(Classifier::builtin());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/samples");
     let mut settled = 0;
-    for name in [
-        "dns.pcapng",
-        "mixed-be-ns.pcap",
-        "tcp-services.pcapng",
-        "tunnels.pcap",
-        "vlan-ipv6.pcap",
-        "web.pcap",
-    ] {
+    for name in SAMPLES {
         let path = dir.join(name);
         let (kept, freed, n) = compare(&classifier, &Input::File(&path));
         assert_eq!(kept, freed, "{name}");

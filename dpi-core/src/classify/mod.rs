@@ -848,15 +848,7 @@ impl Classifier {
     ) -> (Classification, Metadata) {
         let view = FlowView::from(flow);
         if let Some(s) = flow.settled {
-            // Its bytes were freed while it was live: they gave no field,
-            // and this signature was final.
-            let best = s
-                .signature
-                .map(|i| i as usize)
-                .filter(|&i| i < self.rank.len());
-            let meta = Metadata::default();
-            let c = self.with_app(self.with_cross(self.label_of(best), &view), &view, &meta);
-            return (c, meta);
+            return (self.settled_label(s, &view), Metadata::default());
         }
         let meta = view.metadata();
         let c = self.classify_with_metadata_in(&view.first_bytes(bytes), &meta, scratch);
@@ -894,6 +886,18 @@ impl Classifier {
         } else {
             Decision::Pending(label)
         }
+    }
+
+    /// The label of a flow whose bytes were freed with `s` settled
+    /// ([`SettledLabel`]): they gave no field, and this signature was
+    /// final.
+    pub(crate) fn settled_label(&self, s: crate::Settled, view: &FlowView<'_>) -> Classification {
+        let best = s
+            .signature
+            .map(|i| i as usize)
+            .filter(|&i| i < self.rank.len());
+        let meta = Metadata::default();
+        self.with_app(self.with_cross(self.label_of(best), view), view, &meta)
     }
 
     /// The deciding signature now, and whether it is final (no signature

@@ -487,7 +487,7 @@ impl Live {
     }
 
     /// The label settled when the bytes were freed, if they were.
-    fn settled(&self) -> Option<super::Settled> {
+    pub(super) fn settled(&self) -> Option<super::Settled> {
         self.has(MARK_SETTLED).then(|| super::Settled {
             signature: Some(self.settled).filter(|&s| s != u32::MAX),
         })

@@ -349,6 +349,12 @@ impl FlowTable {
         }
     }
 
+    /// The label settled for the live flow in slot `idx` when its bytes
+    /// were freed ([`FlowConfig::release_settled`]), if they were.
+    pub(crate) fn settled(&self, idx: u32) -> Option<super::Settled> {
+        self.slots.get(idx as usize)?.as_ref()?.settled()
+    }
+
     /// Frees the byte buffers of the live flow in slot `idx` and stops
     /// capturing its bytes.
     pub(crate) fn release_bytes(&mut self, idx: u32) {
