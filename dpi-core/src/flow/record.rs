@@ -51,6 +51,9 @@ pub(super) const MARK_CROSS: u8 = 2;
 /// when, and the flow ends
 /// [`FlowConfig::close_linger`](super::FlowConfig::close_linger) later.
 pub(super) const MARK_CLOSED: u8 = 4;
+/// [`FlowConfig::release_settled`](super::FlowConfig::release_settled) was
+/// asked about the flow.
+const MARK_ASKED: u8 = 8;
 /// The flow's bytes were freed with the label they settled
 /// ([`Flow::settled`]), in `settled`.
 const MARK_SETTLED: u8 = 16;
@@ -58,9 +61,6 @@ const MARK_SETTLED: u8 = 16;
 const MARK_RELEASED: u8 = 32;
 /// The initiator is the key's `lo` endpoint.
 const MARK_CLIENT_LO: u8 = 64;
-/// [`FlowConfig::release_settled`](super::FlowConfig::release_settled) was
-/// asked about the flow.
-const MARK_ASKED: u8 = 8;
 
 /// The TCP range lists of the live directions that hold one
 /// ([`Ranges`]), by [`range_key`].

@@ -175,6 +175,20 @@ pub struct FlowTable {
     ranges: RangeMap,
 }
 
+/// What other flows said about the live flow `live` in slot `idx`, looked
+/// up only when its mark says there is something.
+fn cross_of<'a>(
+    crosses: &'a HashMap<u32, Box<crate::expect::CrossFlow>>,
+    live: &Live,
+    idx: u32,
+) -> Option<&'a crate::expect::CrossFlow> {
+    if live.has(MARK_CROSS) {
+        crosses.get(&idx).map(|c| &**c)
+    } else {
+        None
+    }
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -267,7 +281,11 @@ impl FlowTable {
                 .as_ref()
                 .and_then(|l| l.first_ts())
                 .unwrap_or(ts);
-            let closed_at = self.closes.get(&idx).copied();
+            // Only a closed flow has a close time: no lookup for the others.
+            let closed = self.slots[idx as usize]
+                .as_ref()
+                .is_some_and(|l| l.has(MARK_CLOSED));
+            let closed_at = closed.then(|| self.closes.get(&idx).copied()).flatten();
             let end = if closed_at.is_some_and(|c| self.closed_for_good(c, pkt)) {
                 Some(FlowEnd::Closed)
             } else if self.clock.nanos_since(self.links[idx as usize].last) > self.idle_ns {
@@ -304,11 +322,8 @@ impl FlowTable {
             }
             if let Some(check) = &self.cfg.release_settled {
                 if live.bytes_complete() && live.ask_once() {
-                    let cross = live
-                        .has(MARK_CROSS)
-                        .then(|| self.crosses.get(&idx))
-                        .flatten();
-                    if let Some(s) = check.settle(&live.view(cross.map(|c| &**c))) {
+                    let cross = cross_of(&self.crosses, live, idx);
+                    if let Some(s) = check.settle(&live.view(cross)) {
                         live.settle(s);
                     }
                 }
@@ -329,11 +344,8 @@ impl FlowTable {
     /// so far) and whether it is closed (no more bytes will be kept).
     pub(crate) fn view_slot(&self, idx: u32) -> Option<(FlowView<'_>, bool)> {
         let live = self.slots.get(idx as usize)?.as_ref()?;
-        let cross = live
-            .has(MARK_CROSS)
-            .then(|| self.crosses.get(&idx))
-            .flatten();
-        Some((live.view(cross.map(|c| &**c)), live.has(MARK_CLOSED)))
+        let cross = cross_of(&self.crosses, live, idx);
+        Some((live.view(cross), live.has(MARK_CLOSED)))
     }
 
     /// The endpoints and counters so far of the live flow in slot `idx`.
