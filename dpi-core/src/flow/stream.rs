@@ -247,6 +247,9 @@ impl Stream {
         data: &[u8],
         payload_len: u32,
     ) {
+        if is_ack_padding(tcp, data, payload_len) {
+            return;
+        }
         let syn = tcp.flags & TcpInfo::SYN != 0;
         let seq = if syn {
             tcp.seq.wrapping_add(1)
@@ -495,6 +498,23 @@ fn write(buf: &mut [u8], lo: u32, hi: u32, s: u32, data: &[u8]) {
     buf[lo..hi].copy_from_slice(&data[lo - s..hi - s]);
 }
 
+/// Whether a TCP segment is padding rather than stream data: a bare ACK
+/// (no SYN, FIN, RST or PSH) whose 2 to 7 payload bytes are all zero.
+/// Some links and middleboxes pad short ACKs this way and count the
+/// padding in the IP length; the bytes share the sequence number of the
+/// data that follows, so taken as data they would shadow its first bytes
+/// (a ClientHello read from its third byte). nDPI skips them too (its TCP
+/// ACK payload heuristic). A single byte is left alone: it is a keep-alive.
+/// The packet still counts in the flow's packets and sizes.
+pub(crate) fn is_ack_padding(tcp: &TcpInfo, data: &[u8], payload_len: u32) -> bool {
+    const NOT_BARE: u8 = TcpInfo::SYN | TcpInfo::FIN | TcpInfo::RST | TcpInfo::PSH;
+    tcp.flags & TcpInfo::ACK != 0
+        && tcp.flags & NOT_BARE == 0
+        && (2..8).contains(&payload_len)
+        && data.len() == payload_len as usize
+        && data.iter().all(|&b| b == 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,6 +588,58 @@ mod tests {
         }
         st.finish(&mut buf, true);
         buf
+    }
+
+    /// Padding on a bare ACK (nDPI's TCP ACK payload heuristic) is not
+    /// data: the record that follows at the same sequence number is read
+    /// from its first byte, with or without a SYN seen. Zeros that are
+    /// data (PSH set, one byte, or any non-zero byte) stay.
+    #[test]
+    fn bare_ack_padding_is_not_data() {
+        let hello: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+        let feed = |syn: bool, first: (u8, &[u8])| {
+            let (mut st, mut r) = (Stream::tcp(), None);
+            let mut buf = Vec::with_capacity(64);
+            if syn {
+                let syn = seg(ISN, TcpInfo::SYN);
+                st.tcp_segment(&mut buf, &mut r, tb(64, 4), &syn, &[], 0);
+            }
+            let (flags, pad) = first;
+            let (a, b) = (
+                seg(ISN + 1, flags),
+                seg(ISN + 1, TcpInfo::ACK | TcpInfo::PSH),
+            );
+            st.tcp_segment(&mut buf, &mut r, tb(64, 4), &a, pad, pad.len() as u32);
+            st.tcp_segment(&mut buf, &mut r, tb(64, 4), &b, hello, hello.len() as u32);
+            st.finish(&mut buf, true);
+            buf
+        };
+        for syn in [true, false] {
+            for pad in [&[0u8; 2][..], &[0; 6], &[0; 7]] {
+                assert_eq!(
+                    feed(syn, (TcpInfo::ACK, pad)),
+                    hello,
+                    "syn {syn} pad {pad:?}"
+                );
+            }
+            // Data: PSH set, a keep-alive's single byte, 8 bytes, a non-zero byte.
+            let kept: [(u8, &[u8]); 4] = [
+                (TcpInfo::ACK | TcpInfo::PSH, &[0, 0]),
+                (TcpInfo::ACK, &[0]),
+                (TcpInfo::ACK, &[0; 8]),
+                (TcpInfo::ACK, &[0, 1]),
+            ];
+            for (flags, d) in kept {
+                let got = feed(syn, (flags, d));
+                assert_eq!(&got[..d.len()], d, "syn {syn} flags {flags:#x} {d:?}");
+                assert_eq!(&got[d.len()..], &hello[d.len()..], "syn {syn} {d:?}");
+            }
+        }
+        // A padding segment announcing more than it carries is not padding
+        // that can be checked: it is left to the stream as before.
+        let t = seg(ISN + 1, TcpInfo::ACK);
+        assert!(!is_ack_padding(&t, &[0, 0], 4));
+        assert!(is_ack_padding(&t, &[0, 0, 0, 0], 4));
     }
 
     #[test]
@@ -992,6 +1064,9 @@ mod proptests {
             };
             st.tcp_segment(&mut buf, &mut r, tb(n, reorder), &syn, &[], 0);
         }
+        // Data segments carry PSH: a bare ACK of a few zero bytes would be
+        // taken for padding (`is_ack_padding`, tested on its own).
+        let data_flags = TcpInfo::ACK | TcpInfo::PSH;
         for &(off, len) in segs {
             let seq = isn.wrapping_add(1).wrapping_add(off as u32);
             let d = &data[off..off + len];
@@ -999,7 +1074,11 @@ mod proptests {
                 &mut buf,
                 &mut r,
                 tb(n, reorder),
-                &TcpInfo { seq, ..ack },
+                &TcpInfo {
+                    seq,
+                    flags: data_flags,
+                    ..ack
+                },
                 d,
                 len as u32,
             );
