@@ -115,7 +115,13 @@ pub(super) fn mpls(f: &[u8], mut off: usize, ctx: Ctx) -> DecodeResult<'_> {
             return match byte(f, off).map(|b| b >> 4) {
                 Some(4) => ip::ipv4(f, off, ctx),
                 Some(6) => ip::ipv6(f, off, ctx),
-                Some(0) => ethernet(f, off + PW_CONTROL_WORD_LEN, ctx),
+                // A pseudowire's Ethernet frame is one more level: each
+                // level may hold another MPLS stack (or PPPoE carrying
+                // MPLS), so the depth bound is what ends the recursion.
+                Some(0) => match ctx.deeper() {
+                    Some(inner) => ethernet(f, off + PW_CONTROL_WORD_LEN, inner),
+                    None => Err(malformed("mpls", off, "pseudowire nested too deep")),
+                },
                 Some(_) => Err(DecodeError::NotIp(ETHERTYPE_MPLS)),
                 None => Err(truncated("mpls", off)),
             };

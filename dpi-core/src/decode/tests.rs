@@ -1045,6 +1045,26 @@ fn nesting_stops_at_the_depth_limit() {
     assert_eq!((d.src, d.protocol), (IpAddr::from([10, 1, 0, 3]), 4));
 }
 
+#[test]
+fn pseudowires_nest_only_to_the_depth_limit() {
+    // Ethernet over an MPLS pseudowire (bottom label, zero control word)
+    // holding another one, and so on: every level recursed once, so a
+    // frame of many levels must end at the depth limit, not at the end of
+    // the stack. Two levels decode; a thousand give an error.
+    // Each level's headers come before the frame it holds, so N levels
+    // are N copies of one 22-byte header and the innermost frame.
+    let level = eth(0x8847, &[0, 0, 0x01, 64, 0, 0, 0, 0]);
+    let frame = |levels: usize| {
+        let mut f = level.repeat(levels);
+        f.extend_from_slice(&eth(0x0800, &inner_udp4()));
+        f
+    };
+    let two = frame(2);
+    assert_eq!(decode(LinkType::ETHERNET, &two).unwrap().protocol, 17);
+    // Far deeper than a test thread's stack allows a frame per level.
+    assert!(decode(LinkType::ETHERNET, &frame(300_000)).is_err());
+}
+
 /// Every link type the decoder knows, and a few it does not.
 const LINKS: [LinkType; 16] = [
     LinkType::NULL,
