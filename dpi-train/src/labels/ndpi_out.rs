@@ -97,7 +97,9 @@ fn count_mismatch(out: &ParsedLabels, promised: &BTreeMap<String, u64>) -> Optio
         let c = r.confidence.as_deref().unwrap_or("(none)");
         *seen.entry(c.to_owned()).or_default() += 1;
     }
-    let want: u64 = promised.values().sum();
+    // Saturating: a header may promise any count; 2^64 flows are never
+    // all there, so a saturated sum still reports the file as incomplete.
+    let want = promised.values().fold(0u64, |a, &n| a.saturating_add(n));
     let lines = (out.records.len() + out.malformed.len()) as u64;
     let per_confidence_differs = out.malformed.is_empty() && seen != *promised;
     if want == lines && !per_confidence_differs {
@@ -299,6 +301,18 @@ mod tests {
         );
         assert_eq!(confidence_count("Confidence: DPI"), None);
         assert_eq!(confidence_count("DPI Packets (TCP):\t17"), None);
+    }
+
+    #[test]
+    fn header_counts_that_overflow_report_an_incomplete_file() {
+        // Each count fits in a u64, their sum does not: the file promises
+        // more flows than it holds (none), whatever the arithmetic.
+        let text = format!(
+            "Confidence DPI : {} (flows)\nConfidence Match by port : 1 (flows)\n",
+            u64::MAX
+        );
+        let e = parse_bytes(Path::new("x.out"), "x.pcap", text.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("header counts"), "{e}");
     }
 
     #[test]
