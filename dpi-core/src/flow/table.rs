@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
 
 use super::key::FlowKey;
 use super::record::{range_key, Live, RangeMap, SeriesBlocks, MARK_CLOSED, MARK_CROSS, MARK_LABEL};
@@ -34,6 +34,9 @@ use crate::{Classification, FlowView, Fragment, Packet, Timestamp};
 
 /// End of a list.
 const NIL: u32 = u32::MAX;
+/// Close entries beyond twice the closed live flows that trigger a
+/// compaction of the queue (`FlowTable::compact_closing`).
+const CLOSING_SLACK: usize = 64;
 /// Largest N honoured.
 const MAX_PAYLOAD_BYTES: usize = 1 << 24;
 /// Largest K honoured.
@@ -319,6 +322,10 @@ impl FlowTable {
                 live.mark(MARK_CLOSED);
                 self.closes.insert(idx, self.clock);
                 self.closing.push_back((idx, self.clock, self.seq));
+                if self.closing.len() > 2 * self.closes.len() + CLOSING_SLACK {
+                    let closes = &self.closes;
+                    compact_closing(&mut self.closing, closes);
+                }
             }
             if let Some(check) = &self.cfg.release_settled {
                 if live.bytes_complete() && live.ask_once() {
@@ -607,6 +614,21 @@ impl FlowTable {
             self.push_back(idx);
         }
     }
+}
+
+/// Drops the close entries `expire` would skip: those whose flow ended
+/// since (a SYN reused its ports, an idle timeout, eviction), and for a
+/// slot closed again at the same time, all but the first that holds,
+/// the one `expire` acts on. Without it the queue would grow with every
+/// close while the capture's clock stands still (a SYN and a RST again
+/// and again at one timestamp): now it holds at most about twice the
+/// closed live flows, and `expire` does what it did.
+fn compact_closing(
+    closing: &mut VecDeque<(u32, Timestamp, u64)>,
+    closes: &HashMap<u32, Timestamp>,
+) {
+    let mut first: HashSet<u32> = HashSet::with_capacity(closes.len());
+    closing.retain(|&(idx, at, _)| closes.get(&idx) == Some(&at) && first.insert(idx));
 }
 
 #[cfg(test)]
@@ -935,6 +957,24 @@ mod tests {
         let flows = r.flush();
         assert_eq!(flows.len(), 2);
         assert_eq!(flows[1].c2s_payload, b"late");
+    }
+
+    #[test]
+    fn closes_at_a_standing_clock_keep_the_queue_bounded() {
+        // A SYN then a RST on one 4-tuple, again and again at one
+        // timestamp: every SYN ends the closed flow and reuses its slot.
+        let mut r = Run::new(FlowConfig::default());
+        for i in 0..10_000u32 {
+            r.push(ms(0), &tcp(A, 1000, B, 80, i, SYN, b""));
+            r.push(ms(0), &tcp(B, 80, A, 1000, i, RST | ACK, b""));
+            assert!(r.table.closing.len() <= 2 * r.table.closes.len() + CLOSING_SLACK);
+        }
+        assert_eq!((r.out.len(), r.table.len()), (9_999, 1));
+        let out = &mut r.out;
+        r.table.expire(ms(3000), &mut |f| out.push(f));
+        assert_eq!(r.out.len(), 10_000);
+        assert!(r.out.iter().all(|f| f.end == FlowEnd::Closed));
+        assert!(r.table.is_empty() && r.table.closing.is_empty());
     }
 
     #[test]
