@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use regex_automata::meta::Regex;
 
+use crate::matcher::BuildError;
+use crate::signature::limits::{self, Budget};
 use crate::signature::{compile_regex, normalise_host, HostMatch, SignatureSet};
 use crate::Metadata;
 
@@ -87,9 +89,14 @@ pub(crate) struct AppHit {
 }
 
 impl AppIndex {
-    /// Indexes the application rules of `set`. A host name regex that does
-    /// not compile (the parsers never let one through) matches nothing.
-    pub(crate) fn new(set: &SignatureSet) -> AppIndex {
+    /// Indexes the application rules of `set`, within the set-wide limits
+    /// ([`limits`](crate::signature::limits): the number of rules, a host
+    /// name regex's length and the memory of all of them), so that a set
+    /// built in code costs no more than one the parsers accept. A host
+    /// name regex that does not compile (the parsers never let one
+    /// through) matches nothing.
+    pub(crate) fn new(set: &SignatureSet) -> Result<AppIndex, BuildError> {
+        let mut budget = Budget::new();
         let mut ix = AppIndex::default();
         let mut names: HashMap<String, Arc<str>> = HashMap::new();
         let mut intern = |s: &str| -> Arc<str> {
@@ -99,6 +106,10 @@ impl AppIndex {
                 .clone()
         };
         for (i, rule) in set.apps.iter().enumerate() {
+            let over = |message: String| BuildError::app_rule(i, rule.location.clone(), message);
+            budget
+                .add_signature()
+                .map_err(|e| over(format!("over a set-wide limit: {e}")))?;
             ix.rules.push(AppInfo {
                 app: intern(&rule.app),
                 protocol: rule.protocol.as_deref().map(&mut intern),
@@ -131,7 +142,17 @@ impl AppIndex {
                     }
                 }
                 Some(HostMatch::Regex(source)) => {
+                    if source.len() > limits::MAX_REGEX_BYTES {
+                        return Err(over(format!(
+                            "a host name regex of {} bytes exceeds the limit of {} bytes",
+                            source.len(),
+                            limits::MAX_REGEX_BYTES
+                        )));
+                    }
                     if let Ok(re) = compile_regex(source) {
+                        budget
+                            .add_regex_bytes(re.memory_usage())
+                            .map_err(|e| over(format!("over a set-wide limit: {e}")))?;
                         ix.regex.push((re, i32));
                     }
                 }
@@ -155,7 +176,7 @@ impl AppIndex {
         }
         ix.regex
             .sort_by_key(|&(_, r)| (std::cmp::Reverse(set.apps[r as usize].priority), r));
-        ix
+        Ok(ix)
     }
 
     /// True when the set has no application rule.

@@ -409,9 +409,10 @@ fn with_thread_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 impl Classifier {
-    /// Compiles `set`. Fails only for a set built in code with a regex that
-    /// does not compile (an application rule's host name regex that does
-    /// not compile matches nothing).
+    /// Compiles `set`. Fails only for a set built in code that goes over a
+    /// limit ([`limits`](crate::signature::limits); application rules
+    /// count too) or holds a regex that does not compile (an application
+    /// rule's host name regex that does not compile matches nothing).
     pub fn new(set: &SignatureSet) -> Result<Classifier, BuildError> {
         Classifier::assemble(set, Matcher::new(set)?)
     }
@@ -443,7 +444,7 @@ impl Classifier {
     }
 
     fn assemble(set: &SignatureSet, matcher: Matcher) -> Result<Classifier, BuildError> {
-        let apps = apps::AppIndex::new(set);
+        let apps = apps::AppIndex::new(set)?;
         let mut names: HashMap<String, Arc<str>> = HashMap::new();
         let mut intern = |s: &str| -> Arc<str> {
             names

@@ -185,6 +185,12 @@ enum BuildErrorKind {
         set: usize,
         matcher: usize,
     },
+    /// An application rule (index in the set's `apps`) over a limit.
+    AppRule {
+        rule: usize,
+        location: Option<crate::signature::Location>,
+        message: String,
+    },
 }
 
 impl BuildError {
@@ -194,11 +200,27 @@ impl BuildError {
         }
     }
 
+    pub(crate) fn app_rule(
+        rule: usize,
+        location: Option<crate::signature::Location>,
+        message: String,
+    ) -> BuildError {
+        BuildError {
+            kind: BuildErrorKind::AppRule {
+                rule,
+                location,
+                message,
+            },
+        }
+    }
+
     /// The index of the signature at fault, when one is.
     pub fn signature(&self) -> Option<usize> {
         match &self.kind {
             BuildErrorKind::Signature { signature, .. } => Some(*signature),
-            BuildErrorKind::Automaton { .. } | BuildErrorKind::Mismatch { .. } => None,
+            BuildErrorKind::Automaton { .. }
+            | BuildErrorKind::Mismatch { .. }
+            | BuildErrorKind::AppRule { .. } => None,
         }
     }
 
@@ -206,14 +228,17 @@ impl BuildError {
     pub fn pattern(&self) -> Option<usize> {
         match &self.kind {
             BuildErrorKind::Signature { pattern, .. } => *pattern,
-            BuildErrorKind::Automaton { .. } | BuildErrorKind::Mismatch { .. } => None,
+            BuildErrorKind::Automaton { .. }
+            | BuildErrorKind::Mismatch { .. }
+            | BuildErrorKind::AppRule { .. } => None,
         }
     }
 
     /// Where the signature at fault was read from, when known.
     pub fn location(&self) -> Option<&crate::signature::Location> {
         match &self.kind {
-            BuildErrorKind::Signature { location, .. } => location.as_ref(),
+            BuildErrorKind::Signature { location, .. }
+            | BuildErrorKind::AppRule { location, .. } => location.as_ref(),
             BuildErrorKind::Automaton { .. } | BuildErrorKind::Mismatch { .. } => None,
         }
     }
@@ -239,6 +264,16 @@ impl fmt::Display for BuildError {
             }
             BuildErrorKind::Automaton { message } => {
                 write!(f, "cannot build the atom automaton: {message}")
+            }
+            BuildErrorKind::AppRule {
+                rule,
+                location,
+                message,
+            } => {
+                if let Some(loc) = location {
+                    write!(f, "{loc}: ")?;
+                }
+                write!(f, "application rule {rule}: {message}")
             }
             BuildErrorKind::Mismatch { set, matcher } => write!(
                 f,

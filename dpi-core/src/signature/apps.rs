@@ -26,7 +26,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::SignatureError;
-use super::extended::{write_text, Ctx, Token};
+use super::extended::{check_regex, write_text, Ctx, Token};
+use super::limits::Budget;
 use super::{column_of, compile_regex, Location, PortSet, Provenance, Signature, Transport};
 
 /// A rule that names an application from a flow's protocol fields
@@ -329,6 +330,7 @@ pub(super) fn statement(
     part: &mut AppPart,
     ctx: &Ctx<'_>,
     tokens: &[Token<'_>],
+    budget: &mut Budget,
 ) -> Result<(), SignatureError> {
     part.seen = true;
     let line = ctx.line;
@@ -397,10 +399,8 @@ pub(super) fn statement(
                             "no raw control characters in a regex (write `\\t`, `\\n`, `\\xHH`)",
                         ));
                     }
-                    if let Err(e) = compile_regex(text) {
-                        let msg = e.to_string().replace('\n', " ");
-                        return Err(ctx.error(s.start, s.raw, format!("a valid regex ({msg})")));
-                    }
+                    // The set-wide regex budget counts host-name regexes too.
+                    check_regex(ctx, s, body, text, budget)?;
                     if let Some(extra) = tokens.get(3) {
                         return Err(ctx.error(
                             extra.start,
@@ -688,7 +688,8 @@ mod tests {
             ("  hostname exact a/b.com", 18, "a/b.com", "not `/`"),
             ("  hostname regex", 17, "", "a quoted regex"),
             ("  hostname regex (ab", 18, "(ab", "a quoted regex"),
-            ("  hostname regex \"(ab\"", 18, "\"(ab\"", "a valid regex"),
+            // As for byte regexes, the error points into the regex.
+            ("  hostname regex \"(ab\"", 19, "(", "a valid regex"),
             ("  hostname regex \"a\" b", 22, "b", "end of line"),
             ("  alpn", 7, "", "ALPN protocol ids"),
             ("  alpn \"\"", 8, "\"\"", "1 to 255 bytes"),

@@ -138,7 +138,19 @@ pub(crate) fn parse(
                     if b.app.is_rule() {
                         let has_protocol = b.seen.contains(&"protocol");
                         match apps::finish(b.sig, b.app, has_protocol, source, b.number, &b.line) {
-                            Ok(rule) => set.apps.push(rule),
+                            // An application rule counts against the set's
+                            // rule limit like any other.
+                            Ok(rule) => match budget.add_signature() {
+                                Ok(()) => set.apps.push(rule),
+                                Err(e) => errors.push(SignatureError::syntax(
+                                    source,
+                                    b.number,
+                                    column_of(&b.line, b.line.len() - b.line.trim_start().len()),
+                                    &b.line,
+                                    b.line.trim(),
+                                    e.to_string(),
+                                )),
+                            },
                             Err(e) => errors.push(e),
                         }
                     } else if !b.seen.contains(&"protocol") {
@@ -511,7 +523,7 @@ fn statement(
     };
     b.app.note(ctx, key_tok);
     if matches!(key, "hostname" | "alpn" | "ja4") {
-        return apps::statement(&mut b.app, ctx, tokens);
+        return apps::statement(&mut b.app, ctx, tokens, budget);
     }
     let fail = |(at, found, expected): Fail<'_>| ctx.error(at, found, expected);
     let end_of_line = line.trim_end().len();
@@ -912,7 +924,7 @@ fn pattern(
 /// Checks that the regex `text` (the body of string token `tok`, at byte
 /// `body` of the line) compiles within the limits, and counts its compiled
 /// size. A problem the regex parser places is reported at that character.
-fn check_regex(
+pub(super) fn check_regex(
     ctx: &Ctx<'_>,
     tok: &Token<'_>,
     body: usize,

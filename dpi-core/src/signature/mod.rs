@@ -1464,6 +1464,31 @@ mod tests {
     }
 
     #[test]
+    fn application_rules_count_against_the_set_limits() {
+        // A host-name regex of a few bytes compiles to about 1 MB: the
+        // set-wide regex budget refuses a file of many of them, as it does
+        // for byte regexes, instead of compiling each.
+        let rule =
+            |i: usize| format!("rule a{i}\n  app X\n  hostname regex \"\\w{{9000}}\"\nend\n");
+        let text: String = (0..100).map(rule).collect();
+        let e = parse_extended(&text, "apps.rules").unwrap_err();
+        assert!(e.to_string().contains("MAX_SET_REGEX_BYTES"), "{e}");
+        let ok: String = (0..2).map(rule).collect();
+        let mut budget = Budget::new();
+        parse_with_budget(&ok, "ok.rules", Format::Extended, &mut budget).unwrap();
+        assert!(budget.regex_bytes() > 0 && budget.signatures() == 2);
+        // A set built in code is held to the same limits by the classifier.
+        let mut set = parse_extended(&ok, "ok.rules").unwrap();
+        let one = set.apps[0].clone();
+        set.apps = vec![one; 100];
+        let Err(e) = crate::Classifier::new(&set) else {
+            panic!("a set over the limit was compiled")
+        };
+        assert!(e.to_string().contains("application rule"), "{e}");
+        assert!(e.location().is_some());
+    }
+
+    #[test]
     fn errors_are_bounded_in_number_and_length() {
         let mut text = String::new();
         for i in 0..500 {
