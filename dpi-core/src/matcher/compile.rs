@@ -2,7 +2,8 @@
 //! the atom automata, the gates and the port indices.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +36,7 @@ const MAX_EXPANDED_ENTRIES: usize = 1 << 20;
 /// At most this many distinct offsets get a lookup table of fixed-offset
 /// atoms (each costs 1 KiB); atoms at further offsets go to the automaton,
 /// which checks their position as it finds them.
-const MAX_FIXED_OFFSETS: usize = 4096;
+pub(crate) const MAX_FIXED_OFFSETS: usize = 4096;
 
 /// The atom automaton is a DFA when its transition table is estimated to
 /// fit in this many bytes (fastest to search), else a contiguous NFA
@@ -78,7 +79,41 @@ pub(crate) enum ProbeKind {
         source: Box<str>,
         position: Position,
         prefixes: Option<Box<[Box<[u8]>]>>,
+        /// In a set read back from bytes, the budget its regexes are
+        /// compiled under on first use (shared by all of them).
+        lazy: Option<Arc<LazyRegexBudget>>,
     },
+}
+
+/// The compiled size of the regexes of a matcher read back from bytes,
+/// compiled one by one on first use. A matcher written by
+/// [`Matcher::to_bytes`](super::Matcher::to_bytes) was compiled within
+/// [`MAX_SET_REGEX_BYTES`](limits::MAX_SET_REGEX_BYTES); one that was
+/// altered could name any number of costly regexes. Past twice that limit
+/// (room for another regex engine version's sizes) no further regex is
+/// compiled: it matches nothing, and the time spent compiling stays
+/// bounded too.
+#[derive(Debug, Default)]
+pub(crate) struct LazyRegexBudget {
+    used: AtomicUsize,
+    spent: AtomicBool,
+}
+
+impl LazyRegexBudget {
+    /// Compiles `source` if the budget allows.
+    pub(crate) fn compile(&self, source: &str) -> Option<Regex> {
+        if self.spent.load(Ordering::Relaxed) {
+            return None;
+        }
+        let re = crate::signature::compile_regex(source).ok()?;
+        let size = re.memory_usage();
+        let before = self.used.fetch_add(size, Ordering::Relaxed);
+        if before.saturating_add(size) > 2 * limits::MAX_SET_REGEX_BYTES {
+            self.spent.store(true, Ordering::Relaxed);
+            return None;
+        }
+        Some(re)
+    }
 }
 
 /// One signature, compiled: what the matcher needs to verify it.
@@ -797,6 +832,7 @@ fn compile_probe(
                     source: source.as_str().into(),
                     position: *position,
                     prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
+                    lazy: None,
                 },
                 trivial: false,
             })

@@ -60,8 +60,12 @@ fn prefix_agrees(hay: &[u8], at: usize, needle: &[u8], nocase: bool) -> bool {
     same(&have[..n], &needle[..n], nocase)
 }
 
+/// Whether `hay` holds `needle`; an empty needle is everywhere (the
+/// compiler marks such a literal trivial, but a matcher read back from
+/// bytes is not trusted to).
 fn contains(hay: &[u8], needle: &[u8], nocase: bool) -> bool {
-    needle.len() <= hay.len() && hay.windows(needle.len()).any(|w| same(w, needle, nocase))
+    needle.is_empty()
+        || (needle.len() <= hay.len() && hay.windows(needle.len()).any(|w| same(w, needle, nocase)))
 }
 
 impl Probe {
@@ -116,10 +120,14 @@ impl Probe {
                 re,
                 source,
                 position,
+                lazy,
                 ..
             } => {
-                let Some(re) = re.get_or_init(|| crate::signature::compile_regex(source).ok())
-                else {
+                let compile = || match lazy {
+                    Some(budget) => budget.compile(source),
+                    None => crate::signature::compile_regex(source).ok(),
+                };
+                let Some(re) = re.get_or_init(compile) else {
                     return false;
                 };
                 match *position {

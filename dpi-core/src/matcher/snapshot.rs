@@ -31,9 +31,9 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::{Engine, PortIndex, ProbeKind};
+use super::compile::{Engine, LazyRegexBudget, PortIndex, ProbeKind};
 use super::Matcher;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::signature::{parse_regex_hir, Position, SignatureSet};
 
@@ -175,6 +175,8 @@ impl TryFrom<WireProbeKind> for ProbeKind {
                     source,
                     position,
                     prefixes,
+                    // Set by `Matcher::from_bytes`, one budget for all.
+                    lazy: None,
                 }
             }
         })
@@ -276,7 +278,7 @@ impl Matcher {
             )));
         }
         let fingerprint = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
-        let (matcher, rest): (Matcher, &[u8]) = postcard::take_from_bytes(&bytes[HEADER..])
+        let (mut matcher, rest): (Matcher, &[u8]) = postcard::take_from_bytes(&bytes[HEADER..])
             .map_err(|e| LoadError::new(format!("the tables do not decode: {e}")))?;
         if !rest.is_empty() {
             return Err(LoadError::new(format!(
@@ -288,6 +290,13 @@ impl Matcher {
             return Err(LoadError::new("the header and the tables disagree"));
         }
         matcher.validate().map_err(LoadError::new)?;
+        matcher.dedupe_targets();
+        let budget = Arc::new(LazyRegexBudget::default());
+        for p in &mut matcher.probes {
+            if let ProbeKind::Regex { lazy, .. } = &mut p.kind {
+                *lazy = Some(budget.clone());
+            }
+        }
         Ok(matcher)
     }
 
@@ -297,7 +306,51 @@ impl Matcher {
         self.sigs.len() == set.signatures.len() && self.fingerprint == fingerprint(set)
     }
 
-    /// Checks that every index and range in the tables is in bounds.
+    /// Drops repeated patterns from each atom's targets and each
+    /// fixed-offset entry (the compiler lists a pattern once, or twice when
+    /// two of a regex's prefixes fold to one atom): an altered file could
+    /// list one pattern a million times under one atom and make each hit
+    /// walk its signatures as often. Matching is unchanged.
+    fn dedupe_targets(&mut self) {
+        let mut seen = vec![u32::MAX; self.probes.len()];
+        if let Some(t) = &mut self.atoms {
+            let mut targets = Vec::with_capacity(t.targets.len());
+            for (k, r) in t.ranges.iter_mut().enumerate() {
+                let (lo, mid, hi) = (r.0 as usize, r.1 as usize, r.2 as usize);
+                let start = targets.len() as u32;
+                let mut anchored: Vec<_> = t.targets[lo..mid].to_vec();
+                anchored.sort_by_key(|x| (x.pos, x.probe));
+                anchored.dedup_by_key(|x| (x.pos, x.probe));
+                targets.extend(anchored);
+                let middle = targets.len() as u32;
+                for x in &t.targets[mid..hi] {
+                    if std::mem::replace(&mut seen[x.probe as usize], k as u32) != k as u32 {
+                        targets.push(*x);
+                    }
+                }
+                *r = (start, middle, targets.len() as u32);
+            }
+            t.targets = targets;
+        }
+        seen.fill(u32::MAX);
+        let fx = &mut self.fixed;
+        let mut probes = Vec::with_capacity(fx.probes.len());
+        for (k, e) in fx.entries.iter_mut().enumerate() {
+            let start = probes.len() as u32;
+            for &p in &fx.probes[e.probes.0 as usize..e.probes.1 as usize] {
+                if std::mem::replace(&mut seen[p as usize], k as u32) != k as u32 {
+                    probes.push(p);
+                }
+            }
+            e.probes = (start, probes.len() as u32);
+        }
+        fx.probes = probes.into_boxed_slice();
+    }
+
+    /// Checks that every index and range in the tables is in bounds, and
+    /// that the ranges lie as the compiler lays them out: each list is cut
+    /// into consecutive ranges (no two overlap, so a file cannot make one
+    /// entry stand for many), and each signature is gated at most once.
     fn validate(&self) -> Result<(), String> {
         let probes = self.probes.len();
         let sigs = self.sigs.len();
@@ -320,6 +373,15 @@ impl Matcher {
         }
         if fx.offsets.windows(2).any(|w| w[0] >= w[1]) {
             return Err("the fixed offsets are not ascending".into());
+        }
+        if fx.offsets.len() > super::compile::MAX_FIXED_OFFSETS {
+            return Err(format!(
+                "{} fixed offsets, over the limit",
+                fx.offsets.len()
+            ));
+        }
+        if !consecutive(fx.entries.iter().map(|e| e.probes), fx.probes.len()) {
+            return Err("the fixed-offset entries' patterns overlap or leave gaps".into());
         }
         for (i, e) in fx.entries.iter().enumerate() {
             let span_ok = |(lo, hi): (u32, u32), len: usize| lo <= hi && hi as usize <= len;
@@ -350,6 +412,12 @@ impl Matcher {
             {
                 return Err("an atom's targets are out of the target list".into());
             }
+            if !consecutive(
+                t.ranges.iter().map(|&(lo, _, hi)| (lo, hi)),
+                t.targets.len(),
+            ) {
+                return Err("the atoms' targets overlap or leave gaps".into());
+            }
             if let Some(x) = t.targets.iter().find(|x| !probe_ok(x.probe)) {
                 return Err(format!("an atom names pattern {} of {probes}", x.probe));
             }
@@ -368,6 +436,17 @@ impl Matcher {
         if let Some(&s) = self.gated.iter().find(|&&s| !sig_ok(s)) {
             return Err(format!("a gate names signature {s} of {sigs}"));
         }
+        if !consecutive(self.gate_ranges.iter().copied(), self.gated.len()) {
+            return Err("the gate ranges overlap or leave gaps".into());
+        }
+        let mut gated_once = vec![false; sigs];
+        if self
+            .gated
+            .iter()
+            .any(|&s| std::mem::replace(&mut gated_once[s as usize], true))
+        {
+            return Err("a signature is gated twice".into());
+        }
         for (name, index) in [("ungated", &self.ungated), ("port", &self.all)] {
             if !port_index_ok(index, sig_ok) {
                 return Err(format!(
@@ -377,6 +456,18 @@ impl Matcher {
         }
         Ok(())
     }
+}
+
+/// Whether `ranges`, in order, cut `0..len` into consecutive pieces.
+fn consecutive(ranges: impl Iterator<Item = (u32, u32)>, len: usize) -> bool {
+    let mut at = 0u32;
+    for (lo, hi) in ranges {
+        if lo != at || hi < lo {
+            return false;
+        }
+        at = hi;
+    }
+    at as usize == len
 }
 
 fn port_index_ok(index: &PortIndex, ok: impl Fn(u32) -> bool) -> bool {
@@ -390,6 +481,7 @@ mod tests {
     use super::*;
     use crate::matcher::Scratch;
     use crate::signature::parse_extended;
+    use crate::signature::{limits, Direction};
     use crate::FlowView;
 
     fn set() -> SignatureSet {
@@ -514,6 +606,141 @@ mod tests {
                 m.matches(&v, &mut a);
             }
         }
+    }
+
+    /// Tables altered by hand (the fingerprint does not cover them): what
+    /// the compiler never writes is refused, or made harmless on load.
+    #[test]
+    fn altered_tables_are_refused_or_harmless() {
+        use super::super::compile::{Probe, ProbeKind, Target};
+        let set = many_words();
+        let reload = |m: &Matcher| Matcher::from_bytes(&m.to_bytes());
+        // Every pattern claiming every gated signature: overlapping ranges.
+        let mut m = Matcher::new(&set).unwrap();
+        let all = (0, m.gated.len() as u32);
+        m.gate_ranges.iter_mut().for_each(|r| *r = all);
+        let e = reload(&m).unwrap_err();
+        assert!(e.to_string().contains("gate ranges overlap"), "{e}");
+        // A signature gated twice.
+        let mut m = Matcher::new(&set).unwrap();
+        let (first, last) = (m.gated[0], m.gated.len() - 1);
+        m.gated[last] = first;
+        assert!(reload(&m).unwrap_err().to_string().contains("gated twice"));
+        // An atom's targets overlapping the next atom's.
+        let mut m = Matcher::new(&set).unwrap();
+        let t = m.atoms.as_mut().unwrap();
+        t.ranges[1].0 = 0;
+        assert!(reload(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("targets overlap"));
+        // One pattern listed many times under one atom: loaded once.
+        let mut m = Matcher::new(&set).unwrap();
+        let v = FlowView::new(6, 80).with_c2s(b"xx ANANAN and some other text");
+        let want = m.matches(&v, &mut Scratch::new()).to_vec();
+        let t = m.atoms.as_mut().unwrap();
+        let (lo, mid, hi) = t.ranges[0];
+        let x: Target = t.targets[lo as usize..hi as usize][0];
+        let extra = 10_000u32;
+        let mut targets = t.targets[..mid as usize].to_vec();
+        targets.extend(std::iter::repeat_n(x, extra as usize));
+        targets.extend_from_slice(&t.targets[mid as usize..]);
+        t.targets = targets;
+        t.ranges[0].2 += extra;
+        for r in &mut t.ranges[1..] {
+            *r = (r.0 + extra, r.1 + extra, r.2 + extra);
+        }
+        let loaded = reload(&m).unwrap();
+        let lt = loaded.atoms.as_ref().unwrap();
+        assert!(lt.targets.len() <= Matcher::new(&set).unwrap().atoms.unwrap().targets.len() + 1);
+        assert_eq!(loaded.matches(&v, &mut Scratch::new()), &want[..]);
+        // An empty literal that is not marked trivial matches, no panic.
+        let mut m = Matcher::new(&set).unwrap();
+        m.probes[0] = Probe {
+            kind: ProbeKind::Literal {
+                bytes: Box::new([]),
+                nocase: false,
+                position: Position::Anywhere,
+            },
+            has_atom: false,
+            trivial: false,
+        };
+        let m = reload(&m).unwrap();
+        m.matches(&FlowView::new(6, 80), &mut Scratch::new());
+        m.matches(&v, &mut Scratch::new());
+    }
+
+    /// Regexes compiled on first use in a matcher read back from bytes
+    /// stop at a budget: many costly ones cost bounded memory and time.
+    #[test]
+    fn costly_regexes_read_back_stop_at_the_budget() {
+        // Matches the empty string: no atom gates it, every copy runs.
+        let costly = "(?:a{2000})?";
+        let text = format!("rule r\n  protocol R\n  c2s regex \"{costly}\"\nend\n");
+        let set = parse_extended(&text, "r.rules").unwrap();
+        let mut m = Matcher::new(&set).unwrap();
+        let one = crate::signature::compile_regex(costly)
+            .unwrap()
+            .memory_usage();
+        // As many copies of the costly pattern as would take four times
+        // the budget (an altered file: a compiled set stays within it).
+        let copies = 8 * limits::MAX_SET_REGEX_BYTES / one + 1;
+        let p = m
+            .probes
+            .iter()
+            .position(|p| matches!(p.kind, ProbeKind::Regex { .. }))
+            .unwrap();
+        let ProbeKind::Regex {
+            source,
+            position,
+            prefixes,
+            ..
+        } = &m.probes[p].kind
+        else {
+            unreachable!()
+        };
+        let (source, position, prefixes) = (source.clone(), *position, prefixes.clone());
+        for i in 0..copies {
+            m.probes.push(super::super::compile::Probe {
+                kind: ProbeKind::Regex {
+                    re: OnceLock::new(),
+                    source: format!("{source}(?:z{i})?").into(),
+                    position,
+                    prefixes: prefixes.clone(),
+                    lazy: None,
+                },
+                has_atom: false,
+                trivial: false,
+            });
+            m.gate_ranges
+                .push((m.gated.len() as u32, m.gated.len() as u32));
+        }
+        // Every copy verified by one signature with no atom to gate it.
+        let last = m.sigs.len() - 1;
+        let pats: Vec<_> = (0..copies)
+            .map(|i| ((m.probes.len() - copies + i) as u32, Direction::Initiator))
+            .collect();
+        m.sigs[last].patterns = pats.into_boxed_slice();
+        let m = Matcher::from_bytes(&m.to_bytes()).unwrap();
+        m.matches(&FlowView::new(6, 80).with_c2s(b"aaaa"), &mut Scratch::new());
+        let used: usize = m
+            .probes
+            .iter()
+            .filter_map(|p| match &p.kind {
+                ProbeKind::Regex { re, .. } => {
+                    re.get().and_then(|r| r.as_ref()).map(|r| r.memory_usage())
+                }
+                _ => None,
+            })
+            .sum();
+        assert!(
+            used <= 2 * limits::MAX_SET_REGEX_BYTES,
+            "{used} bytes of regexes"
+        );
+        assert!(
+            used >= limits::MAX_SET_REGEX_BYTES,
+            "the budget was used: {used}"
+        );
     }
 
     #[test]
