@@ -31,6 +31,9 @@ use crate::record::FlowRecord;
 pub const SKETCH_K: usize = 64;
 /// Containment from which two captures are one source.
 pub const SAME_SOURCE: f64 = 0.5;
+/// Captures sharing one kept hash that are compared pair by pair, at most
+/// (see [`sources`]).
+pub const MAX_SHARERS: usize = 1024;
 
 /// The identity of a flow across captures (see the module docs): its
 /// transport, initiator and responder endpoints and first packet's time.
@@ -210,29 +213,50 @@ pub fn sources(sketches: &BTreeMap<String, Sketch>) -> BTreeMap<String, String> 
         }
         x
     }
-    // Only captures that share a kept hash can be linked.
+    let link = |parent: &mut [usize], a: usize, b: usize| {
+        let (ra, rb) = (root(parent, a), root(parent, b));
+        // Already one source: the containment would add nothing.
+        if ra != rb && list[a].containment(list[b]) >= SAME_SOURCE {
+            // Names are in ascending order: the smaller index names the source.
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    };
+    // Copies of one capture have the same sketch: linked in one pass.
+    let mut first: HashMap<&[u64], usize> = HashMap::new();
+    for (i, s) in list.iter().enumerate() {
+        if s.mins.is_empty() {
+            continue;
+        }
+        match first.get(s.mins.as_slice()) {
+            Some(&j) => link(&mut parent, j, i),
+            None => {
+                first.insert(s.mins.as_slice(), i);
+            }
+        }
+    }
+    // Only captures that share a kept hash can be linked. The sources are
+    // the connected parts, whatever order the pairs are tried in, so each
+    // hash's captures are tried as they come, with no list of pairs. A
+    // hash held by more than `MAX_SHARERS` captures links none of them:
+    // such captures are copies (linked above) or share other hashes, and a
+    // file of partial statistics cannot make the work grow with the square
+    // of its size.
     let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, s) in list.iter().enumerate() {
         for &h in &s.mins {
             by_hash.entry(h).or_default().push(i);
         }
     }
-    let mut pairs: Vec<(usize, usize)> = by_hash
-        .values()
-        .filter(|v| v.len() > 1)
-        .flat_map(|v| {
-            v.iter()
-                .enumerate()
-                .flat_map(move |(k, &a)| v[k + 1..].iter().map(move |&b| (a, b)))
-        })
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    for (a, b) in pairs {
-        if list[a].containment(list[b]) >= SAME_SOURCE {
-            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-            // Names are in ascending order: the smaller index names the source.
-            parent[ra.max(rb)] = ra.min(rb);
+    let mut hashes: Vec<(&u64, &Vec<usize>)> = by_hash.iter().collect();
+    hashes.sort_unstable();
+    for (_, v) in hashes {
+        if v.len() < 2 || v.len() > MAX_SHARERS {
+            continue;
+        }
+        for (k, &a) in v.iter().enumerate() {
+            for &b in &v[k + 1..] {
+                link(&mut parent, a, b);
+            }
         }
     }
     (0..names.len())
@@ -335,6 +359,21 @@ mod tests {
         assert_eq!(s["z"], "x");
         assert_eq!(s["y"], "x");
         assert_eq!(s["w"], "w");
+    }
+
+    #[test]
+    fn copies_beyond_the_sharers_bound_are_one_source() {
+        // More copies of one capture than are compared pair by pair, and as
+        // many captures sharing only one hash: the copies are one source,
+        // the others stand alone, with no list of all their pairs.
+        let mut sk = BTreeMap::new();
+        for i in 0..MAX_SHARERS + 10 {
+            sk.insert(format!("copy{i:05}"), of(&[1, 2, 3, 4]));
+            sk.insert(format!("other{i:05}"), of(&[0, 1000 + i as u64]));
+        }
+        let s = sources(&sk);
+        assert!((0..MAX_SHARERS + 10).all(|i| s[&format!("copy{i:05}")] == "copy00000"));
+        assert!((0..MAX_SHARERS + 10).all(|i| s[&format!("other{i:05}")] == format!("other{i:05}")));
     }
 
     #[test]
