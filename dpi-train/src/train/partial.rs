@@ -152,9 +152,8 @@ impl Group {
         for (x, n) in self.captures.iter_mut().zip(&other.captures) {
             *x = x.saturating_add(*n);
         }
-        for e in other.sample {
-            insert_bottom_k(&mut self.sample, e, k);
-        }
+        let mine = std::mem::take(&mut self.sample);
+        self.sample = merge_bottom_k(mine, other.sample, k);
     }
 
     fn check(&self, folds: usize, k: usize) -> Result<(), String> {
@@ -224,23 +223,58 @@ fn unite_captures(a: &mut Vec<String>, b: Vec<String>) {
     a.truncate(CAPTURES_KEPT);
 }
 
+/// The `k` smallest hashes of two ascending samples, in one pass (as
+/// [`insert_bottom_k`] of each of `b`'s examples into `a` would give:
+/// bottom-k does not depend on the order): an example in both adds its
+/// counts and captures, and the smaller by capture name, then client
+/// port, stays.
+fn merge_bottom_k(a: Vec<Sampled>, b: Vec<Sampled>, k: usize) -> Vec<Sampled> {
+    let mut out: Vec<Sampled> = Vec::with_capacity(k.min(a.len() + b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < k {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.example.hash.cmp(&y.example.hash) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    let (Some(mut s), Some(e)) = (a.next(), b.next()) else {
+                        break;
+                    };
+                    combine(&mut s, e);
+                    Some(s)
+                }
+            },
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => None,
+        };
+        match next {
+            Some(s) => out.push(s),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Adds `e` (an example of the same hash) to `s`.
+fn combine(s: &mut Sampled, e: Sampled) {
+    for (x, n) in s.counts.iter_mut().zip(&e.counts) {
+        *x = x.saturating_add(*n);
+    }
+    unite_captures(&mut s.captures, e.captures);
+    let key = |x: &Example| (x.capture.clone(), x.client_port);
+    if key(&e.example) < key(&s.example) {
+        s.example = e.example;
+    }
+}
+
 /// Inserts `e` into the ascending sample, keeping the `k` smallest hashes;
 /// an example whose hash is already there adds its counts and captures to
 /// it (and the smaller of the two by capture name, then client port,
 /// stays).
 fn insert_bottom_k(sample: &mut Vec<Sampled>, e: Sampled, k: usize) {
     match sample.binary_search_by(|x| x.example.hash.cmp(&e.example.hash)) {
-        Ok(i) => {
-            let s = &mut sample[i];
-            for (x, n) in s.counts.iter_mut().zip(&e.counts) {
-                *x = x.saturating_add(*n);
-            }
-            unite_captures(&mut s.captures, e.captures);
-            let key = |x: &Example| (x.capture.clone(), x.client_port);
-            if key(&e.example) < key(&s.example) {
-                s.example = e.example;
-            }
-        }
+        Ok(i) => combine(&mut sample[i], e),
         Err(at) => {
             if at < k {
                 sample.insert(at, e);
@@ -986,5 +1020,57 @@ impl Sources {
     /// The source of a capture name: itself when unknown or without flows.
     pub fn of<'a>(&'a self, capture: &'a str) -> &'a str {
         self.of_name.get(capture).map_or(capture, String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sampled(hash: u64, capture: u8, port: u16, counts: [u64; 2]) -> Sampled {
+        let capture = format!("c{capture}");
+        Sampled {
+            example: Example {
+                hash,
+                capture: capture.clone(),
+                transport: 6,
+                client_port: port,
+                server_port: 80,
+                c2s: vec![hash as u8],
+                s2c: Vec::new(),
+                c2s_first_size: None,
+                s2c_first_size: None,
+                first_payload: None,
+                c2s_packets: 1,
+                s2c_packets: 0,
+            },
+            counts: counts.to_vec(),
+            captures: vec![capture],
+        }
+    }
+
+    /// An ascending sample of distinct hashes, at most `k`.
+    fn sample(k: usize) -> impl Strategy<Value = Vec<Sampled>> {
+        prop::collection::btree_map(0u64..40, (0u8..4, 0u16..3, any::<[u8; 2]>()), 0..k).prop_map(
+            |m| {
+                m.into_iter()
+                    .map(|(h, (c, p, n))| sampled(h, c, p, [u64::from(n[0]), u64::from(n[1])]))
+                    .collect()
+            },
+        )
+    }
+
+    proptest! {
+        /// Merging in one pass gives what inserting one example at a time gives.
+        #[test]
+        fn one_pass_merge_equals_inserting_each(k in 1usize..12, a in sample(12), b in sample(12)) {
+            let a: Vec<Sampled> = a.into_iter().take(k).collect();
+            let mut want = a.clone();
+            for e in b.clone() {
+                insert_bottom_k(&mut want, e, k);
+            }
+            prop_assert_eq!(merge_bottom_k(a, b, k), want);
+        }
     }
 }
