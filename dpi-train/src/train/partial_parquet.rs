@@ -57,6 +57,13 @@ use super::sources::Sketch;
 /// The version of the table layout (the `tables` column of `settings`).
 pub const TABLES_VERSION: u32 = 2;
 
+/// Rows a table file may hold per byte of file, at most (one bit a row),
+/// beyond [`MIN_ROWS`]: checked from the file's metadata before its pages
+/// are decoded.
+const ROWS_PER_BYTE: u64 = 8;
+/// Rows any table file may hold, whatever its size.
+const MIN_ROWS: u64 = 4096;
+
 /// The tables of a Parquet partial, in the order they are written.
 pub const TABLES: [&str; 10] = [
     "settings",
@@ -364,10 +371,20 @@ impl Table {
         for f in files {
             let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", f.display());
             let file = File::open(&f).map_err(|e| err(&e))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| err(&e))?
-                .build()
-                .map_err(|e| err(&e))?;
+            let bytes = file.metadata().map_err(|e| err(&e))?.len();
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(&e))?;
+            // Checked before anything is decoded: compressed pages can
+            // expand without bound (a column of zeros), and a partial's
+            // rows each hold at least a hash or a count that varies.
+            let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+            let most = bytes.saturating_mul(ROWS_PER_BYTE).max(MIN_ROWS);
+            if rows > most {
+                return Err(err(&format!(
+                    "{rows} rows in {bytes} bytes: more than {ROWS_PER_BYTE} rows per byte of \
+                     file, which no partial written by dpi holds (a damaged or altered table)"
+                )));
+            }
+            let reader = builder.build().map_err(|e| err(&e))?;
             for b in reader {
                 batches.push((f.clone(), b.map_err(|e| err(&e))?));
             }
@@ -808,4 +825,44 @@ fn read_samples(dir: &Path, folds: usize) -> anyhow::Result<BTreeMap<(GroupKey, 
         s.captures.sort_unstable();
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::UInt64Array;
+
+    /// A table of a million zeros compresses to a few kilobytes: refused
+    /// from its metadata, before its pages are decoded.
+    #[test]
+    fn tables_that_expand_far_beyond_their_size_are_refused_unread() {
+        let dir = std::env::temp_dir().join(format!("dpi-parquet-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "folds",
+            DataType::UInt64,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(UInt64Array::from(vec![0u64; 1_000_000]))],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let file = File::create(dir.join("settings.parquet")).unwrap();
+        let mut w = ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let size = std::fs::metadata(dir.join("settings.parquet"))
+            .unwrap()
+            .len();
+        assert!(size * ROWS_PER_BYTE < 1_000_000, "{size} bytes");
+        let Err(e) = Table::read(&dir, "settings") else {
+            panic!("a table of a million rows in a few kilobytes was read")
+        };
+        assert!(e.to_string().contains("rows per byte"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
