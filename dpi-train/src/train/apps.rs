@@ -117,6 +117,10 @@ pub fn registrable_domain(host: &str) -> &str {
     }
 }
 
+/// The longest host name learnt from, in characters (a DNS name in text
+/// form without its trailing dot, RFC 1035 section 2.3.4).
+const MAX_HOST_NAME: usize = 253;
+
 /// The suffixes of `host` at label boundaries, longest first (the host
 /// itself first).
 fn suffixes(host: &str) -> impl Iterator<Item = &str> {
@@ -299,7 +303,11 @@ pub fn learn(partial: &Partial, above: &SignatureSet, opts: &MineOptions) -> App
                     out.summary.app_flows_without_host.saturating_add(flows);
             }
         }
-        if host.is_empty() {
+        // A host name longer than DNS allows (RFC 1035: 253 characters in
+        // text form) names no domain a suffix rule could stand for, and each
+        // of its labels would be a candidate: left out, so that the work per
+        // name stays bounded.
+        if host.is_empty() || host.len() > MAX_HOST_NAME {
             continue;
         }
         out.summary.host_flows = out.summary.host_flows.saturating_add(flows);
