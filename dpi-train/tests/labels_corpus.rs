@@ -64,7 +64,7 @@ fn corpus_labels() {
                 t.files += 1;
                 t.records += parsed.records.len();
                 t.labelled += parsed.records.iter().filter(|r| r.is_labelled()).count();
-                t.malformed += parsed.malformed.len();
+                t.malformed += parsed.malformed_lines;
                 t.non_ip += parsed.skipped_non_ip;
                 for m in &parsed.malformed {
                     eprintln!("malformed: {m}");

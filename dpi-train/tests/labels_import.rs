@@ -105,6 +105,19 @@ fn ndpi_out_broken_lines() {
     assert_eq!(p.malformed[0].line, 3);
 }
 
+/// A file of garbage lines keeps the first reasons only, and counts all.
+#[test]
+fn malformed_lines_are_counted_and_kept_up_to_a_bound() {
+    use dpi_train::labels::MALFORMED_KEPT;
+    let good = "\t1\tTCP 1.2.3.4:1 -> 5.6.7.8:2 [proto: 7/HTTP]";
+    let bad = "\t2\tTCP 1.2.3.4:1 -> 5.6.7.8:2 [proto: HTTP]\n";
+    let text = format!("DPI Packets (TCP):\t1\n{good}\n{}", bad.repeat(100_000));
+    let p = ndpi_out::parse_bytes(Path::new("x.out"), "x", text.as_bytes()).unwrap();
+    assert_eq!((p.records.len(), p.malformed_lines), (1, 100_000));
+    assert_eq!(p.malformed.len(), MALFORMED_KEPT);
+    assert_eq!(p.malformed[0].line, 3);
+}
+
 #[test]
 fn ndpi_out_not_utf8_and_other_format() {
     let mut bytes = b"DPI Packets (TCP):\t1\n\t1\tTCP 1.2.3.4:1 <-> 5.6.7.8:80 [proto: 7/HTTP][Confidence: DPI][1 pkts/60 bytes <-> 1 pkts/60 bytes][PLAIN TEXT (".to_vec();

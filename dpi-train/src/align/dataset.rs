@@ -197,7 +197,7 @@ pub fn align_capture(
         });
         c.has_file = true;
         c.records = parsed.records.len();
-        c.malformed = parsed.malformed.len();
+        c.malformed = parsed.malformed_lines;
         c.matched = matches.iter().filter(|m| m.is_some()).count();
         c.flows_without = per_flow.iter().filter(|l| l.is_none()).count();
         c.unmatched = parsed

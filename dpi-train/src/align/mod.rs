@@ -154,7 +154,9 @@ fn interval_gap(a: (f64, f64), b: (f64, f64)) -> f64 {
 /// `order` is the distance between their ranks in their groups.
 fn cost(f: &FlowRecord, r: &LabelRecord, order: usize) -> (MatchMethod, [f64; 3]) {
     let counters = match (r.src_packets, r.dst_packets) {
-        (Some(a), Some(b)) => Some(((f.c2s_packets + f.s2c_packets) as f64 - (a + b) as f64).abs()),
+        (Some(a), Some(b)) => Some(
+            (f.c2s_packets.saturating_add(f.s2c_packets) as f64 - a.saturating_add(b) as f64).abs(),
+        ),
         _ => None,
     };
     match (r.first_ts, r.last_ts) {

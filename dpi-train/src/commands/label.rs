@@ -199,7 +199,7 @@ fn summary(parsed: &ParsedLabels) -> String {
         parsed.capture,
         parsed.records.len(),
         named,
-        parsed.malformed.len()
+        parsed.malformed_lines
     )
 }
 
@@ -225,6 +225,12 @@ pub fn run(args: LabelArgs) -> anyhow::Result<ExitCode> {
                     eprintln!("dpi: {}", summary(p));
                     for m in &p.malformed {
                         eprintln!("dpi: malformed: {m}");
+                    }
+                    if p.malformed_lines > p.malformed.len() {
+                        eprintln!(
+                            "dpi: ... and {} more malformed lines, not shown",
+                            p.malformed_lines - p.malformed.len()
+                        );
                     }
                 }
             }

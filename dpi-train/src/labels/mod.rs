@@ -42,7 +42,7 @@ mod text;
 
 pub use corpus::{Corpus, LabelSource};
 pub use error::{ImportError, LineError};
-pub use record::{LabelRecord, LpiPayload, ParsedLabels, Tool};
+pub use record::{LabelRecord, LpiPayload, ParsedLabels, Tool, MALFORMED_KEPT};
 pub use registry::{Mapping, NameRegistry};
 
 use std::path::Path;

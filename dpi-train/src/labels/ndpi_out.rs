@@ -100,7 +100,7 @@ fn count_mismatch(out: &ParsedLabels, promised: &BTreeMap<String, u64>) -> Optio
     // Saturating: a header may promise any count; 2^64 flows are never
     // all there, so a saturated sum still reports the file as incomplete.
     let want = promised.values().fold(0u64, |a, &n| a.saturating_add(n));
-    let lines = (out.records.len() + out.malformed.len()) as u64;
+    let lines = (out.records.len() + out.malformed_lines) as u64;
     let per_confidence_differs = out.malformed.is_empty() && seen != *promised;
     if want == lines && !per_confidence_differs {
         return None;
@@ -119,7 +119,7 @@ fn count_mismatch(out: &ParsedLabels, promised: &BTreeMap<String, u64>) -> Optio
         if out.malformed.is_empty() {
             String::new()
         } else {
-            format!(", {} malformed", out.malformed.len())
+            format!(", {} malformed", out.malformed_lines)
         },
         out.records.len()
     ))

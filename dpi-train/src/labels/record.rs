@@ -182,6 +182,10 @@ pub(crate) fn split_ndpi_name(name: &str) -> (String, Option<String>) {
     }
 }
 
+/// Malformed lines of one label file kept with their reason
+/// ([`ParsedLabels::malformed`]); the others are only counted.
+pub const MALFORMED_KEPT: usize = 100;
+
 /// The result of importing one label file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ParsedLabels {
@@ -192,7 +196,11 @@ pub struct ParsedLabels {
     /// One record per flow (per argus record for argus), in file order.
     pub records: Vec<LabelRecord>,
     /// Lines that could not be read, with the reason; they were skipped.
+    /// The first [`MALFORMED_KEPT`] only: `malformed_lines` counts them all.
     pub malformed: Vec<LineError>,
+    /// How many lines could not be read.
+    #[serde(default)]
+    pub malformed_lines: usize,
     /// Records skipped because they are not IP (argus ARP and LLC records).
     pub skipped_non_ip: usize,
     /// Tool names that the name registry does not know, with how many
@@ -209,8 +217,14 @@ impl ParsedLabels {
         }
     }
 
+    /// Records a line that could not be read: counted always, kept with
+    /// its reason while fewer than [`MALFORMED_KEPT`] are, so that a file
+    /// of garbage costs no more memory than its good lines would.
     pub(crate) fn malformed_line(&mut self, line: usize, reason: impl Into<String>) {
-        self.malformed
-            .push(LineError::new(self.path.clone(), line, reason.into()));
+        self.malformed_lines = self.malformed_lines.saturating_add(1);
+        if self.malformed.len() < MALFORMED_KEPT {
+            self.malformed
+                .push(LineError::new(self.path.clone(), line, reason.into()));
+        }
     }
 }
