@@ -147,3 +147,21 @@ proptest! {
         prop_assert_eq!(strip(&back), strip(&merged));
     }
 }
+
+/// Provenance read from a comment holds what a file may say: a precision
+/// that is not a share is not read, and counts at the top of `u64` merge
+/// without overflowing.
+#[test]
+fn provenance_from_hostile_comments() {
+    use dpi_train::train::merge::{merge_provenance, parse_provenance_comment};
+    for bad in ["NaN", "inf", "-0.5", "1.5"] {
+        let p = parse_provenance_comment(&format!("# dpi-train: precision={bad}")).unwrap();
+        assert_eq!(p.precision, None, "{bad}");
+    }
+    let p = parse_provenance_comment("# dpi-train: precision=0.75").unwrap();
+    assert_eq!(p.precision, Some(0.75));
+    let big = parse_provenance_comment(&format!("# dpi-train: tp={} fp=1", u64::MAX)).unwrap();
+    let m = merge_provenance(&big, &Provenance::default());
+    assert_eq!(m.true_positives, Some(u64::MAX));
+    assert!(m.precision.is_some_and(|x| (0.0..=1.0).contains(&x)));
+}

@@ -183,11 +183,14 @@ fn bar(enabled: bool, what: &str) -> ProgressBar {
     pb
 }
 
-/// Reads signature files (std.sig provenance comments restored) and merges them.
+/// Reads signature files (std.sig provenance comments restored) and merges
+/// them; the files together are held to the set-wide limits, as one set.
 pub fn load_sets(paths: &[PathBuf]) -> anyhow::Result<SignatureSet> {
     let mut sets = Vec::new();
+    let mut budget = dpi_core::signature::Budget::new();
     for p in paths {
-        let mut s = dpi_core::signature::load(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut s = dpi_core::signature::load_with_budget(p, &mut budget)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         merge::restore_provenance(&mut s);
         for sig in &mut s.signatures {
             sig.comments.retain(|c| !c.starts_with(HEADER_PREFIX));

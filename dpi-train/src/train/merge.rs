@@ -131,7 +131,8 @@ pub fn merge_provenance(a: &Provenance, b: &Provenance) -> Provenance {
     let fp = add_opt(a.false_positives, b.false_positives);
     let precision = if tp.is_some() || fp.is_some() {
         let (t, f) = (tp.unwrap_or(0), fp.unwrap_or(0));
-        (t + f > 0).then(|| t as f64 / (t + f) as f64)
+        let n = t.saturating_add(f);
+        (n > 0).then(|| t as f64 / n as f64)
     } else {
         match (a.precision, b.precision) {
             (Some(x), Some(y)) => Some(x.min(y)),
@@ -248,7 +249,9 @@ pub fn parse_provenance_comment(c: &str) -> Option<Provenance> {
         let (k, v) = w.split_once('=')?;
         match k {
             "source" => p.source = Some(v.to_owned()),
-            "precision" => p.precision = v.parse().ok(),
+            // A precision is a share: NaN, infinities and values outside
+            // 0..=1 are not read.
+            "precision" => p.precision = v.parse::<f64>().ok().filter(|x| (0.0..=1.0).contains(x)),
             "tp" => p.true_positives = v.parse().ok(),
             "fp" => p.false_positives = v.parse().ok(),
             "note" => p.note = Some(v.replace('_', " ")),

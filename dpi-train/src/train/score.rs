@@ -175,7 +175,7 @@ fn features_hold(sig: &Signature, e: &Example) -> bool {
             let n = match side {
                 Some(Side::Initiator) => e.c2s_packets,
                 Some(Side::Responder) => e.s2c_packets,
-                None => e.c2s_packets + e.s2c_packets,
+                None => e.c2s_packets.saturating_add(e.s2c_packets),
             };
             range.contains(n)
         }
