@@ -135,6 +135,12 @@ pub(crate) fn parse(
                         errors.push(ctx.error(extra.start, extra.raw, "end of line after `end`"));
                     }
                     b.sig.comments.append(&mut pending);
+                    // An error about the whole rule points at its `rule` line.
+                    let (number, line) = (b.number, b.line.clone());
+                    let at_rule = |expected: String| {
+                        let column = column_of(&line, line.len() - line.trim_start().len());
+                        SignatureError::syntax(source, number, column, &line, line.trim(), expected)
+                    };
                     if b.app.is_rule() {
                         let has_protocol = b.seen.contains(&"protocol");
                         match apps::finish(b.sig, b.app, has_protocol, source, b.number, &b.line) {
@@ -142,35 +148,14 @@ pub(crate) fn parse(
                             // rule limit like any other.
                             Ok(rule) => match budget.add_signature() {
                                 Ok(()) => set.apps.push(rule),
-                                Err(e) => errors.push(SignatureError::syntax(
-                                    source,
-                                    b.number,
-                                    column_of(&b.line, b.line.len() - b.line.trim_start().len()),
-                                    &b.line,
-                                    b.line.trim(),
-                                    e.to_string(),
-                                )),
+                                Err(e) => errors.push(at_rule(e.to_string())),
                             },
                             Err(e) => errors.push(e),
                         }
                     } else if !b.seen.contains(&"protocol") {
-                        errors.push(SignatureError::syntax(
-                            source,
-                            b.number,
-                            column_of(&b.line, b.line.len() - b.line.trim_start().len()),
-                            &b.line,
-                            b.line.trim(),
-                            "a `protocol` line in this rule",
-                        ));
+                        errors.push(at_rule("a `protocol` line in this rule".into()));
                     } else if let Err(e) = budget.add_signature() {
-                        errors.push(SignatureError::syntax(
-                            source,
-                            b.number,
-                            column_of(&b.line, b.line.len() - b.line.trim_start().len()),
-                            &b.line,
-                            b.line.trim(),
-                            e.to_string(),
-                        ));
+                        errors.push(at_rule(e.to_string()));
                     } else {
                         set.signatures.push(b.sig);
                     }
