@@ -574,3 +574,19 @@ fn truncated_corpus_out_file_exits_1_and_keeps_its_rows() {
     assert_eq!(rows[0]["protocol"], "STUN.FacebookVoip");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A capture whose file name is not UTF-8 is an error naming the file, not
+/// a capture silently left out.
+#[test]
+fn corpus_names_that_are_not_utf8_are_an_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let root = std::env::temp_dir().join(format!("dpi-corpus-names-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("pcap")).unwrap();
+    std::fs::write(root.join("pcap").join("good.pcap"), b"").unwrap();
+    let bad = std::ffi::OsStr::from_bytes(b"bad-\xff.pcap");
+    std::fs::write(root.join("pcap").join(bad), b"").unwrap();
+    let corpus = dpi_train::labels::Corpus::open(&root).unwrap();
+    let e = corpus.captures().unwrap_err().to_string();
+    assert!(e.contains("not UTF-8") && e.contains("bad-"), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

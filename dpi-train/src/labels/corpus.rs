@@ -185,7 +185,16 @@ fn list(dir: &Path, ext: &str) -> Result<Vec<String>, ImportError> {
         if !entry.path().is_file() {
             continue;
         }
-        let name = entry.file_name().to_string_lossy().into_owned();
+        // Captures and label files are joined by name: a name that is not
+        // UTF-8 could not be matched with its other files, so it is an
+        // error naming the file rather than a capture silently missing.
+        let Ok(name) = entry.file_name().into_string() else {
+            let e = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a file name that is not UTF-8 (rename the file)",
+            );
+            return Err(ImportError::io(&entry.path(), e));
+        };
         if let Some(stem) = name.strip_suffix(ext) {
             if !stem.is_empty() {
                 out.push(stem.to_owned());
