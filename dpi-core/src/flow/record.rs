@@ -14,7 +14,7 @@
 use std::num::NonZeroU32;
 
 use super::key::FlowKey;
-use super::stream::{Bounds, Ranges, Stream};
+use super::stream::{is_ack_padding, Bounds, Ranges, Stream};
 use super::{DirectionStats, Flow, FlowEnd};
 use crate::{FlowView, Fragment, Packet, Timestamp, Tunnel};
 
@@ -393,7 +393,14 @@ impl Live {
         let c2s = self.key.is_loop() || src_is_lo == self.client_is_lo();
         let dir = if c2s { &mut self.c2s } else { &mut self.s2c };
         self.tcp_flags[usize::from(!c2s)] |= pkt.tcp.map_or(0, |t| t.flags);
-        dir.record(ts, wire_len, pkt.payload_len, blocks);
+        // Padding on a bare ACK is not payload: not in the payload bytes,
+        // the sizes or the first payload, as it is not in the stream.
+        let padding = is_tcp
+            && pkt
+                .tcp
+                .is_some_and(|t| is_ack_padding(&t, pkt.payload, pkt.payload_len));
+        let payload_len = if padding { 0 } else { pkt.payload_len };
+        dir.record(ts, wire_len, payload_len, blocks);
         // After a close (a FIN each way, or a RST) no byte is added: the
         // flow's bytes are what its label was decided on.
         if self.marks & (MARK_RELEASED | MARK_CLOSED) != 0 {
