@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::key::FlowKey;
 use super::record::{range_key, Live, RangeMap, SeriesBlocks, MARK_CLOSED, MARK_CROSS, MARK_LABEL};
@@ -160,8 +160,12 @@ pub struct FlowTable {
     /// not followed.
     linger_ns: Option<u64>,
     /// Closed TCP flows waiting out the linger, in the order they closed:
-    /// (slot, close time, sequence number of the closing packet).
-    closing: VecDeque<(u32, Timestamp, u64)>,
+    /// (slot, close time, sequence number of the closing packet, number of
+    /// the close).
+    closing: VecDeque<(u32, Timestamp, u64, u64)>,
+    /// Closes seen, numbering each (an entry of `closing` acts only when
+    /// it is its slot's latest close).
+    closes_seen: u64,
     /// Sequence number of the packet being processed ([`Self::set_seq`]).
     seq: u64,
     /// The latest packet or expiry time seen.
@@ -173,7 +177,7 @@ pub struct FlowTable {
     /// what other flows said about it,
     crosses: HashMap<u32, Box<crate::expect::CrossFlow>>,
     /// a TCP flow's close time,
-    closes: HashMap<u32, Timestamp>,
+    closes: HashMap<u32, (Timestamp, u64)>,
     /// and a TCP direction's out-of-order ranges.
     ranges: RangeMap,
 }
@@ -219,6 +223,7 @@ impl FlowTable {
             tail: NIL,
             linger_ns: cfg.close_linger.map(nanos),
             closing: VecDeque::new(),
+            closes_seen: 0,
             seq: 0,
             clock: Timestamp::ZERO,
             labels: HashMap::new(),
@@ -288,7 +293,7 @@ impl FlowTable {
             let closed = self.slots[idx as usize]
                 .as_ref()
                 .is_some_and(|l| l.has(MARK_CLOSED));
-            let closed_at = closed.then(|| self.closes.get(&idx).copied()).flatten();
+            let closed_at = closed.then(|| self.closes.get(&idx).map(|c| c.0)).flatten();
             let end = if closed_at.is_some_and(|c| self.closed_for_good(c, pkt)) {
                 Some(FlowEnd::Closed)
             } else if self.clock.nanos_since(self.links[idx as usize].last) > self.idle_ns {
@@ -320,8 +325,10 @@ impl FlowTable {
             live.last_seq = self.seq;
             if track && !live.has(MARK_CLOSED) && live.is_closed() {
                 live.mark(MARK_CLOSED);
-                self.closes.insert(idx, self.clock);
-                self.closing.push_back((idx, self.clock, self.seq));
+                self.closes_seen += 1;
+                let n = self.closes_seen;
+                self.closes.insert(idx, (self.clock, n));
+                self.closing.push_back((idx, self.clock, self.seq, n));
                 if self.closing.len() > 2 * self.closes.len() + CLOSING_SLACK {
                     let closes = &self.closes;
                     compact_closing(&mut self.closing, closes);
@@ -416,13 +423,13 @@ impl FlowTable {
             self.finish_head(FlowEnd::IdleTimeout, STEP_IDLE, emit);
         }
         let linger = self.linger_ns.unwrap_or(u64::MAX);
-        while let Some(&(idx, closed_at, seq)) = self.closing.front() {
+        while let Some(&(idx, closed_at, seq, n)) = self.closing.front() {
             if now.nanos_since(closed_at) <= linger {
                 break;
             }
             self.closing.pop_front();
             // The slot may have been finished (and reused) since it closed.
-            let still = self.closes.get(&idx) == Some(&closed_at);
+            let still = self.closes.get(&idx) == Some(&(closed_at, n));
             if still {
                 self.finish(idx, FlowEnd::Closed, STEP_LINGER, seq, emit);
             }
@@ -617,18 +624,17 @@ impl FlowTable {
 }
 
 /// Drops the close entries `expire` would skip: those whose flow ended
-/// since (a SYN reused its ports, an idle timeout, eviction), and for a
-/// slot closed again at the same time, all but the first that holds,
-/// the one `expire` acts on. Without it the queue would grow with every
-/// close while the capture's clock stands still (a SYN and a RST again
-/// and again at one timestamp): now it holds at most about twice the
-/// closed live flows, and `expire` does what it did.
+/// since (a SYN reused its ports, an idle timeout, eviction) or closed
+/// again. An entry acts only when it is its slot's latest close (by the
+/// number of the close), so dropping the others changes nothing. Without it the queue would grow with every
+/// close while the capture's clock stands still (a SYN and a RST again and
+/// again at one timestamp): now it holds at most about twice the closed
+/// live flows.
 fn compact_closing(
-    closing: &mut VecDeque<(u32, Timestamp, u64)>,
-    closes: &HashMap<u32, Timestamp>,
+    closing: &mut VecDeque<(u32, Timestamp, u64, u64)>,
+    closes: &HashMap<u32, (Timestamp, u64)>,
 ) {
-    let mut first: HashSet<u32> = HashSet::with_capacity(closes.len());
-    closing.retain(|&(idx, at, _)| closes.get(&idx) == Some(&at) && first.insert(idx));
+    closing.retain(|&(idx, at, _, n)| closes.get(&idx) == Some(&(at, n)));
 }
 
 #[cfg(test)]
@@ -975,6 +981,35 @@ mod tests {
         assert_eq!(r.out.len(), 10_000);
         assert!(r.out.iter().all(|f| f.end == FlowEnd::Closed));
         assert!(r.table.is_empty() && r.table.closing.is_empty());
+    }
+
+    /// A slot closed, reused and closed again at the same time: the flow
+    /// ends where its own close puts it, whether or not the queue was
+    /// compacted in between (so one table and the shards agree).
+    #[test]
+    fn a_slot_closed_again_at_the_same_time_ends_by_its_latest_close() {
+        let order = |churn: u32| {
+            let mut r = Run::new(FlowConfig::default());
+            r.push(ms(0), &tcp(A, 1000, B, 80, 1, SYN, b""));
+            r.push(ms(0), &tcp(B, 80, A, 1000, 1, RST | ACK, b""));
+            // A SYN on the closed flow ends it; the new flow takes its slot.
+            r.push(ms(0), &tcp(A, 1000, B, 80, 5, SYN, b""));
+            for i in 0..churn {
+                r.push(ms(0), &tcp(A, 2000, B, 80, i, SYN, b""));
+                r.push(ms(0), &tcp(B, 80, A, 2000, i, RST | ACK, b""));
+            }
+            r.push(ms(0), &tcp(B, 80, A, 1000, 5, RST | ACK, b""));
+            let out = &mut r.out;
+            r.table.expire(ms(3000), &mut |f| out.push(f));
+            r.out.iter().map(|f| f.client_port).collect::<Vec<_>>()
+        };
+        let (few, many) = (order(3), order(200));
+        // The last flow of port 2000 closed before the second flow of port
+        // 1000 did: it ends first.
+        assert_eq!(few.last(), Some(&1000), "{few:?}");
+        assert_eq!(many.last(), Some(&1000));
+        assert_eq!(few.len(), 5);
+        assert_eq!(many.len(), 202);
     }
 
     #[test]
