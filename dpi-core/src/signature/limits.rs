@@ -47,8 +47,9 @@ pub const MAX_REGEX_NESTING: u32 = 64;
 /// NFAs (forward and reverse), in bytes.
 pub const MAX_REGEX_NFA_BYTES: usize = 1 << 20;
 
-/// Largest full DFA the regex engine may build for one regex, in bytes
-/// (beyond it the lazy DFA or the NFA simulations are used).
+/// Largest one-pass DFA the regex engine may build for one regex, in
+/// bytes (beyond it the lazy DFA or the NFA simulations are used; no full
+/// DFA is built, see [`compile_regex`](super::compile_regex)).
 pub const MAX_REGEX_DFA_BYTES: usize = 256 << 10;
 
 /// Largest lazy-DFA cache of one regex, per searching thread, in bytes.

@@ -631,10 +631,17 @@ impl Provenance {
 ///
 /// The source may be at most [`limits::MAX_REGEX_BYTES`] long and nest
 /// groups at most [`limits::MAX_REGEX_NESTING`] deep; its NFAs may take at
-/// most [`limits::MAX_REGEX_NFA_BYTES`] each, a full DFA at most
+/// most [`limits::MAX_REGEX_NFA_BYTES`] each, its one-pass DFA at most
 /// [`limits::MAX_REGEX_DFA_BYTES`], and the lazy DFA's cache at most
 /// [`limits::MAX_REGEX_CACHE_BYTES`] per searching thread. A refusal says
 /// why, and where in the source when the regex parser found the problem.
+///
+/// No full DFA and no literal prefilter is built: a signature's regex runs
+/// over at most a few kilobytes of one flow, where the lazy DFA is as fast
+/// once warm, and building them was most of the time of loading the
+/// built-in set (determinizing every small regex ahead of time, and a
+/// Teddy prefilter for each literal prefix: the matcher already finds a
+/// regex's literal prefixes with its own automaton before running it).
 ///
 /// The parsers call this to reject bad regexes; the matcher compiles with
 /// the same settings by calling it too, and so can other code that must
@@ -656,7 +663,8 @@ pub fn compile_regex(source: &str) -> Result<Regex, RegexError> {
             regex_automata::meta::Config::new()
                 .nfa_size_limit(Some(limits::MAX_REGEX_NFA_BYTES))
                 .onepass_size_limit(Some(limits::MAX_REGEX_DFA_BYTES))
-                .dfa_size_limit(Some(limits::MAX_REGEX_DFA_BYTES))
+                .dfa(false)
+                .auto_prefilter(false)
                 .hybrid_cache_capacity(limits::MAX_REGEX_CACHE_BYTES),
         )
         .build(source)
