@@ -15,7 +15,7 @@
 //! position). A flow with no server name ([`Metadata::server_name`]),
 //! ALPN or JA4 costs three `None` checks.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;

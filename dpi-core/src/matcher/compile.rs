@@ -489,11 +489,11 @@ fn automaton_kind(atoms: &[Vec<u8>]) -> AhoCorasickKind {
 #[derive(Default, Serialize, Deserialize)]
 pub(crate) struct PortIndex {
     #[serde(serialize_with = "sorted")]
-    pub(super) exact: HashMap<(u16, u16), Vec<u32>>,
+    pub(super) exact: hashbrown::HashMap<(u16, u16), Vec<u32>>,
     #[serde(serialize_with = "sorted")]
-    pub(super) ranges: HashMap<u16, Vec<(u16, u16, u32)>>,
+    pub(super) ranges: hashbrown::HashMap<u16, Vec<(u16, u16, u32)>>,
     #[serde(serialize_with = "sorted")]
-    pub(super) any_port: HashMap<u16, Vec<u32>>,
+    pub(super) any_port: hashbrown::HashMap<u16, Vec<u32>>,
     count: usize,
     /// Entries of `exact` so far.
     expanded: usize,
@@ -504,7 +504,7 @@ const ANY_TRANSPORT: u16 = 256;
 /// A map written in key order, so that a compiled set's bytes are the same
 /// every time it is written.
 fn sorted<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
-    map: &HashMap<K, V>,
+    map: &hashbrown::HashMap<K, V>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     let mut entries: Vec<(&K, &V)> = map.iter().collect();

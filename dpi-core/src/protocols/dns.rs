@@ -86,7 +86,8 @@ pub fn type_name(t: u16) -> String {
 /// original place; `Err(true)` when the message ends inside the name,
 /// `Err(false)` when the name is malformed.
 fn read_name(msg: &[u8], at: usize) -> Result<(Vec<u8>, usize), bool> {
-    let mut name: Vec<u8> = Vec::new();
+    // Most names fit in 64 bytes: one allocation instead of several.
+    let mut name: Vec<u8> = Vec::with_capacity(64);
     let mut pos = at;
     let mut after = None;
     let mut jumps = 0;

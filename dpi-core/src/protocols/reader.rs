@@ -94,7 +94,12 @@ pub(crate) fn text(bytes: &[u8]) -> Option<String> {
 /// with control characters dropped.
 pub(crate) fn line_text(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
-    s.trim_end().chars().filter(|c| !c.is_control()).collect()
+    let line = s.trim_end();
+    if !line.chars().any(char::is_control) {
+        // The common case, in one allocation of the right size.
+        return line.to_owned();
+    }
+    line.chars().filter(|c| !c.is_control()).collect()
 }
 
 #[cfg(test)]
