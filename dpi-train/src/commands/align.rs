@@ -99,7 +99,7 @@ pub fn run(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let corpus = Corpus::open(&args.corpus)?;
     let registry = registry(&args.names)?;
     let tools = tools_of(&args.references);
-    let mut out = args.flow.open_output()?;
+    let mut out = args.flow.open_output(false)?;
     let mut parquet = args
         .parquet
         .as_ref()

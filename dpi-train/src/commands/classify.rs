@@ -687,7 +687,8 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut out = args.flow.open_output_unless(parquet.is_some())?;
+    let streaming = super::common::streaming_input(&args.captures, &args.live);
+    let mut out = args.flow.open_output_unless(parquet.is_some(), streaming)?;
     if args.format == ClassifyFormat::Csv {
         let header: Vec<String> = csv_columns(args.payload)
             .into_iter()

@@ -9,6 +9,16 @@ use dpi_core::{FileSummary, FlowConfig, MeterStats};
 use crate::live::{LiveArgs, LiveError};
 use crate::runner::{run_files, FlowSink, RunOptions};
 
+/// Bytes of output gathered before a write (when records are not flushed
+/// one by one).
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// Whether the input is a stream whose flows end over time (standard
+/// input, a live interface) rather than capture files read at full speed.
+pub fn streaming_input(captures: &[String], live: &LiveArgs) -> bool {
+    live.interface.is_some() || captures.iter().any(|c| c == crate::runner::STDIN)
+}
+
 /// The names of the inputs: the capture paths, or the interface of `-i`
 /// (the `file` field of live records).
 pub fn input_names(captures: &[String], live: &LiveArgs) -> Vec<String> {
@@ -74,8 +84,8 @@ pub struct FlowArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Flush the output after every record, also into a regular file
-    /// (records are flushed one by one anyway when the output is not a
-    /// regular file: a pipe, a terminal).
+    /// (records are flushed one by one anyway into a terminal, and into a
+    /// pipe when reading standard input or an interface).
     #[arg(long)]
     pub line_buffered: bool,
 }
@@ -103,36 +113,52 @@ impl FlowArgs {
         }
     }
 
-    /// The output stream: the `-o` file or standard output, buffered;
-    /// flushed at the end of every line (so after every record of the
-    /// line formats) with `--line-buffered` or when the output is not a
-    /// regular file, so that a reader of a pipe gets each record as its
-    /// flow ends.
-    pub fn open_output(&self) -> anyhow::Result<Box<dyn Write>> {
+    /// The output stream: the `-o` file or standard output, buffered.
+    /// It is flushed at the end of every line (so after every record of
+    /// the line formats) with `--line-buffered`, when it is a terminal,
+    /// and when the input is a stream (`streaming`: standard input or a
+    /// live interface) and the output is not a regular file, so that a
+    /// reader of a pipe gets each record as its flow ends. Reading
+    /// capture files into a pipe or a device fills whole buffers, as
+    /// `tcpdump -r` and `grep` do (a write per record cost a system call
+    /// per flow).
+    pub fn open_output(&self, streaming: bool) -> anyhow::Result<Box<dyn Write>> {
+        use std::io::IsTerminal;
         Ok(match &self.output {
             Some(p) => {
                 let file = std::fs::File::create(p)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
+                let per_line = self.line_buffered || file.is_terminal() || (streaming && !regular);
                 Box::new(LineFlush {
-                    inner: BufWriter::new(file),
-                    per_line: self.line_buffered || !regular,
+                    inner: BufWriter::with_capacity(OUTPUT_BUFFER, file),
+                    per_line,
                 })
             }
-            None => Box::new(LineFlush {
-                inner: BufWriter::new(io::stdout().lock()),
-                per_line: self.line_buffered || !stdout_is_regular_file(),
-            }),
+            None => {
+                let stdout = io::stdout();
+                let per_line = self.line_buffered
+                    || stdout.is_terminal()
+                    || (streaming && !stdout_is_regular_file());
+                Box::new(LineFlush {
+                    inner: BufWriter::with_capacity(OUTPUT_BUFFER, stdout.lock()),
+                    per_line,
+                })
+            }
         })
     }
 
     /// [`Self::open_output`], or a sink when the output goes elsewhere
     /// (a Parquet file, which the writer creates itself).
-    pub fn open_output_unless(&self, elsewhere: bool) -> anyhow::Result<Box<dyn Write>> {
+    pub fn open_output_unless(
+        &self,
+        elsewhere: bool,
+        streaming: bool,
+    ) -> anyhow::Result<Box<dyn Write>> {
         if elsewhere {
             Ok(Box::new(io::sink()))
         } else {
-            self.open_output()
+            self.open_output(streaming)
         }
     }
 

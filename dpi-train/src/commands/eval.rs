@@ -123,7 +123,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     run.flow.handshake_bytes = args.handshake_bytes;
     let e = eval::evaluate(&corpus, &registry, &run, &opts)?;
     let name = args.corpus.display().to_string();
-    let mut out = args.flow.open_output()?;
+    let mut out = args.flow.open_output(false)?;
     match args.format {
         EvalFormat::Text => out.write_all(report::to_text(&name, &opts, &e).as_bytes())?,
         EvalFormat::Json => {

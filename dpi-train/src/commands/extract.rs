@@ -101,7 +101,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut out = args.flow.open_output_unless(parquet.is_some())?;
+    let streaming = super::common::streaming_input(&args.captures, &args.live);
+    let mut out = args.flow.open_output_unless(parquet.is_some(), streaming)?;
     if args.format == RecordFormat::Csv {
         let header: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
         write_csv_line(&mut out, &header)?;
