@@ -43,7 +43,7 @@ const BATCH_PACKETS: usize = 4096;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches handed to the workers whose flows have not come back yet, at
 /// most.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 4;
 
 /// One entry of a batch.
 enum Item {
@@ -102,7 +102,7 @@ const CHUNK: usize = 1024;
 /// memory of flows waiting for another worker's.
 const FLOW_CHUNKS: usize = 4;
 /// Flows of a worker taken and not merged yet, at most (a chunk more).
-const QUEUED: usize = 8 * CHUNK;
+const QUEUED: usize = 2 * CHUNK;
 
 /// What a worker sends back.
 enum Msg<T> {
