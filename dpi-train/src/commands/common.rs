@@ -128,21 +128,24 @@ impl FlowArgs {
             Some(p) => {
                 let file = std::fs::File::create(p)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-                let regular = file.metadata().is_ok_and(|m| m.is_file());
-                let per_line = self.line_buffered || file.is_terminal() || (streaming && !regular);
+                let out = Output {
+                    terminal: file.is_terminal(),
+                    regular: file.metadata().is_ok_and(|m| m.is_file()),
+                };
                 Box::new(LineFlush {
+                    per_line: out.per_line(self.line_buffered, streaming),
                     inner: BufWriter::with_capacity(OUTPUT_BUFFER, file),
-                    per_line,
                 })
             }
             None => {
                 let stdout = io::stdout();
-                let per_line = self.line_buffered
-                    || stdout.is_terminal()
-                    || (streaming && !stdout_is_regular_file());
+                let out = Output {
+                    terminal: stdout.is_terminal(),
+                    regular: stdout_is_regular_file(),
+                };
                 Box::new(LineFlush {
+                    per_line: out.per_line(self.line_buffered, streaming),
                     inner: BufWriter::with_capacity(OUTPUT_BUFFER, stdout.lock()),
-                    per_line,
                 })
             }
         })
@@ -188,6 +191,23 @@ fn stdout_is_regular_file() -> bool {
 #[cfg(not(unix))]
 fn stdout_is_regular_file() -> bool {
     false
+}
+
+/// What the output is, as far as flushing goes.
+#[derive(Clone, Copy)]
+struct Output {
+    /// A terminal.
+    terminal: bool,
+    /// A regular file.
+    regular: bool,
+}
+
+impl Output {
+    /// Whether every record is flushed as it is written (see
+    /// [`FlowArgs::open_output`]).
+    fn per_line(self, line_buffered: bool, streaming: bool) -> bool {
+        line_buffered || self.terminal || (streaming && !self.regular)
+    }
 }
 
 /// A buffered writer that flushes after a write that ends a line, when
@@ -280,5 +300,35 @@ impl Report {
                 t.incomplete_datagrams, t.refused_fragments
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Output;
+
+    #[test]
+    fn records_are_flushed_one_by_one_only_where_a_reader_waits_for_them() {
+        let pipe = Output {
+            terminal: false,
+            regular: false,
+        };
+        let file = Output {
+            terminal: false,
+            regular: true,
+        };
+        let tty = Output {
+            terminal: true,
+            regular: false,
+        };
+        // Capture files into a pipe or /dev/null: whole buffers.
+        assert!(!pipe.per_line(false, false));
+        // Standard input or an interface into a pipe: record by record.
+        assert!(pipe.per_line(false, true));
+        // A regular file is never read while it is written, unless asked.
+        assert!(!file.per_line(false, true));
+        assert!(file.per_line(true, false));
+        // A terminal: always record by record.
+        assert!(tty.per_line(false, false));
     }
 }
