@@ -21,7 +21,8 @@ a few minutes on two cores.
 Blocks whose figures come from tests or benchmarks rather than from
 `dpi eval` run them through cargo (`flows-vs-ndpi`, `metadata` and
 `cross-flow`: the corpus tests that print them; `learning-curve`: the
-`learning-curve` benchmark, which also redraws its picture) and keep only
+`learning-curve` benchmark, which also redraws its picture; `ceiling`:
+benches/learner_ceiling.py) and keep only
 what does not depend on the machine. Speed and memory figures depend on
 the machine: they come from the benchmarks named next to them
 (benches/README.md), not from this script.
@@ -201,6 +202,28 @@ def learning_curve(r):
     return "\n".join(rows)
 
 
+def ceiling(r):
+    if r.corpus is None:
+        sys.exit("readme_figures: this block needs a corpus: --corpus DIR or DPI_CORPUS")
+    script = os.path.join(ROOT, "benches", "learner_ceiling.py")
+    print("  python3 benches/learner_ceiling.py --json", file=sys.stderr)
+    out = subprocess.run(
+        [sys.executable, script, "--corpus", r.corpus, "--dpi", r.dpi, "--json"], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        sys.exit(f"readme_figures: learner_ceiling.py failed:\n{out.stderr[-3000:]}")
+    d = json.loads(out.stdout)
+    return "\n".join(
+        [
+            "| run (5 folds over the nDPI corpus, mean of the folds) | `dpi eval` | ceiling with evidence | ceiling from any one capture |",
+            "| --- | --- | --- | --- |",
+            f"| learner alone | {pct(d['alone'])} | {pct(d['ceiling_alone_evidence'])} | {pct(d['ceiling_alone_any'])} |",
+            f"| hand-written + learnt (hand-written alone: {pct(d['baseline'])}) | {pct(d['grown'])} | "
+            f"{pct(d['ceiling_grown_evidence'])} | {pct(d['ceiling_grown_any'])} |",
+        ]
+    )
+
+
 def cap(d):
     return f"{pct(d['coverage'])} / {pct(d['accuracy'])} / {pct(d['precision'])}"
 
@@ -331,6 +354,7 @@ BLOCKS = {
     "metadata": metadata,
     "cross-flow": cross_flow,
     "learning-curve": learning_curve,
+    "ceiling": ceiling,
 }
 
 
