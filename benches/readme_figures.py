@@ -312,13 +312,14 @@ def held_out(r):
         ("5 folds over the nDPI corpus", dict(folds=5)),
         ("Zeek corpus, trained on the nDPI corpus", dict(train=("ndpi",))),
         ("Zeek corpus, trained on the nDPI and mixed corpora", dict(train=("ndpi", "mixed"))),
+        ("mixed corpus, trained on the nDPI and Zeek corpora", dict(train=("ndpi", "zeek"), corpus="mixed")),
     ]
     rows = [
         "| run | learner alone | hand-written + learnt | hand-written alone | libprotoident | argus |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, kw in runs:
-        corpus = "ndpi" if "folds" in kw else "zeek"
+        corpus = kw.pop("corpus", "ndpi" if "folds" in kw else "zeek")
         grown = r.eval(corpus, **kw)
         alone = r.eval(corpus, sig="empty", **kw)
         rows.append(
