@@ -41,7 +41,6 @@
 //! ```
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
@@ -166,19 +165,37 @@ fn hash12(s: &str) -> String {
     }
     let digest = Sha256::digest(s.as_bytes());
     let mut out = String::with_capacity(12);
-    for b in &digest[..6] {
-        let _ = write!(out, "{b:02x}");
+    for &b in &digest[..6] {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
     }
     out
 }
 
+/// A count as JA4 writes it: two decimal digits, 99 at most.
+fn push_count(s: &mut String, n: usize) {
+    let n = n.min(99) as u8;
+    s.push(char::from(b'0' + n / 10));
+    s.push(char::from(b'0' + n % 10));
+}
+
+/// Lower-case hex digits.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `v` as four lower-case hex digits.
+fn push_hex4(s: &mut String, v: u16) {
+    for shift in [12, 8, 4, 0] {
+        s.push(HEX[usize::from((v >> shift) & 0xf)] as char);
+    }
+}
+
 fn hex_list<'a>(values: impl Iterator<Item = &'a u16>) -> String {
-    let mut s = String::new();
-    for v in values {
+    let mut s = String::with_capacity(5 * values.size_hint().0);
+    for &v in values {
         if !s.is_empty() {
             s.push(',');
         }
-        let _ = write!(s, "{v:04x}");
+        push_hex4(&mut s, v);
     }
     s
 }
@@ -235,17 +252,17 @@ impl ClientHello {
         } else {
             'i'
         };
-        let a = format!(
-            "{}{}{}{:02}{:02}{}",
-            transport.letter(),
-            version_code(version),
-            sni,
-            cs.len().min(99),
-            exts.len().min(99),
-            alpn_code(self.alpn_first.as_deref())
-        );
+        let mut out = String::with_capacity(36);
+        out.push(transport.letter());
+        out.push_str(version_code(version));
+        out.push(sni);
+        push_count(&mut out, cs.len());
+        push_count(&mut out, exts.len());
+        out.push_str(&alpn_code(self.alpn_first.as_deref()));
+        out.push('_');
         cs.sort_unstable();
-        let b = hash12(&hex_list(cs.iter()));
+        out.push_str(&hash12(&hex_list(cs.iter())));
+        out.push('_');
         let mut sorted: Vec<u16> = exts
             .into_iter()
             .filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN)
@@ -261,8 +278,8 @@ impl ClientHello {
                 }
             }
         }
-        let c = hash12(&c_in);
-        Some(format!("{a}_{b}_{c}"))
+        out.push_str(&hash12(&c_in));
+        Some(out)
     }
 }
 
