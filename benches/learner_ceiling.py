@@ -77,6 +77,14 @@ def load_flows(path):
         }
 
 
+# `dpi`'s names of IP protocols (dpi-train/src/record.rs, `transport_name`);
+# others are written as their number.
+TRANSPORT_NAMES = {
+    1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah",
+    58: "icmpv6", 89: "ospf", 103: "pim", 112: "vrrp", 113: "pgm", 132: "sctp",
+}
+
+
 def registry(path):
     """Protocol → its assigned (transport, port) and IP protocol links."""
     links = collections.defaultdict(set)
@@ -85,10 +93,11 @@ def registry(path):
             if line.startswith("#") or not line.strip() or line.startswith("ndpi,"):
                 continue
             proto, transport, port = line.strip().split(",")[:3]
-            if port.isdigit():
-                links[proto].add(("port", transport, int(port)))
+            if transport == "ip":
+                number = int(port)
+                links[proto].add(("ip", TRANSPORT_NAMES.get(number, str(number))))
             else:
-                links[proto].add(("ip", transport))
+                links[proto].add(("port", transport, int(port)))
     return links
 
 
