@@ -158,6 +158,40 @@ impl<'a> FlowView<'a> {
         self
     }
 
+    /// The same flow seen from the other side: the responder's port,
+    /// bytes, packets, first size and completeness as the initiator's, and
+    /// the other way round. What the classifier tries on a flow whose
+    /// first packet came from its server.
+    ///
+    /// ```
+    /// use dpi_core::FlowView;
+    ///
+    /// let v = FlowView::new(6, 51000).with_client_port(80).with_c2s(b"HTTP/1.1 200 OK");
+    /// let s = v.swapped();
+    /// assert_eq!((s.client_port, s.server_port), (51000, 80));
+    /// assert_eq!(s.s2c, b"HTTP/1.1 200 OK");
+    /// assert_eq!(s.swapped(), v);
+    /// ```
+    pub fn swapped(self) -> Self {
+        FlowView {
+            client_port: self.server_port,
+            server_port: self.client_port,
+            c2s: self.s2c,
+            s2c: self.c2s,
+            c2s_packets: self.s2c_packets,
+            s2c_packets: self.c2s_packets,
+            c2s_first_size: self.s2c_first_size,
+            s2c_first_size: self.c2s_first_size,
+            first_payload: self.first_payload.map(|side| match side {
+                Side::Initiator => Side::Responder,
+                Side::Responder => Side::Initiator,
+            }),
+            c2s_complete: self.s2c_complete,
+            s2c_complete: self.c2s_complete,
+            ..self
+        }
+    }
+
     /// The protocol fields of the flow: every dissector of the
     /// [registry](crate::protocols) that applies, merged (see
     /// [`protocols::extract`](crate::protocols::extract)).

@@ -781,3 +781,42 @@ fn port_rules_fall_back_to_the_client_port() {
         Decision::Final(l) => panic!("final too early: {}", l.protocol),
     }
 }
+
+/// A flow no rule names whose client port is below its server's (its
+/// first packet came from the server) is tried with its sides swapped: a
+/// rule on the server's bytes names it, its port condition holding on the
+/// port the server answers from. A rule of the flow's own view still
+/// wins, and a flow whose client port is above its server's (an ephemeral
+/// port) is not swapped.
+#[test]
+fn a_flow_seen_from_its_server_first_is_swapped() {
+    let rules =
+        "rule banner\n  protocol Banner\n  transport tcp\n  ports 2100\n  s2c at 0 \"220 \"\nend\n\
+                 rule hello\n  protocol Hello\n  transport tcp\n  c2s at 0 \"HELO\"\nend\n";
+    let c = Classifier::new(&parse_extended(rules, "t.rules").unwrap()).unwrap();
+    // The banner came first, from port 2100; the client's reply is "s2c".
+    let seen = FlowView::new(6, 50000)
+        .with_client_port(2100)
+        .with_c2s(b"220 ready")
+        .with_s2c(b"EHLO x");
+    let l = c.classify(&seen);
+    assert_eq!(
+        (&*l.protocol, l.confidence),
+        ("Banner", Confidence::Signature)
+    );
+    // The same bytes the right way round give the same label.
+    assert_eq!(c.classify(&seen.swapped()).protocol, l.protocol);
+    // A rule of the flow's own view wins over the swapped one.
+    let own = seen.with_c2s(b"HELO there").with_s2c(b"220 ready");
+    assert_eq!(&*c.classify(&own).protocol, "Hello");
+    // A client port above the server's is not taken for a service.
+    let ephemeral = FlowView::new(6, 2100)
+        .with_client_port(50000)
+        .with_c2s(b"220 ready");
+    assert!(c.classify(&ephemeral).is_unknown());
+    // The transport must agree.
+    let udp = FlowView::new(17, 50000)
+        .with_client_port(2100)
+        .with_c2s(b"220 ready");
+    assert!(c.classify(&udp).is_unknown());
+}

@@ -37,11 +37,13 @@
 //!    earlier file first).
 //!
 //! The order is total, so the answer never depends on anything but the set
-//! and the flow. When nothing matches, a rule of nothing but ports is
-//! tried on the client's port, in the same order, if it is below the
-//! server's: a flow whose first packet came from the server (a capture
-//! that starts with a DNS response, a request lost before the capture) is
-//! named by the port it answers from, with confidence `port`.
+//! and the flow. When nothing matches and the client's port is below the
+//! server's, the flow is tried [swapped](FlowView::swapped), in the same
+//! order: a flow whose first packet came from the server (a capture that
+//! starts with a DNS response or a server's banner, a request lost before
+//! the capture) is named by what the server sent and the port it answers
+//! from (a rule of nothing but ports on that port gives confidence
+//! `port`).
 //!
 //! # Applications
 //!
@@ -369,9 +371,6 @@ pub struct Classifier {
     cross_names: [Arc<str>; 7],
     /// Application rules also look at a DNS answer's name for the server.
     dns_names: bool,
-    /// Per signature: a rule of nothing but ports, with ports (what is
-    /// tried on the client's port of a flow no rule names).
-    port_only: Vec<bool>,
 }
 
 /// The protocols other flows or an in-session upgrade can name.
@@ -488,9 +487,6 @@ impl Classifier {
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r as u32;
         }
-        let port_only = (0..set.signatures.len())
-            .map(|i| info[i].confidence == Confidence::Port && !set.signatures[i].ports.is_any())
-            .collect();
         Ok(Classifier {
             matcher,
             info,
@@ -507,7 +503,6 @@ impl Classifier {
             apps,
             cross_names: CROSS_NAMES.map(Arc::from),
             dns_names: false,
-            port_only,
         })
     }
 
@@ -750,38 +745,40 @@ impl Classifier {
     }
 
     fn best(&self, view: &FlowView<'_>, scratch: &mut Scratch) -> Option<usize> {
+        self.best_side(view, scratch).map(|(s, _)| s)
+    }
+
+    /// The deciding signature, and whether it holds for the flow seen
+    /// from the other side. When no signature matches, the flow is tried
+    /// [swapped](FlowView::swapped) if its client's port is below its
+    /// server's: a flow whose first packet came from the server (a capture
+    /// that starts with a response, a request lost before the capture) is
+    /// then named by what its server sent and the port it answers from. A
+    /// service port is the lower of the two far more often than not, and a
+    /// client's ephemeral port (32768 and up on Linux, 49152 and up
+    /// elsewhere) must not be taken for a service. The scratch is left
+    /// holding the flow's own view.
+    fn best_side(&self, view: &FlowView<'_>, scratch: &mut Scratch) -> Option<(usize, bool)> {
         self.matcher.run(view, scratch);
+        if let Some(s) = self.first_match(scratch) {
+            return Some((s, false));
+        }
+        if view.client_port == 0 || view.client_port >= view.server_port {
+            return None;
+        }
+        self.matcher.run(&view.swapped(), scratch);
+        let swapped = self.first_match(scratch);
+        self.matcher.run(view, scratch);
+        swapped.map(|s| (s, true))
+    }
+
+    /// The matching signature that ranks first.
+    fn first_match(&self, scratch: &Scratch) -> Option<usize> {
         scratch
             .matches()
             .iter()
             .map(|&s| s as usize)
             .min_by_key(|&s| self.rank[s])
-            .or_else(|| self.by_client_port(view))
-    }
-
-    /// The first rule of nothing but ports that holds for the client's
-    /// port: a flow whose first packet came from the server (a capture
-    /// that starts with a response, a lost request), when no rule names it
-    /// on its server port. Only a client port below the server's is tried:
-    /// a service port is the lower of the two far more often than not,
-    /// and a client's ephemeral port (32768 and up on Linux, 49152 and up
-    /// elsewhere) must not be taken for a service.
-    fn by_client_port(&self, view: &FlowView<'_>) -> Option<usize> {
-        if view.client_port == 0 || view.client_port >= view.server_port {
-            return None;
-        }
-        // The matcher's port index visits only the rules that allow the
-        // port: no scan of the set while a flow stays unnamed.
-        let mut best: Option<usize> = None;
-        self.matcher
-            .for_each_at_port(view.transport, view.client_port, &mut |s| {
-                let s = s as usize;
-                if self.port_only[s] && best.is_none_or(|b| self.rank[s] < self.rank[b]) {
-                    best = Some(s);
-                }
-                true
-            });
-        best
     }
 
     /// Labels a flow, using a scratch kept per thread.
@@ -909,14 +906,20 @@ impl Classifier {
         complete: bool,
         scratch: &mut Scratch,
     ) -> (Option<usize>, bool) {
-        let best = self.best(view, scratch);
+        let best = self.best_side(view, scratch);
         if complete {
-            return (best, true);
+            return (best.map(|(b, _)| b), true);
         }
-        if best.is_some_and(|b| self.matcher.may_stop_matching(b)) {
-            return (best, false);
+        if best.is_some_and(|(b, _)| self.matcher.may_stop_matching(b)) {
+            return (best.map(|(b, _)| b), false);
         }
-        let limit = best.map_or(u32::MAX, |b| self.rank[b]);
+        // A label from the swapped flow stands only while no signature can
+        // still match the flow's own view.
+        let limit = match best {
+            Some((b, false)) => self.rank[b],
+            _ => u32::MAX,
+        };
+        let best = best.map(|(b, _)| b);
         let open = self
             .matcher
             .any_applicable(view, scratch, &mut |s, scratch| {

@@ -733,18 +733,6 @@ impl Matcher {
             })
     }
 
-    /// Calls `f` for each signature whose transport and ports allow
-    /// `transport` and `port` (from the port index: the others are not
-    /// visited), until `f` returns false.
-    pub(crate) fn for_each_at_port(
-        &self,
-        transport: u8,
-        port: u16,
-        f: &mut dyn FnMut(u32) -> bool,
-    ) {
-        self.all.for_each(transport, port, f);
-    }
-
     /// Whether a signature that matches now could stop matching as the
     /// flow grows (a `packets` upper bound, a regex that looks ahead).
     pub(crate) fn may_stop_matching(&self, s: usize) -> bool {
