@@ -79,6 +79,10 @@ pub(crate) enum ProbeKind {
         source: Box<str>,
         position: Position,
         prefixes: Option<Box<[Box<[u8]>]>>,
+        /// The bytes a match can begin with, one bit each (every bit when
+        /// a match can be empty): at [`Position::At`] a byte outside the
+        /// set rules the regex out without running it.
+        first: FirstBytes,
         /// In a set read back from bytes, the budget its regexes are
         /// compiled under on first use (shared by all of them).
         lazy: Option<Arc<LazyRegexBudget>>,
@@ -613,6 +617,85 @@ fn parse_hir(source: &str) -> Option<regex_syntax::hir::Hir> {
     parse_regex_hir(source)
 }
 
+/// A set of bytes, one bit each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FirstBytes([u64; 4]);
+
+impl FirstBytes {
+    const ALL: FirstBytes = FirstBytes([u64::MAX; 4]);
+
+    /// Whether `b` is in the set.
+    #[inline]
+    pub(crate) fn has(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
+
+    fn add(&mut self, lo: u8, hi: u8) {
+        for b in lo..=hi {
+            self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+
+    /// The bytes a match of `source` can begin with; every byte when a
+    /// match can be empty or the source does not parse.
+    pub(crate) fn of_regex(source: &str) -> FirstBytes {
+        parse_hir(source).map_or(FirstBytes::ALL, |hir| FirstBytes::of_hir(&hir))
+    }
+
+    /// The bytes a match of `hir` can begin with (as
+    /// [`of_regex`](Self::of_regex)).
+    pub(crate) fn of_hir(hir: &regex_syntax::hir::Hir) -> FirstBytes {
+        let mut set = FirstBytes([0; 4]);
+        if set.collect(hir) {
+            FirstBytes::ALL
+        } else {
+            set
+        }
+    }
+
+    /// Adds the bytes a match of `hir` can begin with; returns whether it
+    /// can match the empty string (then what follows it can begin the
+    /// match too). Recursion is bounded by the parser's nesting limit.
+    fn collect(&mut self, hir: &regex_syntax::hir::Hir) -> bool {
+        use regex_syntax::hir::{Class, HirKind};
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => true,
+            HirKind::Literal(lit) => match lit.0.first() {
+                Some(&b) => {
+                    self.add(b, b);
+                    false
+                }
+                None => true,
+            },
+            HirKind::Class(Class::Bytes(c)) => {
+                for r in c.ranges() {
+                    self.add(r.start(), r.end());
+                }
+                false
+            }
+            HirKind::Class(Class::Unicode(c)) => {
+                // Signatures are parsed in bytes mode; should a Unicode
+                // class come, a character beyond ASCII may begin with any
+                // byte from 0x80.
+                for r in c.ranges() {
+                    let (lo, hi) = (u32::from(r.start()), u32::from(r.end()));
+                    if lo < 0x80 {
+                        self.add(lo as u8, hi.min(0x7f) as u8);
+                    }
+                    if hi >= 0x80 {
+                        self.add(0x80, 0xff);
+                    }
+                }
+                false
+            }
+            HirKind::Repetition(r) => self.collect(&r.sub) || r.min == 0,
+            HirKind::Capture(c) => self.collect(&c.sub),
+            HirKind::Concat(parts) => parts.iter().all(|h| self.collect(h)),
+            HirKind::Alternation(alts) => alts.iter().fold(false, |e, h| self.collect(h) | e),
+        }
+    }
+}
+
 /// Whether a match of `source` can disappear when bytes are appended: it
 /// looks at what follows (`$`, word boundaries, CRLF-mode `^`). Only `^`
 /// and multi-line `^` look solely at what precedes.
@@ -832,6 +915,7 @@ fn compile_probe(
                     source: source.as_str().into(),
                     position: *position,
                     prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
+                    first: FirstBytes::of_regex(source),
                     lazy: None,
                 },
                 trivial: false,
@@ -925,6 +1009,7 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
         gated,
         ungated,
         all,
+        id: super::matcher_id(),
     })
 }
 
@@ -965,6 +1050,62 @@ mod tests {
         assert_eq!(found(b"xxGET /index."), Vec::<u32>::new());
         assert_eq!(word_at(b"ab", 5), 0);
         assert_eq!(word_at(b"abc", 1), u64::from_le_bytes(*b"bc\0\0\0\0\0\0"));
+    }
+
+    #[test]
+    fn first_bytes_of_regexes() {
+        let set = |source: &str| {
+            let f = FirstBytes::of_regex(source);
+            (0..=255u8).filter(|&b| f.has(b)).collect::<Vec<u8>>()
+        };
+        assert_eq!(set("GET|POST"), b"GP");
+        assert_eq!(set("(?i)get"), b"Gg");
+        assert_eq!(set("a*b+c"), b"ab");
+        assert_eq!(set("^(?:x|)\\x16\\x03"), b"\x16x");
+        assert_eq!(set("[0-2]{2}"), b"012");
+        assert_eq!(set("\\bHTTP/"), b"H");
+        // A regex that can match nothing at all rules out no byte.
+        assert_eq!(set("a?").len(), 256);
+        assert_eq!(set("(a|b*)").len(), 256);
+        assert_eq!(set("(").len(), 256);
+    }
+
+    proptest::proptest! {
+        /// A byte outside the set never begins a match, for every regex of
+        /// the built-in set.
+        #[test]
+        fn first_bytes_hold_for_builtin_regexes(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            text in "[ -~]{0,24}",
+            pick in 0usize..1000,
+        ) {
+            let set = crate::signature::SignatureSet::builtin();
+            let sources: Vec<&str> = set
+                .signatures
+                .iter()
+                .flat_map(|s| s.patterns.iter())
+                .filter_map(|p| match &p.kind {
+                    PatternKind::Regex { source, .. } => Some(source.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let source = sources[pick % sources.len()];
+            let re = compile_regex(source).unwrap();
+            let first = FirstBytes::of_regex(source);
+            // Every first byte, before random bytes and before printable
+            // text (most of the set's regexes match text).
+            for rest in [&tail[..], text.as_bytes()] {
+                for b in 0..=255u8 {
+                    let mut hay = vec![b];
+                    hay.extend_from_slice(rest);
+                    let input =
+                        regex_automata::Input::new(&hay).anchored(regex_automata::Anchored::Yes);
+                    if re.is_match(input) {
+                        proptest::prop_assert!(first.has(b), "{source:?} matched {hay:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Checking one pattern or feature against a flow, and telling whether one
 //! that does not hold yet could still hold once more bytes arrive.
 
+use regex_automata::meta::Cache;
 use regex_automata::{Anchored, Input};
 
 use super::compile::{Probe, ProbeKind};
@@ -96,8 +97,10 @@ impl Probe {
         }
     }
 
-    /// The full check of the probe against one direction's bytes.
-    pub(crate) fn eval(&self, hay: &[u8]) -> bool {
+    /// The full check of the probe against one direction's bytes; a regex
+    /// searches with `cache` (made for it on first use: the caller keeps
+    /// one per probe, so no search waits on another thread's).
+    pub(crate) fn eval(&self, hay: &[u8], cache: &mut Option<Cache>) -> bool {
         match &self.kind {
             ProbeKind::Masked { checks } => checks
                 .iter()
@@ -121,8 +124,15 @@ impl Probe {
                 source,
                 position,
                 lazy,
+                first,
                 ..
             } => {
+                if let Position::At(o) = *position {
+                    // A byte no match begins with: no need to compile or run it.
+                    if hay.get(o as usize).is_some_and(|&b| !first.has(b)) {
+                        return false;
+                    }
+                }
                 let compile = || match lazy {
                     Some(budget) => budget.compile(source),
                     None => crate::signature::compile_regex(source).ok(),
@@ -130,17 +140,19 @@ impl Probe {
                 let Some(re) = re.get_or_init(compile) else {
                     return false;
                 };
-                match *position {
+                let input = match *position {
                     Position::At(o) => {
                         let o = o as usize;
-                        o <= hay.len()
-                            && re.is_match(Input::new(hay).range(o..).anchored(Anchored::Yes))
+                        if o > hay.len() {
+                            return false;
+                        }
+                        Input::new(hay).range(o..).anchored(Anchored::Yes)
                     }
-                    Position::Within(n) => {
-                        re.is_match(Input::new(hay).range(..hay.len().min(n as usize)))
-                    }
-                    Position::Anywhere => re.is_match(hay),
-                }
+                    Position::Within(n) => Input::new(hay).range(..hay.len().min(n as usize)),
+                    Position::Anywhere => Input::new(hay),
+                };
+                let cache = cache.get_or_insert_with(|| re.create_cache());
+                re.is_match_with(cache, &input)
             }
         }
     }

@@ -112,6 +112,16 @@ pub struct Matcher {
     ungated: compile::PortIndex,
     /// Every signature, by transport and port (for early decisions).
     all: compile::PortIndex,
+    /// Tells this matcher from every other in the process, so that a
+    /// scratch drops the regex caches it made for another.
+    #[serde(skip, default = "matcher_id")]
+    id: u64,
+}
+
+/// A number no other matcher of the process has.
+pub(crate) fn matcher_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl fmt::Debug for Matcher {
@@ -290,8 +300,11 @@ impl std::error::Error for BuildError {}
 /// of it), owned by the caller and reused from flow to flow.
 ///
 /// A scratch is not tied to one matcher: it grows to the largest set it has
-/// been used with. Resetting between flows is O(1) (generation stamps), so
-/// reusing one scratch allocates nothing once it has grown.
+/// been used with. It also holds a search cache for each regex of the last
+/// matcher it ran, made when that regex first runs (so that threads, each
+/// with its scratch, never share one); using it with another matcher drops
+/// them. Resetting between flows is O(1) (generation stamps), so reusing
+/// one scratch allocates nothing once it has grown.
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
     gen: u32,
@@ -304,6 +317,10 @@ pub struct Scratch {
     /// A direction's bytes in ASCII lower case, for an automaton of
     /// `aho-corasick`'s (our own table folds case itself).
     lower: Vec<u8>,
+    /// The matcher the regex caches were made for (0: none yet).
+    owner: u64,
+    /// One search cache per probe, made when its regex first runs.
+    regex_caches: Vec<Option<regex_automata::meta::Cache>>,
 }
 
 const EVAL: [u8; 2] = [1, 4];
@@ -324,8 +341,16 @@ impl Scratch {
         lower
     }
 
-    /// Starts a new flow for a set of `probes` patterns and `sigs` signatures.
-    fn start(&mut self, probes: usize, sigs: usize) {
+    /// Starts a new flow for matcher `owner`, a set of `probes` patterns and
+    /// `sigs` signatures.
+    fn start(&mut self, owner: u64, probes: usize, sigs: usize) {
+        if self.owner != owner {
+            self.owner = owner;
+            self.regex_caches.clear();
+        }
+        if self.regex_caches.len() < probes {
+            self.regex_caches.resize_with(probes, || None);
+        }
         if self.probe_stamp.len() < probes {
             self.probe_stamp.resize(probes, 0);
             self.probe_bits.resize(probes, 0);
@@ -432,7 +457,7 @@ impl Matcher {
 
     /// Fills `scratch.matches` (unordered) for `view`.
     pub(crate) fn run(&self, view: &FlowView<'_>, scratch: &mut Scratch) {
-        scratch.start(self.probes.len(), self.sigs.len());
+        scratch.start(self.id, self.probes.len(), self.sigs.len());
         for (d, hay) in [view.c2s, view.s2c].into_iter().enumerate() {
             if hay.is_empty() {
                 continue;
@@ -566,7 +591,7 @@ impl Matcher {
                     return;
                 }
                 *scratch.bits(p) |= EVAL[d];
-                probe.eval(hay)
+                probe.eval(hay, &mut scratch.regex_caches[p])
             }
         };
         if ok {
@@ -594,7 +619,7 @@ impl Matcher {
         if probe.has_atom || bits & EVAL[d] != 0 {
             return bits & MATCH[d] != 0;
         }
-        let ok = probe.eval(view.side(d));
+        let ok = probe.eval(view.side(d), &mut scratch.regex_caches[p]);
         *scratch.bits(p) |= EVAL[d] | if ok { MATCH[d] } else { 0 };
         ok
     }
@@ -747,11 +772,11 @@ mod tests {
     #[test]
     fn scratch_generation_wraps() {
         let mut s = Scratch::new();
-        s.start(2, 2);
+        s.start(1, 2, 2);
         *s.bits(0) = MATCH[0];
         assert!(s.visit(1));
         s.gen = u32::MAX;
-        s.start(2, 2);
+        s.start(1, 2, 2);
         assert_eq!(s.gen, 1);
         assert_eq!(*s.bits(0), 0);
         assert!(s.visit(1));

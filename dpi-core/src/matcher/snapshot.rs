@@ -31,7 +31,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::{Engine, LazyRegexBudget, PortIndex, ProbeKind};
+use super::compile::{Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind};
 use super::Matcher;
 use std::sync::{Arc, OnceLock};
 
@@ -167,14 +167,16 @@ impl TryFrom<WireProbeKind> for ProbeKind {
             } => {
                 // Checked here, compiled on first use: most of a large
                 // set's regexes never run on a given link.
-                if parse_regex_hir(&source).is_none() {
+                let Some(hir) = parse_regex_hir(&source) else {
                     return Err(format!("regex {source:?} does not parse"));
-                }
+                };
+                let first = FirstBytes::of_hir(&hir);
                 ProbeKind::Regex {
                     re: OnceLock::new(),
                     source,
                     position,
                     prefixes,
+                    first,
                     // Set by `Matcher::from_bytes`, one budget for all.
                     lazy: None,
                 }
@@ -707,6 +709,7 @@ mod tests {
                     source: format!("{source}(?:z{i})?").into(),
                     position,
                     prefixes: prefixes.clone(),
+                    first: super::super::compile::FirstBytes::of_regex(&source),
                     lazy: None,
                 },
                 has_atom: false,
