@@ -165,6 +165,9 @@ fn pattern_kind() -> impl Strategy<Value = PatternKind> {
                 "[^a]",
                 "a*",
                 "A(b|/)",
+                "x?ab",
+                "(ab|b)c?",
+                "\r\n",
             ]),
             position()
         )

@@ -83,6 +83,9 @@ pub(crate) enum ProbeKind {
         /// a match can be empty): at [`Position::At`] a byte outside the
         /// set rules the regex out without running it.
         first: FirstBytes,
+        /// `prefixes` are all the regex matches: one found where the
+        /// pattern needs it is a match, with no need to run the regex.
+        exact: bool,
         /// In a set read back from bytes, the budget its regexes are
         /// compiled under on first use (shared by all of them).
         lazy: Option<Arc<LazyRegexBudget>>,
@@ -601,16 +604,29 @@ pub(crate) fn pattern_weight(kind: &PatternKind) -> u32 {
 /// The literal prefixes every match of `source` starts with, when that is
 /// a small finite set of non-empty literals.
 fn regex_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = parse_hir(source)?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    regex_literals(&parse_hir(source)?).map(|(p, _)| p)
+}
+
+/// The literal prefixes of `hir` (as [`regex_prefixes`]), and whether they
+/// are exact: the regex matches those literals and nothing else (no
+/// look-around, whose context the literals do not carry).
+fn regex_literals(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() || lits.len() > MAX_REGEX_ATOMS || lits.iter().any(|l| l.is_empty()) {
         return None;
     }
+    let exact = seq.is_exact() && hir.properties().look_set().is_empty();
     let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
     out.sort();
     out.dedup();
-    Some(out)
+    Some((out, exact))
+}
+
+/// Whether the literal prefixes of `hir` are all its matches (see
+/// [`regex_literals`]).
+pub(crate) fn regex_is_exact(hir: &regex_syntax::hir::Hir) -> bool {
+    regex_literals(hir).is_some_and(|(_, exact)| exact)
 }
 
 fn parse_hir(source: &str) -> Option<regex_syntax::hir::Hir> {
@@ -902,7 +918,9 @@ fn compile_probe(
             budget
                 .add_regex_bytes(re.memory_usage())
                 .map_err(|e| limit_error(set, at, format!("over a set-wide limit: {e}")))?;
-            let prefixes = regex_prefixes(source);
+            let literals = parse_hir(source).and_then(|hir| regex_literals(&hir));
+            let exact = literals.as_ref().is_some_and(|(_, exact)| *exact);
+            let prefixes = literals.map(|(p, _)| p);
             if let Some(p) = &prefixes {
                 for lit in p {
                     tables.add(lit, false, *position, id);
@@ -916,6 +934,7 @@ fn compile_probe(
                     position: *position,
                     prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
                     first: FirstBytes::of_regex(source),
+                    exact,
                     lazy: None,
                 },
                 trivial: false,

@@ -93,6 +93,21 @@ impl Probe {
                         Position::At(_) | Position::Anywhere => true,
                     },
             ),
+            ProbeKind::Regex {
+                prefixes: Some(lits),
+                exact: true,
+                position,
+                ..
+            } => Some(lits.iter().any(|lit| {
+                end.checked_sub(lit.len()).is_some_and(|start| {
+                    hay.get(start..end) == Some(&lit[..])
+                        && match *position {
+                            Position::At(o) => start == o as usize,
+                            Position::Within(n) => end <= n as usize,
+                            Position::Anywhere => true,
+                        }
+                })
+            })),
             ProbeKind::Regex { .. } => None,
         }
     }

@@ -31,7 +31,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::{Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind};
+use super::compile::{regex_is_exact, Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind};
 use super::Matcher;
 use std::sync::{Arc, OnceLock};
 
@@ -171,12 +171,14 @@ impl TryFrom<WireProbeKind> for ProbeKind {
                     return Err(format!("regex {source:?} does not parse"));
                 };
                 let first = FirstBytes::of_hir(&hir);
+                let exact = prefixes.is_some() && regex_is_exact(&hir);
                 ProbeKind::Regex {
                     re: OnceLock::new(),
                     source,
                     position,
                     prefixes,
                     first,
+                    exact,
                     // Set by `Matcher::from_bytes`, one budget for all.
                     lazy: None,
                 }
@@ -710,6 +712,7 @@ mod tests {
                     position,
                     prefixes: prefixes.clone(),
                     first: super::super::compile::FirstBytes::of_regex(&source),
+                    exact: false,
                     lazy: None,
                 },
                 has_atom: false,
