@@ -745,7 +745,7 @@ impl Classifier {
     }
 
     fn best(&self, view: &FlowView<'_>, scratch: &mut Scratch) -> Option<usize> {
-        self.best_side(view, scratch).map(|(s, _)| s)
+        self.best_side(view, scratch, false).map(|(s, _)| s)
     }
 
     /// The deciding signature, and whether it holds for the flow seen
@@ -756,9 +756,15 @@ impl Classifier {
     /// then named by what its server sent and the port it answers from. A
     /// service port is the lower of the two far more often than not, and a
     /// client's ephemeral port (32768 and up on Linux, 49152 and up
-    /// elsewhere) must not be taken for a service. The scratch is left
-    /// holding the flow's own view.
-    fn best_side(&self, view: &FlowView<'_>, scratch: &mut Scratch) -> Option<(usize, bool)> {
+    /// elsewhere) must not be taken for a service. With `own_after`, the
+    /// scratch is left holding the flow's own view (what the outlook of an
+    /// early decision reads).
+    fn best_side(
+        &self,
+        view: &FlowView<'_>,
+        scratch: &mut Scratch,
+        own_after: bool,
+    ) -> Option<(usize, bool)> {
         self.matcher.run(view, scratch);
         if let Some(s) = self.first_match(scratch) {
             return Some((s, false));
@@ -768,7 +774,9 @@ impl Classifier {
         }
         self.matcher.run(&view.swapped(), scratch);
         let swapped = self.first_match(scratch);
-        self.matcher.run(view, scratch);
+        if own_after {
+            self.matcher.run(view, scratch);
+        }
         swapped.map(|s| (s, true))
     }
 
@@ -906,7 +914,7 @@ impl Classifier {
         complete: bool,
         scratch: &mut Scratch,
     ) -> (Option<usize>, bool) {
-        let best = self.best_side(view, scratch);
+        let best = self.best_side(view, scratch, !complete);
         if complete {
             return (best.map(|(b, _)| b), true);
         }
