@@ -654,6 +654,7 @@ impl FirstBytes {
 
     /// The bytes a match of `source` can begin with; every byte when a
     /// match can be empty or the source does not parse.
+    #[cfg(test)]
     pub(crate) fn of_regex(source: &str) -> FirstBytes {
         parse_hir(source).map_or(FirstBytes::ALL, |hir| FirstBytes::of_hir(&hir))
     }
@@ -918,7 +919,9 @@ fn compile_probe(
             budget
                 .add_regex_bytes(re.memory_usage())
                 .map_err(|e| limit_error(set, at, format!("over a set-wide limit: {e}")))?;
-            let literals = parse_hir(source).and_then(|hir| regex_literals(&hir));
+            let hir = parse_hir(source);
+            let first = hir.as_ref().map_or(FirstBytes::ALL, FirstBytes::of_hir);
+            let literals = hir.as_ref().and_then(regex_literals);
             let exact = literals.as_ref().is_some_and(|(_, exact)| *exact);
             let prefixes = literals.map(|(p, _)| p);
             if let Some(p) = &prefixes {
@@ -933,7 +936,7 @@ fn compile_probe(
                     source: source.as_str().into(),
                     position: *position,
                     prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
-                    first: FirstBytes::of_regex(source),
+                    first,
                     exact,
                     lazy: None,
                 },
