@@ -8,9 +8,15 @@
 #
 # The large capture: every Ethernet capture of $DPI_CORPUS/ndpi and
 # $DPI_CORPUS/zeek merged by time (mergecap), K copies shifted by one day
-# each (editcap -t) merged again (K = 8 by default). The flood: `dpi-samples
-# flood --flows N --packets-per-flow 2` (N = 1,000,000). Both are built once
-# under the work directory (target/compare by default) and reused.
+# each (editcap -t) merged again (K = 8 by default). The same with distinct
+# flows: copy k also has its IP addresses moved (`dpi-samples readdress
+# --shift k`), so that no copy repeats another's 5-tuples (ndpiReader keeps
+# a flow until the end of the file and takes a repeated 5-tuple a day
+# later for more packets of the old flow; dpi ends a flow idle for 600 s).
+# The flood: `dpi-samples flood --flows N --packets-per-flow 2` (N =
+# 1,000,000). All are built once under the work directory (target/compare
+# by default) and reused. Before the timed runs, each tool's flow count of
+# each capture is printed (dpi's records, ndpiReader's "Unique flows").
 #
 # For each capture: one warm-up run of each tool (which also brings the file
 # into the page cache), then N pairs (3 by default): `dpi classify -j J -q
@@ -58,9 +64,9 @@ dpi="$root/target/release/dpi"
 samples="$root/target/release/dpi-samples"
 mkdir -p "$work"
 
-merged="$work/merged-$copies.pcap"
-if [ ! -s "$merged" ]; then
-  echo "building $merged" >&2
+base="$work/base.pcap"
+if [ ! -s "$base" ]; then
+  echo "building $base" >&2
   list="$work/ether.txt"
   : > "$list"
   for d in ndpi zeek; do
@@ -72,14 +78,34 @@ if [ ! -s "$merged" ]; then
     done
   done
   [ -s "$list" ] || die "no Ethernet capture under $DPI_CORPUS/{ndpi,zeek}/pcap"
-  xargs -d '\n' mergecap -F pcap -w "$work/base.pcap" < "$list" 2>/dev/null \
+  xargs -d '\n' mergecap -F pcap -w "$base" < "$list" 2>/dev/null \
     || die "mergecap failed on the captures of $list"
+fi
+
+merged="$work/merged-$copies.pcap"
+if [ ! -s "$merged" ]; then
+  echo "building $merged" >&2
   parts=()
   for k in $(seq 0 $((copies - 1))); do
-    editcap -F pcap -t $((k * 86400)) "$work/base.pcap" "$work/copy$k.pcap"
+    editcap -F pcap -t $((k * 86400)) "$base" "$work/copy$k.pcap"
     parts+=("$work/copy$k.pcap")
   done
   mergecap -F pcap -w "$merged" "${parts[@]}"
+  rm -f "${parts[@]}"
+fi
+
+distinct="$work/distinct-$copies.pcap"
+if [ ! -s "$distinct" ]; then
+  echo "building $distinct" >&2
+  parts=()
+  for k in $(seq 0 $((copies - 1))); do
+    editcap -F pcap -t $((k * 86400)) "$base" "$work/dcopy$k.pcap"
+    "$samples" readdress --shift "$k" -o "$work/dmoved$k.pcap" "$work/dcopy$k.pcap" > /dev/null \
+      || die "dpi-samples readdress failed on $work/dcopy$k.pcap"
+    rm -f "$work/dcopy$k.pcap"
+    parts+=("$work/dmoved$k.pcap")
+  done
+  mergecap -F pcap -w "$distinct" "${parts[@]}"
   rm -f "${parts[@]}"
 fi
 
@@ -109,6 +135,8 @@ run_capture() {
   echo
   echo "== $label: $cap ($packets packets, $(du -m "$cap" | cut -f1) MB)"
   cat "$cap" > /dev/null
+  echo "flows: dpi $("$dpi" classify -j 1 -q --format jsonl "$cap" | wc -l)," \
+    "ndpiReader $( (ndpiReader -n 1 -i "$cap" 2>/dev/null || true) | awk '/Unique flows/{print $3; exit}')"
   for j in $jobs; do measure "$dpi" classify -j "$j" -q --format jsonl -o /dev/null "$cap" > /dev/null; done
   measure ndpiReader -q -n 1 -i "$cap" > /dev/null
   printf '%-6s %-22s %8s %8s %12s %12s %9s\n' pair tool "wall s" "CPU s" "pkt/s wall" "pkt/s CPU" "RSS MB"
@@ -151,7 +179,7 @@ run_capture() {
 echo "dpi: $("$dpi" --version)"
 echo "ndpiReader: $( (ndpiReader -h 2>&1 || true) | grep -m1 -o 'nDPI [^ ]*' || echo "version unknown")"
 run_capture "$merged" "merged corpora, $copies copies"
+run_capture "$distinct" "merged corpora, $copies copies with moved addresses"
 if [ "$flood" = 1 ]; then
   run_capture "$flood_cap" "flood of $flood_flows flows"
-  echo "flows written by dpi on the flood: $("$dpi" classify -j 1 -q --format jsonl "$flood_cap" | wc -l)"
 fi

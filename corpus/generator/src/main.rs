@@ -1,6 +1,8 @@
 //! `dpi-samples [--check] DIR`: writes the sample captures into DIR, or with
 //! `--check` regenerates them in memory and fails if DIR differs.
 //! `dpi-samples flood ...` writes a capture of many distinct flows (see `flood`).
+//! `dpi-samples readdress ...` copies a capture with its IP addresses moved
+//! (see `readdress`).
 //! `dpi-samples mutate ...` writes damaged captures of a mutation campaign
 //! (see `dpi_samples::mutate`).
 
@@ -8,12 +10,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod flood;
+mod readdress;
 
-const USAGE: &str = "usage: dpi-samples [--check] DIR\n       dpi-samples flood [--flows N] [--packets-per-flow P] -o FILE.pcap\n       dpi-samples mutate [--seed S] [--first I] [--count N] -o DIR";
+const USAGE: &str = "usage: dpi-samples [--check] DIR\n       dpi-samples flood [--flows N] [--packets-per-flow P] -o FILE.pcap\n       dpi-samples mutate [--seed S] [--first I] [--count N] -o DIR\n       dpi-samples readdress --shift K -o OUT.pcap IN.pcap";
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("flood") {
         return flood::main(std::env::args().skip(2));
+    }
+    if std::env::args().nth(1).as_deref() == Some("readdress") {
+        return readdress::main(std::env::args().skip(2));
     }
     if std::env::args().nth(1).as_deref() == Some("mutate") {
         return mutate_main(std::env::args().skip(2));
