@@ -31,6 +31,15 @@ pub trait FlowSink {
     fn flow(&mut self, file: usize, item: Self::Item) -> anyhow::Result<()>;
     /// File `file` is done; its counters and error, if any.
     fn file_done(&mut self, file: usize, summary: FileSummary) -> anyhow::Result<()>;
+    /// Whether a single capture's flows are worth spreading over the
+    /// threads when their number is left to the runner (`threads` 0). Handing
+    /// packets to the workers costs the reading thread about as much as the
+    /// flow table's own work (benches/README.md, "Where `-j 2` is bound"), so
+    /// a sink whose workers do little (no labelling) says no: one capture is
+    /// then read on one thread unless a thread count is given.
+    fn worth_sharding(&self) -> bool {
+        true
+    }
 }
 
 /// How to run.
@@ -136,7 +145,8 @@ pub fn run_files<S: FlowSink>(
     } else {
         opts.threads
     };
-    if threads > 1 && paths.len() == 1 && paths[0] != STDIN {
+    let shard = opts.threads != 0 || sink.worth_sharding();
+    if threads > 1 && shard && paths.len() == 1 && paths[0] != STDIN {
         let summary = sharded_file(0, &paths[0], &opts.flow, threads, sink)?;
         sink.file_done(0, summary)?;
         pb.inc(std::fs::metadata(&paths[0]).map(|m| m.len()).unwrap_or(0));

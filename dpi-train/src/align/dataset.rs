@@ -282,6 +282,12 @@ where
         Box::new(|f| f)
     }
 
+    /// Records are written in the reading thread: spreading one capture
+    /// would only add the hand-over.
+    fn worth_sharding(&self) -> bool {
+        false
+    }
+
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
         self.flows.push(FlowRecord::new(&self.paths[file], &flow));
         Ok(())

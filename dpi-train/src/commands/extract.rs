@@ -54,6 +54,12 @@ impl FlowSink for Writer<'_> {
         Box::new(|f| f)
     }
 
+    /// Records are written in the reading thread: spreading one capture
+    /// would only add the hand-over.
+    fn worth_sharding(&self) -> bool {
+        false
+    }
+
     fn flow(&mut self, file: usize, flow: Flow) -> anyhow::Result<()> {
         match self.format {
             RecordFormat::Jsonl => {
