@@ -82,32 +82,30 @@ if [ ! -s "$base" ]; then
     || die "mergecap failed on the captures of $list"
 fi
 
+# Writes OUT: the copies of the base capture shifted by k days, k = 0 to
+# copies - 1, merged; with MOVE=1, copy k's IP addresses moved by k too.
+build_copies() {
+  local out=$1 move=$2 parts=() k part
+  [ -s "$out" ] && return 0
+  echo "building $out" >&2
+  for k in $(seq 0 $((copies - 1))); do
+    part="$work/copy$k.pcap"
+    editcap -F pcap -t $((k * 86400)) "$base" "$part"
+    if [ "$move" = 1 ]; then
+      "$samples" readdress --shift "$k" -o "$work/moved$k.pcap" "$part" > /dev/null \
+        || die "dpi-samples readdress failed on $part"
+      rm -f "$part"
+      part="$work/moved$k.pcap"
+    fi
+    parts+=("$part")
+  done
+  mergecap -F pcap -w "$out" "${parts[@]}"
+  rm -f "${parts[@]}"
+}
 merged="$work/merged-$copies.pcap"
-if [ ! -s "$merged" ]; then
-  echo "building $merged" >&2
-  parts=()
-  for k in $(seq 0 $((copies - 1))); do
-    editcap -F pcap -t $((k * 86400)) "$base" "$work/copy$k.pcap"
-    parts+=("$work/copy$k.pcap")
-  done
-  mergecap -F pcap -w "$merged" "${parts[@]}"
-  rm -f "${parts[@]}"
-fi
-
+build_copies "$merged" 0
 distinct="$work/distinct-$copies.pcap"
-if [ ! -s "$distinct" ]; then
-  echo "building $distinct" >&2
-  parts=()
-  for k in $(seq 0 $((copies - 1))); do
-    editcap -F pcap -t $((k * 86400)) "$base" "$work/dcopy$k.pcap"
-    "$samples" readdress --shift "$k" -o "$work/dmoved$k.pcap" "$work/dcopy$k.pcap" > /dev/null \
-      || die "dpi-samples readdress failed on $work/dcopy$k.pcap"
-    rm -f "$work/dcopy$k.pcap"
-    parts+=("$work/dmoved$k.pcap")
-  done
-  mergecap -F pcap -w "$distinct" "${parts[@]}"
-  rm -f "${parts[@]}"
-fi
+build_copies "$distinct" 1
 
 flood_cap="$work/flood-$flood_flows.pcap"
 if [ "$flood" = 1 ] && [ ! -s "$flood_cap" ]; then
