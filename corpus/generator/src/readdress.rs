@@ -101,10 +101,24 @@ pub fn readdress(input: impl Read, output: impl Write, shift: u32) -> io::Result
     let (mut record, mut frame) = ([0u8; 16], Vec::new());
     let mut records = 0u64;
     loop {
-        match input.read_exact(&mut record) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e),
+        // The end of the file may only come between records.
+        let mut got = 0;
+        while got < record.len() {
+            match input.read(&mut record[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if got == 0 {
+            break;
+        }
+        if got < record.len() {
+            return Err(invalid(format!(
+                "the header of record {} is cut short ({got} of 16 bytes)",
+                records + 1
+            )));
         }
         let len = word(&record[8..12]) as usize;
         if len > MAX_RECORD {
@@ -236,6 +250,33 @@ mod tests {
         assert!(!readdress_frame(&mut [], 5));
     }
 
+    proptest::proptest! {
+        /// Whatever follows a valid file header, or no header at all: an
+        /// error or a copy of the same length, never a panic.
+        #[test]
+        fn any_bytes_are_refused_or_copied(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            header in proptest::prelude::any::<bool>(),
+            shift in 0u32..16,
+        ) {
+            let mut file = Vec::new();
+            if header {
+                file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+                file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                file.extend_from_slice(&65_535u32.to_le_bytes());
+                file.extend_from_slice(&1u32.to_le_bytes());
+            }
+            file.extend_from_slice(&tail);
+            let mut out = Vec::new();
+            if readdress(&file[..], &mut out, shift).is_ok() {
+                proptest::prop_assert_eq!(out.len(), file.len());
+            }
+            let mut frame = tail.clone();
+            readdress_frame(&mut frame, shift);
+            proptest::prop_assert_eq!(frame.len(), tail.len());
+        }
+    }
+
     #[test]
     fn files_are_copied_record_for_record() {
         let frame = ipv4_frame([10, 1, 2, 3], [10, 3, 2, 1], false);
@@ -259,6 +300,13 @@ mod tests {
         // A record cut short is an error that says so.
         let err = readdress(&file[..file.len() - 3], &mut Vec::new(), 1).unwrap_err();
         assert!(err.to_string().contains("record 3 is cut short"), "{err}");
+        let mut cut_header = file.clone();
+        cut_header.extend_from_slice(&[0; 5]);
+        let err = readdress(&cut_header[..], &mut Vec::new(), 1).unwrap_err();
+        assert!(
+            err.to_string().contains("header of record 4 is cut short"),
+            "{err}"
+        );
         let err = readdress(&b"not a pcap file at all!!"[..], &mut Vec::new(), 1).unwrap_err();
         assert!(err.to_string().contains("not a classic pcap"), "{err}");
     }
