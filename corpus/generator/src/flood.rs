@@ -70,7 +70,7 @@ fn endpoints(i: u64) -> ([u8; 4], u16, [u8; 4], u16, u8) {
 }
 
 /// Ones' complement sum of `data` (16-bit big-endian words) added to `sum`.
-fn sum16(mut sum: u32, data: &[u8]) -> u32 {
+pub(crate) fn sum16(mut sum: u32, data: &[u8]) -> u32 {
     let mut words = data.chunks_exact(2);
     for w in &mut words {
         sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
@@ -81,7 +81,7 @@ fn sum16(mut sum: u32, data: &[u8]) -> u32 {
     sum
 }
 
-fn fold(mut sum: u32) -> u16 {
+pub(crate) fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }

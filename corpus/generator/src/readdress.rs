@@ -25,11 +25,11 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 
+use dpi_samples::link::LINKTYPE_ETHERNET;
+use dpi_samples::pcap::{Endian, FILE_HEADER_LEN, MAGIC_MICRO, MAGIC_NANO, RECORD_HEADER_LEN};
+
 /// Usage of the subcommand.
 pub const USAGE: &str = "usage: dpi-samples readdress --shift K -o OUT.pcap IN.pcap";
-
-/// pcap link type of Ethernet.
-const LINKTYPE_ETHERNET: u32 = 1;
 /// A record longer than this is refused (the pcap format's own bound on
 /// sane snap lengths).
 const MAX_RECORD: usize = 1 << 18;
@@ -69,36 +69,28 @@ pub fn readdress_frame(frame: &mut [u8], shift: u32) -> bool {
 /// `shift`; the records read.
 pub fn readdress(input: impl Read, output: impl Write, shift: u32) -> io::Result<u64> {
     let (mut input, mut output) = (BufReader::new(input), BufWriter::new(output));
-    let mut header = [0u8; 24];
+    let mut header = [0u8; FILE_HEADER_LEN];
     input
         .read_exact(&mut header)
         .map_err(|e| invalid(format!("no pcap file header: {e}")))?;
-    let magic = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    let little = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        _ => {
-            return Err(invalid(format!(
-                "not a classic pcap file (magic {magic:#010x})"
-            )))
-        }
+    let magic = Endian::Little.get_u32(&header, 0);
+    let endian = if magic == MAGIC_MICRO || magic == MAGIC_NANO {
+        Endian::Little
+    } else if magic.swap_bytes() == MAGIC_MICRO || magic.swap_bytes() == MAGIC_NANO {
+        Endian::Big
+    } else {
+        return Err(invalid(format!(
+            "not a classic pcap file (magic {magic:#010x})"
+        )));
     };
-    let word = |b: &[u8]| {
-        let b = [b[0], b[1], b[2], b[3]];
-        if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    let link = word(&header[20..24]) & 0x0fff_ffff;
-    if link != LINKTYPE_ETHERNET {
+    let link = endian.get_u32(&header, 20) & 0x0fff_ffff;
+    if link != u32::from(LINKTYPE_ETHERNET) {
         return Err(invalid(format!(
             "link type {link}: only Ethernet (1) is moved"
         )));
     }
     output.write_all(&header)?;
-    let (mut record, mut frame) = ([0u8; 16], Vec::new());
+    let (mut record, mut frame) = ([0u8; RECORD_HEADER_LEN], Vec::new());
     let mut records = 0u64;
     loop {
         // The end of the file may only come between records.
@@ -116,11 +108,11 @@ pub fn readdress(input: impl Read, output: impl Write, shift: u32) -> io::Result
         }
         if got < record.len() {
             return Err(invalid(format!(
-                "the header of record {} is cut short ({got} of 16 bytes)",
+                "the header of record {} is cut short ({got} of {RECORD_HEADER_LEN} bytes)",
                 records + 1
             )));
         }
-        let len = word(&record[8..12]) as usize;
+        let len = endian.get_u32(&record, 8) as usize;
         if len > MAX_RECORD {
             return Err(invalid(format!(
                 "record {} claims {len} bytes (at most {MAX_RECORD})",
@@ -191,16 +183,21 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
 mod tests {
     use super::*;
 
-    /// One's-complement sum of 16-bit words, folded.
-    fn sum(words: &[u8]) -> u16 {
-        let mut s: u32 = words
-            .chunks(2)
-            .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-            .sum();
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
+    use crate::flood::{fold, sum16};
+    use dpi_samples::pcap::{PcapWriter, TsResolution};
+
+    /// A microsecond pcap of Ethernet `frames`, in byte order `endian`.
+    fn ethernet_file(endian: Endian, frames: &[&[u8]]) -> Vec<u8> {
+        let mut w = PcapWriter::new(
+            endian,
+            TsResolution::Micro,
+            u32::from(LINKTYPE_ETHERNET),
+            65_535,
+        );
+        for (t, f) in frames.iter().enumerate() {
+            w.write_packet(t as u64 * 1_000_000_000, f);
         }
-        s as u16
+        w.into_bytes()
     }
 
     fn ipv4_frame(src: [u8; 4], dst: [u8; 4], vlan: bool) -> Vec<u8> {
@@ -212,7 +209,7 @@ mod tests {
         let mut ip = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0];
         ip.extend_from_slice(&src);
         ip.extend_from_slice(&dst);
-        let c = !sum(&ip);
+        let c = fold(sum16(0, &ip));
         ip[10..12].copy_from_slice(&c.to_be_bytes());
         f.extend_from_slice(&ip);
         f.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
@@ -230,7 +227,7 @@ mod tests {
         // The reply's source is the request's destination, moved alike.
         assert_eq!(a2[ip + 12..ip + 16], b2[ip + 16..ip + 20]);
         assert_eq!(a2[ip + 16..ip + 20], b2[ip + 12..ip + 16]);
-        assert_eq!(sum(&a2[ip..ip + 20]), 0xffff, "IPv4 header checksum");
+        assert_eq!(fold(sum16(0, &a2[ip..ip + 20])), 0, "IPv4 header checksum");
         // Shift 0 changes nothing.
         let mut same = a.clone();
         readdress_frame(&mut same, 0);
@@ -261,10 +258,7 @@ mod tests {
         ) {
             let mut file = Vec::new();
             if header {
-                file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-                file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-                file.extend_from_slice(&65_535u32.to_le_bytes());
-                file.extend_from_slice(&1u32.to_le_bytes());
+                file = ethernet_file(Endian::Little, &[]);
             }
             file.extend_from_slice(&tail);
             let mut out = Vec::new();
@@ -280,18 +274,14 @@ mod tests {
     #[test]
     fn files_are_copied_record_for_record() {
         let frame = ipv4_frame([10, 1, 2, 3], [10, 3, 2, 1], false);
-        let mut file = Vec::new();
-        file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        file.extend_from_slice(&65_535u32.to_le_bytes());
-        file.extend_from_slice(&1u32.to_le_bytes());
-        for t in 0..3u32 {
-            file.extend_from_slice(&t.to_le_bytes());
-            file.extend_from_slice(&0u32.to_le_bytes());
-            file.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            file.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            file.extend_from_slice(&frame);
-        }
+        let frames = [&frame[..], &frame[..], &frame[..]];
+        // Big-endian files are read too, and moved alike.
+        let big = ethernet_file(Endian::Big, &frames);
+        let mut out = Vec::new();
+        assert_eq!(readdress(&big[..], &mut out, 1).unwrap(), 3);
+        assert_eq!(out.len(), big.len());
+        assert_ne!(out, big);
+        let file = ethernet_file(Endian::Little, &frames);
         let mut out = Vec::new();
         assert_eq!(readdress(&file[..], &mut out, 1).unwrap(), 3);
         assert_eq!(out.len(), file.len());
