@@ -2,8 +2,8 @@
 //!
 //! The calling thread decodes each frame (counters and the fragment guard
 //! as [`FlowMeter`](crate::FlowMeter) keeps them) and picks the flow's
-//! shard from a hash of the canonical bidirectional key (the same for both
-//! directions). Shard 0 is the calling thread's own: it processes that
+//! shard from a hash of the flow's endpoints, IP protocol and VLAN id
+//! (the same for both directions). Shard 0 is the calling thread's own: it processes that
 //! shard's packets at once, with no copy and no hand-over, so that `N`
 //! shards run on `N` threads. The packets go into a batch for the other
 //! shards, with their payload copied only where a worker reads it (the

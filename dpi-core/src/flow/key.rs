@@ -68,6 +68,35 @@ impl Hash for FlowKey {
     }
 }
 
+/// A hash of the flow of `pkt` that is the same for both directions and in
+/// every process: which shard the flow goes to. It reads the packet's
+/// fields as they are, without making the canonical key (the reading
+/// thread of a sharded meter computes it for every packet): each
+/// endpoint is mixed on its own and the two are added, which does not
+/// depend on their order; the IP protocol and the VLAN id are mixed in
+/// after. The fields are those of [`FlowKey`], so packets of one key get
+/// one hash.
+pub(crate) fn shard_hash(pkt: &Packet<'_>) -> u64 {
+    // Multiplications by an odd constant (as FxHash does), and the high
+    // bits mixed down at the end (the shard is taken modulo a small count).
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    fn endpoint(addr: IpAddr, port: u16) -> u64 {
+        let (family, hi, lo) = match addr {
+            IpAddr::V4(a) => (FAMILY_V4, 0, u64::from(u32::from(a))),
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                (FAMILY_V6, (bits >> 64) as u64, bits as u64)
+            }
+        };
+        let h = (lo ^ u64::from(port) << 40 ^ u64::from(family) << 56).wrapping_mul(K);
+        (h.rotate_left(23) ^ hi).wrapping_mul(K)
+    }
+    let ends = endpoint(pkt.src, pkt.src_port).wrapping_add(endpoint(pkt.dst, pkt.dst_port));
+    let h =
+        (ends.rotate_left(17) ^ u64::from(pkt.protocol) ^ u64::from(pkt.vlan) << 8).wrapping_mul(K);
+    h ^ (h >> 29) ^ (h >> 47)
+}
+
 impl FlowKey {
     /// The key of `pkt` and whether its sender is the `lo` endpoint.
     pub(crate) fn of(pkt: &Packet<'_>) -> (FlowKey, bool) {
@@ -101,20 +130,6 @@ impl FlowKey {
                 | u64::from(self.protocol) << 48
                 | u64::from(self.families) << 56,
         ]
-    }
-
-    /// A hash of the key that is the same in every process and for both
-    /// directions (the key is canonical): which shard a flow goes to.
-    pub(crate) fn shard_hash(&self) -> u64 {
-        // Each word multiplied by an odd constant and folded (as FxHash
-        // does), then the high bits mixed down (the shard is taken modulo
-        // a small count).
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut h = 0u64;
-        for w in self.words() {
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        h ^ (h >> 29) ^ (h >> 47)
     }
 
     /// The `lo` endpoint (`lo == true`) or the `hi` one: the address and
@@ -218,16 +233,58 @@ mod tests {
 
     #[test]
     fn shard_hash_is_symmetric_and_spreads() {
-        let mut per = [0u32; 4];
+        // 1,000 hashes expected in each quarter, by their low bits and by
+        // their high ones.
+        let spread = |hashes: &[u64]| {
+            let (mut low, mut high) = ([0u32; 4], [0u32; 4]);
+            for &h in hashes {
+                low[(h % 4) as usize] += 1;
+                high[(h >> 62) as usize] += 1;
+            }
+            for per in [low, high] {
+                assert!(per.iter().all(|&n| (800..1200).contains(&n)), "{per:?}");
+            }
+        };
+        let mut hashes = Vec::new();
         for i in 0..4000u16 {
             let c = IpAddr::V4(Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8));
-            let (k1, _) = FlowKey::of(&pkt(c, 1024 + i, B, 443, 6, 0));
-            let (k2, _) = FlowKey::of(&pkt(B, 443, c, 1024 + i, 6, 0));
-            assert_eq!(k1.shard_hash(), k2.shard_hash());
-            per[(k1.shard_hash() % 4) as usize] += 1;
+            let h1 = shard_hash(&pkt(c, 1024 + i, B, 443, 6, 0));
+            let h2 = shard_hash(&pkt(B, 443, c, 1024 + i, 6, 0));
+            assert_eq!(h1, h2);
+            hashes.push(h1);
         }
-        // 1,000 expected per shard.
-        assert!(per.iter().all(|&n| (800..1200).contains(&n)), "{per:?}");
+        spread(&hashes);
+        // Flows that differ in one port only (one client's connections)
+        // spread too, over IPv6 as well.
+        let v6 = |n: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n));
+        let hashes: Vec<u64> = (0..4000u16)
+            .map(|i| shard_hash(&pkt(v6(1), 30000 + i, v6(2), 443, 17, 0)))
+            .collect();
+        spread(&hashes);
+    }
+
+    #[test]
+    fn shard_hash_follows_the_key() {
+        // Whatever differs between two packets, equal keys give equal hashes.
+        let v6 = |n: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n));
+        let ends = [(A, 1000), (B, 80), (A, 80), (v6(1), 1000), (v6(2), 443)];
+        let mut seen = Vec::new();
+        for &(s, sp) in &ends {
+            for &(d, dp) in &ends {
+                for proto in [6, 17] {
+                    for vlan in [0, 7] {
+                        let mut p = pkt(s, sp, d, dp, proto, vlan);
+                        p.tunnel = Some(Tunnel::Gre);
+                        seen.push((FlowKey::of(&p).0, shard_hash(&p)));
+                    }
+                }
+            }
+        }
+        for (k1, h1) in &seen {
+            for (k2, h2) in &seen {
+                assert_eq!(k1 == k2, h1 == h2, "{k1:?} {k2:?}");
+            }
+        }
     }
 
     #[test]

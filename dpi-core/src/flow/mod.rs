@@ -30,9 +30,11 @@ pub use table::FlowTable;
 /// both directions and in every process. Shard 0 gets a third of the
 /// share of each other shard (see [`shard_share`]).
 pub(crate) fn shard_of(pkt: &crate::Packet<'_>, shards: usize) -> usize {
-    let (key, _) = key::FlowKey::of(pkt);
     let parts = 1 + WORKER_PARTS * (shards.max(1) as u64 - 1);
-    (key.shard_hash() % parts).div_ceil(WORKER_PARTS) as usize
+    // The hash scaled to `0..parts` by its high bits (a multiplication,
+    // where `%` would be a division per packet).
+    let part = (u128::from(key::shard_hash(pkt)) * u128::from(parts)) >> 64;
+    (part as u64).div_ceil(WORKER_PARTS) as usize
 }
 
 /// Parts of the flows each shard but the first gets, for its one.
