@@ -33,7 +33,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use dpi_core::matcher::{Matcher, Scratch};
 use dpi_core::signature::SignatureSet;
-use dpi_core::{Classification, Classifier, FileSummary, Flow, FlowView, Metadata};
+use dpi_core::{Classification, Classifier, Confidence, FileSummary, Flow, FlowView, Metadata};
 
 use super::common::{FlowArgs, Report};
 use crate::json_line::put_flow_fields;
@@ -151,6 +151,38 @@ fn label_tail(c: &Classification) -> serde_json::Result<Vec<u8>> {
     out.extend_from_slice(b"\",\"reason\":");
     serde_json::to_writer(&mut out, &*c.reason)?;
     Ok(out)
+}
+
+/// Deciding signature, application rule and confidence.
+type TailKey = (Option<usize>, Option<usize>, Confidence);
+
+/// The label fields of the JSON lines a worker wrote last, by deciding
+/// signature, application rule and confidence: a worker builds them once
+/// per label rather than once per flow. An entry is used only when the
+/// protocol, application and reason are those it was built for; a label
+/// that used another flow names it in its reason, and is built each time.
+#[derive(Default)]
+struct TailCache {
+    tails: hashbrown::HashMap<TailKey, (Classification, Vec<u8>)>,
+    /// The last label that used another flow.
+    cross: Vec<u8>,
+}
+
+impl TailCache {
+    fn get(&mut self, c: &Classification) -> serde_json::Result<&[u8]> {
+        if c.cross {
+            self.cross = label_tail(c)?;
+            return Ok(&self.cross);
+        }
+        let key = (c.signature, c.app_rule, c.confidence);
+        let fresh = |(made, _): &(Classification, Vec<u8>)| {
+            made.protocol == c.protocol && made.app == c.app && made.reason == c.reason
+        };
+        if !self.tails.get(&key).is_some_and(fresh) {
+            self.tails.insert(key, (c.clone(), label_tail(c)?));
+        }
+        Ok(self.tails.get(&key).map_or(&[][..], |(_, t)| &t[..]))
+    }
 }
 
 /// The metadata fields `dpi classify` writes, in order.
@@ -282,7 +314,7 @@ struct Writer<'a> {
     /// One per (deciding signature, application rule) seen.
     labels: Vec<Label>,
     /// The index in `labels` of each (signature, application rule).
-    label_index: std::collections::HashMap<(Option<usize>, Option<usize>), usize>,
+    label_index: hashbrown::HashMap<(Option<usize>, Option<usize>), usize>,
     /// The index in `labels` of each label that used another flow, by its
     /// JSON text.
     cross_index: std::collections::HashMap<Box<[u8]>, usize>,
@@ -490,6 +522,7 @@ impl FlowSink for Writer<'_> {
         // Room for a line as long as the longest so far (up to 16 KiB), so
         // that writing one seldom grows it.
         let mut room = 512usize;
+        let mut tails = TailCache::default();
         Box::new(move |mut flow| {
             let (c, meta) = label_flow(&classifier, &mut flow, bytes, metadata, &mut scratch);
             let packets = flow.c2s.packets + flow.s2c.packets;
@@ -500,9 +533,10 @@ impl FlowSink for Writer<'_> {
                 Vec::new()
             };
             let written = lines
-                && label_tail(&c)
+                && tails
+                    .get(&c)
                     .and_then(|tail| {
-                        put_json_line(&mut line, &file_json, &flow, payload, &tail, &meta)
+                        put_json_line(&mut line, &file_json, &flow, payload, tail, &meta)
                     })
                     .is_ok();
             room = room.max(line.len().min(1 << 14));
@@ -892,6 +926,23 @@ mod tests {
             signature: (i % 4 != 0).then_some(i as usize),
             app_rule: (i % 5 == 1).then_some(i as usize),
             cross: i % 6 == 2,
+        }
+    }
+
+    #[test]
+    fn cached_label_fields_are_those_of_each_label() {
+        let mut cache = TailCache::default();
+        // Keys that come back with other texts, cross labels, and every
+        // confidence: the cache gives what `label_tail` builds, each time.
+        for i in 0..600u32 {
+            let mut c = classification(i % 37);
+            if i % 7 == 3 {
+                c.reason = Arc::from(format!("other reason {i}"));
+            }
+            if i % 11 == 5 {
+                c.app = Some(Arc::from("Changed"));
+            }
+            assert_eq!(cache.get(&c).unwrap(), &label_tail(&c).unwrap()[..], "{i}");
         }
     }
 
