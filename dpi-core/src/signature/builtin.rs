@@ -8,7 +8,10 @@
 //! carry). Learnt signatures and application rules yield to the
 //! hand-written ones: see [`learnt_tier`].
 
-use super::{parse_extended, parse_std_sig, SignatureErrors, SignatureSet};
+use super::limits::Budget;
+#[cfg(test)]
+use super::parse_extended;
+use super::{extended, parse_std_sig, SignatureErrors, SignatureSet};
 
 /// The text of `signatures/default.rules`, as built in.
 pub const DEFAULT_RULES: &str = include_str!("../../../signatures/default.rules");
@@ -54,11 +57,14 @@ impl SignatureSet {
 }
 
 /// [`SignatureSet::builtin`], returning the parse errors of the embedded
-/// files (there are none in a build that passed its tests).
+/// files (there are none in a build that passed its tests). Their regexes
+/// are not compiled here, only when a classifier is built from the set
+/// (the tests parse the same texts with the regexes compiled and check
+/// that the sets are equal).
 pub fn try_builtin() -> Result<SignatureSet, SignatureErrors> {
     let mut set = builtin_hand_rules()?;
     let mut learnt = parse_std_sig(STD_SIG, "std.sig")?;
-    learnt.extend(parse_extended(TRAINED_RULES, "trained.rules")?);
+    learnt.extend(parse_built_in(TRAINED_RULES, "trained.rules")?);
     learnt_tier(&mut learnt, &set);
     set.extend(learnt);
     Ok(set)
@@ -66,9 +72,17 @@ pub fn try_builtin() -> Result<SignatureSet, SignatureErrors> {
 
 /// The built-in hand-written rules: `default.rules`, then `apps.rules`.
 pub fn builtin_hand_rules() -> Result<SignatureSet, SignatureErrors> {
-    let mut set = parse_extended(DEFAULT_RULES, "default.rules")?;
-    set.extend(parse_extended(APPS_RULES, "apps.rules")?);
+    let mut set = parse_built_in(DEFAULT_RULES, "default.rules")?;
+    set.extend(parse_built_in(APPS_RULES, "apps.rules")?);
     Ok(set)
+}
+
+/// An embedded extended-format text, parsed as
+/// [`parse_extended`](super::parse_extended) does but without compiling
+/// its regexes to check them ([`Budget::built_in`]); the tests check that
+/// this gives the same set as the checked parse.
+fn parse_built_in(text: &str, name: &str) -> Result<SignatureSet, SignatureErrors> {
+    extended::parse(text, name, &mut Budget::built_in())
 }
 
 /// Puts learnt signatures below every hand-written one: their priorities
@@ -132,6 +146,22 @@ mod tests {
         assert_eq!(set.len(), hand.len() + std.len() + trained.len());
         assert!(!std.is_empty() && !hand.apps.is_empty());
         crate::Classifier::new(&set).unwrap();
+    }
+
+    #[test]
+    fn built_in_texts_parse_the_same_with_their_regexes_checked() {
+        for (text, name) in [
+            (DEFAULT_RULES, "default.rules"),
+            (APPS_RULES, "apps.rules"),
+            (TRAINED_RULES, "trained.rules"),
+        ] {
+            let checked = parse_extended(text, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parse_built_in(text, name).unwrap(), checked, "{name}");
+        }
+        // A regex that does not compile is caught only by the checked parse.
+        let bad = "rule x\n  protocol X\n  c2s regex \"ab(\"\nend\n";
+        assert!(parse_extended(bad, "bad.rules").is_err());
+        assert!(parse_built_in(bad, "bad.rules").is_ok());
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct Budget {
     /// A regex was refused for the set-wide regex limit: later regexes are
     /// no longer compiled.
     regex_refused: bool,
+    /// The text is built into this crate: its regexes are not compiled
+    /// while it is parsed ([`Budget::built_in`]).
+    built_in: bool,
 }
 
 /// A set-wide limit that a signature or pattern would cross.
@@ -202,5 +205,25 @@ impl Budget {
     /// cannot load, so later regexes are not compiled.
     pub(crate) fn regexes_spent(&self) -> bool {
         self.regex_refused
+    }
+
+    /// A budget for the texts built into this crate
+    /// ([`builtin`](super::builtin)): their regexes are not compiled to
+    /// be checked while they are parsed, since the crate's tests parse
+    /// the same texts with the checks and the classifier compiles each
+    /// regex when it is built (so a start-up compiles each regex once,
+    /// not twice). Everything else is counted and checked as by
+    /// [`Budget::new`].
+    pub(crate) fn built_in() -> Self {
+        Budget {
+            built_in: true,
+            ..Budget::default()
+        }
+    }
+
+    /// Whether regexes are compiled to be checked while parsing (all but
+    /// the built-in texts).
+    pub(crate) fn checks_regexes(&self) -> bool {
+        !self.built_in
     }
 }
