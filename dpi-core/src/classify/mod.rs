@@ -468,11 +468,7 @@ impl Classifier {
             .collect();
         let key = |i: usize| {
             let sig = &set.signatures[i];
-            let bytes: u32 = sig
-                .patterns
-                .iter()
-                .map(|p| crate::matcher::pattern_weight(&p.kind))
-                .sum();
+            let bytes = matcher.signature_weight(i);
             (
                 std::cmp::Reverse(info[i].confidence),
                 std::cmp::Reverse(sig.priority),

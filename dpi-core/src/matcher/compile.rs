@@ -56,6 +56,24 @@ pub(crate) struct Probe {
     pub(crate) trivial: bool,
 }
 
+impl Probe {
+    /// The constrained bytes of the pattern it was compiled from, as used
+    /// for gates and precedence: a masked byte with a non-zero mask, each
+    /// literal byte, the shortest literal prefix of a regex (0 without
+    /// one). Read from what compiling kept, so no regex is parsed again.
+    pub(crate) fn weight(&self) -> u32 {
+        let n = match &self.kind {
+            ProbeKind::Masked { checks } => checks.len(),
+            ProbeKind::Literal { bytes, .. } => bytes.len(),
+            ProbeKind::Regex { prefixes, .. } => prefixes
+                .as_ref()
+                .and_then(|p| p.iter().map(|l| l.len()).min())
+                .unwrap_or(0),
+        };
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(
     try_from = "super::snapshot::WireProbeKind",
@@ -590,7 +608,9 @@ impl PortIndex {
 
 /// Constrained bytes of a pattern, as used for gates and precedence: a
 /// masked byte with a non-zero mask, each literal byte, the shortest
-/// literal prefix of a regex (0 without one).
+/// literal prefix of a regex (0 without one). What [`Probe::weight`]
+/// reads from the compiled pattern.
+#[cfg(test)]
 pub(crate) fn pattern_weight(kind: &PatternKind) -> u32 {
     match kind {
         PatternKind::Masked { bytes, .. } => bytes.iter().filter(|b| !b.is_any()).count() as u32,
@@ -603,6 +623,7 @@ pub(crate) fn pattern_weight(kind: &PatternKind) -> u32 {
 
 /// The literal prefixes every match of `source` starts with, when that is
 /// a small finite set of non-empty literals.
+#[cfg(test)]
 fn regex_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
     regex_literals(&parse_hir(source)?).map(|(p, _)| p)
 }
@@ -985,8 +1006,8 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
                     let id = probes.len() as u32;
                     let probe =
                         compile_probe(set, &pat.kind, id, &mut tables, (si, pi), &mut budget)?;
+                    weights.push(probe.weight());
                     probes.push(probe);
-                    weights.push(pattern_weight(&pat.kind));
                     probe_ids.insert(&pat.kind, id);
                     id
                 }

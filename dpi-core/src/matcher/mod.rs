@@ -85,6 +85,7 @@ use std::fmt;
 use crate::signature::{Direction, SignatureSet};
 use crate::view::FlowView;
 
+#[cfg(test)]
 pub(crate) use compile::pattern_weight;
 pub(crate) use eval::Tri;
 pub use snapshot::LoadError;
@@ -455,6 +456,17 @@ impl Matcher {
         &scratch.matches
     }
 
+    /// The constrained bytes of signature `s`'s patterns, summed (see
+    /// `compile::Probe::weight`): how specific it is, for precedence.
+    pub(crate) fn signature_weight(&self, s: usize) -> u32 {
+        self.sigs.get(s).map_or(0, |sig| {
+            sig.patterns
+                .iter()
+                .filter_map(|&(p, _)| self.probes.get(p as usize))
+                .fold(0u32, |sum, p| sum.saturating_add(p.weight()))
+        })
+    }
+
     /// Fills `scratch.matches` (unordered) for `view`.
     pub(crate) fn run(&self, view: &FlowView<'_>, scratch: &mut Scratch) {
         scratch.start(self.id, self.probes.len(), self.sigs.len());
@@ -781,5 +793,30 @@ mod tests {
         assert_eq!(*s.bits(0), 0);
         assert!(s.visit(1));
         assert!(!s.visit(1));
+    }
+
+    #[test]
+    fn signature_weights_are_those_of_the_patterns() {
+        // The weights read from the compiled probes, in a set compiled here
+        // and in one read back, are those worked out from the patterns.
+        let mut set = crate::signature::SignatureSet::builtin();
+        set.extend(
+            crate::signature::parse_extended(
+                "rule w\n  protocol W\n  c2s regex \"^(?:abc|de)[0-9]+\"\n  \
+                 s2c at 2 hex \"01 ?? 03\"\n  c2s nocase \"HeLLo\"\nend\n",
+                "w.rules",
+            )
+            .unwrap(),
+        );
+        let built = Matcher::new(&set).unwrap();
+        let read = Matcher::from_bytes(&built.to_bytes()).unwrap();
+        for (i, sig) in set.signatures.iter().enumerate() {
+            let want: u32 = sig.patterns.iter().map(|p| pattern_weight(&p.kind)).sum();
+            assert_eq!(built.signature_weight(i), want, "signature {i}");
+            assert_eq!(read.signature_weight(i), want, "signature {i}");
+        }
+        // The masked pattern counts its 2 constrained bytes, the literal its 5.
+        let last = set.signatures.len() - 1;
+        assert!(built.signature_weight(last) >= 2 + 5 + 2);
     }
 }
