@@ -16,14 +16,17 @@
 # The flood: `dpi-samples flood --flows N --packets-per-flow 2` (N =
 # 1,000,000). All are built once under the work directory (target/compare
 # by default) and reused. Before the timed runs, each tool's flow count of
-# each capture is printed (dpi's records, ndpiReader's "Unique flows").
+# each capture is printed (dpi's records, ndpiReader's "Unique flows"),
+# and the output of `dpi classify` at each J of --jobs is compared with
+# that at the first J: the script stops if they differ in any byte.
 #
 # For each capture: one warm-up run of each tool (which also brings the file
 # into the page cache), then N pairs (3 by default): `dpi classify -j J -q
 # --format jsonl -o /dev/null` for each J of --jobs, then `ndpiReader -q -n 1
 # -i`. Printed per run: wall and CPU (user + system) seconds, packets per
 # second of wall and of CPU time, peak RSS; per pair, how many times faster
-# dpi is (wall and CPU); then the medians. A benchmark, not a test: the
+# dpi is (wall and CPU), and how many times faster each J is than the
+# first (wall); then the medians. A benchmark, not a test: the
 # figures depend on the machine and its load, the ratios of one pair less so.
 set -euo pipefail
 
@@ -135,6 +138,15 @@ run_capture() {
   cat "$cap" > /dev/null
   echo "flows: dpi $("$dpi" classify -j 1 -q --format jsonl "$cap" | wc -l)," \
     "ndpiReader $( (ndpiReader -n 1 -i "$cap" 2>/dev/null || true) | awk '/Unique flows/{print $3; exit}')"
+  # Every thread count must write the same bytes as the first one.
+  local first; first=$(awk '{print $1}' <<< "$jobs")
+  for j in $jobs; do
+    [ "$j" = "$first" ] && continue
+    cmp -s <("$dpi" classify -j "$first" -q --format jsonl "$cap") \
+      <("$dpi" classify -j "$j" -q --format jsonl "$cap") \
+      || die "dpi classify -j $first and -j $j wrote different output for $cap"
+    echo "output: dpi classify -j $first and -j $j byte for byte the same"
+  done
   for j in $jobs; do measure "$dpi" classify -j "$j" -q --format jsonl -o /dev/null "$cap" > /dev/null; done
   measure ndpiReader -q -n 1 -i "$cap" > /dev/null
   printf '%-6s %-22s %8s %8s %12s %12s %9s\n' pair tool "wall s" "CPU s" "pkt/s wall" "pkt/s CPU" "RSS MB"
@@ -159,6 +171,11 @@ run_capture() {
         "$(awk -v a="$w" -v b="$(tail -1 "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
         "$(awk -v a="$c" -v b="$(tail -1 "$tmp/dpi$j.cpu")" 'BEGIN{print (b>0 ? a/b : 0)}')"
     done
+    for j in $jobs; do
+      [ "$j" = "$first" ] && continue
+      printf '%-6s %-22s wall %.2fx\n' "$p" "dpi -j $first / -j $j" \
+        "$(awk -v a="$(tail -1 "$tmp/dpi$first.wall")" -v b="$(tail -1 "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')"
+    done
   done
   echo "-- medians over $pairs pairs"
   for t in $(for j in $jobs; do echo "dpi$j"; done) ndpi; do
@@ -170,6 +187,11 @@ run_capture() {
     printf 'ndpiReader / dpi -j %s: wall %.2fx, CPU %.2fx (medians)\n' "$j" \
       "$(awk -v a="$(median < "$tmp/ndpi.wall")" -v b="$(median < "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
       "$(awk -v a="$(median < "$tmp/ndpi.cpu")" -v b="$(median < "$tmp/dpi$j.cpu")" 'BEGIN{print (b>0 ? a/b : 0)}')"
+  done
+  for j in $jobs; do
+    [ "$j" = "$first" ] && continue
+    printf 'dpi -j %s / -j %s: wall %.2fx (medians)\n' "$first" "$j" \
+      "$(awk -v a="$(median < "$tmp/dpi$first.wall")" -v b="$(median < "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')"
   done
   rm -rf "$tmp"
 }
