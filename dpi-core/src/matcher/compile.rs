@@ -737,8 +737,15 @@ impl FirstBytes {
 /// Whether a match of `source` can disappear when bytes are appended: it
 /// looks at what follows (`$`, word boundaries, CRLF-mode `^`). Only `^`
 /// and multi-line `^` look solely at what precedes.
+#[cfg(test)]
 fn regex_looks_ahead(source: &str) -> bool {
-    parse_hir(source).is_none_or(|hir| {
+    hir_looks_ahead(parse_hir(source).as_ref())
+}
+
+/// [`regex_looks_ahead`] of a regex's syntax tree (`None`: it did not
+/// parse, and is taken to look ahead).
+fn hir_looks_ahead(hir: Option<&regex_syntax::hir::Hir>) -> bool {
+    hir.is_none_or(|hir| {
         !hir.properties()
             .look_set()
             .remove(Look::Start)
@@ -885,7 +892,7 @@ fn compile_probe(
     tables: &mut Collectors,
     at: (usize, usize),
     budget: &mut Budget,
-) -> Result<Probe, BuildError> {
+) -> Result<(Probe, bool), BuildError> {
     match kind {
         PatternKind::Masked { offset, bytes } => {
             let offset = *offset as usize;
@@ -903,11 +910,14 @@ fn compile_probe(
                 tables.add(&atom, false, Position::At(at), id);
                 has_atom = true;
             }
-            Ok(Probe {
-                kind: ProbeKind::Masked { checks },
-                has_atom,
-                trivial,
-            })
+            Ok((
+                Probe {
+                    kind: ProbeKind::Masked { checks },
+                    has_atom,
+                    trivial,
+                },
+                false,
+            ))
         }
         PatternKind::Literal {
             bytes,
@@ -925,15 +935,18 @@ fn compile_probe(
             if has_atom {
                 tables.add(&bytes, nocase, *position, id);
             }
-            Ok(Probe {
-                kind: ProbeKind::Literal {
-                    bytes: bytes.into_boxed_slice(),
-                    nocase,
-                    position: *position,
+            Ok((
+                Probe {
+                    kind: ProbeKind::Literal {
+                        bytes: bytes.into_boxed_slice(),
+                        nocase,
+                        position: *position,
+                    },
+                    has_atom,
+                    trivial: !has_atom,
                 },
-                has_atom,
-                trivial: !has_atom,
-            })
+                false,
+            ))
         }
         PatternKind::Regex { source, position } => {
             let re = compile_regex(source).map_err(|e| regex_error(set, at, &e))?;
@@ -945,33 +958,40 @@ fn compile_probe(
             let literals = hir.as_ref().and_then(regex_literals);
             let exact = literals.as_ref().is_some_and(|(_, exact)| *exact);
             let prefixes = literals.map(|(p, _)| p);
+            let looks_ahead = hir_looks_ahead(hir.as_ref());
             if let Some(p) = &prefixes {
                 for lit in p {
                     tables.add(lit, false, *position, id);
                 }
             }
-            Ok(Probe {
-                has_atom: prefixes.is_some(),
-                kind: ProbeKind::Regex {
-                    re: OnceLock::from(Some(re)),
-                    source: source.as_str().into(),
-                    position: *position,
-                    prefixes: prefixes.map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
-                    first,
-                    exact,
-                    lazy: None,
+            Ok((
+                Probe {
+                    has_atom: prefixes.is_some(),
+                    kind: ProbeKind::Regex {
+                        re: OnceLock::from(Some(re)),
+                        source: source.as_str().into(),
+                        position: *position,
+                        prefixes: prefixes
+                            .map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
+                        first,
+                        exact,
+                        lazy: None,
+                    },
+                    trivial: false,
                 },
-                trivial: false,
-            })
+                looks_ahead,
+            ))
         }
     }
 }
 
-fn compile_sig(sig: &Signature, patterns: Box<[(u32, Direction)]>) -> CompiledSig {
-    let looks_ahead = sig.patterns.iter().any(|p| match &p.kind {
-        PatternKind::Regex { source, .. } => regex_looks_ahead(source),
-        _ => false,
-    });
+/// Signature `sig` compiled, with its patterns' probes; `looks_ahead`:
+/// one of them is a regex that looks at what follows its match.
+fn compile_sig(
+    sig: &Signature,
+    patterns: Box<[(u32, Direction)]>,
+    looks_ahead: bool,
+) -> CompiledSig {
     CompiledSig {
         transport: sig.transport.number(),
         ports: sig.ports.ranges.iter().map(|r| (r.start, r.end)).collect(),
@@ -992,6 +1012,8 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
     let mut probe_ids: HashMap<&PatternKind, u32> = HashMap::new();
     let mut probes: Vec<Probe> = Vec::new();
     let mut weights: Vec<u32> = Vec::new();
+    // Whether each probe is a regex that looks at what follows its match.
+    let mut looks: Vec<bool> = Vec::new();
     let mut tables = Collectors::default();
     let mut sigs = Vec::with_capacity(set.signatures.len());
     let mut gates: Vec<Option<u32>> = Vec::with_capacity(set.signatures.len());
@@ -1004,9 +1026,10 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
                 Some(&id) => id,
                 None => {
                     let id = probes.len() as u32;
-                    let probe =
+                    let (probe, looks_ahead) =
                         compile_probe(set, &pat.kind, id, &mut tables, (si, pi), &mut budget)?;
                     weights.push(probe.weight());
+                    looks.push(looks_ahead);
                     probes.push(probe);
                     probe_ids.insert(&pat.kind, id);
                     id
@@ -1020,7 +1043,8 @@ pub(crate) fn build(set: &SignatureSet) -> Result<Matcher, BuildError> {
             }
             pats.push((id, pat.direction));
         }
-        sigs.push(compile_sig(sig, pats.into_boxed_slice()));
+        let looks_ahead = pats.iter().any(|&(id, _)| looks[id as usize]);
+        sigs.push(compile_sig(sig, pats.into_boxed_slice(), looks_ahead));
         gates.push(gate.map(|(id, _)| id));
     }
 

@@ -796,6 +796,21 @@ mod tests {
     }
 
     #[test]
+    fn a_regex_that_looks_ahead_marks_every_signature_that_shares_it() {
+        let set = crate::signature::parse_extended(
+            "rule a\n  protocol A\n  c2s regex \"abc$\"\nend\n\
+             rule b\n  protocol B\n  c2s \"xyz\"\n  c2s regex \"abc$\"\nend\n\
+             rule c\n  protocol C\n  c2s regex \"^abc\"\nend\n\
+             rule d\n  protocol D\n  c2s regex \"abc\\b\"\nend\n",
+            "t.rules",
+        )
+        .unwrap();
+        let m = Matcher::new(&set).unwrap();
+        let stops: Vec<bool> = (0..4).map(|s| m.may_stop_matching(s)).collect();
+        assert_eq!(stops, [true, true, false, true]);
+    }
+
+    #[test]
     fn signature_weights_are_those_of_the_patterns() {
         // The weights read from the compiled probes, in a set compiled here
         // and in one read back, are those worked out from the patterns.
