@@ -15,6 +15,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
+use dpi_samples::checksum::{fold, sum16};
+
 /// Usage of the subcommand.
 pub const USAGE: &str = "usage: dpi-samples flood [--flows N] [--packets-per-flow P] -o FILE.pcap";
 
@@ -67,25 +69,6 @@ fn endpoints(i: u64) -> ([u8; 4], u16, [u8; 4], u16, u8) {
         let port = if i % 4 == 1 { 53 } else { 123 };
         (client, client_port, server, port, UDP)
     }
-}
-
-/// Ones' complement sum of `data` (16-bit big-endian words) added to `sum`.
-pub(crate) fn sum16(mut sum: u32, data: &[u8]) -> u32 {
-    let mut words = data.chunks_exact(2);
-    for w in &mut words {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-pub(crate) fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// One segment or datagram of a flow.

@@ -9,12 +9,14 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod checksum;
 pub mod link;
 pub mod manifest;
 pub mod mutate;
 pub mod pcap;
 pub mod pcapng;
 pub mod proto;
+pub mod readdress;
 pub mod rng;
 mod samples;
 pub mod tcp;

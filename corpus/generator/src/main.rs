@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod flood;
-mod readdress;
 
 const USAGE: &str = "usage: dpi-samples [--check] DIR\n       dpi-samples flood [--flows N] [--packets-per-flow P] -o FILE.pcap\n       dpi-samples mutate [--seed S] [--first I] [--count N] -o DIR\n       dpi-samples readdress --shift K -o OUT.pcap IN.pcap";
 
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
         return flood::main(std::env::args().skip(2));
     }
     if std::env::args().nth(1).as_deref() == Some("readdress") {
-        return readdress::main(std::env::args().skip(2));
+        return dpi_samples::readdress::main(std::env::args().skip(2));
     }
     if std::env::args().nth(1).as_deref() == Some("mutate") {
         return mutate_main(std::env::args().skip(2));

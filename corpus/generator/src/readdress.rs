@@ -25,8 +25,8 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 
-use dpi_samples::link::LINKTYPE_ETHERNET;
-use dpi_samples::pcap::{Endian, FILE_HEADER_LEN, MAGIC_MICRO, MAGIC_NANO, RECORD_HEADER_LEN};
+use crate::link::LINKTYPE_ETHERNET;
+use crate::pcap::{Endian, FILE_HEADER_LEN, MAGIC_MICRO, MAGIC_NANO, RECORD_HEADER_LEN};
 
 /// Usage of the subcommand.
 pub const USAGE: &str = "usage: dpi-samples readdress --shift K -o OUT.pcap IN.pcap";
@@ -183,8 +183,8 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
 mod tests {
     use super::*;
 
-    use crate::flood::{fold, sum16};
-    use dpi_samples::pcap::{PcapWriter, TsResolution};
+    use crate::checksum::{fold, sum16};
+    use crate::pcap::{PcapWriter, TsResolution};
 
     /// A microsecond pcap of Ethernet `frames`, in byte order `endian`.
     fn ethernet_file(endian: Endian, frames: &[&[u8]]) -> Vec<u8> {
