@@ -21,12 +21,15 @@
 # that at the first J: the script stops if they differ in any byte.
 #
 # For each capture: one warm-up run of each tool (which also brings the file
-# into the page cache), then N pairs (3 by default): `dpi classify -j J -q
+# into the page cache), the time `dd` takes to read the file alone (the
+# copy out of the page cache that any reader of it pays), then N pairs (3
+# by default): `dpi classify -j J -q
 # --format jsonl -o /dev/null` for each J of --jobs, then `ndpiReader -q -n 1
 # -i`. Printed per run: wall and CPU (user + system) seconds, packets per
 # second of wall and of CPU time, peak RSS; per pair, how many times faster
 # dpi is (wall and CPU), and how many times faster each J is than the
-# first (wall); then the medians. A benchmark, not a test: the
+# first (wall); then the medians, with a fifth of ndpiReader's time next to
+# the time of reading the file alone. A benchmark, not a test: the
 # figures depend on the machine and its load, the ratios of one pair less so.
 set -euo pipefail
 
@@ -149,6 +152,11 @@ run_capture() {
   done
   for j in $jobs; do measure "$dpi" classify -j "$j" -q --format jsonl -o /dev/null "$cap" > /dev/null; done
   measure ndpiReader -q -n 1 -i "$cap" > /dev/null
+  # What reading the file alone takes: the copy out of the page cache that
+  # every reader of the file pays (dd with dpi's read size).
+  local floor
+  floor=$(for _ in 1 2 3; do measure dd if="$cap" of=/dev/null bs=256K | awk '{print $1}'; done | median)
+  echo "reading the file alone (dd bs=256K, median of 3): $floor s wall"
   printf '%-6s %-22s %8s %8s %12s %12s %9s\n' pair tool "wall s" "CPU s" "pkt/s wall" "pkt/s CPU" "RSS MB"
   local tmp; tmp=$(mktemp -d)
   for p in $(seq 1 "$pairs"); do
@@ -183,6 +191,8 @@ run_capture() {
       "$(median < "$tmp/$t.wall")" "$(median < "$tmp/$t.cpu")" \
       "$(median < "$tmp/$t.rss" | awk '{print $1/1024}')"
   done
+  printf 'ndpiReader / 5: %.3f s wall; reading the file alone: %s s\n' \
+    "$(median < "$tmp/ndpi.wall" | awk '{print $1 / 5}')" "$floor"
   for j in $jobs; do
     printf 'ndpiReader / dpi -j %s: wall %.2fx, CPU %.2fx (medians)\n' "$j" \
       "$(awk -v a="$(median < "$tmp/ndpi.wall")" -v b="$(median < "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
