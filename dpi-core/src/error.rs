@@ -45,6 +45,14 @@ impl Error {
         self
     }
 
+    /// The same error with its capture offset (if any) `by` bytes later.
+    pub(crate) fn shifted(mut self, by: u64) -> Self {
+        if let ErrorKind::Capture { offset, .. } = &mut self.kind {
+            *offset = offset.saturating_add(by);
+        }
+        self
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind

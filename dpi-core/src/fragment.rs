@@ -108,7 +108,6 @@ impl FragmentGuard {
     }
 
     /// Datagrams open now.
-    #[cfg(test)]
     pub(crate) fn open(&self) -> usize {
         self.open.len()
     }

@@ -123,6 +123,7 @@ pub(crate) struct Intake {
 impl Intake {
     /// Decodes a frame and counts it; the packet when it goes to a flow
     /// (later fragments included: they are counted and touch no flow).
+    #[inline]
     pub(crate) fn accept<'d>(
         &mut self,
         link: LinkType,
@@ -130,49 +131,77 @@ impl Intake {
         data: &'d [u8],
         orig_len: u32,
     ) -> Option<crate::Packet<'d>> {
-        self.stats.frames += 1;
-        match decode_with_id(link, data) {
-            Ok(d) if d.packet.payload_len > orig_len => {
-                // The IP header claims more bytes than the frame had on the
-                // wire: a corrupt packet, not one cut by the snap length.
-                self.stats.malformed += 1;
-                None
-            }
-            Ok(d) => {
-                let pkt = d.packet;
-                if pkt.fragment != Fragment::Whole {
-                    let key = DatagramKey {
-                        src: pkt.src,
-                        dst: pkt.dst,
-                        protocol: pkt.protocol,
-                        id: d.datagram_id,
-                    };
-                    if pkt.fragment == Fragment::Later {
-                        self.stats.later_fragments += 1;
-                        self.fragments.later(key);
-                    } else {
-                        let verdict = self.fragments.first(key, ts);
-                        self.stats.incomplete_datagrams += self.fragments.take_incomplete(false);
-                        if verdict == Verdict::Refuse {
-                            self.stats.refused_fragments += 1;
-                            return None;
-                        }
-                    }
+        let d = decode_counted(&mut self.stats, link, data, orig_len)?;
+        self.admit(&d.packet, d.datagram_id, ts).then_some(d.packet)
+    }
+
+    /// The fragment guard's part of [`accept`](Self::accept), for a
+    /// packet [`decode_counted`] gave: whether it goes on (a first fragment
+    /// is refused while too many datagrams are open); counts it.
+    #[inline]
+    pub(crate) fn admit(
+        &mut self,
+        pkt: &crate::Packet<'_>,
+        datagram_id: u32,
+        ts: Timestamp,
+    ) -> bool {
+        if pkt.fragment != Fragment::Whole {
+            let key = DatagramKey {
+                src: pkt.src,
+                dst: pkt.dst,
+                protocol: pkt.protocol,
+                id: datagram_id,
+            };
+            if pkt.fragment == Fragment::Later {
+                self.stats.later_fragments += 1;
+                self.fragments.later(key);
+            } else {
+                let verdict = self.fragments.first(key, ts);
+                self.stats.incomplete_datagrams += self.fragments.take_incomplete(false);
+                if verdict == Verdict::Refuse {
+                    self.stats.refused_fragments += 1;
+                    return false;
                 }
-                self.stats.packets += 1;
-                Some(pkt)
-            }
-            Err(e) => {
-                self.stats.count_error(e);
-                None
             }
         }
+        self.stats.packets += 1;
+        true
+    }
+
+    /// Whether no datagram waits for its later fragments.
+    pub(crate) fn no_open_fragments(&self) -> bool {
+        self.fragments.open() == 0
     }
 
     /// Counts the datagrams still waiting for their later fragments as
     /// incomplete (at the end of a file or a flush).
     pub(crate) fn drop_fragments(&mut self) {
         self.stats.incomplete_datagrams += self.fragments.take_incomplete(true);
+    }
+}
+
+/// Decodes a frame and counts it in `stats` (frames, and what did not
+/// decode); the decoded packet, to go through [`Intake::admit`].
+#[inline]
+pub(crate) fn decode_counted<'d>(
+    stats: &mut MeterStats,
+    link: LinkType,
+    data: &'d [u8],
+    orig_len: u32,
+) -> Option<crate::decode::Decoded<'d>> {
+    stats.frames += 1;
+    match decode_with_id(link, data) {
+        Ok(d) if d.packet.payload_len > orig_len => {
+            // The IP header claims more bytes than the frame had on the
+            // wire: a corrupt packet, not one cut by the snap length.
+            stats.malformed += 1;
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            stats.count_error(e);
+            None
+        }
     }
 }
 

@@ -51,6 +51,7 @@ use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
 use crate::{Error, LinkType, Timestamp};
 
+pub(crate) use self::pcap::PcapLayout;
 use self::pcap::{PcapLengths, PCAP_HEADER_LEN, PCAP_MAGIC_MODIFIED, PCAP_MAGIC_NS, PCAP_MAGIC_US};
 use self::pcapng::{block_name, checked_scaled_timestamp, scaled_timestamp, SHB_TYPE};
 

@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use super::{u32_at, CaptureReader, State, Step};
-use crate::{Error, Timestamp};
+use crate::{Error, LinkType, Timestamp};
 
 pub(super) const PCAP_HEADER_LEN: usize = 24;
 pub(super) const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
@@ -40,22 +40,104 @@ pub(super) fn pcap_timestamp(sec: u32, frac: u32, nanos: bool) -> Timestamp {
             .saturating_add(frac_nanos),
     )
 }
+/// Captured length, wire length, and whether they were swapped, of the
+/// pcap record whose header starts `data`.
+#[inline]
+fn record_lengths(data: &[u8], big_endian: bool, lengths: PcapLengths) -> Option<(u32, u32, bool)> {
+    let first = u32_at(data, 8, big_endian)?;
+    let second = u32_at(data, 12, big_endian)?;
+    let swap = match lengths {
+        PcapLengths::InOrder => false,
+        PcapLengths::Swapped => true,
+        PcapLengths::MaybeSwapped => first > second,
+    };
+    Some(if swap {
+        (second, first, true)
+    } else {
+        (first, second, false)
+    })
+}
+
+/// How the records of a classic pcap file are laid out, from its file
+/// header: what reading its records from anywhere in the file takes
+/// (`crate::split` reads blocks of one file on several threads).
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct PcapLayout {
+    /// Bytes of a record header (16, or 24 in the modified format).
+    pub(crate) header_len: usize,
+    /// Offset of the first record (the file header's length).
+    pub(crate) first_record: u64,
+    /// The file's one link type.
+    pub(crate) link_type: LinkType,
+    big_endian: bool,
+    lengths: PcapLengths,
+    nanos: bool,
+}
+
+/// One record as [`PcapLayout::record`] reads its header.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct RecordHeader {
+    /// Captured length: the bytes after the header.
+    pub(crate) caplen: u32,
+    /// Length on the wire.
+    pub(crate) orig_len: u32,
+    /// Seconds and their fraction, as stored.
+    pub(crate) sec: u32,
+    pub(crate) frac: u32,
+}
+
+impl PcapLayout {
+    /// The header of the record that starts `data` (`None` when `data` is
+    /// shorter than a header).
+    #[inline]
+    pub(crate) fn record(&self, data: &[u8]) -> Option<RecordHeader> {
+        let (caplen, orig_len, _) = record_lengths(data, self.big_endian, self.lengths)?;
+        Some(RecordHeader {
+            caplen,
+            orig_len,
+            sec: u32_at(data, 0, self.big_endian)?,
+            frac: u32_at(data, 4, self.big_endian)?,
+        })
+    }
+
+    /// The time of a record, as the reader gives it.
+    #[inline]
+    pub(crate) fn timestamp(&self, r: &RecordHeader) -> Timestamp {
+        pcap_timestamp(r.sec, r.frac, self.nanos)
+    }
+
+    /// Whether the fraction of a second is one this file can hold (below
+    /// a million microseconds or a billion nanoseconds).
+    #[inline]
+    pub(crate) fn frac_in_range(&self, r: &RecordHeader) -> bool {
+        r.frac < if self.nanos { 1_000_000_000 } else { 1_000_000 }
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// The layout of a classic pcap file's records, right after the file
+    /// header was read (`None` for pcapng).
+    pub(crate) fn pcap_layout(&self) -> Option<PcapLayout> {
+        let iface = self.state.interfaces.first()?;
+        match self.format {
+            super::CaptureFormat::Pcap { nanos, big_endian } => Some(PcapLayout {
+                header_len: self.state.record_header,
+                first_record: self.offset(),
+                link_type: iface.link_type,
+                big_endian,
+                lengths: self.state.lengths,
+                nanos,
+            }),
+            super::CaptureFormat::PcapNg => None,
+        }
+    }
+}
+
 impl State {
     /// Captured length, wire length, and whether they were swapped, of the
     /// pcap record whose header starts `data`.
     pub(super) fn pcap_lengths(&self, data: &[u8]) -> Option<(u32, u32, bool)> {
-        let first = u32_at(data, 8, self.big_endian)?;
-        let second = u32_at(data, 12, self.big_endian)?;
-        let swap = match self.lengths {
-            PcapLengths::InOrder => false,
-            PcapLengths::Swapped => true,
-            PcapLengths::MaybeSwapped => first > second,
-        };
-        Some(if swap {
-            (second, first, true)
-        } else {
-            (first, second, false)
-        })
+        record_lengths(data, self.big_endian, self.lengths)
     }
 
     pub(super) fn pcap_frame(

@@ -18,21 +18,31 @@
 //! [`FlowMeter`](crate::FlowMeter) gives (flows carry the position of the
 //! packet that finished them, see `flow::EndOrder`).
 //!
+//! A classic pcap file given to [`ShardedMeter::read_file`] is read
+//! differently (`split.rs`): every thread reads blocks of the file
+//! itself, decodes them and hands them to the others, so that reading
+//! and decoding are split over the threads too; each shard still steps
+//! through every packet in file order.
+//!
 //! Cross-flow knowledge ([`expect`](crate::expect)) links flows of
 //! different keys, so of different shards: every worker keeps its own copy
 //! of the tables and feeds it every packet of the batch in capture order,
 //! so the copy of the worker that makes a flow holds what one meter's
 //! tables would hold at that packet.
 
-use std::collections::VecDeque;
+mod split;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::expect::{ExpectConfig, Expectations};
 use crate::flow::{shard_of, shard_share, EndOrder};
 use crate::meter::{read_frames, Intake};
+use crate::CaptureReader;
 use crate::{
     FileSummary, Flow, FlowConfig, FlowTable, Fragment, LinkType, MeterStats, Packet, Timestamp,
 };
@@ -54,6 +64,9 @@ enum Item {
         shard: u32,
         /// The cross-flow tables may read something from it.
         announces: bool,
+        /// The datagram identification of a fragment (in a split read,
+        /// where the fragment guard runs as the items are stepped through).
+        datagram_id: u32,
         pkt: Packet<'static>,
         start: u32,
         end: u32,
@@ -70,6 +83,9 @@ struct Batch {
     bytes: Vec<u8>,
     /// Finish every live flow after the items.
     flush: bool,
+    /// In a split read: the block the items come from (and `bytes` is
+    /// the block as read from the file).
+    block: Option<split::BlockInfo>,
 }
 
 impl Batch {
@@ -79,6 +95,7 @@ impl Batch {
             items: Vec::with_capacity(BATCH_PACKETS),
             bytes: Vec::with_capacity(BATCH_BYTES),
             flush: false,
+            block: None,
         }
     }
 
@@ -89,6 +106,7 @@ impl Batch {
             items: Vec::new(),
             bytes: Vec::new(),
             flush: false,
+            block: None,
         }
     }
 }
@@ -110,11 +128,37 @@ enum Msg<T> {
     Flows(Vec<(EndOrder, T)>),
     /// It is done with a batch.
     End,
+    /// In a split read: a block it read.
+    Block(Arc<Batch>),
+}
+
+/// What a worker is handed.
+enum Work {
+    /// A batch of the calling thread's.
+    Batch(Arc<Batch>),
+    /// A split read begins.
+    Split(Arc<SplitRun>),
+    /// A block of a split read (run number, batch).
+    Block(u64, Arc<Batch>),
+    /// The split read of that number is over.
+    EndSplit(u64),
+}
+
+/// One split read, as every thread sees it.
+struct SplitRun {
+    job: split::Job,
+    /// Every worker's inbox (shard `i` at `i - 1`).
+    inboxes: Vec<Sender<Work>>,
 }
 
 struct Worker<T> {
-    batches: Option<SyncSender<Arc<Batch>>>,
+    batches: Option<Sender<Work>>,
     flows: Receiver<Msg<T>>,
+    /// Flows, ends and blocks of a split read (unbounded: what a worker
+    /// sends is bounded by the blocks it may read ahead).
+    split: Receiver<Msg<T>>,
+    /// Blocks it read, not yet taken by the split read.
+    blocks: VecDeque<Arc<Batch>>,
     /// Flows received and not merged yet, in the worker's order.
     queue: VecDeque<(EndOrder, T)>,
     /// Batches it is done with.
@@ -127,6 +171,7 @@ impl<T> Worker<T> {
         match m {
             Msg::Flows(f) => self.queue.extend(f),
             Msg::End => self.ended += 1,
+            Msg::Block(b) => self.blocks.push_back(b),
         }
     }
 }
@@ -197,6 +242,8 @@ pub struct ShardedMeter<T: Send + 'static> {
     /// The other shards: the batches to them and the merge of every
     /// shard's flows.
     hub: Hub<T>,
+    /// Split reads begun.
+    splits: u64,
 }
 
 impl<T: Send + 'static> ShardedMeter<T> {
@@ -226,16 +273,23 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 // Room for every batch that may be in flight, so that
                 // handing one over never waits (the workers may be waiting
                 // for their flows to be taken).
-                let (batches, batches_rx) = sync_channel::<Arc<Batch>>(IN_FLIGHT + 2);
+                let (batches, batches_rx) = channel::<Work>();
                 let (flows_tx, flows) = sync_channel(FLOW_CHUNKS);
+                let (split_tx, split) = channel();
                 let (cfg, expect, work) = (per_shard(i), expect.clone(), make(i));
+                let out = Out {
+                    flows: flows_tx,
+                    split: split_tx,
+                };
                 let thread = std::thread::Builder::new()
                     .name(format!("shard-{i}"))
-                    .spawn(move || run_worker(i as u32, cfg, &expect, work, batches_rx, flows_tx))
+                    .spawn(move || run_worker(i as u32, cfg, &expect, work, batches_rx, out))
                     .ok();
                 Worker {
                     batches: Some(batches),
                     flows,
+                    split,
+                    blocks: VecDeque::new(),
                     queue: VecDeque::new(),
                     ended: 0,
                     thread,
@@ -252,7 +306,9 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 next: 0,
                 sent: 0,
                 spent: VecDeque::new(),
+                horizon: None,
             },
+            splits: 0,
         }
     }
 
@@ -326,15 +382,184 @@ impl<T: Send + 'static> ShardedMeter<T> {
     /// Reads a whole capture file into the meter, as
     /// [`FlowMeter::read_file`](crate::FlowMeter::read_file) does; live
     /// flows stay in the tables until [`flush`](Self::flush).
+    ///
+    /// A classic pcap file of at least two blocks (256 KiB) is read by
+    /// every thread at once: each reads and decodes blocks of it, and
+    /// every shard steps through all of them in file order (see the
+    /// type's docs). The flows, their order, the counters and the error,
+    /// if any, are the same as from one reader.
     pub fn read_file<E: FnMut(T)>(&mut self, path: impl AsRef<Path>, emit: &mut E) -> FileSummary {
         let path = path.as_ref();
         match std::fs::File::open(path) {
-            Ok(file) => self.read_from(std::io::BufReader::new(file), path, emit),
+            Ok(file) => match self.read_split(&file, path, emit) {
+                Some(summary) => summary,
+                None => self.read_from(std::io::BufReader::new(file), path, emit),
+            },
             Err(e) => FileSummary {
                 stats: MeterStats::default(),
                 error: Some(crate::Error::from(e).with_path(path)),
             },
         }
+    }
+
+    /// Reads a classic pcap file with every thread reading blocks of it
+    /// (see `split.rs`); `None`, having read nothing, when the file is not
+    /// one (pcapng, not a regular file, shorter than two blocks), when
+    /// there are no workers, or when datagrams wait for later fragments
+    /// from frames handed in before.
+    fn read_split<E: FnMut(T)>(
+        &mut self,
+        file: &std::fs::File,
+        path: &Path,
+        emit: &mut E,
+    ) -> Option<FileSummary> {
+        if self.hub.workers.is_empty() || !split::SUPPORTED || !self.intake.no_open_fragments() {
+            return None;
+        }
+        let meta = file.metadata().ok().filter(|m| m.is_file())?;
+        let mut head = vec![0u8; 24];
+        split::read_at(file, &mut head, 0).ok()?;
+        let layout = CaptureReader::new(&head[..]).ok()?.pcap_layout()?;
+        let len = meta.len();
+        if len < layout.first_record + 2 * split::BLOCK {
+            return None;
+        }
+        // What was handed in before goes first.
+        self.hub.send(false);
+        self.hub.collect(true, emit);
+        self.splits += 1;
+        let job = split::Job {
+            id: self.splits,
+            file: file.try_clone().ok()?,
+            layout,
+            len,
+            shards: self.shards() as u32,
+            seq_base: self.hub.next,
+        };
+        let run = Arc::new(SplitRun {
+            job,
+            inboxes: self
+                .hub
+                .workers
+                .iter()
+                .filter_map(|w| w.batches.clone())
+                .collect(),
+        });
+        for w in &self.hub.workers {
+            if let Some(tx) = &w.batches {
+                let _ = tx.send(Work::Split(run.clone()));
+            }
+        }
+        let before = self.intake.stats.clone();
+        let job = &run.job;
+        let mut side = SplitSide::new(0, job);
+        self.hub.horizon = Some(job.first_seq(0));
+        while side.done.is_none() {
+            let workers = &self.hub.workers;
+            side.read_ahead(job, |b| {
+                for tx in workers.iter().filter_map(|w| w.batches.as_ref()) {
+                    let _ = tx.send(Work::Block(job.id, b.clone()));
+                }
+            });
+            for w in &mut self.hub.workers {
+                while let Some(b) = w.blocks.pop_front() {
+                    side.arrived(job.id, b);
+                }
+            }
+            if let Some(b) = side.take_next(job) {
+                if let Some(info) = &b.block {
+                    self.intake.stats.add(&info.stats);
+                }
+                let (local, hub) = (&mut self.local, &mut self.hub);
+                // As a batch is sent before shard 0's flows of it merge:
+                // a worker not done with the block holds them up, and a
+                // worker's flows past it wait for shard 0.
+                hub.sent += 1;
+                hub.horizon = Some(job.first_seq(side.next_step + 1));
+                let work = &mut local.work;
+                step_block(
+                    0,
+                    &mut local.table,
+                    &mut local.x,
+                    &mut self.intake,
+                    &b,
+                    &mut |f, _, o| hub.push_local(o, work(f), emit),
+                );
+                side.stepped(job, &b);
+                hub.collect(false, emit);
+                continue;
+            }
+            if side.done.is_some() {
+                break;
+            }
+            // The next block is a worker's: wait for it.
+            let owner = job.owner(side.next_step) as usize;
+            let Some(w) = owner
+                .checked_sub(1)
+                .and_then(|i| self.hub.workers.get_mut(i))
+            else {
+                side.done = Some(Some(side.expect));
+                break;
+            };
+            match w.split.recv() {
+                Ok(m) => w.take(m),
+                Err(_) => {
+                    // The worker is gone (its function panicked): the rest
+                    // is read in sequence; the panic is raised again when
+                    // the meter is dropped.
+                    w.batches = None;
+                    side.done = Some(Some(side.expect));
+                }
+            }
+        }
+        // Every worker through every block shard 0 stepped through.
+        self.hub.collect(true, emit);
+        for w in &mut self.hub.workers {
+            if let Some(tx) = &w.batches {
+                let _ = tx.send(Work::EndSplit(job.id));
+            }
+            w.blocks.clear();
+        }
+        self.hub.horizon = None;
+        self.hub.next = job.seq_end();
+        self.hub.batch.first = self.hub.next;
+        let error = match side.done {
+            Some(Some(at)) => self.read_rest(file, path, job.layout.first_record, at, emit),
+            _ => None,
+        };
+        self.intake.drop_fragments();
+        Some(FileSummary {
+            stats: self.intake.stats.since(&before),
+            error,
+        })
+    }
+
+    /// Reads the records of `file` from `at` on in sequence, as
+    /// [`read_from`](Self::read_from) would have read them there; the
+    /// error that ended it, if any, at its offset in the file.
+    fn read_rest<E: FnMut(T)>(
+        &mut self,
+        file: &std::fs::File,
+        path: &Path,
+        first_record: u64,
+        at: u64,
+        emit: &mut E,
+    ) -> Option<crate::Error> {
+        let mut head = vec![0u8; first_record as usize];
+        let mut rest = file;
+        let opened = split::read_at(file, &mut head, 0)
+            .and_then(|()| rest.seek(SeekFrom::Start(at)))
+            .map_err(|e| crate::Error::from(e).with_path(path));
+        if let Err(e) = opened {
+            return Some(e);
+        }
+        // The file header, then the file from `at`: offsets `at -
+        // first_record` short of the file's.
+        let input = std::io::BufReader::new(head.as_slice().chain(rest));
+        read_frames(input, path, |link, ts, data, len| {
+            self.push_frame(link, ts, data, len, emit)
+        })
+        .map(|e| e.shifted(at - first_record))
     }
 
     /// [`read_file`](Self::read_file) over any reader; errors name `path`.
@@ -373,6 +598,9 @@ struct Hub<T> {
     /// them, so that batches are not allocated (and their pages faulted in)
     /// again and again.
     spent: VecDeque<Arc<Batch>>,
+    /// In a split read: the sequence number of the first item shard 0 has
+    /// not stepped through (the workers may be ahead of it there).
+    horizon: Option<u64>,
 }
 
 impl<T> Hub<T> {
@@ -405,6 +633,7 @@ impl<T> Hub<T> {
                     wire_len,
                     shard,
                     announces,
+                    datagram_id: 0,
                     pkt: Packet {
                         payload: &[],
                         ..pkt
@@ -435,6 +664,10 @@ impl<T> Hub<T> {
     /// Hands the batch being filled to every worker (when it holds
     /// anything, or to flush).
     fn send(&mut self, flush: bool) {
+        if self.horizon.is_some() {
+            // A split read: the workers read the file themselves.
+            return;
+        }
         if self.workers.is_empty() || (self.batch.items.is_empty() && !flush) {
             self.batch.first = self.next;
             return;
@@ -446,6 +679,7 @@ impl<T> Hub<T> {
                 b.bytes.clear();
                 b.first = self.next;
                 b.flush = false;
+                b.block = None;
                 next = Some(std::mem::replace(b, Batch::new_empty()));
             }
         }
@@ -464,7 +698,7 @@ impl<T> Hub<T> {
             let sent = w
                 .batches
                 .as_ref()
-                .is_some_and(|tx| tx.send(batch.clone()).is_ok());
+                .is_some_and(|tx| tx.send(Work::Batch(batch.clone())).is_ok());
             if !sent {
                 // The worker is gone (its function panicked): its flows
                 // are lost; the panic is raised again when the meter is
@@ -485,9 +719,11 @@ impl<T> Hub<T> {
     /// as soon as no worker can still finish an earlier one.
     fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
         loop {
+            let split = self.horizon.is_some();
             for w in &mut self.workers {
                 while w.queue.len() < QUEUED {
-                    match w.flows.try_recv() {
+                    let rx = if split { &w.split } else { &w.flows };
+                    match rx.try_recv() {
                         Ok(m) => w.take(m),
                         Err(_) => break,
                     }
@@ -502,6 +738,9 @@ impl<T> Hub<T> {
                 let mut blocked = false;
                 for (i, w) in self.workers.iter().enumerate() {
                     match w.queue.front() {
+                        // Ahead of shard 0 in a split read: shard 0 may
+                        // still finish earlier flows.
+                        Some((o, _)) if self.horizon.is_some_and(|h| o.at >= h) => {}
                         Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => {
                             best = Some((i + 1, *o))
                         }
@@ -540,7 +779,8 @@ impl<T> Hub<T> {
                 .position(|w| w.queue.is_empty() && w.ended < sent)
                 .or_else(|| self.workers.iter().position(|w| w.ended < sent));
             if let Some(w) = at.map(|i| &mut self.workers[i]) {
-                match w.flows.recv() {
+                let rx = if split { &w.split } else { &w.flows };
+                match rx.recv() {
                     Ok(m) => w.take(m),
                     Err(_) => {
                         // The worker is gone (its function panicked): it
@@ -579,6 +819,15 @@ impl<T: Send + 'static> Drop for ShardedMeter<T> {
     }
 }
 
+/// Where a worker sends what it finished.
+struct Out<T> {
+    /// Batches of the calling thread's (bounded: a flush of many flows is
+    /// merged while it runs).
+    flows: SyncSender<Msg<T>>,
+    /// A split read.
+    split: Sender<Msg<T>>,
+}
+
 /// One worker: its share of the flow table and its copy of the
 /// cross-flow tables, fed every batch.
 fn run_worker<T, W: FnMut(Flow) -> T>(
@@ -586,18 +835,29 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
     cfg: FlowConfig,
     expect: &ExpectConfig,
     mut work: W,
-    batches: Receiver<Arc<Batch>>,
-    flows: SyncSender<Msg<T>>,
+    inbox: Receiver<Work>,
+    out: Out<T>,
 ) {
     let mut table = FlowTable::new(cfg);
     let mut x = Expectations::new(expect);
-    let mut out: Vec<(EndOrder, T)> = Vec::new();
-    for batch in batches {
+    let mut flows: Vec<(EndOrder, T)> = Vec::new();
+    while let Ok(msg) = inbox.recv() {
+        let batch = match msg {
+            Work::Batch(b) => b,
+            Work::Split(run) => {
+                if !split_worker(me, &run, &mut table, &mut x, &mut work, &inbox, &out.split) {
+                    return;
+                }
+                continue;
+            }
+            // Read ahead of a split read that is over.
+            Work::Block(..) | Work::EndSplit(_) => continue,
+        };
         let mut emit = |f: Flow, _, o: EndOrder| {
-            out.push((o, work(f)));
-            if out.len() >= CHUNK {
+            flows.push((o, work(f)));
+            if flows.len() >= CHUNK {
                 // The receiver is gone only when the meter is: nothing to do.
-                let _ = flows.send(Msg::Flows(std::mem::take(&mut out)));
+                let _ = out.flows.send(Msg::Flows(std::mem::take(&mut flows)));
             }
         };
         for (i, item) in batch.items.iter().enumerate() {
@@ -612,6 +872,7 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
                     pkt,
                     start,
                     end,
+                    ..
                 } => {
                     let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
                     Step::Packet {
@@ -628,12 +889,223 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
         if batch.flush {
             table.flush_labelled(&mut emit);
         }
-        if !out.is_empty() && flows.send(Msg::Flows(std::mem::take(&mut out))).is_err() {
+        if !flows.is_empty()
+            && out
+                .flows
+                .send(Msg::Flows(std::mem::take(&mut flows)))
+                .is_err()
+        {
             return;
         }
-        if flows.send(Msg::End).is_err() {
+        if out.flows.send(Msg::End).is_err() {
             return;
         }
+    }
+}
+
+/// A worker's part of a split read: reads its blocks, hands them to the
+/// other threads, steps through every block in file order; false when
+/// the meter is gone.
+fn split_worker<T, W: FnMut(Flow) -> T>(
+    me: u32,
+    run: &Arc<SplitRun>,
+    table: &mut FlowTable,
+    x: &mut Expectations,
+    work: &mut W,
+    inbox: &Receiver<Work>,
+    out: &Sender<Msg<T>>,
+) -> bool {
+    let mut side = SplitSide::new(me, &run.job);
+    // The fragment guard, as the calling thread's: its counts are not used.
+    let mut intake = Intake::default();
+    let mut flows: Vec<(EndOrder, T)> = Vec::new();
+    loop {
+        side.read_ahead(&run.job, |b| {
+            for (i, tx) in run.inboxes.iter().enumerate() {
+                if i + 1 != me as usize {
+                    let _ = tx.send(Work::Block(run.job.id, b.clone()));
+                }
+            }
+            let _ = out.send(Msg::Block(b.clone()));
+        });
+        if side.done.is_some() {
+            return true;
+        }
+        if let Some(b) = side.take_next(&run.job) {
+            let mut emit = |f: Flow, _, o: EndOrder| {
+                flows.push((o, work(f)));
+                if flows.len() >= CHUNK {
+                    let _ = out.send(Msg::Flows(std::mem::take(&mut flows)));
+                }
+            };
+            step_block(me, table, x, &mut intake, &b, &mut emit);
+            side.stepped(&run.job, &b);
+            if !flows.is_empty() && out.send(Msg::Flows(std::mem::take(&mut flows))).is_err() {
+                return false;
+            }
+            if out.send(Msg::End).is_err() {
+                return false;
+            }
+            continue;
+        }
+        match inbox.recv() {
+            Ok(Work::Block(id, b)) if id == run.job.id => side.arrived(id, b),
+            Ok(Work::EndSplit(id)) if id == run.job.id => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// One thread's progress through a split read.
+struct SplitSide {
+    me: u32,
+    shards: u64,
+    /// The next block of its own to read.
+    next_read: u64,
+    /// The next block to step through.
+    next_step: u64,
+    /// Where that block must start: where the one before ended.
+    expect: u64,
+    /// Blocks read and not stepped through yet.
+    waiting: BTreeMap<u64, Arc<Batch>>,
+    /// Blocks it read, oldest first: reused once every thread dropped them.
+    spent: VecDeque<Arc<Batch>>,
+    /// Set when the read is over: where the rest of the file is to be read
+    /// in sequence (`None`: nothing is left).
+    done: Option<Option<u64>>,
+}
+
+impl SplitSide {
+    fn new(me: u32, job: &split::Job) -> Self {
+        SplitSide {
+            me,
+            shards: u64::from(job.shards),
+            next_read: job.next_own(me, 0),
+            next_step: 0,
+            expect: job.layout.first_record,
+            waiting: BTreeMap::new(),
+            spent: VecDeque::new(),
+            done: (job.blocks() == 0).then_some(None),
+        }
+    }
+
+    /// Reads its blocks up to [`split::AHEAD`] per shard past the one it
+    /// steps through; `send` hands each to the other threads.
+    fn read_ahead(&mut self, job: &split::Job, mut send: impl FnMut(&Arc<Batch>)) {
+        while self.done.is_none()
+            && self.next_read < job.blocks()
+            && self.next_read < self.next_step + split::AHEAD * self.shards
+        {
+            let k = self.next_read;
+            let mut b = self.recycle();
+            b.first = job.first_seq(k);
+            b.block = Some(split::read_block(job, k, None, &mut b.bytes, &mut b.items));
+            let b = Arc::new(b);
+            send(&b);
+            self.waiting.insert(k, b.clone());
+            self.spent.push_back(b);
+            self.next_read = job.next_own(self.me, k + 1);
+        }
+    }
+
+    /// A batch to fill: the oldest one read, when no thread holds it any
+    /// more.
+    fn recycle(&mut self) -> Batch {
+        if let Some(old) = self.spent.front_mut() {
+            if let Some(b) = Arc::get_mut(old) {
+                let b = std::mem::replace(b, Batch::new_empty());
+                self.spent.pop_front();
+                return b;
+            }
+        }
+        Batch::new_empty()
+    }
+
+    /// A block another thread read for split read `run`.
+    fn arrived(&mut self, run: u64, b: Arc<Batch>) {
+        if let Some(k) = b.block.as_ref().filter(|i| i.run == run).map(|i| i.block) {
+            if k >= self.next_step {
+                self.waiting.insert(k, b);
+            }
+        }
+    }
+
+    /// The next block to step through, when it is here. When it does not
+    /// start where the block before ended, it is read again here from
+    /// there.
+    fn take_next(&mut self, job: &split::Job) -> Option<Arc<Batch>> {
+        let b = self.waiting.remove(&self.next_step)?;
+        let start = b.block.as_ref().map_or(u64::MAX, |i| i.start);
+        if start == self.expect {
+            return Some(b);
+        }
+        let mut again = Batch::new_empty();
+        again.first = b.first;
+        again.block = Some(split::read_block(
+            job,
+            self.next_step,
+            Some(self.expect),
+            &mut again.bytes,
+            &mut again.items,
+        ));
+        Some(Arc::new(again))
+    }
+
+    /// After stepping through block `b`.
+    fn stepped(&mut self, job: &split::Job, b: &Batch) {
+        self.next_step += 1;
+        match b.block.as_ref().map(|i| i.tail) {
+            Some(split::Tail::Next(at)) => {
+                self.expect = at;
+                if self.next_step >= job.blocks() {
+                    self.done = Some((at < job.len).then_some(at));
+                }
+            }
+            Some(split::Tail::Stop(at)) => self.done = Some(Some(at)),
+            None => self.done = Some(Some(self.expect)),
+        }
+    }
+}
+
+/// Steps shard `me` through the records of a block, the fragment guard
+/// first, as [`FlowMeter`](crate::FlowMeter) takes them.
+fn step_block<F: FnMut(Flow, Option<crate::Classification>, EndOrder)>(
+    me: u32,
+    table: &mut FlowTable,
+    x: &mut Expectations,
+    intake: &mut Intake,
+    batch: &Batch,
+    emit: &mut F,
+) {
+    for (i, item) in batch.items.iter().enumerate() {
+        let Item::Packet {
+            ts,
+            wire_len,
+            shard,
+            announces,
+            datagram_id,
+            pkt,
+            start,
+            end,
+        } = *item
+        else {
+            continue;
+        };
+        let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
+        let pkt = Packet { payload, ..pkt };
+        if !intake.admit(&pkt, datagram_id, ts) {
+            continue;
+        }
+        let seq = batch.first + i as u64;
+        let item = Step::Packet {
+            ts,
+            wire_len,
+            shard,
+            announces,
+            pkt,
+        };
+        step(me, table, x, seq, item, emit);
     }
 }
 

@@ -1,0 +1,305 @@
+//! A classic pcap file read by every thread of a
+//! [`ShardedMeter`](crate::ShardedMeter) at once.
+//!
+//! The file is cut into blocks of [`BLOCK`] bytes, dealt round-robin
+//! over the shards. Each thread reads its blocks itself (positioned reads
+//! of one shared file), decodes the records that start in them and puts
+//! them into a batch that goes to every other thread; every thread then
+//! steps through all batches in file order, as in the batches of one
+//! reader. So reading and decoding are split over the threads as the flows
+//! are.
+//!
+//! A block's first record is found without the block before it: the first
+//! position from which [`SYNC_RECORDS`] record headers chain (plausible
+//! lengths and fractions of a second). Every thread checks, when it comes
+//! to a block, that it starts where the record walk of the block before
+//! ended. When it does not (a record whose payload holds what looks like
+//! pcap records, a capture inside the capture), every thread reads that
+//! block again itself, from where it must start. A block that stopped at
+//! a record this read does not take (one longer than [`MAX_RECORD`], one
+//! the file ends inside, one that could not be read) ends the split read
+//! there, and the meter reads the rest of the file in sequence, so what it
+//! reports (errors and their offsets included) is what one reader gives.
+
+use std::fs::File;
+#[cfg(unix)]
+use std::os::unix::fs::FileExt;
+
+use super::Item;
+use crate::capture::PcapLayout;
+use crate::expect::Expectations;
+use crate::flow::shard_of;
+use crate::meter::decode_counted;
+use crate::{Fragment, MeterStats, Packet};
+
+/// Bytes of the file per block.
+pub(crate) const BLOCK: u64 = 1 << 17;
+/// Bytes read past a block's end with it, so that the record crossing its
+/// end is read in the same call.
+const OVERLAP: u64 = 2048;
+/// The longest record a block takes; a longer one ends the split read.
+pub(crate) const MAX_RECORD: u32 = 256 * 1024;
+/// Record headers that must chain from a position for a block to start
+/// there (fewer when the file ends first).
+const SYNC_RECORDS: usize = 8;
+/// Blocks of each round shard 0 reads (see [`Job::owner`]).
+pub(crate) const READ_PARTS: u64 = 3;
+/// Blocks a thread reads ahead of the one it steps through, per shard.
+pub(crate) const AHEAD: u64 = 4;
+
+/// One split read of a file.
+pub(crate) struct Job {
+    /// Number of the read in its meter.
+    pub(crate) id: u64,
+    pub(crate) file: File,
+    pub(crate) layout: PcapLayout,
+    /// The file's length when the read began.
+    pub(crate) len: u64,
+    pub(crate) shards: u32,
+    /// Sequence number of the first item of block 0; block `k`'s item `i`
+    /// has `seq_base + (k << 32) + i` (a block holds fewer than 2^32).
+    pub(crate) seq_base: u64,
+}
+
+impl Job {
+    /// Blocks of the file.
+    pub(crate) fn blocks(&self) -> u64 {
+        self.len
+            .saturating_sub(self.layout.first_record)
+            .div_ceil(BLOCK)
+    }
+
+    /// The shard that reads block `k`. Blocks are dealt in rounds of
+    /// `READ_PARTS + shards - 1`: shard 0 reads [`READ_PARTS`] of each, the
+    /// others one each, since shard 0 makes fewer of the flows.
+    pub(crate) fn owner(&self, k: u64) -> u32 {
+        let round = READ_PARTS + u64::from(self.shards) - 1;
+        let at = k % round;
+        at.saturating_sub(READ_PARTS - 1) as u32
+    }
+
+    /// The first block from `k` on that shard `me` reads.
+    pub(crate) fn next_own(&self, me: u32, k: u64) -> u64 {
+        (k..).find(|&b| self.owner(b) == me).unwrap_or(u64::MAX)
+    }
+
+    fn begin(&self, k: u64) -> u64 {
+        self.layout.first_record + k * BLOCK
+    }
+
+    /// Sequence number of block `k`'s first item.
+    pub(crate) fn first_seq(&self, k: u64) -> u64 {
+        self.seq_base + (k << 32)
+    }
+
+    /// Sequence numbers taken by the whole file.
+    pub(crate) fn seq_end(&self) -> u64 {
+        self.first_seq(self.blocks() + 1)
+    }
+}
+
+/// Where a block's record walk ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// The first record at or past the block's end starts here (the file's
+    /// length after the last record).
+    Next(u64),
+    /// A record this read does not take starts here: the rest of the file
+    /// is read in sequence from here.
+    Stop(u64),
+}
+
+/// What a batch of a split read says about its block.
+pub(crate) struct BlockInfo {
+    /// The read ([`Job::id`]) and the block.
+    pub(crate) run: u64,
+    pub(crate) block: u64,
+    /// Where its first record was taken to start (`u64::MAX`: no start
+    /// found, or the block could not be read).
+    pub(crate) start: u64,
+    pub(crate) tail: Tail,
+    /// Frames and what did not decode (packets are counted as they are
+    /// stepped through, by the fragment guard's [`Intake::admit`]).
+    ///
+    /// [`Intake::admit`]: crate::meter::Intake::admit
+    pub(crate) stats: MeterStats,
+}
+
+/// Reads block `k` into `bytes` and decodes its records into `out`.
+/// `bytes` keeps its length from one block to the next (so that it is not
+/// zeroed again each time); the block's bytes are its first
+/// `BlockInfo::filled`.
+///
+/// The block's first record is found as the module's docs say, or taken to
+/// start at `start` when given.
+pub(super) fn read_block(
+    job: &Job,
+    k: u64,
+    start: Option<u64>,
+    bytes: &mut Vec<u8>,
+    out: &mut Vec<Item>,
+) -> BlockInfo {
+    out.clear();
+    let begin = job.begin(k);
+    let end = (begin + BLOCK).min(job.len);
+    let mut buf = Buf {
+        job,
+        begin,
+        bytes,
+        filled: 0,
+    };
+    let mut info = BlockInfo {
+        run: job.id,
+        block: k,
+        start: u64::MAX,
+        tail: Tail::Stop(u64::MAX),
+        stats: MeterStats::default(),
+    };
+    if !buf.fill(end) {
+        return info;
+    }
+    let start = match start {
+        Some(at) => Some(at),
+        None if k == 0 => Some(job.layout.first_record),
+        None => find_start(job, begin, buf.data()),
+    };
+    let Some(start) = start.filter(|&at| at >= begin) else {
+        return info;
+    };
+    info.start = start;
+    let layout = &job.layout;
+    let hdr = layout.header_len;
+    let mut at = start;
+    info.tail = loop {
+        if at >= end {
+            break Tail::Next(at);
+        }
+        let pos = (at - begin) as usize;
+        if !buf.fill(at + hdr as u64) {
+            break Tail::Stop(at);
+        }
+        let Some(r) = layout.record(&buf.data()[pos..]) else {
+            break Tail::Stop(at);
+        };
+        if r.caplen > MAX_RECORD {
+            break Tail::Stop(at);
+        }
+        let need = hdr + r.caplen as usize;
+        if !buf.fill(at + need as u64) {
+            break Tail::Stop(at);
+        }
+        let all = buf.data();
+        let data = &all[pos + hdr..pos + need];
+        if let Some(d) = decode_counted(&mut info.stats, layout.link_type, data, r.orig_len) {
+            let pkt = d.packet;
+            let from = pkt.payload.as_ptr() as usize - all.as_ptr() as usize;
+            let shard = if pkt.fragment == Fragment::Later {
+                0
+            } else {
+                shard_of(&pkt, job.shards as usize) as u32
+            };
+            out.push(Item::Packet {
+                ts: layout.timestamp(&r),
+                wire_len: r.orig_len.max(r.caplen),
+                shard,
+                announces: Expectations::may_announce(&pkt),
+                datagram_id: d.datagram_id,
+                // A block holds far less than 4 GiB.
+                start: from as u32,
+                end: (from + pkt.payload.len()) as u32,
+                pkt: Packet {
+                    payload: &[],
+                    ..pkt
+                },
+            });
+        }
+        at += need as u64;
+    };
+    info
+}
+
+/// The bytes of one block as read so far.
+struct Buf<'a> {
+    job: &'a Job,
+    /// Offset in the file of `bytes[0]`.
+    begin: u64,
+    bytes: &'a mut Vec<u8>,
+    /// Bytes read.
+    filled: usize,
+}
+
+impl Buf<'_> {
+    fn data(&self) -> &[u8] {
+        &self.bytes[..self.filled]
+    }
+
+    /// Makes sure the file is read up to offset `upto` (reading
+    /// [`OVERLAP`] more when it reads); false when the file ends before
+    /// `upto` or cannot be read.
+    fn fill(&mut self, upto: u64) -> bool {
+        let have = self.begin + self.filled as u64;
+        if upto <= have {
+            return true;
+        }
+        if upto > self.job.len {
+            return false;
+        }
+        let to = ((upto + OVERLAP).min(self.job.len) - self.begin) as usize;
+        if self.bytes.len() < to {
+            self.bytes.resize(to, 0);
+        }
+        if read_at(&self.job.file, &mut self.bytes[self.filled..to], have).is_err() {
+            return false;
+        }
+        self.filled = to;
+        true
+    }
+}
+
+#[cfg(unix)]
+pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(not(unix))]
+pub(super) fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Whether positioned reads are available (a split read needs them).
+pub(crate) const SUPPORTED: bool = cfg!(unix);
+
+/// The first position in the block from which record headers chain.
+fn find_start(job: &Job, begin: u64, bytes: &[u8]) -> Option<u64> {
+    let limit = (BLOCK as usize).min(bytes.len());
+    (0..limit)
+        .find(|&p| chains(job, begin, bytes, p))
+        .map(|p| begin + p as u64)
+}
+
+/// Whether [`SYNC_RECORDS`] plausible record headers follow one another
+/// from `p` (or fewer, up to the file's end exactly): each with a captured
+/// length from 1 to its wire length, a wire length of at most
+/// [`MAX_RECORD`] and a fraction of a second in range (so that runs of
+/// zeros, or of one repeated byte, do not chain).
+fn chains(job: &Job, begin: u64, bytes: &[u8], mut p: usize) -> bool {
+    let layout = &job.layout;
+    for i in 0..SYNC_RECORDS {
+        if begin + p as u64 == job.len {
+            return i > 0;
+        }
+        let Some(r) = bytes.get(p..).and_then(|b| layout.record(b)) else {
+            // Past what was read, after two headers that chained.
+            return i >= 2 && p + layout.header_len > bytes.len();
+        };
+        if r.caplen == 0
+            || r.caplen > r.orig_len
+            || r.orig_len > MAX_RECORD
+            || !layout.frac_in_range(&r)
+        {
+            return false;
+        }
+        p += layout.header_len + r.caplen as usize;
+    }
+    true
+}

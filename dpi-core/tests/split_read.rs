@@ -1,0 +1,299 @@
+//! `ShardedMeter::read_file` reads a classic pcap file with every thread
+//! reading blocks of it. Against `FlowMeter::read_file` on the same file:
+//! the same flows in the same order, the same counters and the same error
+//! (message and offset), for a file whose records hold pcap records in
+//! their payloads (blocks that seem to start inside them), IP fragments,
+//! time going back, a cross-flow announcement, a record too long for a
+//! block read, a record header that is garbage, and a file cut short.
+
+use std::path::{Path, PathBuf};
+
+use dpi_core::expect::ExpectConfig;
+use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
+use dpi_core::{Flow, FlowConfig, FlowMeter, ShardedMeter, TcpInfo};
+
+fn summary(f: &Flow) -> String {
+    format!(
+        "{} {}:{} > {}:{} {:?} {:?}..{:?} {:?} {:?} {:?} {:?} cross={:?}",
+        f.protocol,
+        f.client,
+        f.client_port,
+        f.server,
+        f.server_port,
+        f.end,
+        f.first_ts,
+        f.last_ts,
+        f.c2s,
+        f.s2c,
+        f.c2s_payload,
+        f.s2c_payload,
+        f.cross
+    )
+}
+
+/// A pcap record: microsecond time, the frame, its length on the wire.
+fn record(out: &mut Vec<u8>, micros: u64, frame: &[u8], wire: u32) {
+    out.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
+    out.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
+    out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    out.extend_from_slice(&wire.to_le_bytes());
+    out.extend_from_slice(frame);
+}
+
+/// A payload made of pcap records, as a pcap file sent over the network
+/// would hold: their headers chain as those of the file around them do.
+fn pcap_in_payload(n: usize) -> Vec<u8> {
+    let mut p = Vec::new();
+    for i in 0..n {
+        record(&mut p, 7_000_000 + i as u64, &[0x5a; 24], 24);
+    }
+    p
+}
+
+/// An IPv4 fragment of a UDP datagram: the first (with the UDP header) or
+/// a later one.
+fn fragment(id: u16, first: bool, src_port: u16) -> Vec<u8> {
+    let mut f = udp_ipv4_frame([10, 7, 0, 1], src_port, [10, 7, 0, 2], 4789, &[0x11; 64]);
+    // Ethernet (14) + IPv4: identification at 4, flags and offset at 6.
+    f[18..20].copy_from_slice(&id.to_be_bytes());
+    let flags_offset: u16 = if first { 0x2000 } else { 0x0010 };
+    f[20..22].copy_from_slice(&flags_offset.to_be_bytes());
+    f
+}
+
+/// About 2.5 MB of records: many flows over UDP and TCP, with all the
+/// above mixed in.
+fn file_body() -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&262_144u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let mut t = 1_000_000u64;
+    let mut x = 0x9e37_79b9u32;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let inner = pcap_in_payload(40);
+    for i in 0..6000u32 {
+        t += u64::from(rand() % 50_000);
+        let r = rand();
+        let client = [10, (r >> 8) as u8 % 4, (r >> 16) as u8 % 8, 1];
+        let port = 1024 + (r % 3000) as u16;
+        let frame = match i % 11 {
+            0 | 5 => udp_ipv4_frame(client, port, [192, 0, 2, 53], 53, &inner),
+            1 => fragment((i / 11) as u16, true, port),
+            2 => fragment((i / 11) as u16, false, port),
+            3 => tcp_ipv4_frame(client, port, [192, 0, 2, 80], 80, 1, 0, TcpInfo::SYN, b""),
+            4 => tcp_ipv4_frame(
+                client,
+                port,
+                [192, 0, 2, 80],
+                80,
+                2,
+                1,
+                TcpInfo::ACK | TcpInfo::PSH,
+                b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n",
+            ),
+            6 => tcp_ipv4_frame(
+                [192, 0, 2, 21],
+                21,
+                client,
+                port,
+                1,
+                1,
+                TcpInfo::ACK,
+                b"229 Entering Extended Passive Mode (|||6446|)\r\n",
+            ),
+            7 => tcp_ipv4_frame(
+                client,
+                40000,
+                [192, 0, 2, 21],
+                6446,
+                1,
+                0,
+                TcpInfo::SYN,
+                b"",
+            ),
+            8 => {
+                // Time goes back a little.
+                udp_ipv4_frame(client, port, [192, 0, 2, 9], 123, &[0x23; 48])
+            }
+            _ => udp_ipv4_frame(
+                client,
+                port,
+                [192, 0, 2, 99],
+                9999,
+                &vec![0x42; (r % 1400) as usize],
+            ),
+        };
+        let at = if i % 11 == 8 { t - 20_000 } else { t };
+        record(&mut out, at, &frame, frame.len() as u32);
+    }
+    out
+}
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn config() -> FlowConfig {
+    FlowConfig {
+        idle_timeout: std::time::Duration::from_secs(2),
+        ..FlowConfig::default()
+    }
+}
+
+/// Flows, counters and error of one `FlowMeter`.
+fn single(path: &Path) -> (Vec<String>, String, Option<String>) {
+    let mut meter = FlowMeter::new(config());
+    let mut out = Vec::new();
+    let s = meter.read_file(path, &mut |f| out.push(summary(&f)));
+    meter.flush(&mut |f| out.push(summary(&f)));
+    (
+        out,
+        format!("{:?}", s.stats),
+        s.error.map(|e| e.to_string()),
+    )
+}
+
+fn sharded(path: &Path, shards: usize) -> (Vec<String>, String, Option<String>) {
+    let mut meter = ShardedMeter::new(config(), &ExpectConfig::default(), shards, |_| {
+        |f: Flow| summary(&f)
+    });
+    let mut out = Vec::new();
+    let s = meter.read_file(path, &mut |l| out.push(l));
+    meter.flush(&mut |l| out.push(l));
+    (
+        out,
+        format!("{:?}", s.stats),
+        s.error.map(|e| e.to_string()),
+    )
+}
+
+fn check(name: &str, bytes: &[u8], error: bool) {
+    let path = write(name, bytes);
+    let want = single(&path);
+    assert!(want.0.len() > 1000, "{name}: {} flows", want.0.len());
+    assert_eq!(want.2.is_some(), error, "{name}: {:?}", want.2);
+    for shards in [2, 3, 4] {
+        let got = sharded(&path, shards);
+        assert_eq!(got.0.len(), want.0.len(), "{name}, {shards} shards");
+        assert!(got.0 == want.0, "{name}, {shards} shards: flows differ");
+        assert_eq!(got.1, want.1, "{name}, {shards} shards");
+        assert_eq!(got.2, want.2, "{name}, {shards} shards");
+    }
+}
+
+#[test]
+fn a_whole_file() {
+    let body = file_body();
+    assert!(body.len() > 2_000_000, "{}", body.len());
+    check("split-whole.pcap", &body, false);
+}
+
+#[test]
+fn a_file_cut_short() {
+    let body = file_body();
+    check("split-cut.pcap", &body[..body.len() - 30], true);
+}
+
+#[test]
+fn a_long_record_then_more() {
+    // A record of 300,000 bytes at about a third of the file, then the
+    // rest: read on in sequence after it.
+    let body = file_body();
+    let mut at = 24;
+    while at < body.len() / 3 {
+        let caplen = u32::from_le_bytes(body[at + 8..at + 12].try_into().unwrap());
+        at += 16 + caplen as usize;
+    }
+    let mut file = body[..at].to_vec();
+    // A datagram followed by 300,000 bytes of padding in its frame.
+    let mut frame = udp_ipv4_frame([10, 1, 1, 1], 5555, [10, 2, 2, 2], 5555, b"long");
+    frame.resize(300_000, 0);
+    record(&mut file, 5_000_000_000, &frame, frame.len() as u32);
+    file.extend_from_slice(&body[at..]);
+    check("split-long.pcap", &file, false);
+}
+
+#[test]
+fn a_garbage_record_header() {
+    // A header claiming 100 MB in the middle of the file.
+    let body = file_body();
+    let mut at = 24;
+    while at < body.len() / 2 {
+        let caplen = u32::from_le_bytes(body[at + 8..at + 12].try_into().unwrap());
+        at += 16 + caplen as usize;
+    }
+    let mut file = body.clone();
+    file[at + 8..at + 12].copy_from_slice(&100_000_000u32.to_le_bytes());
+    check("split-garbage.pcap", &file, true);
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Records of any content, some bytes of the file then overwritten
+        /// at random: the split read gives what one reader gives, error
+        /// included.
+        #[test]
+        fn any_damage_reads_the_same(
+            seed in any::<u32>(),
+            damage in proptest::collection::vec((any::<u32>(), any::<u8>()), 0..12),
+            cut in 0usize..64,
+        ) {
+            let mut x = seed | 1;
+            let mut rand = move || {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x
+            };
+            let mut file = Vec::new();
+            file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+            file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            file.extend_from_slice(&65_535u32.to_le_bytes());
+            file.extend_from_slice(&1u32.to_le_bytes());
+            let mut t = 1_000_000u64;
+            while file.len() < 300_000 {
+                let r = rand();
+                t += u64::from(r % 10_000);
+                let frame = match r % 4 {
+                    0 => (0..(r >> 8) % 200).map(|_| rand() as u8).collect(),
+                    1 => pcap_in_payload(1 + (r as usize >> 8) % 30),
+                    _ => udp_ipv4_frame(
+                        [10, 0, (r >> 8) as u8, 1],
+                        1000 + (r >> 16) as u16 % 500,
+                        [10, 1, 0, 1],
+                        53,
+                        &pcap_in_payload((r as usize >> 4) % 20),
+                    ),
+                };
+                record(&mut file, t, &frame, frame.len() as u32);
+            }
+            let n = file.len();
+            for (at, byte) in damage {
+                let at = 24 + at as usize % (n - 24);
+                file[at] = byte;
+            }
+            file.truncate(n - cut);
+            let path = write(&format!("split-hostile-{seed}.pcap"), &file);
+            let want = single(&path);
+            let got = sharded(&path, 2);
+            prop_assert!(got.0 == want.0, "flows differ");
+            prop_assert_eq!(got.1, want.1);
+            prop_assert_eq!(got.2, want.2);
+            std::fs::remove_file(&path).ok();
+        }
+    }
+}
