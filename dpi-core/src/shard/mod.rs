@@ -841,13 +841,24 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
     let mut table = FlowTable::new(cfg);
     let mut x = Expectations::new(expect);
     let mut flows: Vec<(EndOrder, T)> = Vec::new();
+    // The last split read begun, and blocks of a later one that came
+    // before the word it began (another worker may start on it first).
+    let (mut last_split, mut early) = (0u64, Vec::new());
     while let Ok(msg) = inbox.recv() {
         let batch = match msg {
             Work::Batch(b) => b,
             Work::Split(run) => {
-                if !split_worker(me, &run, &mut table, &mut x, &mut work, &inbox, &out.split) {
+                last_split = run.job.id;
+                let early = std::mem::take(&mut early);
+                if !split_worker(
+                    me, &run, early, &mut table, &mut x, &mut work, &inbox, &out.split,
+                ) {
                     return;
                 }
+                continue;
+            }
+            Work::Block(id, b) if id > last_split => {
+                early.push(b);
                 continue;
             }
             // Read ahead of a split read that is over.
@@ -906,9 +917,11 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
 /// A worker's part of a split read: reads its blocks, hands them to the
 /// other threads, steps through every block in file order; false when
 /// the meter is gone.
+#[allow(clippy::too_many_arguments)]
 fn split_worker<T, W: FnMut(Flow) -> T>(
     me: u32,
     run: &Arc<SplitRun>,
+    early: Vec<Arc<Batch>>,
     table: &mut FlowTable,
     x: &mut Expectations,
     work: &mut W,
@@ -916,6 +929,9 @@ fn split_worker<T, W: FnMut(Flow) -> T>(
     out: &Sender<Msg<T>>,
 ) -> bool {
     let mut side = SplitSide::new(me, &run.job);
+    for b in early {
+        side.arrived(run.job.id, b);
+    }
     // The fragment guard, as the calling thread's: its counts are not used.
     let mut intake = Intake::default();
     let mut flows: Vec<(EndOrder, T)> = Vec::new();
