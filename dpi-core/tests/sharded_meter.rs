@@ -5,7 +5,11 @@
 //! by a flow of another shard; under a full table every flow still comes
 //! out once.
 
+mod common;
+
 use std::time::Duration;
+
+use common::summary;
 
 use dpi_core::expect::ExpectConfig;
 use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
@@ -16,26 +20,6 @@ const ACK: u8 = TcpInfo::ACK;
 const FIN: u8 = TcpInfo::FIN;
 const RST: u8 = TcpInfo::RST;
 const PSH: u8 = TcpInfo::PSH;
-
-/// What is compared of a flow: everything its record says.
-fn summary(f: &Flow) -> String {
-    format!(
-        "{} {}:{} > {}:{} {:?} {:?}..{:?} {:?} {:?} {:?} {:?} cross={:?}",
-        f.protocol,
-        f.client,
-        f.client_port,
-        f.server,
-        f.server_port,
-        f.end,
-        f.first_ts,
-        f.last_ts,
-        f.c2s,
-        f.s2c,
-        f.c2s_payload,
-        f.s2c_payload,
-        f.cross
-    )
-}
 
 /// An input step: a frame at a time, or time moving on without one.
 enum Step {

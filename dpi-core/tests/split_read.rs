@@ -6,30 +6,15 @@
 //! time going back, a cross-flow announcement, a record too long for a
 //! block read, a record header that is garbage, and a file cut short.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::summary;
 
 use dpi_core::expect::ExpectConfig;
 use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
 use dpi_core::{Flow, FlowConfig, FlowMeter, ShardedMeter, TcpInfo};
-
-fn summary(f: &Flow) -> String {
-    format!(
-        "{} {}:{} > {}:{} {:?} {:?}..{:?} {:?} {:?} {:?} {:?} cross={:?}",
-        f.protocol,
-        f.client,
-        f.client_port,
-        f.server,
-        f.server_port,
-        f.end,
-        f.first_ts,
-        f.last_ts,
-        f.c2s,
-        f.s2c,
-        f.c2s_payload,
-        f.s2c_payload,
-        f.cross
-    )
-}
 
 /// A pcap record: microsecond time, the frame, its length on the wire.
 fn record(out: &mut Vec<u8>, micros: u64, frame: &[u8], wire: u32) {
@@ -190,6 +175,17 @@ fn check(name: &str, bytes: &[u8], error: bool) {
     }
 }
 
+/// The offset of the first record at or past `offset` in a file of
+/// [`file_body`]'s.
+fn record_after(file: &[u8], offset: usize) -> usize {
+    let mut at = 24;
+    while at < offset {
+        let caplen = u32::from_le_bytes(file[at + 8..at + 12].try_into().unwrap());
+        at += 16 + caplen as usize;
+    }
+    at
+}
+
 #[test]
 fn a_whole_file() {
     let body = file_body();
@@ -208,11 +204,7 @@ fn a_long_record_then_more() {
     // A record of 300,000 bytes at about a third of the file, then the
     // rest: read on in sequence after it.
     let body = file_body();
-    let mut at = 24;
-    while at < body.len() / 3 {
-        let caplen = u32::from_le_bytes(body[at + 8..at + 12].try_into().unwrap());
-        at += 16 + caplen as usize;
-    }
+    let at = record_after(&body, body.len() / 3);
     let mut file = body[..at].to_vec();
     // A datagram followed by 300,000 bytes of padding in its frame.
     let mut frame = udp_ipv4_frame([10, 1, 1, 1], 5555, [10, 2, 2, 2], 5555, b"long");
@@ -226,11 +218,7 @@ fn a_long_record_then_more() {
 fn a_garbage_record_header() {
     // A header claiming 100 MB in the middle of the file.
     let body = file_body();
-    let mut at = 24;
-    while at < body.len() / 2 {
-        let caplen = u32::from_le_bytes(body[at + 8..at + 12].try_into().unwrap());
-        at += 16 + caplen as usize;
-    }
+    let at = record_after(&body, body.len() / 2);
     let mut file = body.clone();
     file[at + 8..at + 12].copy_from_slice(&100_000_000u32.to_le_bytes());
     check("split-garbage.pcap", &file, true);
