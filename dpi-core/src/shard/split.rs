@@ -1,8 +1,9 @@
 //! A classic pcap file read by every thread of a
 //! [`ShardedMeter`](crate::ShardedMeter) at once.
 //!
-//! The file is cut into blocks of [`BLOCK`] bytes, dealt round-robin
-//! over the shards. Each thread reads its blocks itself (positioned reads
+//! The file is cut into blocks of [`BLOCK`] bytes, dealt over the shards
+//! in rounds ([`Job::owner`]: shard 0 reads [`READ_PARTS`] blocks of each
+//! round, every other shard one). Each thread reads its blocks itself (positioned reads
 //! of one shared file), decodes the records that start in them and puts
 //! them into a batch that goes to every other thread; every thread then
 //! steps through all batches in file order, as in the batches of one
