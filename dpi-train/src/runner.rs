@@ -36,7 +36,9 @@ pub trait FlowSink {
     /// packets to the workers costs the reading thread about as much as the
     /// flow table's own work (benches/README.md, "Where `-j 2` is bound"), so
     /// a sink whose workers do little (no labelling) says no: one capture is
-    /// then read on one thread unless a thread count is given.
+    /// then read on one thread unless a thread count is given, or unless
+    /// it is a classic pcap file that every thread reads blocks of
+    /// ([`ShardedMeter::reads_in_blocks`]).
     fn worth_sharding(&self) -> bool {
         true
     }
@@ -145,7 +147,11 @@ pub fn run_files<S: FlowSink>(
     } else {
         opts.threads
     };
-    let shard = opts.threads != 0 || sink.worth_sharding();
+    // A classic pcap file is read by every thread at once: spreading it
+    // pays even for a sink whose workers do little.
+    let shard = opts.threads != 0
+        || sink.worth_sharding()
+        || (paths.len() == 1 && ShardedMeter::<()>::reads_in_blocks(&paths[0]));
     if threads > 1 && shard && paths.len() == 1 && paths[0] != STDIN {
         let summary = sharded_file(0, &paths[0], &opts.flow, threads, sink)?;
         sink.file_done(0, summary)?;

@@ -312,6 +312,26 @@ impl<T: Send + 'static> ShardedMeter<T> {
         }
     }
 
+    /// Whether [`read_file`](Self::read_file) reads `path` with every
+    /// thread reading blocks of it (a classic pcap file of at least two
+    /// blocks, 256 KiB), rather than in the calling thread alone. A caller
+    /// whose per-flow work is light can spread such a file over the
+    /// threads with gain, where handing one reader's packets over would
+    /// cost more than it spreads.
+    ///
+    /// ```
+    /// use dpi_core::ShardedMeter;
+    /// let small = std::env::temp_dir().join("dpi-doc-reads-in-blocks.pcap");
+    /// std::fs::write(&small, b"not a capture").unwrap();
+    /// assert!(!ShardedMeter::<()>::reads_in_blocks(&small));
+    /// ```
+    pub fn reads_in_blocks(path: impl AsRef<Path>) -> bool {
+        std::fs::File::open(path)
+            .ok()
+            .and_then(|f| split_layout(&f))
+            .is_some()
+    }
+
     /// Shards: the calling thread's and one a worker thread.
     pub fn shards(&self) -> usize {
         self.hub.workers.len() + 1
@@ -413,17 +433,10 @@ impl<T: Send + 'static> ShardedMeter<T> {
         path: &Path,
         emit: &mut E,
     ) -> Option<FileSummary> {
-        if self.hub.workers.is_empty() || !split::SUPPORTED || !self.intake.no_open_fragments() {
+        if self.hub.workers.is_empty() || !self.intake.no_open_fragments() {
             return None;
         }
-        let meta = file.metadata().ok().filter(|m| m.is_file())?;
-        let mut head = vec![0u8; 24];
-        split::read_at(file, &mut head, 0).ok()?;
-        let layout = CaptureReader::new(&head[..]).ok()?.pcap_layout()?;
-        let len = meta.len();
-        if len < layout.first_record + 2 * split::BLOCK {
-            return None;
-        }
+        let (layout, len) = split_layout(file)?;
         // What was handed in before goes first.
         self.hub.send(false);
         self.hub.collect(true, emit);
@@ -580,6 +593,20 @@ impl<T: Send + 'static> ShardedMeter<T> {
             error,
         }
     }
+}
+
+/// The record layout and length of `file` when a split read can take
+/// it: a regular classic pcap file of at least two blocks.
+fn split_layout(file: &std::fs::File) -> Option<(crate::capture::PcapLayout, u64)> {
+    if !split::SUPPORTED {
+        return None;
+    }
+    let meta = file.metadata().ok().filter(|m| m.is_file())?;
+    let mut head = vec![0u8; 24];
+    split::read_at(file, &mut head, 0).ok()?;
+    let layout = CaptureReader::new(&head[..]).ok()?.pcap_layout()?;
+    let len = meta.len();
+    (len >= layout.first_record + 2 * split::BLOCK).then_some((layout, len))
 }
 
 /// The other shards: the batch being filled for them, the batches sent,

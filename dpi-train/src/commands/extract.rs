@@ -55,7 +55,8 @@ impl FlowSink for Writer<'_> {
     }
 
     /// Records are written in the reading thread: spreading one capture
-    /// would only add the hand-over.
+    /// that one thread reads would only add the hand-over (a classic pcap
+    /// file, which every thread reads, is spread all the same).
     fn worth_sharding(&self) -> bool {
         false
     }
