@@ -17,7 +17,9 @@ use libfuzzer_sys::fuzz_target;
 const SIZE: usize = 300_000;
 
 fuzz_target!(|data: &[u8]| {
-    let magic = data.get(..4).map(|m| u32::from_le_bytes(m.try_into().unwrap()));
+    let magic = data
+        .get(..4)
+        .map(|m| u32::from_le_bytes(m.try_into().unwrap()));
     let (header, records) = match magic {
         Some(0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1) if data.len() >= 24 => {
             data.split_at(24)
