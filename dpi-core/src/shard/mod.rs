@@ -679,12 +679,15 @@ impl<T> Hub<T> {
     }
 
     /// Takes a flow shard 0 finished; merges when too many wait, sending
-    /// the batch early if they wait for it.
+    /// the batch early if they wait for it. Shard 0 is then in the middle
+    /// of an item (a mass expiry, a flush): its flows still to come are
+    /// later than `o`, but may be earlier than a worker's flow of the same
+    /// item, so only the workers' flows before `o` may go.
     fn push_local<E: FnMut(T)>(&mut self, o: EndOrder, t: T, emit: &mut E) {
         self.local.push_back((o, t));
         if self.local.len() > QUEUED {
             self.send(false);
-            self.collect(false, emit);
+            self.merge(Some(o), false, emit);
         }
     }
 
@@ -745,6 +748,12 @@ impl<T> Hub<T> {
     /// right after [`send`](Self::send) only: shard 0's flows may then go
     /// as soon as no worker can still finish an earlier one.
     fn collect<E: FnMut(T)>(&mut self, all: bool, emit: &mut E) {
+        self.merge(None, all, emit);
+    }
+
+    /// [`collect`](Self::collect), letting a worker's flow go only when it
+    /// is earlier than `before` (when given).
+    fn merge<E: FnMut(T)>(&mut self, before: Option<EndOrder>, all: bool, emit: &mut E) {
         loop {
             let split = self.horizon.is_some();
             for w in &mut self.workers {
@@ -768,6 +777,8 @@ impl<T> Hub<T> {
                         // Ahead of shard 0 in a split read: shard 0 may
                         // still finish earlier flows.
                         Some((o, _)) if self.horizon.is_some_and(|h| o.at >= h) => {}
+                        // Shard 0 may still finish an earlier flow.
+                        Some((o, _)) if before.is_some_and(|b| *o > b) => {}
                         Some((o, _)) if best.is_none_or(|(_, b)| *o < b) => {
                             best = Some((i + 1, *o))
                         }
