@@ -27,8 +27,8 @@ pub(crate) use table::EndOrder;
 pub use table::FlowTable;
 
 /// The shard (below `shards`) of the flow `pkt` belongs to: the same for
-/// both directions and in every process. Shard 0 gets a third of the
-/// share of each other shard (see [`shard_share`]).
+/// both directions and in every process. Shard 0 gets half the share of
+/// each other shard (see [`shard_share`]).
 pub(crate) fn shard_of(pkt: &crate::Packet<'_>, shards: usize) -> usize {
     let parts = 1 + WORKER_PARTS * (shards.max(1) as u64 - 1);
     // The hash scaled to `0..parts` by its high bits (a multiplication,
@@ -38,14 +38,15 @@ pub(crate) fn shard_of(pkt: &crate::Packet<'_>, shards: usize) -> usize {
 }
 
 /// Parts of the flows each shard but the first gets, for its one.
-const WORKER_PARTS: u64 = 3;
+const WORKER_PARTS: u64 = 2;
 
 /// Shard `i`'s share of `total` (rounded up) when [`shard_of`] deals flows
-/// over `shards`: one part of `3 * shards - 2` for shard 0, three for each
-/// other one. Shard 0 is the thread that also reads and decodes the
-/// capture and merges the output ([`ShardedMeter`](crate::ShardedMeter)):
-/// with two shards, a quarter of the flows balanced its load the best in
-/// the profile of `dpi classify -j 2` (benches/README.md).
+/// over `shards`: one part of `2 * shards - 1` for shard 0, two for each
+/// other one. Shard 0 is the thread that also merges the output, and
+/// reads and decodes the capture where it is read by one thread
+/// ([`ShardedMeter`](crate::ShardedMeter)): with two shards, a third of
+/// the flows for shard 0 was the fastest split measured over both ways of
+/// reading (benches/README.md, "Blocks claimed").
 pub(crate) fn shard_share(total: usize, i: usize, shards: usize) -> usize {
     let w = WORKER_PARTS as usize;
     let parts = 1 + w * (shards.max(1) - 1);

@@ -195,7 +195,7 @@ impl<T> Worker<T> {
 /// What differs from a single meter: the live-flow cap
 /// ([`FlowConfig::max_flows`]) is divided among the shards in the shares
 /// their flows are dealt in (shard 0, which also reads and merges, gets
-/// one part of `3N - 2` and each worker three; each share rounded up), so
+/// one part of `2N - 1` and each worker two; each share rounded up), so
 /// when the table is full which flow is evicted can differ; and each worker's copy of the cross-flow
 /// tables is looked up only for the flows it makes, so when such a table
 /// is full (1,024 announced endpoints or 4,096 DNS names by default),
@@ -448,6 +448,7 @@ impl<T: Send + 'static> ShardedMeter<T> {
             len,
             shards: self.shards() as u32,
             seq_base: self.hub.next,
+            claims: split::Claims::new(self.shards() as u32),
         };
         let run = Arc::new(SplitRun {
             job,
@@ -505,9 +506,13 @@ impl<T: Send + 'static> ShardedMeter<T> {
             if side.done.is_some() {
                 break;
             }
-            // The next block is a worker's: wait for it.
-            let owner = job.owner(side.next_step) as usize;
-            let Some(w) = owner
+            // The next block is a worker's: wait for it. Or no thread may
+            // read it yet: wait for the worker furthest behind to step on.
+            let from = job
+                .reader(side.next_step)
+                .or_else(|| job.slowest_worker())
+                .unwrap_or(0) as usize;
+            let Some(w) = from
                 .checked_sub(1)
                 .and_then(|i| self.hub.workers.get_mut(i))
             else {
@@ -1014,9 +1019,6 @@ fn split_worker<T, W: FnMut(Flow) -> T>(
 /// One thread's progress through a split read.
 struct SplitSide {
     me: u32,
-    shards: u64,
-    /// The next block of its own to read.
-    next_read: u64,
     /// The next block to step through.
     next_step: u64,
     /// Where that block must start: where the one before ended.
@@ -1034,8 +1036,6 @@ impl SplitSide {
     fn new(me: u32, job: &split::Job) -> Self {
         SplitSide {
             me,
-            shards: u64::from(job.shards),
-            next_read: job.next_own(me, 0),
             next_step: 0,
             expect: job.layout.first_record,
             waiting: BTreeMap::new(),
@@ -1044,14 +1044,13 @@ impl SplitSide {
         }
     }
 
-    /// Reads its blocks up to [`split::AHEAD`] per shard past the one it
-    /// steps through; `send` hands each to the other threads.
+    /// Reads the blocks it may claim ([`split::Job::claim`]); `send`
+    /// hands each to the other threads.
     fn read_ahead(&mut self, job: &split::Job, mut send: impl FnMut(&Arc<Batch>)) {
-        while self.done.is_none()
-            && self.next_read < job.blocks()
-            && self.next_read < self.next_step + split::AHEAD * self.shards
-        {
-            let k = self.next_read;
+        while self.done.is_none() {
+            let Some(k) = job.claim(self.me) else {
+                break;
+            };
             let mut b = self.recycle();
             b.first = job.first_seq(k);
             b.block = Some(split::read_block(job, k, None, &mut b.bytes, &mut b.items));
@@ -1059,7 +1058,6 @@ impl SplitSide {
             send(&b);
             self.waiting.insert(k, b.clone());
             self.spent.push_back(b);
-            self.next_read = job.next_own(self.me, k + 1);
         }
     }
 
@@ -1109,6 +1107,7 @@ impl SplitSide {
     /// After stepping through block `b`.
     fn stepped(&mut self, job: &split::Job, b: &Batch) {
         self.next_step += 1;
+        job.step_to(self.me, self.next_step);
         match b.block.as_ref().map(|i| i.tail) {
             Some(split::Tail::Next(at)) => {
                 self.expect = at;

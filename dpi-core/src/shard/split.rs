@@ -1,14 +1,15 @@
 //! A classic pcap file read by every thread of a
 //! [`ShardedMeter`](crate::ShardedMeter) at once.
 //!
-//! The file is cut into blocks of [`BLOCK`] bytes, dealt over the shards
-//! in rounds ([`Job::owner`]: shard 0 reads [`READ_PARTS`] blocks of each
-//! round, every other shard one). Each thread reads its blocks itself (positioned reads
-//! of one shared file), decodes the records that start in them and puts
-//! them into a batch that goes to every other thread; every thread then
-//! steps through all batches in file order, as in the batches of one
-//! reader. So reading and decoding are split over the threads as the flows
-//! are.
+//! The file is cut into blocks of [`BLOCK`] bytes. The threads claim
+//! them in file order ([`Job::claim`]): a thread claims the next block
+//! whenever it has room to read ahead, so a thread with less to do (fewer
+//! flows, a core of its own) reads more of them, and the load balances
+//! itself. Each thread reads the blocks it claimed (positioned reads of
+//! one shared file), decodes the records that start in them and puts them
+//! into a batch that goes to every other thread; every thread then steps
+//! through all batches in file order, as in the batches of one reader. So
+//! reading and decoding are split over the threads as the flows are.
 //!
 //! A block's first record is found without the block before it: the first
 //! position from which [`SYNC_RECORDS`] record headers chain (plausible
@@ -25,6 +26,8 @@
 use std::fs::File;
 #[cfg(unix)]
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use super::Item;
 use crate::capture::PcapLayout;
@@ -43,10 +46,11 @@ pub(crate) const MAX_RECORD: u32 = 256 * 1024;
 /// Record headers that must chain from a position for a block to start
 /// there (fewer when the file ends first).
 const SYNC_RECORDS: usize = 8;
-/// Blocks of each round shard 0 reads (see [`Job::owner`]).
-pub(crate) const READ_PARTS: u64 = 3;
-/// Blocks a thread reads ahead of the one it steps through, per shard.
+/// Blocks read ahead of the block the slowest shard steps through, per
+/// shard (see [`Job::claim`]).
 pub(crate) const AHEAD: u64 = 4;
+/// Blocks a thread claims past the one it steps through.
+const LEAD: u64 = 4;
 
 /// One split read of a file.
 pub(crate) struct Job {
@@ -60,6 +64,41 @@ pub(crate) struct Job {
     /// Sequence number of the first item of block 0; block `k`'s item `i`
     /// has `seq_base + (k << 32) + i` (a block holds fewer than 2^32).
     pub(crate) seq_base: u64,
+    /// Who reads which block, and how far each shard stepped.
+    pub(crate) claims: Claims,
+}
+
+/// The blocks of a split read claimed so far, and by whom.
+pub(crate) struct Claims {
+    state: Mutex<Claimed>,
+    /// The next block each shard steps through.
+    steps: Box<[AtomicU64]>,
+}
+
+struct Claimed {
+    /// The first block nobody claimed.
+    next: u64,
+    /// The shard that reads block `k`, at `k % readers.len()`: enough for
+    /// every block that can be claimed and not stepped through by all.
+    readers: Box<[u32]>,
+}
+
+impl Claims {
+    pub(crate) fn new(shards: u32) -> Claims {
+        let window = AHEAD * u64::from(shards.max(1));
+        Claims {
+            state: Mutex::new(Claimed {
+                next: 0,
+                readers: vec![0; 2 * window as usize].into_boxed_slice(),
+            }),
+            steps: (0..shards.max(1)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Claimed> {
+        // The state stays whole whatever panics: a poisoned lock is fine.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Job {
@@ -70,18 +109,49 @@ impl Job {
             .div_ceil(BLOCK)
     }
 
-    /// The shard that reads block `k`. Blocks are dealt in rounds of
-    /// `READ_PARTS + shards - 1`: shard 0 reads [`READ_PARTS`] of each, the
-    /// others one each, since shard 0 makes fewer of the flows.
-    pub(crate) fn owner(&self, k: u64) -> u32 {
-        let round = READ_PARTS + u64::from(self.shards) - 1;
-        let at = k % round;
-        at.saturating_sub(READ_PARTS - 1) as u32
+    /// The next block for shard `me` to read, if any may be read now:
+    /// blocks are claimed in file order, up to [`AHEAD`] per shard past
+    /// the block the slowest shard steps through (what bounds the blocks
+    /// held in memory).
+    pub(crate) fn claim(&self, me: u32) -> Option<u64> {
+        let steps = &self.claims.steps;
+        let slowest = steps.iter().map(|s| s.load(Ordering::Acquire)).min()?;
+        let own = steps.get(me as usize)?.load(Ordering::Relaxed);
+        let limit = (slowest + AHEAD * u64::from(self.shards.max(1)))
+            .min(own + LEAD)
+            .min(self.blocks());
+        let mut c = self.claims.state();
+        let k = c.next;
+        if k >= limit {
+            return None;
+        }
+        c.next += 1;
+        let ring = c.readers.len() as u64;
+        c.readers[(k % ring) as usize] = me;
+        Some(k)
     }
 
-    /// The first block from `k` on that shard `me` reads.
-    pub(crate) fn next_own(&self, me: u32, k: u64) -> u64 {
-        (k..).find(|&b| self.owner(b) == me).unwrap_or(u64::MAX)
+    /// The shard reading block `k`, once claimed; for a block no shard has
+    /// stepped past (the ring of readers covers those).
+    pub(crate) fn reader(&self, k: u64) -> Option<u32> {
+        let c = self.claims.state();
+        let ring = c.readers.len() as u64;
+        (k < c.next && c.next - k <= ring).then(|| c.readers[(k % ring) as usize])
+    }
+
+    /// Shard `me` steps through block `k` next.
+    pub(crate) fn step_to(&self, me: u32, k: u64) {
+        if let Some(s) = self.claims.steps.get(me as usize) {
+            s.store(k, Ordering::Release);
+        }
+    }
+
+    /// The worker (shard 1 or later) furthest behind: the one to wait for
+    /// when no block may be read now.
+    pub(crate) fn slowest_worker(&self) -> Option<u32> {
+        (1..self.claims.steps.len())
+            .min_by_key(|&i| self.claims.steps[i].load(Ordering::Acquire))
+            .map(|i| i as u32)
     }
 
     fn begin(&self, k: u64) -> u64 {
