@@ -374,3 +374,89 @@ fn chains(job: &Job, begin: u64, bytes: &[u8], mut p: usize) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A split read of a classic pcap file of `blocks` blocks (records are
+    /// not read: only the claims are looked at), over `shards` shards.
+    fn job(blocks: u64, shards: u32) -> Job {
+        let mut bytes = Vec::new();
+        // Little-endian microsecond pcap, version 2.4, Ethernet.
+        bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&65535u32.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        let layout = crate::capture::CaptureReader::new(&bytes[..])
+            .ok()
+            .and_then(|r| r.pcap_layout())
+            .expect("a pcap file header");
+        let path = std::env::temp_dir().join(format!(
+            "dpi-split-claims-{}-{blocks}-{shards}.pcap",
+            std::process::id()
+        ));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        Job {
+            id: 1,
+            file,
+            layout,
+            len: 24 + blocks * BLOCK,
+            shards,
+            seq_base: 0,
+            claims: Claims::new(shards),
+        }
+    }
+
+    #[test]
+    fn a_thread_claims_up_to_its_lead_in_file_order() {
+        let j = job(100, 2);
+        let mine: Vec<u64> = std::iter::from_fn(|| j.claim(0)).collect();
+        assert_eq!(mine, (0..LEAD).collect::<Vec<_>>());
+        // The other thread takes what follows, up to its own lead, which
+        // its claims do not reach past the window of the slowest.
+        assert_eq!(j.claim(1), None, "{LEAD} blocks past block 0 are claimed");
+        j.step_to(1, 3);
+        let theirs: Vec<u64> = std::iter::from_fn(|| j.claim(1)).collect();
+        assert_eq!(theirs, (LEAD..3 + LEAD).collect::<Vec<_>>());
+        for k in 0..LEAD {
+            assert_eq!(j.reader(k), Some(0));
+        }
+        for k in LEAD..3 + LEAD {
+            assert_eq!(j.reader(k), Some(1));
+        }
+        assert_eq!(j.reader(3 + LEAD), None, "not claimed yet");
+    }
+
+    #[test]
+    fn claims_stay_within_the_window_of_the_slowest_shard() {
+        let j = job(1000, 3);
+        // Shard 2 far ahead: it may not claim past AHEAD per shard beyond
+        // the slowest (shards 0 and 1 at block 0).
+        j.step_to(2, 500);
+        let ahead: Vec<u64> = std::iter::from_fn(|| j.claim(2)).collect();
+        assert_eq!(ahead, (0..AHEAD * 3).collect::<Vec<_>>());
+        assert_eq!(j.slowest_worker(), Some(1));
+        // Every block claimed keeps its reader while no shard is past it.
+        for k in 0..AHEAD * 3 {
+            assert_eq!(j.reader(k), Some(2));
+        }
+        j.step_to(0, 500);
+        j.step_to(1, 10);
+        assert_eq!(j.claim(1), Some(AHEAD * 3));
+        assert_eq!(j.slowest_worker(), Some(1));
+    }
+
+    #[test]
+    fn claims_end_at_the_last_block() {
+        let j = job(3, 2);
+        j.step_to(0, 2);
+        j.step_to(1, 2);
+        let all: Vec<u64> = std::iter::from_fn(|| j.claim(0).or_else(|| j.claim(1))).collect();
+        assert_eq!(all, vec![0, 1, 2]);
+    }
+}
