@@ -1062,8 +1062,17 @@ impl SplitSide {
     }
 
     /// A batch to fill: the oldest one read, when no thread holds it any
-    /// more.
+    /// more. Free batches past [`split::KEEP`] are dropped, so that a
+    /// thread that once read far ahead does not keep their memory.
     fn recycle(&mut self) -> Batch {
+        while self.spent.len() > split::KEEP
+            && self
+                .spent
+                .front_mut()
+                .is_some_and(|b| Arc::get_mut(b).is_some())
+        {
+            self.spent.pop_front();
+        }
         if let Some(old) = self.spent.front_mut() {
             if let Some(b) = Arc::get_mut(old) {
                 let b = std::mem::replace(b, Batch::new_empty());

@@ -51,6 +51,8 @@ const SYNC_RECORDS: usize = 8;
 pub(crate) const AHEAD: u64 = 4;
 /// Blocks a thread claims past the one it steps through.
 const LEAD: u64 = 4;
+/// Blocks a thread keeps for reuse once no thread holds them.
+pub(crate) const KEEP: usize = 2 * LEAD as usize;
 
 /// One split read of a file.
 pub(crate) struct Job {
