@@ -109,6 +109,36 @@ impl Batch {
             block: None,
         }
     }
+
+    /// `item` (one of this batch's) as a shard steps through it, with its
+    /// payload in the batch's bytes, and the datagram identification of a
+    /// fragment.
+    fn step(&self, item: &Item) -> (Step<'_>, u32) {
+        match *item {
+            Item::Expire(now) => (Step::Expire(now), 0),
+            Item::Packet {
+                ts,
+                wire_len,
+                shard,
+                announces,
+                datagram_id,
+                pkt,
+                start,
+                end,
+            } => {
+                let payload = self.bytes.get(start as usize..end as usize).unwrap_or(&[]);
+                let pkt = Packet { payload, ..pkt };
+                let step = Step::Packet {
+                    ts,
+                    wire_len,
+                    shard,
+                    announces,
+                    pkt,
+                };
+                (step, datagram_id)
+            }
+        }
+    }
 }
 
 /// Flows a worker finished, in its order, sent at most this many at a
@@ -916,28 +946,7 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
         };
         for (i, item) in batch.items.iter().enumerate() {
             let seq = batch.first + i as u64;
-            let item = match *item {
-                Item::Expire(now) => Step::Expire(now),
-                Item::Packet {
-                    ts,
-                    wire_len,
-                    shard,
-                    announces,
-                    pkt,
-                    start,
-                    end,
-                    ..
-                } => {
-                    let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
-                    Step::Packet {
-                        ts,
-                        wire_len,
-                        shard,
-                        announces,
-                        pkt: Packet { payload, ..pkt },
-                    }
-                }
-            };
+            let (item, _) = batch.step(item);
             step(me, &mut table, &mut x, seq, item, &mut emit);
         }
         if batch.flush {
@@ -1141,33 +1150,14 @@ fn step_block<F: FnMut(Flow, Option<crate::Classification>, EndOrder)>(
     emit: &mut F,
 ) {
     for (i, item) in batch.items.iter().enumerate() {
-        let Item::Packet {
-            ts,
-            wire_len,
-            shard,
-            announces,
-            datagram_id,
-            pkt,
-            start,
-            end,
-        } = *item
-        else {
+        let (item, datagram_id) = batch.step(item);
+        let Step::Packet { ts, ref pkt, .. } = item else {
             continue;
         };
-        let payload = batch.bytes.get(start as usize..end as usize).unwrap_or(&[]);
-        let pkt = Packet { payload, ..pkt };
-        if !intake.admit(&pkt, datagram_id, ts) {
+        if !intake.admit(pkt, datagram_id, ts) {
             continue;
         }
-        let seq = batch.first + i as u64;
-        let item = Step::Packet {
-            ts,
-            wire_len,
-            shard,
-            announces,
-            pkt,
-        };
-        step(me, table, x, seq, item, emit);
+        step(me, table, x, batch.first + i as u64, item, emit);
     }
 }
 
