@@ -320,6 +320,10 @@ struct Writer<'a> {
     cross_index: std::collections::HashMap<Box<[u8]>, usize>,
     /// One JSON line, built here and written with one call.
     line: Vec<u8>,
+    /// The workers' JSON lines, once written, go back to them from here.
+    spares: LineSpares,
+    /// Lines written and not handed back yet.
+    spent: Vec<Vec<u8>>,
     /// The JSON string of `paths[.0]`, escaped once per file.
     file_json: (usize, Vec<u8>),
     /// The Parquet file of `--format parquet`.
@@ -510,6 +514,54 @@ enum Done {
     Flow(Box<(Flow, Metadata)>),
 }
 
+/// JSON line buffers handed back, once written, to the workers that fill
+/// them, a batch at a time: so that a line is not allocated in a worker
+/// and freed in the writing thread, which costs the allocator a lock and
+/// cache misses each time.
+#[derive(Clone, Default)]
+struct LineSpares(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl LineSpares {
+    /// Buffers moved at a time.
+    const BATCH: usize = 64;
+    /// Buffers kept for the workers, at most.
+    const KEEP: usize = 4 * Self::BATCH;
+    /// A buffer that grew past this is dropped rather than kept.
+    const LARGEST: usize = 1 << 14;
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        // A vector of empty buffers stays whole whatever panics.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An empty buffer from the worker's `stock`, refilled from the spares
+    /// when it ran out; `None` when there are none.
+    fn take(&self, stock: &mut Vec<Vec<u8>>) -> Option<Vec<u8>> {
+        if stock.is_empty() {
+            let mut pool = self.pool();
+            let from = pool.len().saturating_sub(Self::BATCH);
+            stock.extend(pool.drain(from..));
+        }
+        stock.pop()
+    }
+
+    /// Keeps `line`, once written, in `spent`; hands `spent` to the
+    /// workers when a batch is full.
+    fn give_back(&self, mut line: Vec<u8>, spent: &mut Vec<Vec<u8>>) {
+        if line.capacity() > Self::LARGEST {
+            return;
+        }
+        line.clear();
+        spent.push(line);
+        if spent.len() >= Self::BATCH {
+            let mut pool = self.pool();
+            let room = Self::KEEP.saturating_sub(pool.len());
+            pool.extend(spent.drain(..).take(room));
+            spent.clear();
+        }
+    }
+}
+
 impl FlowSink for Writer<'_> {
     type Item = Labelled;
 
@@ -523,12 +575,16 @@ impl FlowSink for Writer<'_> {
         // that writing one seldom grows it.
         let mut room = 512usize;
         let mut tails = TailCache::default();
+        let spares = self.spares.clone();
+        let mut stock = Vec::new();
         Box::new(move |mut flow| {
             let (c, meta) = label_flow(&classifier, &mut flow, bytes, metadata, &mut scratch);
             let packets = flow.c2s.packets + flow.s2c.packets;
             let wire = flow.c2s.bytes + flow.s2c.bytes;
             let mut line = if lines {
-                Vec::with_capacity(room)
+                spares
+                    .take(&mut stock)
+                    .unwrap_or_else(|| Vec::with_capacity(room))
             } else {
                 Vec::new()
             };
@@ -565,6 +621,7 @@ impl FlowSink for Writer<'_> {
         let (flow, meta) = match item.done {
             Done::Line(line) => {
                 self.out.write_all(&line)?;
+                self.spares.give_back(line, &mut self.spent);
                 return Ok(());
             }
             Done::Flow(b) => *b,
@@ -756,6 +813,8 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         label_index: Default::default(),
         cross_index: Default::default(),
         line: Vec::with_capacity(4096),
+        spares: LineSpares::default(),
+        spent: Vec::new(),
         file_json: (0, Vec::new()),
         parquet,
         ipfix: args.ipfix.exporter()?,
