@@ -168,6 +168,13 @@ impl Intake {
         true
     }
 
+    /// [`admit`](Self::admit) of a whole packet (not a fragment): it
+    /// goes on, counted.
+    #[inline]
+    pub(crate) fn admit_whole(&mut self) {
+        self.stats.packets += 1;
+    }
+
     /// Whether no datagram waits for its later fragments.
     pub(crate) fn no_open_fragments(&self) -> bool {
         self.fragments.open() == 0

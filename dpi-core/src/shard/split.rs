@@ -29,7 +29,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::Item;
+use super::{Item, Items};
 use crate::capture::PcapLayout;
 use crate::expect::Expectations;
 use crate::flow::shard_of;
@@ -210,7 +210,7 @@ pub(super) fn read_block(
     k: u64,
     start: Option<u64>,
     bytes: &mut Vec<u8>,
-    out: &mut Vec<Item>,
+    out: &mut Items,
 ) -> BlockInfo {
     out.clear();
     let begin = job.begin(k);
