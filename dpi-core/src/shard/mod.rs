@@ -922,7 +922,12 @@ impl<T> Hub<T> {
                 .max()
                 .unwrap_or(0);
             let local_waits = self.local.len() > QUEUED;
-            if lagging == 0 || (!all && lagging <= IN_FLIGHT as u64 && !local_waits) {
+            let in_flight = if split {
+                split::STEPS_AHEAD
+            } else {
+                IN_FLIGHT as u64
+            };
+            if lagging == 0 || (!all && lagging <= in_flight && !local_waits) {
                 return;
             }
             // Wait for a worker that holds the merge up (else for one

@@ -47,12 +47,20 @@ pub(crate) const MAX_RECORD: u32 = 256 * 1024;
 /// there (fewer when the file ends first).
 const SYNC_RECORDS: usize = 8;
 /// Blocks read ahead of the block the slowest shard steps through, per
-/// shard (see [`Job::claim`]).
+/// shard, and at least [`STEPS_AHEAD`] (see [`Job::claim`]).
 pub(crate) const AHEAD: u64 = 4;
-/// Blocks a thread claims past the one it steps through.
+/// Blocks a worker claims past the one it steps through.
 const LEAD: u64 = 4;
+/// Blocks the calling thread claims past the one it steps through. It
+/// merges and writes out the flows of every shard, in bursts (a mass
+/// expiry), and between the bursts it is the thread ahead: the further it
+/// may read then, the less the workers read.
+const LEAD_CALLER: u64 = 8;
+/// Blocks the calling thread may step through past the slowest worker
+/// before it waits for it (its flows wait for the merge meanwhile).
+pub(crate) const STEPS_AHEAD: u64 = 16;
 /// Blocks a thread keeps for reuse once no thread holds them.
-pub(crate) const KEEP: usize = 2 * LEAD as usize;
+pub(crate) const KEEP: usize = 8;
 
 /// One split read of a file.
 pub(crate) struct Job {
@@ -85,9 +93,14 @@ struct Claimed {
     readers: Box<[u32]>,
 }
 
+/// Blocks that may be read past the one the slowest shard steps through.
+fn window(shards: u32) -> u64 {
+    (AHEAD * u64::from(shards.max(1))).max(STEPS_AHEAD)
+}
+
 impl Claims {
     pub(crate) fn new(shards: u32) -> Claims {
-        let window = AHEAD * u64::from(shards.max(1));
+        let window = window(shards);
         Claims {
             state: Mutex::new(Claimed {
                 next: 0,
@@ -119,8 +132,9 @@ impl Job {
         let steps = &self.claims.steps;
         let slowest = steps.iter().map(|s| s.load(Ordering::Acquire)).min()?;
         let own = steps.get(me as usize)?.load(Ordering::Relaxed);
-        let limit = (slowest + AHEAD * u64::from(self.shards.max(1)))
-            .min(own + LEAD)
+        let lead = if me == 0 { LEAD_CALLER } else { LEAD };
+        let limit = (slowest + window(self.shards))
+            .min(own + lead)
             .min(self.blocks());
         let mut c = self.claims.state();
         let k = c.next;
@@ -418,38 +432,39 @@ mod tests {
     fn a_thread_claims_up_to_its_lead_in_file_order() {
         let j = job(100, 2);
         let mine: Vec<u64> = std::iter::from_fn(|| j.claim(0)).collect();
-        assert_eq!(mine, (0..LEAD).collect::<Vec<_>>());
-        // The other thread takes what follows, up to its own lead, which
+        assert_eq!(mine, (0..LEAD_CALLER).collect::<Vec<_>>());
+        // A worker takes what follows, up to its own (shorter) lead, which
         // its claims do not reach past the window of the slowest.
-        assert_eq!(j.claim(1), None, "{LEAD} blocks past block 0 are claimed");
-        j.step_to(1, 3);
+        assert_eq!(j.claim(1), None, "{LEAD_CALLER} blocks are claimed");
+        let at = LEAD_CALLER - 1;
+        j.step_to(1, at);
         let theirs: Vec<u64> = std::iter::from_fn(|| j.claim(1)).collect();
-        assert_eq!(theirs, (LEAD..3 + LEAD).collect::<Vec<_>>());
-        for k in 0..LEAD {
+        assert_eq!(theirs, (LEAD_CALLER..at + LEAD).collect::<Vec<_>>());
+        for k in 0..LEAD_CALLER {
             assert_eq!(j.reader(k), Some(0));
         }
-        for k in LEAD..3 + LEAD {
+        for k in LEAD_CALLER..at + LEAD {
             assert_eq!(j.reader(k), Some(1));
         }
-        assert_eq!(j.reader(3 + LEAD), None, "not claimed yet");
+        assert_eq!(j.reader(at + LEAD), None, "not claimed yet");
     }
 
     #[test]
     fn claims_stay_within_the_window_of_the_slowest_shard() {
         let j = job(1000, 3);
-        // Shard 2 far ahead: it may not claim past AHEAD per shard beyond
+        // Shard 2 far ahead: it may not claim past the window beyond
         // the slowest (shards 0 and 1 at block 0).
         j.step_to(2, 500);
         let ahead: Vec<u64> = std::iter::from_fn(|| j.claim(2)).collect();
-        assert_eq!(ahead, (0..AHEAD * 3).collect::<Vec<_>>());
+        assert_eq!(ahead, (0..window(3)).collect::<Vec<_>>());
         assert_eq!(j.slowest_worker(), Some(1));
         // Every block claimed keeps its reader while no shard is past it.
-        for k in 0..AHEAD * 3 {
+        for k in 0..window(3) {
             assert_eq!(j.reader(k), Some(2));
         }
         j.step_to(0, 500);
-        j.step_to(1, 10);
-        assert_eq!(j.claim(1), Some(AHEAD * 3));
+        j.step_to(1, window(3) - 1);
+        assert_eq!(j.claim(1), Some(window(3)));
         assert_eq!(j.slowest_worker(), Some(1));
     }
 
