@@ -450,6 +450,18 @@ mod tests {
     }
 
     #[test]
+    fn the_calling_thread_reads_further_ahead_than_a_worker() {
+        let j = job(100, 2);
+        // Both at block 0, the worker first: it stops at its own lead, and
+        // the calling thread still has blocks to claim past it.
+        let theirs: Vec<u64> = std::iter::from_fn(|| j.claim(1)).collect();
+        let mine: Vec<u64> = std::iter::from_fn(|| j.claim(0)).collect();
+        assert_eq!(theirs, (0..LEAD).collect::<Vec<_>>());
+        assert!(!mine.is_empty(), "the calling thread claimed nothing");
+        assert_eq!(mine, (LEAD..LEAD_CALLER).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn claims_stay_within_the_window_of_the_slowest_shard() {
         let j = job(1000, 3);
         // Shard 2 far ahead: it may not claim past the window beyond
