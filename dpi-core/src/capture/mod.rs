@@ -39,7 +39,7 @@
 mod pcap;
 mod pcapng;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};

@@ -36,7 +36,8 @@ fn rec(sec: u32, frac: u32, data: &[u8], orig: u32) -> Rec {
     }
 }
 
-fn pcap_header(be: bool, nanos: bool, link: u32, snaplen: u32) -> Vec<u8> {
+/// A classic pcap file header (version 2.4).
+pub(crate) fn pcap_header(be: bool, nanos: bool, link: u32, snaplen: u32) -> Vec<u8> {
     let mut out = Vec::new();
     put32(
         &mut out,

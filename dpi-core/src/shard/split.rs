@@ -398,14 +398,8 @@ mod tests {
     /// A split read of a classic pcap file of `blocks` blocks (records are
     /// not read: only the claims are looked at), over `shards` shards.
     fn job(blocks: u64, shards: u32) -> Job {
-        let mut bytes = Vec::new();
-        // Little-endian microsecond pcap, version 2.4, Ethernet.
-        bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        bytes.extend_from_slice(&2u16.to_le_bytes());
-        bytes.extend_from_slice(&4u16.to_le_bytes());
-        bytes.extend_from_slice(&[0; 8]);
-        bytes.extend_from_slice(&65535u32.to_le_bytes());
-        bytes.extend_from_slice(&1u32.to_le_bytes());
+        // Little-endian microsecond pcap, Ethernet.
+        let bytes = crate::capture::tests::pcap_header(false, false, 1, 65535);
         let layout = crate::capture::CaptureReader::new(&bytes[..])
             .ok()
             .and_then(|r| r.pcap_layout())
