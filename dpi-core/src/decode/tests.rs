@@ -1085,6 +1085,30 @@ const LINKS: [LinkType; 16] = [
     LinkType(u32::MAX),
 ];
 
+/// Whether `p`'s payload is a slice of `frame` (an empty one at most at
+/// its end): what a split read, which keeps payloads as offsets into the
+/// bytes read, relies on.
+fn payload_in(frame: &[u8], p: &Packet<'_>) -> bool {
+    let (at, base) = (p.payload.as_ptr() as usize, frame.as_ptr() as usize);
+    at >= base && at + p.payload.len() <= base + frame.len()
+}
+
+#[test]
+fn an_empty_payload_is_a_slice_of_the_frame() {
+    // Cut inside the TCP options, and inside the UDP header of a frame
+    // whose IP header says more.
+    let f = eth(0x0800, &ipv4(6, A4, B4, &tcp(1, 2, 0, 0, 0x18, &[7; 100])));
+    let mut t = f[..14 + 20 + 22].to_vec();
+    t[14 + 20 + 12] = 0xf0;
+    let u = eth(0x0800, &ipv4(17, A4, B4, &udp(1, 2, b"abc")));
+    for frame in [&t[..], &f[..14 + 20 + 22], &u[..14 + 20 + 4]] {
+        if let Ok(p) = decode(LinkType::ETHERNET, frame) {
+            assert!(p.payload.is_empty());
+            assert!(payload_in(frame, &p), "{:?}", p.payload.as_ptr());
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn never_panics_on_arbitrary_bytes(
@@ -1093,6 +1117,7 @@ proptest! {
     ) {
         if let Ok(p) = decode(link, &bytes) {
             prop_assert!(p.payload.len() <= p.payload_len as usize);
+            prop_assert!(payload_in(&bytes, &p));
         }
     }
 
@@ -1109,6 +1134,7 @@ proptest! {
         for n in 0..=frame.len() {
             if let Ok(p) = decode(link, &frame[..n]) {
                 prop_assert!(p.payload.len() <= p.payload_len as usize);
+                prop_assert!(payload_in(&frame[..n], &p));
             }
         }
     }

@@ -67,7 +67,10 @@ impl<'a> Network<'a> {
         tcp: Option<TcpInfo>,
         header_len: usize,
     ) -> Decoded<'a> {
-        let l4 = self.frame.get(self.l4_off..).unwrap_or(&[]);
+        // Slices of the frame even when empty (at its end), so that the
+        // payload always lies in the frame's bytes.
+        let end = &self.frame[self.frame.len()..];
+        let l4 = self.frame.get(self.l4_off..).unwrap_or(end);
         let packet = Packet {
             src: self.src,
             dst: self.dst,
@@ -78,7 +81,7 @@ impl<'a> Network<'a> {
             tunnel: None,
             tcp,
             fragment: self.fragment,
-            payload: l4.get(header_len..).unwrap_or(&[]),
+            payload: l4.get(header_len..).unwrap_or(end),
             payload_len: self.l4_len.saturating_sub(header_len as u32),
         };
         Decoded {
