@@ -14,10 +14,6 @@ fn put32(out: &mut Vec<u8>, v: u32, be: bool) {
     out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
-fn pad4(out: &mut Vec<u8>) {
-    out.resize(out.len().div_ceil(4) * 4, 0);
-}
-
 /// One record for the test writers: seconds, fraction, bytes, wire length.
 #[derive(Clone, Debug, PartialEq)]
 struct Rec {
@@ -69,107 +65,7 @@ fn pcap(be: bool, nanos: bool, link: u32, recs: &[Rec]) -> Vec<u8> {
     out
 }
 
-/// A pcapng writer: blocks are appended in the byte order of the section.
-struct Ng {
-    out: Vec<u8>,
-    be: bool,
-    /// Offset of every block written, in order.
-    offsets: Vec<usize>,
-}
-
-impl Ng {
-    fn new() -> Self {
-        Ng {
-            out: Vec::new(),
-            be: false,
-            offsets: Vec::new(),
-        }
-    }
-
-    fn block(&mut self, block_type: u32, body: &[u8]) -> &mut Self {
-        let be = self.be;
-        let mut padded = body.to_vec();
-        pad4(&mut padded);
-        self.offsets.push(self.out.len());
-        let len = padded.len() as u32 + 12;
-        put32(&mut self.out, block_type, be);
-        put32(&mut self.out, len, be);
-        self.out.extend_from_slice(&padded);
-        put32(&mut self.out, len, be);
-        self
-    }
-
-    fn shb(&mut self, be: bool) -> &mut Self {
-        self.be = be;
-        let mut b = Vec::new();
-        put32(&mut b, BYTE_ORDER_MAGIC, be);
-        put16(&mut b, 1, be);
-        put16(&mut b, 0, be);
-        b.extend_from_slice(&[0xff; 8]);
-        self.block(SHB_TYPE, &b)
-    }
-
-    fn idb(
-        &mut self,
-        link: u16,
-        snaplen: u32,
-        tsresol: Option<u8>,
-        tsoffset: Option<i64>,
-    ) -> &mut Self {
-        let be = self.be;
-        let mut b = Vec::new();
-        put16(&mut b, link, be);
-        put16(&mut b, 0, be);
-        put32(&mut b, snaplen, be);
-        if let Some(r) = tsresol {
-            put16(&mut b, 9, be);
-            put16(&mut b, 1, be);
-            b.extend_from_slice(&[r, 0, 0, 0]);
-        }
-        if let Some(o) = tsoffset {
-            put16(&mut b, 14, be);
-            put16(&mut b, 8, be);
-            b.extend_from_slice(&if be { o.to_be_bytes() } else { o.to_le_bytes() });
-        }
-        if tsresol.is_some() || tsoffset.is_some() {
-            put32(&mut b, 0, be);
-        }
-        self.block(IDB_TYPE, &b)
-    }
-
-    fn epb(&mut self, if_id: u32, ts: u64, data: &[u8], orig: u32) -> &mut Self {
-        let be = self.be;
-        let mut b = Vec::new();
-        put32(&mut b, if_id, be);
-        put32(&mut b, (ts >> 32) as u32, be);
-        put32(&mut b, ts as u32, be);
-        put32(&mut b, data.len() as u32, be);
-        put32(&mut b, orig, be);
-        b.extend_from_slice(data);
-        self.block(EPB_TYPE, &b)
-    }
-
-    fn spb(&mut self, data: &[u8], orig: u32) -> &mut Self {
-        let be = self.be;
-        let mut b = Vec::new();
-        put32(&mut b, orig, be);
-        b.extend_from_slice(data);
-        self.block(SPB_TYPE, &b)
-    }
-
-    fn opb(&mut self, if_id: u16, ts: u64, data: &[u8], orig: u32) -> &mut Self {
-        let be = self.be;
-        let mut b = Vec::new();
-        put16(&mut b, if_id, be);
-        put16(&mut b, 0, be);
-        put32(&mut b, (ts >> 32) as u32, be);
-        put32(&mut b, ts as u32, be);
-        put32(&mut b, data.len() as u32, be);
-        put32(&mut b, orig, be);
-        b.extend_from_slice(data);
-        self.block(OPB_TYPE, &b)
-    }
-}
+use crate::testing::PcapNgWriter as Ng;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Owned {
