@@ -293,8 +293,12 @@ fn describe_parse_error(e: &PcapError<&[u8]>, what: &str) -> String {
         PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
             format!("invalid {what} (pcap-parser: {})", kind.description())
         }
+        // The whole record is in the buffer when it is parsed: pcap-parser
+        // wanting more means its fields run past its end. Which of the
+        // three it says depends on what else the buffer holds, so it is
+        // not named: the message is the file's, however it was read.
         PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::BufferTooSmall => {
-            format!("invalid {what}: its fields run past its end (pcap-parser: {e})")
+            format!("invalid {what}: its fields run past its end")
         }
         other => format!("invalid {what} (pcap-parser: {other})"),
     }

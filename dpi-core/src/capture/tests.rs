@@ -381,6 +381,50 @@ fn bad_records() {
     }
 }
 
+#[test]
+fn a_block_whose_fields_run_past_its_end_reads_the_same_from_any_buffer() {
+    // An enhanced packet block whose captured length runs past the block:
+    // pcap-parser asks for more bytes, or says its buffer is too small,
+    // by what else the buffer holds. The error is the same however the
+    // file is read: whole, in small reads, with small buffers, or from
+    // that block on after the leading blocks (as a split read hands the
+    // rest of a file over).
+    let mut w = Ng::new();
+    w.shb(false).idb(1, 0, None, None);
+    for i in 0..3 {
+        w.epb(0, i, &[0x11; 60], 60);
+    }
+    w.epb(0, 0, &[0x22; 72], 72);
+    // More than the reader's buffer after it, so that the buffer is full
+    // when the block is parsed.
+    for i in 0..4000 {
+        w.epb(0, i, &[0x33; 60], 60);
+    }
+    let at = w.offsets[5];
+    w.out[at + 20..at + 24].copy_from_slice(&184u32.to_le_bytes());
+    let lead = &w.out[..w.offsets[2]];
+    fn message_of<R: Read>(reader: Result<CaptureReader<R>, Error>, frames: usize) -> String {
+        let (got, err) = drain(reader.unwrap());
+        assert_eq!(got.len(), frames);
+        message(&err.expect("an error"))
+    }
+    let mut seen = Vec::new();
+    for size in [64, 4096, INITIAL_BUFFER] {
+        for chunk in [7, 1 << 20] {
+            let input = Chunked {
+                data: &w.out,
+                chunk,
+            };
+            seen.push(message_of(CaptureReader::with_buffer_size(input, size), 3));
+        }
+    }
+    let rest = std::io::BufReader::new(lead.chain(&w.out[at..]));
+    seen.push(message_of(CaptureReader::new(rest), 0));
+    seen.dedup();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].contains("fields run past its end"), "{}", seen[0]);
+}
+
 /// A file, where each record after the file header starts, where each
 /// frame's record ends, and the length of the file header.
 type Truncation<'a> = (&'a [u8], &'a [usize], &'a [usize], usize);
