@@ -217,17 +217,33 @@ pub(crate) fn decode_counted<'d>(
 pub(crate) fn read_frames<R: std::io::Read>(
     input: R,
     path: &Path,
+    push: impl FnMut(LinkType, Timestamp, &[u8], u32),
+) -> Option<Error> {
+    read_frames_after(input, path, None, push)
+}
+
+/// [`read_frames`] of the rest of a file, from a record after the frame
+/// of time `last` (what a pcapng simple packet block is given).
+pub(crate) fn read_frames_after<R: std::io::Read>(
+    input: R,
+    path: &Path,
+    last: Option<Timestamp>,
     mut push: impl FnMut(LinkType, Timestamp, &[u8], u32),
 ) -> Option<Error> {
     match CaptureReader::new(input) {
         Err(e) => Some(e.with_path(path)),
-        Ok(mut reader) => loop {
-            match reader.next_frame() {
-                Ok(Some(f)) => push(f.link_type, f.ts, f.data, f.orig_len),
-                Ok(None) => break None,
-                Err(e) => break Some(e.with_path(path)),
+        Ok(mut reader) => {
+            if let Some(ts) = last {
+                reader.set_last_ts(ts);
             }
-        },
+            loop {
+                match reader.next_frame() {
+                    Ok(Some(f)) => push(f.link_type, f.ts, f.data, f.orig_len),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e.with_path(path)),
+                }
+            }
+        }
     }
 }
 

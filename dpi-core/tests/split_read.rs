@@ -1,10 +1,14 @@
-//! `ShardedMeter::read_file` reads a classic pcap file with every thread
-//! reading blocks of it. Against `FlowMeter::read_file` on the same file:
-//! the same flows in the same order, the same counters and the same error
-//! (message and offset), for a file whose records hold pcap records in
-//! their payloads (blocks that seem to start inside them), IP fragments,
-//! time going back, a cross-flow announcement, a record too long for a
-//! block read, a record header that is garbage, and a file cut short.
+//! `ShardedMeter::read_file` reads a classic pcap or a pcapng file with
+//! every thread reading blocks of it. Against `FlowMeter::read_file` on
+//! the same file: the same flows in the same order, the same counters and
+//! the same error (message and offset), for a file whose records hold
+//! records in their payloads (blocks that seem to start inside them), IP
+//! fragments, time going back, a cross-flow announcement, a record too
+//! long for a block read, a record header that is garbage, and a file cut
+//! short; for pcapng also two interfaces of different time resolutions,
+//! packet blocks with options, and blocks a split read leaves to one
+//! reader (a new interface, a simple packet block, statistics, a second
+//! section).
 
 mod common;
 
@@ -13,7 +17,7 @@ use std::path::{Path, PathBuf};
 use common::summary;
 
 use dpi_core::expect::ExpectConfig;
-use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame};
+use dpi_core::testing::{tcp_ipv4_frame, udp_ipv4_frame, PcapNgWriter};
 use dpi_core::{Flow, FlowConfig, FlowMeter, ShardedMeter, TcpInfo};
 
 /// A pcap record: microsecond time, the frame, its length on the wire.
@@ -46,14 +50,21 @@ fn fragment(id: u16, first: bool, src_port: u16) -> Vec<u8> {
     f
 }
 
-/// About 2.5 MB of records: many flows over UDP and TCP, with all the
-/// above mixed in.
-fn file_body() -> Vec<u8> {
+/// The classic pcap file header: little-endian, microseconds, Ethernet.
+fn pcap_header(snaplen: u32) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     out.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&262_144u32.to_le_bytes());
+    out.extend_from_slice(&snaplen.to_le_bytes());
     out.extend_from_slice(&1u32.to_le_bytes());
+    out
+}
+
+/// About 6,000 frames (2.5 MB) and their times in microseconds: many
+/// flows over UDP and TCP, with all the above mixed in; `inner` is what
+/// some datagrams carry (records of the file's own format).
+fn frames(inner: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
     let mut t = 1_000_000u64;
     let mut x = 0x9e37_79b9u32;
     let mut rand = move || {
@@ -62,14 +73,13 @@ fn file_body() -> Vec<u8> {
         x ^= x << 5;
         x
     };
-    let inner = pcap_in_payload(40);
     for i in 0..6000u32 {
         t += u64::from(rand() % 50_000);
         let r = rand();
         let client = [10, (r >> 8) as u8 % 4, (r >> 16) as u8 % 8, 1];
         let port = 1024 + (r % 3000) as u16;
         let frame = match i % 11 {
-            0 | 5 => udp_ipv4_frame(client, port, [192, 0, 2, 53], 53, &inner),
+            0 | 5 => udp_ipv4_frame(client, port, [192, 0, 2, 53], 53, inner),
             1 => fragment((i / 11) as u16, true, port),
             2 => fragment((i / 11) as u16, false, port),
             3 => tcp_ipv4_frame(client, port, [192, 0, 2, 80], 80, 1, 0, TcpInfo::SYN, b""),
@@ -116,6 +126,15 @@ fn file_body() -> Vec<u8> {
             ),
         };
         let at = if i % 11 == 8 { t - 20_000 } else { t };
+        out.push((at, frame));
+    }
+    out
+}
+
+/// About 2.5 MB of pcap records of [`frames`].
+fn file_body() -> Vec<u8> {
+    let mut out = pcap_header(262_144);
+    for (at, frame) in frames(&pcap_in_payload(40)) {
         record(&mut out, at, &frame, frame.len() as u32);
     }
     out
@@ -247,11 +266,7 @@ mod hostile {
                 x ^= x << 5;
                 x
             };
-            let mut file = Vec::new();
-            file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-            file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            file.extend_from_slice(&65_535u32.to_le_bytes());
-            file.extend_from_slice(&1u32.to_le_bytes());
+            let mut file = pcap_header(65_535);
             let mut t = 1_000_000u64;
             while file.len() < 300_000 {
                 let r = rand();
@@ -276,6 +291,206 @@ mod hostile {
             }
             file.truncate(n - cut);
             let path = write(&format!("split-hostile-{seed}.pcap"), &file);
+            let want = single(&path);
+            let got = sharded(&path, 2);
+            prop_assert!(got.0 == want.0, "flows differ");
+            prop_assert_eq!(got.1, want.1);
+            prop_assert_eq!(got.2, want.2);
+            std::fs::remove_file(&path).ok();
+        }
+    }
+}
+
+/// pcapng files of [`frames`], little-endian.
+mod ng {
+    use super::*;
+
+    /// A payload made of enhanced packet blocks, as a pcapng file sent
+    /// over the network would hold.
+    pub fn in_payload(n: usize) -> Vec<u8> {
+        let mut w = PcapNgWriter::new();
+        for i in 0..n {
+            w.epb(0, 7_000_000 + i as u64, &[0x5a; 24], 24);
+        }
+        w.out
+    }
+
+    /// A section with interface 0 in microseconds and interface 1 in
+    /// nanoseconds, 10 s later by its offset; then [`frames`] spread over
+    /// both, every fifth block with an `epb_flags` option. `between(i, w)`
+    /// may add blocks before frame `i`.
+    pub fn file(mut between: impl FnMut(usize, &mut PcapNgWriter)) -> Vec<u8> {
+        let mut w = PcapNgWriter::new();
+        w.shb(false)
+            .idb(1, 262_144, None, None)
+            .idb(1, 262_144, Some(9), Some(-10));
+        for (i, (micros, frame)) in frames(&in_payload(40)).into_iter().enumerate() {
+            between(i, &mut w);
+            let (iface, units) = if i % 3 == 1 {
+                (1, (micros + 10_000_000) * 1000)
+            } else {
+                (0, micros)
+            };
+            let flags = 1u32.to_le_bytes();
+            let options: &[(u16, &[u8])] = if i % 5 == 0 { &[(2, &flags)] } else { &[] };
+            w.epb_with_options(iface, units, &frame, frame.len() as u32, options);
+        }
+        w.out
+    }
+
+    /// The offset of the first block at or past `offset`.
+    pub fn block_after(file: &[u8], offset: usize) -> usize {
+        let mut at = 0;
+        while at < offset {
+            at += u32::from_le_bytes(file[at + 4..at + 8].try_into().unwrap()) as usize;
+        }
+        at
+    }
+}
+
+#[test]
+fn a_whole_pcapng_file() {
+    let file = ng::file(|_, _| {});
+    assert!(file.len() > 2_000_000, "{}", file.len());
+    let path = write("split-whole.pcapng", &file);
+    assert!(ShardedMeter::<()>::reads_in_blocks(&path));
+    check("split-whole.pcapng", &file, false);
+}
+
+#[test]
+fn a_pcapng_file_cut_short() {
+    let file = ng::file(|_, _| {});
+    check("split-cut.pcapng", &file[..file.len() - 30], true);
+}
+
+#[test]
+fn pcapng_blocks_left_to_one_reader() {
+    // Each in a file of its own, about half way: statistics, a third
+    // interface, simple packet blocks (timed by the frame before), a new
+    // section whose interface is in nanoseconds. Each file is read on in
+    // sequence from there.
+    let spb = udp_ipv4_frame([10, 9, 9, 9], 999, [10, 8, 8, 8], 53, b"simple");
+    let n = spb.len() as u32;
+    type Add<'a> = &'a dyn Fn(&mut PcapNgWriter);
+    let kinds: [(&str, Add); 4] = [
+        ("split-isb.pcapng", &|w| {
+            w.isb(0, 5);
+        }),
+        ("split-idb.pcapng", &|w| {
+            w.idb(1, 0, Some(3), None);
+        }),
+        ("split-spb.pcapng", &|w| {
+            w.spb(&spb, n).spb(&spb, n);
+        }),
+        ("split-shb.pcapng", &|w| {
+            w.shb(false).idb(1, 0, Some(9), None).idb(1, 0, None, None);
+        }),
+    ];
+    for (name, add) in kinds {
+        let file = ng::file(|i, out| {
+            if i == 3000 {
+                add(out);
+            }
+        });
+        check(name, &file, false);
+    }
+}
+
+#[test]
+fn a_pcapng_block_too_long_then_more() {
+    let file = ng::file(|_, _| {});
+    let at = ng::block_after(&file, file.len() / 3);
+    let mut frame = udp_ipv4_frame([10, 1, 1, 1], 5555, [10, 2, 2, 2], 5555, b"long");
+    frame.resize(300_000, 0);
+    let mut w = PcapNgWriter {
+        out: file[..at].to_vec(),
+        ..PcapNgWriter::default()
+    };
+    w.epb(0, 5_000_000_000, &frame, frame.len() as u32);
+    let mut long = w.out;
+    long.extend_from_slice(&file[at..]);
+    check("split-long.pcapng", &long, false);
+}
+
+#[test]
+fn a_garbage_pcapng_block() {
+    // A block whose trailing length differs from its leading one, then
+    // one that claims 100 MB.
+    let file = ng::file(|_, _| {});
+    for (name, at, value) in [
+        ("split-trailing.pcapng", file.len() / 2, None),
+        ("split-huge.pcapng", file.len() / 4, Some(100_000_000u32)),
+    ] {
+        let at = ng::block_after(&file, at);
+        let len = u32::from_le_bytes(file[at + 4..at + 8].try_into().unwrap()) as usize;
+        let mut bad = file.clone();
+        match value {
+            Some(v) => bad[at + 4..at + 8].copy_from_slice(&v.to_le_bytes()),
+            None => bad[at + len - 4] ^= 4,
+        }
+        check(name, &bad, true);
+    }
+}
+
+mod hostile_ng {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Enhanced packet blocks of any content, some holding blocks in
+        /// their payloads, other blocks here and there, some bytes then
+        /// overwritten at random: the split read gives what one reader
+        /// gives, error included.
+        #[test]
+        fn any_damage_reads_the_same_pcapng(
+            seed in any::<u32>(),
+            damage in proptest::collection::vec((any::<u32>(), any::<u8>()), 0..12),
+            cut in 0usize..64,
+        ) {
+            let mut x = seed | 1;
+            let mut rand = move || {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x
+            };
+            let mut w = PcapNgWriter::new();
+            w.shb(false).idb(1, 0, None, None).idb(1, 0, Some(0x86), Some(5));
+            let mut t = 1_000_000u64;
+            while w.out.len() < 300_000 {
+                let r = rand();
+                t += u64::from(r % 10_000);
+                let frame = match r % 4 {
+                    0 => (0..(r >> 8) % 200).map(|_| rand() as u8).collect(),
+                    1 => ng::in_payload(1 + (r as usize >> 8) % 30),
+                    _ => udp_ipv4_frame(
+                        [10, 0, (r >> 8) as u8, 1],
+                        1000 + (r >> 16) as u16 % 500,
+                        [10, 1, 0, 1],
+                        53,
+                        &ng::in_payload((r as usize >> 4) % 20),
+                    ),
+                };
+                let len = frame.len() as u32;
+                let flags = 1u32.to_le_bytes();
+                let options: &[(u16, &[u8])] = if r & 0x100 != 0 { &[(2, &flags)] } else { &[] };
+                match (r >> 24) % 64 {
+                    0 => w.spb(&frame, len),
+                    1 => w.isb(0, t),
+                    2 => w.idb(1, 0, Some(9), None),
+                    _ => w.epb_with_options((r >> 30) & 1, t, &frame, len, options),
+                };
+            }
+            let mut file = w.out;
+            let n = file.len();
+            for (at, byte) in damage {
+                let at = at as usize % n;
+                file[at] = byte;
+            }
+            file.truncate(n - cut);
+            let path = write(&format!("split-hostile-{seed}.pcapng"), &file);
             let want = single(&path);
             let got = sharded(&path, 2);
             prop_assert!(got.0 == want.0, "flows differ");

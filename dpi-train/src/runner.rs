@@ -37,8 +37,8 @@ pub trait FlowSink {
     /// flow table's own work (benches/README.md, "Where `-j 2` is bound"), so
     /// a sink whose workers do little (no labelling) says no: one capture is
     /// then read on one thread unless a thread count is given, or unless
-    /// it is a classic pcap file that every thread reads blocks of
-    /// ([`ShardedMeter::reads_in_blocks`]).
+    /// it is a file that every thread reads blocks of (classic pcap, most
+    /// pcapng: [`ShardedMeter::reads_in_blocks`]).
     fn worth_sharding(&self) -> bool {
         true
     }
@@ -147,8 +147,8 @@ pub fn run_files<S: FlowSink>(
     } else {
         opts.threads
     };
-    // A classic pcap file is read by every thread at once: spreading it
-    // pays even for a sink whose workers do little.
+    // A file read by every thread at once (classic pcap, most pcapng):
+    // spreading it pays even for a sink whose workers do little.
     let shard = opts.threads != 0
         || sink.worth_sharding()
         || (paths.len() == 1 && ShardedMeter::<()>::reads_in_blocks(&paths[0]));

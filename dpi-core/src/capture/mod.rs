@@ -36,6 +36,7 @@
 //! assert!(reader.next_frame().unwrap().is_none());
 //! ```
 
+pub(crate) mod layout;
 mod pcap;
 mod pcapng;
 #[cfg(test)]
@@ -51,7 +52,6 @@ use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
 use crate::{Error, LinkType, Timestamp};
 
-pub(crate) use self::pcap::PcapLayout;
 use self::pcap::{PcapLengths, PCAP_HEADER_LEN, PCAP_MAGIC_MODIFIED, PCAP_MAGIC_NS, PCAP_MAGIC_US};
 use self::pcapng::{block_name, checked_scaled_timestamp, scaled_timestamp, SHB_TYPE};
 
@@ -529,6 +529,13 @@ impl<R: Read> CaptureReader<R> {
     /// Byte offset in the file of the next record to be read.
     pub fn offset(&self) -> u64 {
         self.offset + self.pending as u64
+    }
+
+    /// Takes `ts` for the time of the frame before the next record (what a
+    /// simple packet block, which has none, is given), when this reader
+    /// starts in the middle of a file.
+    pub(crate) fn set_last_ts(&mut self, ts: Timestamp) {
+        self.state.last_ts = ts;
     }
 
     /// The interfaces of the current pcapng section, by index; for pcap, the

@@ -114,6 +114,44 @@ impl PcapLayout {
     }
 }
 
+impl super::layout::Records for PcapLayout {
+    fn head_len(&self) -> usize {
+        self.header_len
+    }
+
+    #[inline]
+    fn take(&self, data: &[u8], max: u32) -> super::layout::Rec {
+        use super::layout::{Rec, RecordFrame};
+        let Some(r) = self.record(data) else {
+            return Rec::Need(self.header_len);
+        };
+        if r.caplen > max {
+            return Rec::Stop;
+        }
+        let len = self.header_len + r.caplen as usize;
+        if data.len() < len {
+            return Rec::Need(len);
+        }
+        Rec::Frame(RecordFrame {
+            len,
+            start: self.header_len,
+            caplen: r.caplen as usize,
+            orig_len: r.orig_len,
+            ts: self.timestamp(&r),
+            link_type: self.link_type,
+        })
+    }
+
+    /// A captured length from 1 to the wire length, a wire length of at
+    /// most `max` and a fraction of a second in range (so that runs of
+    /// zeros, or of one repeated byte, are not taken for records).
+    fn plausible(&self, data: &[u8], max: u32) -> Option<usize> {
+        let r = self.record(data)?;
+        (r.caplen != 0 && r.caplen <= r.orig_len && r.orig_len <= max && self.frac_in_range(&r))
+            .then_some(self.header_len + r.caplen as usize)
+    }
+}
+
 impl<R: Read> CaptureReader<R> {
     /// The layout of a classic pcap file's records, right after the file
     /// header was read (`None` for pcapng).

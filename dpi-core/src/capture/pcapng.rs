@@ -4,10 +4,11 @@
 use std::io::Read;
 
 use pcap_parser::traits::PcapNGPacketBlock;
-use pcap_parser::{Block, OptionCode, PcapBlockOwned};
+use pcap_parser::{parse_block_be, parse_block_le, Block, OptionCode, PcapBlockOwned};
 
+use super::layout::{Rec, RecordFrame, Records};
 use super::MAX_INTERFACES;
-use super::{truncated, u16_at, u32_at, CaptureReader, InterfaceInfo, State, Step};
+use super::{truncated, u16_at, u32_at, CaptureFormat, CaptureReader, InterfaceInfo, State, Step};
 use crate::{Error, LinkType, Timestamp};
 
 pub(super) const SHB_TYPE: u32 = 0x0a0d_0d0a;
@@ -23,6 +24,124 @@ pub(super) const SHB_MIN_LEN: usize = 28;
 pub(super) const EPB_DATA_START: usize = 28;
 pub(super) const OPB_DATA_START: usize = 28;
 pub(super) const SPB_DATA_START: usize = 12;
+/// Bytes of an enhanced packet block besides its packet and options: type,
+/// length, interface, two words of time, two lengths, trailing length.
+const EPB_MIN_LEN: usize = 32;
+
+/// How the enhanced packet blocks of a pcapng file are read from anywhere
+/// in it: the byte order and the interfaces of its first section, as the
+/// blocks before its first packet block declare them. A block of another
+/// kind (a new section or interface, a simple packet block, statistics)
+/// is left to a reader that reads the file in sequence from there.
+#[derive(Clone, Debug)]
+pub(crate) struct NgLayout {
+    /// Offset of the first packet block (an enhanced packet block).
+    pub(crate) first_record: u64,
+    big_endian: bool,
+    interfaces: Vec<InterfaceInfo>,
+}
+
+impl NgLayout {
+    /// The length of the block that starts `data`, when it is an enhanced
+    /// packet block of at most `max` bytes (a multiple of four, as every
+    /// block's).
+    fn epb_len(&self, data: &[u8], max: u32) -> Option<usize> {
+        let be = self.big_endian;
+        let (kind, len) = (u32_at(data, 0, be)?, u32_at(data, 4, be)?);
+        let ok = kind == EPB_TYPE && len <= max && len as usize >= EPB_MIN_LEN && len & 3 == 0;
+        ok.then_some(len as usize)
+    }
+}
+
+impl Records for NgLayout {
+    fn head_len(&self) -> usize {
+        8
+    }
+
+    fn take(&self, data: &[u8], max: u32) -> Rec {
+        if data.len() < 8 {
+            return Rec::Need(8);
+        }
+        let Some(len) = self.epb_len(data, max) else {
+            return Rec::Stop;
+        };
+        if data.len() < len {
+            return Rec::Need(len);
+        }
+        let block = &data[..len];
+        let be = self.big_endian;
+        if u32_at(block, len - 4, be) != Some(len as u32) {
+            return Rec::Stop;
+        }
+        // The same parser as the reader's, so that a block it refuses
+        // (options that do not parse, say) is refused here too.
+        let parsed = if be {
+            parse_block_be(block)
+        } else {
+            parse_block_le(block)
+        };
+        let Ok((rest, Block::EnhancedPacket(epb))) = parsed else {
+            return Rec::Stop;
+        };
+        let Some(iface) = usize::try_from(epb.if_id)
+            .ok()
+            .and_then(|i| self.interfaces.get(i))
+        else {
+            return Rec::Stop;
+        };
+        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+        let caplen = epb.packet_data().len();
+        match iface.checked_timestamp(raw) {
+            Some(ts) if rest.is_empty() && EPB_DATA_START + caplen <= len => {
+                Rec::Frame(RecordFrame {
+                    len,
+                    start: EPB_DATA_START,
+                    caplen,
+                    orig_len: epb.origlen,
+                    ts,
+                    link_type: iface.link_type,
+                })
+            }
+            _ => Rec::Stop,
+        }
+    }
+
+    /// An enhanced packet block of an interface declared before the first
+    /// packet, with a captured length that fits in it, and the same
+    /// length at its end when `data` holds it.
+    fn plausible(&self, data: &[u8], max: u32) -> Option<usize> {
+        let be = self.big_endian;
+        let len = self.epb_len(data, max)?;
+        let iface = u32_at(data, 8, be)?;
+        let caplen = u32_at(data, 20, be)?;
+        let fits = (iface as usize) < self.interfaces.len()
+            && caplen as usize <= len - EPB_MIN_LEN
+            && data
+                .get(len - 4..len)
+                .is_none_or(|_| u32_at(data, len - 4, be) == Some(len as u32));
+        fits.then_some(len)
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// The layout of a pcapng file's enhanced packet blocks, right after
+    /// its first section header block was read: the blocks up to its first
+    /// packet block are read (`None` when that is not an enhanced packet
+    /// block, or when none comes before the input ends).
+    pub(crate) fn ng_layout(mut self) -> Option<NgLayout> {
+        if self.format != CaptureFormat::PcapNg {
+            return None;
+        }
+        match self.advance() {
+            Ok(Some(_)) if self.state.block_type == EPB_TYPE => Some(NgLayout {
+                first_record: self.offset,
+                big_endian: self.state.big_endian,
+                interfaces: self.state.interfaces.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
 
 /// A raw timestamp in units given by a pcapng `if_tsresol` value, plus an
 /// offset in seconds, as nanoseconds since the epoch (saturating).

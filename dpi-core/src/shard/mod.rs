@@ -18,8 +18,8 @@
 //! [`FlowMeter`](crate::FlowMeter) gives (flows carry the position of the
 //! packet that finished them, see `flow::EndOrder`).
 //!
-//! A classic pcap file given to [`ShardedMeter::read_file`] is read
-//! differently (`split.rs`): every thread reads blocks of the file
+//! A classic pcap or pcapng file given to [`ShardedMeter::read_file`] is
+//! read differently (`split.rs`): every thread reads blocks of the file
 //! itself, decodes them and hands them to the others, so that reading
 //! and decoding are split over the threads too; each shard still steps
 //! through every packet in file order.
@@ -39,10 +39,10 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::capture::layout::{read_at, Layout};
 use crate::expect::{ExpectConfig, Expectations};
 use crate::flow::{shard_of, shard_share, EndOrder};
-use crate::meter::{read_frames, Intake};
-use crate::CaptureReader;
+use crate::meter::{read_frames, read_frames_after, Intake};
 use crate::{
     FileSummary, Flow, FlowConfig, FlowTable, Fragment, LinkType, MeterStats, Packet, Timestamp,
 };
@@ -425,8 +425,9 @@ impl<T: Send + 'static> ShardedMeter<T> {
     }
 
     /// Whether [`read_file`](Self::read_file) reads `path` with every
-    /// thread reading blocks of it (a classic pcap file of at least two
-    /// blocks, 256 KiB), rather than in the calling thread alone. A caller
+    /// thread reading blocks of it (a classic pcap file, or a pcapng file
+    /// whose interfaces are declared before its first packet, of at least
+    /// two blocks, 256 KiB), rather than in the calling thread alone. A caller
     /// whose per-flow work is light can spread such a file over the
     /// threads with gain, where handing one reader's packets over would
     /// cost more than it spreads.
@@ -516,7 +517,10 @@ impl<T: Send + 'static> ShardedMeter<T> {
     /// flows stay in the tables until [`flush`](Self::flush).
     ///
     /// A classic pcap file of at least two blocks (256 KiB) is read by
-    /// every thread at once: each reads and decodes blocks of it, and
+    /// every thread at once, and so is a pcapng file whose first packet
+    /// block follows the blocks declaring its interfaces within its first
+    /// block (until a block that declares more, or one other than an
+    /// enhanced packet block): each reads and decodes blocks of it, and
     /// every shard steps through all of them in file order (see the
     /// type's docs). The flows, their order, the counters and the error,
     /// if any, are the same as from one reader.
@@ -534,9 +538,11 @@ impl<T: Send + 'static> ShardedMeter<T> {
         }
     }
 
-    /// Reads a classic pcap file with every thread reading blocks of it
-    /// (see `split.rs`); `None`, having read nothing, when the file is not
-    /// one (pcapng, not a regular file, shorter than two blocks), when
+    /// Reads a classic pcap or pcapng file with every thread reading
+    /// blocks of it (see `split.rs`); `None`, having read nothing, when the
+    /// file is not one (not a regular file, shorter than two blocks, a
+    /// pcapng file whose first packet is not an enhanced packet block in
+    /// its first block), when
     /// there are no workers, or when datagrams wait for later fragments
     /// from frames handed in before.
     fn read_split<E: FnMut(T)>(
@@ -654,7 +660,10 @@ impl<T: Send + 'static> ShardedMeter<T> {
         self.hub.next = job.seq_end();
         self.hub.batch.first = self.hub.next;
         let error = match side.done {
-            Some(Some(at)) => self.read_rest(file, path, job.layout.first_record, at, emit),
+            Some(Some(at)) => {
+                let first = job.layout.first_record();
+                self.read_rest(file, path, first, at, side.last_ts, emit)
+            }
             _ => None,
         };
         self.intake.drop_fragments();
@@ -665,28 +674,31 @@ impl<T: Send + 'static> ShardedMeter<T> {
     }
 
     /// Reads the records of `file` from `at` on in sequence, as
-    /// [`read_from`](Self::read_from) would have read them there; the
-    /// error that ended it, if any, at its offset in the file.
+    /// [`read_from`](Self::read_from) would have read them there (`last`:
+    /// the time of the frame before); the error that ended it, if any, at
+    /// its offset in the file.
     fn read_rest<E: FnMut(T)>(
         &mut self,
         file: &std::fs::File,
         path: &Path,
         first_record: u64,
         at: u64,
+        last: Option<Timestamp>,
         emit: &mut E,
     ) -> Option<crate::Error> {
         let mut head = vec![0u8; first_record as usize];
         let mut rest = file;
-        let opened = split::read_at(file, &mut head, 0)
+        let opened = read_at(file, &mut head, 0)
             .and_then(|()| rest.seek(SeekFrom::Start(at)))
             .map_err(|e| crate::Error::from(e).with_path(path));
         if let Err(e) = opened {
             return Some(e);
         }
-        // The file header, then the file from `at`: offsets `at -
-        // first_record` short of the file's.
+        // The file header (a pcapng file's blocks before its first
+        // packet), then the file from `at`: offsets `at - first_record`
+        // short of the file's.
         let input = std::io::BufReader::new(head.as_slice().chain(rest));
-        read_frames(input, path, |link, ts, data, len| {
+        read_frames_after(input, path, last, |link, ts, data, len| {
             self.push_frame(link, ts, data, len, emit)
         })
         .map(|e| e.shifted(at - first_record))
@@ -713,17 +725,17 @@ impl<T: Send + 'static> ShardedMeter<T> {
 }
 
 /// The record layout and length of `file` when a split read can take
-/// it: a regular classic pcap file of at least two blocks.
-fn split_layout(file: &std::fs::File) -> Option<(crate::capture::PcapLayout, u64)> {
+/// it: a regular classic pcap file, or a pcapng file whose first packet
+/// block (an enhanced one) comes within its first [`split::BLOCK`] bytes,
+/// of at least two blocks past its first record.
+fn split_layout(file: &std::fs::File) -> Option<(Layout, u64)> {
     if !split::SUPPORTED {
         return None;
     }
     let meta = file.metadata().ok().filter(|m| m.is_file())?;
-    let mut head = vec![0u8; 24];
-    split::read_at(file, &mut head, 0).ok()?;
-    let layout = CaptureReader::new(&head[..]).ok()?.pcap_layout()?;
+    let layout = Layout::of_file(file, split::BLOCK)?;
     let len = meta.len();
-    (len >= layout.first_record + 2 * split::BLOCK).then_some((layout, len))
+    (len >= layout.first_record() + 2 * split::BLOCK).then_some((layout, len))
 }
 
 /// The other shards: the batch being filled for them, the batches sent,
@@ -1132,6 +1144,8 @@ struct SplitSide {
     /// Set when the read is over: where the rest of the file is to be read
     /// in sequence (`None`: nothing is left).
     done: Option<Option<u64>>,
+    /// The time of the last frame of the blocks stepped through.
+    last_ts: Option<Timestamp>,
 }
 
 impl SplitSide {
@@ -1139,10 +1153,11 @@ impl SplitSide {
         SplitSide {
             me,
             next_step: 0,
-            expect: job.layout.first_record,
+            expect: job.layout.first_record(),
             waiting: BTreeMap::new(),
             spent: VecDeque::new(),
             done: (job.blocks() == 0).then_some(None),
+            last_ts: None,
         }
     }
 
@@ -1218,6 +1233,9 @@ impl SplitSide {
     /// After stepping through block `b`.
     fn stepped(&mut self, job: &split::Job, b: &Batch) {
         self.next_step += 1;
+        if let Some(ts) = b.block.as_ref().and_then(|i| i.last_ts) {
+            self.last_ts = Some(ts);
+        }
         job.step_to(self.me, self.next_step);
         match b.block.as_ref().map(|i| i.tail) {
             Some(split::Tail::Next(at)) => {

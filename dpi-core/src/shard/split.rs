@@ -1,4 +1,4 @@
-//! A classic pcap file read by every thread of a
+//! A classic pcap or pcapng file read by every thread of a
 //! [`ShardedMeter`](crate::ShardedMeter) at once.
 //!
 //! The file is cut into blocks of [`BLOCK`] bytes. The threads claim
@@ -13,24 +13,26 @@
 //!
 //! A block's first record is found without the block before it: the first
 //! position from which [`SYNC_RECORDS`] record headers chain (plausible
-//! lengths and fractions of a second). Every thread checks, when it comes
+//! lengths and fractions of a second in a pcap file; in a pcapng file,
+//! enhanced packet blocks of a known interface whose length is repeated at
+//! their end). Every thread checks, when it comes
 //! to a block, that it starts where the record walk of the block before
 //! ended. When it does not (a record whose payload holds what looks like
-//! pcap records, a capture inside the capture), every thread reads that
-//! block again itself, from where it must start. A block that stopped at
-//! a record this read does not take (one longer than [`MAX_RECORD`], one
-//! the file ends inside, one that could not be read) ends the split read
+//! records, a capture inside the capture), every thread reads that block
+//! again itself, from where it must start. A block that stopped at a
+//! record this read does not take (one longer than [`MAX_RECORD`], one
+//! the file ends inside, one that could not be read; in a pcapng file any
+//! block but an enhanced packet block that one reader would take as it
+//! is, see `capture/layout.rs`) ends the split read
 //! there, and the meter reads the rest of the file in sequence, so what it
 //! reports (errors and their offsets included) is what one reader gives.
 
 use std::fs::File;
-#[cfg(unix)]
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::{Item, Items};
-use crate::capture::PcapLayout;
+use crate::capture::layout::{read_at, Layout, Rec, Records};
 use crate::expect::Expectations;
 use crate::flow::shard_of;
 use crate::meter::decode_counted;
@@ -67,7 +69,7 @@ pub(crate) struct Job {
     /// Number of the read in its meter.
     pub(crate) id: u64,
     pub(crate) file: File,
-    pub(crate) layout: PcapLayout,
+    pub(crate) layout: Layout,
     /// The file's length when the read began.
     pub(crate) len: u64,
     pub(crate) shards: u32,
@@ -120,7 +122,7 @@ impl Job {
     /// Blocks of the file.
     pub(crate) fn blocks(&self) -> u64 {
         self.len
-            .saturating_sub(self.layout.first_record)
+            .saturating_sub(self.layout.first_record())
             .div_ceil(BLOCK)
     }
 
@@ -171,7 +173,7 @@ impl Job {
     }
 
     fn begin(&self, k: u64) -> u64 {
-        self.layout.first_record + k * BLOCK
+        self.layout.first_record() + k * BLOCK
     }
 
     /// Sequence number of block `k`'s first item.
@@ -205,6 +207,9 @@ pub(crate) struct BlockInfo {
     /// found, or the block could not be read).
     pub(crate) start: u64,
     pub(crate) tail: Tail,
+    /// The time of the block's last frame, if it has one (what a pcapng
+    /// simple packet block after it is given).
+    pub(crate) last_ts: Option<crate::Timestamp>,
     /// Frames and what did not decode (packets are counted as they are
     /// stepped through, by the fragment guard's [`Intake::admit`]).
     ///
@@ -226,6 +231,21 @@ pub(super) fn read_block(
     bytes: &mut Vec<u8>,
     out: &mut Items,
 ) -> BlockInfo {
+    match &job.layout {
+        Layout::Pcap(l) => walk_block(l, job, k, start, bytes, out),
+        Layout::Ng(l) => walk_block(l, job, k, start, bytes, out),
+    }
+}
+
+/// [`read_block`] over records laid out as `layout` says.
+fn walk_block<L: Records>(
+    layout: &L,
+    job: &Job,
+    k: u64,
+    start: Option<u64>,
+    bytes: &mut Vec<u8>,
+    out: &mut Items,
+) -> BlockInfo {
     out.clear();
     let begin = job.begin(k);
     let end = (begin + BLOCK).min(job.len);
@@ -240,6 +260,7 @@ pub(super) fn read_block(
         block: k,
         start: u64::MAX,
         tail: Tail::Stop(u64::MAX),
+        last_ts: None,
         stats: MeterStats::default(),
     };
     if !buf.fill(end) {
@@ -247,60 +268,67 @@ pub(super) fn read_block(
     }
     let start = match start {
         Some(at) => Some(at),
-        None if k == 0 => Some(job.layout.first_record),
-        None => find_start(job, begin, buf.data()),
+        None if k == 0 => Some(job.layout.first_record()),
+        None => find_start(layout, job, begin, buf.data()),
     };
     let Some(start) = start.filter(|&at| at >= begin) else {
         return info;
     };
     info.start = start;
-    let layout = &job.layout;
-    let hdr = layout.header_len;
     let mut at = start;
     info.tail = loop {
         if at >= end {
             break Tail::Next(at);
         }
         let pos = (at - begin) as usize;
-        if !buf.fill(at + hdr as u64) {
-            break Tail::Stop(at);
-        }
-        let Some(r) = layout.record(&buf.data()[pos..]) else {
+        let mut want = layout.head_len();
+        let r = loop {
+            if !buf.fill(at + want as u64) {
+                break None;
+            }
+            match layout.take(&buf.data()[pos..], MAX_RECORD) {
+                Rec::Need(n) if n > want => want = n,
+                Rec::Frame(r) => break Some(r),
+                Rec::Need(_) | Rec::Stop => break None,
+            }
+        };
+        let Some(r) = r else {
             break Tail::Stop(at);
         };
-        if r.caplen > MAX_RECORD {
-            break Tail::Stop(at);
-        }
-        let need = hdr + r.caplen as usize;
-        if !buf.fill(at + need as u64) {
-            break Tail::Stop(at);
-        }
+        info.last_ts = Some(r.ts);
         let all = buf.data();
-        let data = &all[pos + hdr..pos + need];
-        if let Some(d) = decode_counted(&mut info.stats, layout.link_type, data, r.orig_len) {
+        let data = &all[pos + r.start..pos + r.start + r.caplen];
+        if let Some(d) = decode_counted(&mut info.stats, r.link_type, data, r.orig_len) {
             let pkt = d.packet;
-            let from = pkt.payload.as_ptr() as usize - all.as_ptr() as usize;
+            // The payload is a slice of the block's bytes, unless it is
+            // empty: then it may be a slice of nothing (a header longer
+            // than its frame), which is kept as `0..0`.
+            let from = (pkt.payload.as_ptr() as usize)
+                .checked_sub(all.as_ptr() as usize)
+                .filter(|&f| f + pkt.payload.len() <= all.len());
+            debug_assert!(from.is_some() || pkt.payload.is_empty());
+            let (start, end) = from.map_or((0, 0), |f| (f, f + pkt.payload.len()));
             let shard = if pkt.fragment == Fragment::Later {
                 0
             } else {
                 shard_of(&pkt, job.shards as usize) as u32
             };
             out.push(Item::Packet {
-                ts: layout.timestamp(&r),
-                wire_len: r.orig_len.max(r.caplen),
+                ts: r.ts,
+                wire_len: r.orig_len.max(r.caplen as u32),
                 shard,
                 announces: Expectations::may_announce(&pkt),
                 datagram_id: d.datagram_id,
                 // A block holds far less than 4 GiB.
-                start: from as u32,
-                end: (from + pkt.payload.len()) as u32,
+                start: start as u32,
+                end: end as u32,
                 pkt: Packet {
                     payload: &[],
                     ..pkt
                 },
             });
         }
-        at += need as u64;
+        at += r.len as u64;
     };
     info
 }
@@ -343,50 +371,33 @@ impl Buf<'_> {
     }
 }
 
-#[cfg(unix)]
-pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    file.read_exact_at(buf, offset)
-}
-
-#[cfg(not(unix))]
-pub(super) fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
 /// Whether positioned reads are available (a split read needs them).
 pub(crate) const SUPPORTED: bool = cfg!(unix);
 
 /// The first position in the block from which record headers chain.
-fn find_start(job: &Job, begin: u64, bytes: &[u8]) -> Option<u64> {
+fn find_start<L: Records>(layout: &L, job: &Job, begin: u64, bytes: &[u8]) -> Option<u64> {
     let limit = (BLOCK as usize).min(bytes.len());
     (0..limit)
-        .find(|&p| chains(job, begin, bytes, p))
+        .find(|&p| chains(layout, job, begin, bytes, p))
         .map(|p| begin + p as u64)
 }
 
 /// Whether [`SYNC_RECORDS`] plausible record headers follow one another
-/// from `p` (or fewer, up to the file's end exactly): each with a captured
-/// length from 1 to its wire length, a wire length of at most
-/// [`MAX_RECORD`] and a fraction of a second in range (so that runs of
-/// zeros, or of one repeated byte, do not chain).
-fn chains(job: &Job, begin: u64, bytes: &[u8], mut p: usize) -> bool {
-    let layout = &job.layout;
+/// from `p` (or fewer, up to the file's end exactly), each of at most
+/// [`MAX_RECORD`] bytes ([`Records::plausible`]).
+fn chains<L: Records>(layout: &L, job: &Job, begin: u64, bytes: &[u8], mut p: usize) -> bool {
     for i in 0..SYNC_RECORDS {
         if begin + p as u64 == job.len {
             return i > 0;
         }
-        let Some(r) = bytes.get(p..).and_then(|b| layout.record(b)) else {
+        if bytes.len().saturating_sub(p) < layout.head_len() {
             // Past what was read, after two headers that chained.
-            return i >= 2 && p + layout.header_len > bytes.len();
-        };
-        if r.caplen == 0
-            || r.caplen > r.orig_len
-            || r.orig_len > MAX_RECORD
-            || !layout.frac_in_range(&r)
-        {
-            return false;
+            return i >= 2;
         }
-        p += layout.header_len + r.caplen as usize;
+        match layout.plausible(&bytes[p..], MAX_RECORD) {
+            Some(len) => p += len,
+            None => return false,
+        }
     }
     true
 }
@@ -403,6 +414,7 @@ mod tests {
         let layout = crate::capture::CaptureReader::new(&bytes[..])
             .ok()
             .and_then(|r| r.pcap_layout())
+            .map(Layout::Pcap)
             .expect("a pcap file header");
         let path = std::env::temp_dir().join(format!(
             "dpi-split-claims-{}-{blocks}-{shards}.pcap",
@@ -481,5 +493,75 @@ mod tests {
         j.step_to(1, 2);
         let all: Vec<u64> = std::iter::from_fn(|| j.claim(0).or_else(|| j.claim(1))).collect();
         assert_eq!(all, vec![0, 1, 2]);
+    }
+
+    /// Blocks of a pcapng file in either byte order, over two interfaces,
+    /// some datagrams carrying enhanced packet blocks: each block's walk
+    /// starts where the one before ended (read again from there when its
+    /// start was guessed inside such a payload), none stops, and every
+    /// packet is taken once.
+    #[test]
+    fn every_block_of_a_pcapng_file_is_walked() {
+        use crate::testing::{udp_ipv4_frame, PcapNgWriter};
+        for be in [false, true] {
+            let mut inner = PcapNgWriter {
+                be,
+                ..PcapNgWriter::default()
+            };
+            for i in 0..20 {
+                inner.epb(0, i, &[0x5a; 24], 24);
+            }
+            let mut w = PcapNgWriter::new();
+            w.shb(be).idb(1, 0, None, None).idb(1, 0, Some(9), Some(3));
+            let mut packets = 0u64;
+            while w.out.len() < 5 * BLOCK as usize {
+                let payload = if packets % 4 == 0 {
+                    inner.out.clone()
+                } else {
+                    vec![packets as u8; (packets * 37 % 1400) as usize]
+                };
+                let port = 1000 + (packets % 500) as u16;
+                let frame = udp_ipv4_frame([10, 0, 0, 1], port, [10, 0, 0, 2], 53, &payload);
+                w.epb(
+                    (packets % 2) as u32,
+                    1_000_000 + packets,
+                    &frame,
+                    frame.len() as u32,
+                );
+                packets += 1;
+            }
+            let path = std::env::temp_dir()
+                .join(format!("dpi-split-walk-{}-{be}.pcapng", std::process::id()));
+            std::fs::write(&path, &w.out).unwrap();
+            let file = File::open(&path).unwrap();
+            let _ = std::fs::remove_file(&path);
+            let layout = Layout::of_file(&file, BLOCK).expect("a pcapng layout");
+            assert_eq!(layout.first_record(), w.offsets[3] as u64);
+            let job = Job {
+                id: 1,
+                file,
+                layout,
+                len: w.out.len() as u64,
+                shards: 2,
+                seq_base: 0,
+                claims: Claims::new(2),
+            };
+            let (mut bytes, mut items) = (Vec::new(), Items::default());
+            let (mut expect, mut taken, mut again) = (job.layout.first_record(), 0, 0);
+            for k in 0..job.blocks() {
+                let mut info = read_block(&job, k, None, &mut bytes, &mut items);
+                if info.start != expect {
+                    again += 1;
+                    info = read_block(&job, k, Some(expect), &mut bytes, &mut items);
+                }
+                match info.tail {
+                    Tail::Next(at) => expect = at,
+                    Tail::Stop(at) => panic!("block {k} stops at {at}"),
+                }
+                taken += items.len() as u64;
+            }
+            assert_eq!((expect, taken), (job.len, packets));
+            assert!(again < job.blocks() / 2, "{again} of {}", job.blocks());
+        }
     }
 }

@@ -283,8 +283,8 @@ where
     }
 
     /// Records are written in the reading thread: spreading one capture
-    /// that one thread reads would only add the hand-over (a classic pcap
-    /// file, which every thread reads, is spread all the same).
+    /// that one thread reads would only add the hand-over (a file that
+    /// every thread reads blocks of is spread all the same).
     fn worth_sharding(&self) -> bool {
         false
     }

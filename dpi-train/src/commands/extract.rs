@@ -55,8 +55,8 @@ impl FlowSink for Writer<'_> {
     }
 
     /// Records are written in the reading thread: spreading one capture
-    /// that one thread reads would only add the hand-over (a classic pcap
-    /// file, which every thread reads, is spread all the same).
+    /// that one thread reads would only add the hand-over (a file that
+    /// every thread reads blocks of is spread all the same).
     fn worth_sharding(&self) -> bool {
         false
     }
