@@ -60,19 +60,24 @@ fn pcap_header(snaplen: u32) -> Vec<u8> {
     out
 }
 
+/// A xorshift generator of 32-bit numbers from `seed`.
+fn xorshift(seed: u32) -> impl FnMut() -> u32 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    }
+}
+
 /// About 6,000 frames (2.5 MB) and their times in microseconds: many
 /// flows over UDP and TCP, with all the above mixed in; `inner` is what
 /// some datagrams carry (records of the file's own format).
 fn frames(inner: &[u8]) -> Vec<(u64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut t = 1_000_000u64;
-    let mut x = 0x9e37_79b9u32;
-    let mut rand = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
+    let mut rand = xorshift(0x9e37_79b9);
     for i in 0..6000u32 {
         t += u64::from(rand() % 50_000);
         let r = rand();
@@ -243,64 +248,6 @@ fn a_garbage_record_header() {
     check("split-garbage.pcap", &file, true);
 }
 
-mod hostile {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
-
-        /// Records of any content, some bytes of the file then overwritten
-        /// at random: the split read gives what one reader gives, error
-        /// included.
-        #[test]
-        fn any_damage_reads_the_same(
-            seed in any::<u32>(),
-            damage in proptest::collection::vec((any::<u32>(), any::<u8>()), 0..12),
-            cut in 0usize..64,
-        ) {
-            let mut x = seed | 1;
-            let mut rand = move || {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x
-            };
-            let mut file = pcap_header(65_535);
-            let mut t = 1_000_000u64;
-            while file.len() < 300_000 {
-                let r = rand();
-                t += u64::from(r % 10_000);
-                let frame = match r % 4 {
-                    0 => (0..(r >> 8) % 200).map(|_| rand() as u8).collect(),
-                    1 => pcap_in_payload(1 + (r as usize >> 8) % 30),
-                    _ => udp_ipv4_frame(
-                        [10, 0, (r >> 8) as u8, 1],
-                        1000 + (r >> 16) as u16 % 500,
-                        [10, 1, 0, 1],
-                        53,
-                        &pcap_in_payload((r as usize >> 4) % 20),
-                    ),
-                };
-                record(&mut file, t, &frame, frame.len() as u32);
-            }
-            let n = file.len();
-            for (at, byte) in damage {
-                let at = 24 + at as usize % (n - 24);
-                file[at] = byte;
-            }
-            file.truncate(n - cut);
-            let path = write(&format!("split-hostile-{seed}.pcap"), &file);
-            let want = single(&path);
-            let got = sharded(&path, 2);
-            prop_assert!(got.0 == want.0, "flows differ");
-            prop_assert_eq!(got.1, want.1);
-            prop_assert_eq!(got.2, want.2);
-            std::fs::remove_file(&path).ok();
-        }
-    }
-}
-
 /// pcapng files of [`frames`], little-endian.
 mod ng {
     use super::*;
@@ -432,47 +379,97 @@ fn a_garbage_pcapng_block() {
     }
 }
 
-mod hostile_ng {
+mod hostile {
     use super::*;
     use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
+    /// A frame picked by `r`: random bytes, records of the file's own
+    /// format (`inner(n)`), or a datagram carrying some.
+    fn random_frame(
+        r: u32,
+        rand: &mut impl FnMut() -> u32,
+        inner: fn(usize) -> Vec<u8>,
+    ) -> Vec<u8> {
+        match r % 4 {
+            0 => (0..(r >> 8) % 200).map(|_| rand() as u8).collect(),
+            1 => inner(1 + (r as usize >> 8) % 30),
+            _ => udp_ipv4_frame(
+                [10, 0, (r >> 8) as u8, 1],
+                1000 + (r >> 16) as u16 % 500,
+                [10, 1, 0, 1],
+                53,
+                &inner((r as usize >> 4) % 20),
+            ),
+        }
+    }
+
+    /// `file` with bytes past its first `keep` overwritten and `cut` bytes
+    /// cut off its end: the split read gives what one reader gives.
+    fn damaged_reads_the_same(
+        name: &str,
+        mut file: Vec<u8>,
+        keep: usize,
+        damage: Vec<(u32, u8)>,
+        cut: usize,
+    ) -> Result<(), TestCaseError> {
+        let n = file.len();
+        for (at, byte) in damage {
+            let at = keep + at as usize % (n - keep);
+            file[at] = byte;
+        }
+        file.truncate(n - cut);
+        let path = write(name, &file);
+        let want = single(&path);
+        let got = sharded(&path, 2);
+        prop_assert!(got.0 == want.0, "flows differ");
+        prop_assert_eq!(got.1, want.1);
+        prop_assert_eq!(got.2, want.2);
+        std::fs::remove_file(&path).ok();
+        Ok(())
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-        /// Enhanced packet blocks of any content, some holding blocks in
-        /// their payloads, other blocks here and there, some bytes then
-        /// overwritten at random: the split read gives what one reader
-        /// gives, error included.
+        /// Records of any content, some bytes of the file then overwritten
+        /// at random: the split read gives what one reader gives, error
+        /// included.
+        #[test]
+        fn any_damage_reads_the_same(
+            seed in any::<u32>(),
+            damage in proptest::collection::vec((any::<u32>(), any::<u8>()), 0..12),
+            cut in 0usize..64,
+        ) {
+            let mut rand = xorshift(seed);
+            let mut file = pcap_header(65_535);
+            let mut t = 1_000_000u64;
+            while file.len() < 300_000 {
+                let r = rand();
+                t += u64::from(r % 10_000);
+                let frame = random_frame(r, &mut rand, pcap_in_payload);
+                record(&mut file, t, &frame, frame.len() as u32);
+            }
+            damaged_reads_the_same(&format!("split-hostile-{seed}.pcap"), file, 24, damage, cut)?;
+        }
+
+        /// The same for pcapng: enhanced packet blocks of any content,
+        /// some holding blocks in their payloads, other blocks here and
+        /// there (simple packets, statistics, a new interface).
         #[test]
         fn any_damage_reads_the_same_pcapng(
             seed in any::<u32>(),
             damage in proptest::collection::vec((any::<u32>(), any::<u8>()), 0..12),
             cut in 0usize..64,
         ) {
-            let mut x = seed | 1;
-            let mut rand = move || {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x
-            };
+            let mut rand = xorshift(seed);
             let mut w = PcapNgWriter::new();
             w.shb(false).idb(1, 0, None, None).idb(1, 0, Some(0x86), Some(5));
             let mut t = 1_000_000u64;
             while w.out.len() < 300_000 {
                 let r = rand();
                 t += u64::from(r % 10_000);
-                let frame = match r % 4 {
-                    0 => (0..(r >> 8) % 200).map(|_| rand() as u8).collect(),
-                    1 => ng::in_payload(1 + (r as usize >> 8) % 30),
-                    _ => udp_ipv4_frame(
-                        [10, 0, (r >> 8) as u8, 1],
-                        1000 + (r >> 16) as u16 % 500,
-                        [10, 1, 0, 1],
-                        53,
-                        &ng::in_payload((r as usize >> 4) % 20),
-                    ),
-                };
+                let frame = random_frame(r, &mut rand, ng::in_payload);
                 let len = frame.len() as u32;
                 let flags = 1u32.to_le_bytes();
                 let options: &[(u16, &[u8])] = if r & 0x100 != 0 { &[(2, &flags)] } else { &[] };
@@ -483,20 +480,7 @@ mod hostile_ng {
                     _ => w.epb_with_options((r >> 30) & 1, t, &frame, len, options),
                 };
             }
-            let mut file = w.out;
-            let n = file.len();
-            for (at, byte) in damage {
-                let at = at as usize % n;
-                file[at] = byte;
-            }
-            file.truncate(n - cut);
-            let path = write(&format!("split-hostile-{seed}.pcapng"), &file);
-            let want = single(&path);
-            let got = sharded(&path, 2);
-            prop_assert!(got.0 == want.0, "flows differ");
-            prop_assert_eq!(got.1, want.1);
-            prop_assert_eq!(got.2, want.2);
-            std::fs::remove_file(&path).ok();
+            damaged_reads_the_same(&format!("split-hostile-{seed}.pcapng"), w.out, 0, damage, cut)?;
         }
     }
 }

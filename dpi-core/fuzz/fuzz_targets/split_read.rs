@@ -10,9 +10,11 @@
 //! somewhere in the input's records.
 #![no_main]
 
-use dpi_core::expect::ExpectConfig;
-use dpi_core::{FlowConfig, FlowMeter, ShardedMeter};
+use dpi_core::ShardedMeter;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "split_compare.rs"]
+mod split_compare;
 
 const SIZE: usize = 300_000;
 
@@ -47,21 +49,5 @@ fuzz_target!(|data: &[u8]| {
         // A file header of the input's that the reader refuses.
         return;
     }
-    let cfg = FlowConfig::default();
-    let mut single = FlowMeter::new(cfg.clone());
-    let mut want = Vec::new();
-    let s1 = single.read_file(&path, &mut |f| want.push(format!("{f:?}")));
-    single.flush(&mut |f| want.push(format!("{f:?}")));
-    let mut sharded = ShardedMeter::new(cfg, &ExpectConfig::default(), 2, |_| {
-        |f: dpi_core::Flow| format!("{f:?}")
-    });
-    let mut got = Vec::new();
-    let s2 = sharded.read_file(&path, &mut |l| got.push(l));
-    sharded.flush(&mut |l| got.push(l));
-    assert_eq!(s1.stats, s2.stats);
-    assert_eq!(
-        s1.error.map(|e| e.to_string()),
-        s2.error.map(|e| e.to_string())
-    );
-    assert!(got == want, "flows differ");
+    split_compare::reads_the_same(&path);
 });

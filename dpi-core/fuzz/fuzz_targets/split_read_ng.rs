@@ -10,10 +10,11 @@
 //! boundary falls somewhere in the input's blocks.
 #![no_main]
 
-use dpi_core::expect::ExpectConfig;
 use dpi_core::testing::PcapNgWriter;
-use dpi_core::{FlowConfig, FlowMeter, ShardedMeter};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "split_compare.rs"]
+mod split_compare;
 
 const SIZE: usize = 300_000;
 
@@ -33,21 +34,5 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&path, &file).is_err() {
         return;
     }
-    let cfg = FlowConfig::default();
-    let mut single = FlowMeter::new(cfg.clone());
-    let mut want = Vec::new();
-    let s1 = single.read_file(&path, &mut |f| want.push(format!("{f:?}")));
-    single.flush(&mut |f| want.push(format!("{f:?}")));
-    let mut sharded = ShardedMeter::new(cfg, &ExpectConfig::default(), 2, |_| {
-        |f: dpi_core::Flow| format!("{f:?}")
-    });
-    let mut got = Vec::new();
-    let s2 = sharded.read_file(&path, &mut |l| got.push(l));
-    sharded.flush(&mut |l| got.push(l));
-    assert_eq!(s1.stats, s2.stats);
-    assert_eq!(
-        s1.error.map(|e| e.to_string()),
-        s2.error.map(|e| e.to_string())
-    );
-    assert!(got == want, "flows differ");
+    split_compare::reads_the_same(&path);
 });
