@@ -5,6 +5,7 @@
 #
 #   DPI_CORPUS=DIR benches/compare.sh [--pairs N] [--copies K] [--jobs "1 2"]
 #                                    [--work DIR] [--no-flood] [--flood-flows N]
+#                                    [--pcapng]
 #
 # The large capture: every Ethernet capture of $DPI_CORPUS/ndpi and
 # $DPI_CORPUS/zeek merged by time (mergecap), K copies shifted by one day
@@ -13,8 +14,10 @@
 # --shift k`), so that no copy repeats another's 5-tuples (ndpiReader keeps
 # a flow until the end of the file and takes a repeated 5-tuple a day
 # later for more packets of the old flow; dpi ends a flow idle for 600 s).
-# The flood: `dpi-samples flood --flows N --packets-per-flow 2` (N =
-# 1,000,000). All are built once under the work directory (target/compare
+# With --pcapng, also the merged capture converted to pcapng (`editcap -F
+# pcapng`), which dpi reads in blocks on every thread as it does a classic
+# pcap file. The flood: `dpi-samples flood --flows N --packets-per-flow 2`
+# (N = 1,000,000). All are built once under the work directory (target/compare
 # by default) and reused. Before the timed runs, each tool's flow count of
 # each capture is printed (dpi's records, ndpiReader's "Unique flows"),
 # and the output of `dpi classify` at each J of --jobs is compared with
@@ -38,9 +41,10 @@ copies=8
 jobs="1"
 flood=1
 flood_flows=1000000
+pcapng=0
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/target/compare"
-usage="usage: $0 [--pairs N] [--copies K] [--jobs \"J...\"] [--work DIR] [--no-flood] [--flood-flows N]"
+usage="usage: $0 [--pairs N] [--copies K] [--jobs \"J...\"] [--work DIR] [--no-flood] [--flood-flows N] [--pcapng]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --pairs) pairs=$2; shift 2 ;;
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
     --work) work=$2; shift 2 ;;
     --no-flood) flood=0; shift ;;
     --flood-flows) flood_flows=$2; shift 2 ;;
+    --pcapng) pcapng=1; shift ;;
     -h|--help) echo "$usage"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -112,6 +117,11 @@ merged="$work/merged-$copies.pcap"
 build_copies "$merged" 0
 distinct="$work/distinct-$copies.pcap"
 build_copies "$distinct" 1
+merged_ng="$work/merged-$copies.pcapng"
+if [ "$pcapng" = 1 ] && [ ! -s "$merged_ng" ]; then
+  echo "building $merged_ng" >&2
+  editcap -F pcapng "$merged" "$merged_ng"
+fi
 
 flood_cap="$work/flood-$flood_flows.pcap"
 if [ "$flood" = 1 ] && [ ! -s "$flood_cap" ]; then
@@ -210,6 +220,9 @@ echo "dpi: $("$dpi" --version)"
 echo "ndpiReader: $( (ndpiReader -h 2>&1 || true) | grep -m1 -o 'nDPI [^ ]*' || echo "version unknown")"
 run_capture "$merged" "merged corpora, $copies copies"
 run_capture "$distinct" "merged corpora, $copies copies with moved addresses"
+if [ "$pcapng" = 1 ]; then
+  run_capture "$merged_ng" "merged corpora, $copies copies, as pcapng"
+fi
 if [ "$flood" = 1 ]; then
   run_capture "$flood_cap" "flood of $flood_flows flows"
 fi
