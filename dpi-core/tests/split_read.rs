@@ -262,13 +262,13 @@ mod ng {
         w.out
     }
 
-    /// A section with interface 0 in microseconds and interface 1 in
-    /// nanoseconds, 10 s later by its offset; then [`frames`] spread over
-    /// both, every fifth block with an `epb_flags` option. `between(i, w)`
-    /// may add blocks before frame `i`.
-    pub fn file(mut between: impl FnMut(usize, &mut PcapNgWriter)) -> Vec<u8> {
+    /// A section (big-endian when `be`) with interface 0 in microseconds
+    /// and interface 1 in nanoseconds, 10 s later by its offset; then
+    /// [`frames`] spread over both, every fifth block with an `epb_flags`
+    /// option. `between(i, w)` may add blocks before frame `i`.
+    pub fn file_in(be: bool, mut between: impl FnMut(usize, &mut PcapNgWriter)) -> Vec<u8> {
         let mut w = PcapNgWriter::new();
-        w.shb(false)
+        w.shb(be)
             .idb(1, 262_144, None, None)
             .idb(1, 262_144, Some(9), Some(-10));
         for (i, (micros, frame)) in frames(&in_payload(40)).into_iter().enumerate() {
@@ -278,11 +278,20 @@ mod ng {
             } else {
                 (0, micros)
             };
-            let flags = 1u32.to_le_bytes();
+            let flags = if be {
+                1u32.to_be_bytes()
+            } else {
+                1u32.to_le_bytes()
+            };
             let options: &[(u16, &[u8])] = if i % 5 == 0 { &[(2, &flags)] } else { &[] };
             w.epb_with_options(iface, units, &frame, frame.len() as u32, options);
         }
         w.out
+    }
+
+    /// [`file_in`] little-endian.
+    pub fn file(between: impl FnMut(usize, &mut PcapNgWriter)) -> Vec<u8> {
+        file_in(false, between)
     }
 
     /// The offset of the first block at or past `offset`.
@@ -297,11 +306,16 @@ mod ng {
 
 #[test]
 fn a_whole_pcapng_file() {
-    let file = ng::file(|_, _| {});
-    assert!(file.len() > 2_000_000, "{}", file.len());
-    let path = write("split-whole.pcapng", &file);
-    assert!(ShardedMeter::<()>::reads_in_blocks(&path));
-    check("split-whole.pcapng", &file, false);
+    for (name, be) in [
+        ("split-whole.pcapng", false),
+        ("split-whole-be.pcapng", true),
+    ] {
+        let file = ng::file_in(be, |_, _| {});
+        assert!(file.len() > 2_000_000, "{}", file.len());
+        let path = write(name, &file);
+        assert!(ShardedMeter::<()>::reads_in_blocks(&path), "{name}");
+        check(name, &file, false);
+    }
 }
 
 #[test]
