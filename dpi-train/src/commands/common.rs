@@ -74,10 +74,11 @@ pub struct FlowArgs {
     pub udp_concat: bool,
     /// Worker threads (0: one per core): several captures are read in
     /// parallel; a single capture's flows are spread over the threads by
-    /// a hash of their endpoints (with 0, only where flows are labelled:
-    /// `extract` and `align` read one capture on one thread, as handing
-    /// its packets over would cost more than it spreads). The output is
-    /// the same whatever the count.
+    /// a hash of their endpoints (with 0, `extract` and `align`, which
+    /// label nothing, spread only a pcap or pcapng file of 256 KiB or more
+    /// that every thread reads blocks of, and read any other capture on
+    /// one thread, as handing its packets over would cost more than it
+    /// spreads). The output is the same whatever the count.
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
     /// No progress bar, no summary on standard error.
