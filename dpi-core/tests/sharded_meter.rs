@@ -302,3 +302,117 @@ fn mass_expiry_and_flush_in_the_same_order() {
         }
     }
 }
+
+/// TCP sessions on client ports 2000 + i, each closed by FIN both ways,
+/// session i from `t0 + i * gap` (microseconds).
+fn closed_sessions(n: u16, t0: u64, gap: u64) -> Vec<Step> {
+    let (c, s) = ([10, 0, 0, 1], [192, 0, 2, 80]);
+    let mut steps = Vec::new();
+    for i in 0..n {
+        let (cp, t) = (2000 + i, t0 + u64::from(i) * gap);
+        let frames = [
+            tcp_ipv4_frame(c, cp, s, 80, 1, 0, SYN, b""),
+            tcp_ipv4_frame(s, 80, c, cp, 9, 2, SYN | ACK, b""),
+            tcp_ipv4_frame(c, cp, s, 80, 2, 10, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n"),
+            tcp_ipv4_frame(c, cp, s, 80, 20, 10, FIN | ACK, b""),
+            tcp_ipv4_frame(s, 80, c, cp, 10, 21, FIN | ACK, b""),
+            tcp_ipv4_frame(c, cp, s, 80, 21, 11, ACK, b""),
+        ];
+        for (k, f) in frames.into_iter().enumerate() {
+            steps.push(Step::Frame(t + k as u64, f));
+        }
+    }
+    steps
+}
+
+/// A probe's loop: a session now and then, time moved on by the clock
+/// every tick (200 ms), the workers given time to step through each. A
+/// flow that ended goes out within a few ticks, whichever shard holds it,
+/// with no flush, also at a tick where no other shard ends one: the merge
+/// lets a flow go once every worker has stepped past the item that ended
+/// it, not only once every batch handed over (each tick hands one over)
+/// is done.
+#[test]
+fn ended_flows_go_out_at_the_ticks_of_a_live_loop() {
+    let cfg = config();
+    let mut meter = ShardedMeter::new(cfg, &ExpectConfig::default(), 2, |_| {
+        |fl: Flow| fl.client_port
+    });
+    let sessions = 12u16;
+    let (t0, gap, tick) = (1_000_000u64, 700_000u64, 200_000u64);
+    let mut frames = closed_sessions(sessions, t0, gap).into_iter().peekable();
+    // (client port, the tick it went out at), and the tick each session
+    // could end at: past its close and the linger.
+    let mut out: Vec<(u16, u64)> = Vec::new();
+    let mut t = t0;
+    while t < t0 + u64::from(sessions) * gap + 10 * tick {
+        t += tick;
+        while let Some(Step::Frame(ft, f)) =
+            frames.next_if(|s| matches!(s, Step::Frame(ft, _) if *ft <= t))
+        {
+            let ts = Timestamp::from_micros(ft);
+            meter.push_frame(LinkType::ETHERNET, ts, &f, f.len() as u32, &mut |p| {
+                out.push((p, t))
+            });
+        }
+        meter.expire(Timestamp::from_micros(t), &mut |p| out.push((p, t)));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ports: Vec<u16> = out.iter().map(|o| o.0).collect();
+    let want: Vec<u16> = (0..sessions).map(|i| 2000 + i).collect();
+    assert_eq!(ports, want, "the closed flows, in order, before any flush");
+    for &(port, at) in &out {
+        let ended = t0 + u64::from(port - 2000) * gap + 500_000;
+        assert!(
+            at <= ended + 3 * tick,
+            "session {port} ended by {ended} µs went out at the tick of {at} µs"
+        );
+    }
+    assert_eq!(meter.live_flows(), 0);
+    meter.flush(&mut |p| out.push((p, 0)));
+    assert_eq!(out.len(), usize::from(sessions));
+}
+
+/// `hand_over` between packets that come slowly: the flows the workers
+/// finish go out although no batch fills and no tick moves time on (the
+/// packets of another flow end them, past a linger of 1 ms).
+#[test]
+fn hand_over_lets_out_what_a_slow_stream_finished() {
+    let cfg = FlowConfig {
+        close_linger: Some(Duration::from_millis(1)),
+        ..config()
+    };
+    let mut meter = ShardedMeter::new(cfg, &ExpectConfig::default(), 2, |_| {
+        |fl: Flow| fl.client_port
+    });
+    let sessions = 12;
+    let mut out = Vec::new();
+    for s in closed_sessions(sessions, 1_000_000, 100) {
+        if let Step::Frame(t, f) = s {
+            let ts = Timestamp::from_micros(t);
+            meter.push_frame(LinkType::ETHERNET, ts, &f, f.len() as u32, &mut |p| {
+                out.push(p)
+            });
+        }
+    }
+    // A packet of another flow now and then, each followed by a hand-over.
+    for k in 0..50u64 {
+        let f = udp_ipv4_frame([10, 9, 9, 9], 7000, [10, 9, 9, 8], 7001, b"x");
+        let ts = Timestamp::from_micros(1_010_000 + k);
+        meter.push_frame(LinkType::ETHERNET, ts, &f, f.len() as u32, &mut |p| {
+            out.push(p)
+        });
+        meter.hand_over(&mut |p| out.push(p));
+        if out.len() == usize::from(sessions) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let want: Vec<u16> = (0..sessions).map(|i| 2000 + i).collect();
+    assert_eq!(
+        out, want,
+        "the closed flows, in order, while the stream goes on"
+    );
+    meter.flush(&mut |p| out.push(p));
+    assert_eq!(out.last(), Some(&7000));
+}

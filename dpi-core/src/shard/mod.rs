@@ -35,6 +35,7 @@ mod split;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -238,8 +239,9 @@ const QUEUED: usize = 2 * CHUNK;
 enum Msg<T> {
     /// Flows it finished, in its order.
     Flows(Vec<(EndOrder, T)>),
-    /// It is done with a batch.
-    End,
+    /// It is done with a batch, whose last item came before this
+    /// sequence number.
+    End(u64),
     /// In a split read: a block it read.
     Block(Arc<Batch>),
 }
@@ -275,6 +277,11 @@ struct Worker<T> {
     queue: VecDeque<(EndOrder, T)>,
     /// Batches it is done with.
     ended: u64,
+    /// The items before this sequence number are behind it: a flow it
+    /// finishes from now on is finished at this item or later.
+    done: u64,
+    /// Its live flows after the last batch or block it stepped through.
+    live: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -282,7 +289,10 @@ impl<T> Worker<T> {
     fn take(&mut self, m: Msg<T>) {
         match m {
             Msg::Flows(f) => self.queue.extend(f),
-            Msg::End => self.ended += 1,
+            Msg::End(upto) => {
+                self.ended += 1;
+                self.done = self.done.max(upto);
+            }
             Msg::Block(b) => self.blocks.push_back(b),
         }
     }
@@ -389,9 +399,11 @@ impl<T: Send + 'static> ShardedMeter<T> {
                 let (flows_tx, flows) = sync_channel(FLOW_CHUNKS);
                 let (split_tx, split) = channel();
                 let (cfg, expect, work) = (per_shard(i), expect.clone(), make(i));
+                let live = Arc::new(AtomicUsize::new(0));
                 let out = Out {
                     flows: flows_tx,
                     split: split_tx,
+                    live: live.clone(),
                 };
                 let thread = std::thread::Builder::new()
                     .name(format!("shard-{i}"))
@@ -404,6 +416,8 @@ impl<T: Send + 'static> ShardedMeter<T> {
                     blocks: VecDeque::new(),
                     queue: VecDeque::new(),
                     ended: 0,
+                    done: 0,
+                    live,
                     thread,
                 }
             })
@@ -456,6 +470,36 @@ impl<T: Send + 'static> ShardedMeter<T> {
         &self.intake.stats
     }
 
+    /// Live flows over every shard: shard 0's now, each worker's as of the
+    /// last batch it stepped through (packets handed in since may have
+    /// made more; none is live after [`flush`](Self::flush)). For a
+    /// probe's statistics.
+    ///
+    /// ```
+    /// use dpi_core::{FlowConfig, LinkType, ShardedMeter, Timestamp};
+    /// use dpi_core::expect::ExpectConfig;
+    /// use dpi_core::testing::udp_ipv4_frame;
+    ///
+    /// let mut m = ShardedMeter::new(FlowConfig::default(), &ExpectConfig::default(), 2, |_| |f| f);
+    /// let mut ended = 0;
+    /// for i in 0..10u16 {
+    ///     let frame = udp_ipv4_frame([10, 0, 0, 1], 40000 + i, [10, 0, 0, 2], 9, b"x");
+    ///     m.push_frame(LinkType::ETHERNET, Timestamp::from_micros(1), &frame, frame.len() as u32, &mut |_| ended += 1);
+    /// }
+    /// assert!(m.live_flows() <= 10);
+    /// m.flush(&mut |_| ended += 1);
+    /// assert_eq!((m.live_flows(), ended), (0, 10));
+    /// ```
+    pub fn live_flows(&self) -> usize {
+        self.local.table.len()
+            + self
+                .hub
+                .workers
+                .iter()
+                .map(|w| w.live.load(Ordering::Relaxed))
+                .sum::<usize>()
+    }
+
     /// Hands in one frame; the flows finished so far whose turn has come
     /// go to `emit` (see the type's docs for when).
     pub fn push_frame<E: FnMut(T)>(
@@ -497,6 +541,18 @@ impl<T: Send + 'static> ShardedMeter<T> {
     pub fn expire<E: FnMut(T)>(&mut self, now: Timestamp, emit: &mut E) {
         let seq = self.hub.push(&Step::Expire(now));
         self.local.step(seq, Step::Expire(now), &mut self.hub, emit);
+        self.hub.send(false);
+        self.hub.collect(false, emit);
+    }
+
+    /// Hands the packets taken since the last batch went out to the
+    /// workers now, and lets out the flows whose turn has come. A batch
+    /// otherwise goes when it is full or at [`expire`](Self::expire): a
+    /// caller whose packets come slowly (a live capture, a stream) calls
+    /// this now and then, so that the flows its workers finish are not
+    /// held back by a batch that fills slowly. It changes neither the
+    /// flows nor their order.
+    pub fn hand_over<E: FnMut(T)>(&mut self, emit: &mut E) {
         self.hub.send(false);
         self.hub.collect(false, emit);
     }
@@ -900,7 +956,11 @@ impl<T> Hub<T> {
                 // merge always follows a send, so the items behind shard
                 // 0's flows have all gone to the workers.
                 let mut best: Option<(usize, EndOrder)> = self.local.front().map(|(o, _)| (0, *o));
-                let mut blocked = false;
+                // A worker with nothing queued that is still at work may
+                // yet finish a flow at the first item it has not stepped
+                // through, or later: only a flow finished before that may
+                // go.
+                let mut pending: Option<u64> = None;
                 for (i, w) in self.workers.iter().enumerate() {
                     match w.queue.front() {
                         // Ahead of shard 0 in a split read: shard 0 may
@@ -912,11 +972,13 @@ impl<T> Hub<T> {
                             best = Some((i + 1, *o))
                         }
                         Some(_) => {}
-                        None if w.ended < self.sent => blocked = true,
+                        None if w.ended < self.sent => {
+                            pending = Some(pending.map_or(w.done, |p| p.min(w.done)))
+                        }
                         None => {}
                     }
                 }
-                let Some((i, _)) = best.filter(|_| !blocked) else {
+                let Some((i, _)) = best.filter(|(_, o)| pending.is_none_or(|p| o.at < p)) else {
                     break;
                 };
                 let next = match i {
@@ -998,6 +1060,8 @@ struct Out<T> {
     flows: SyncSender<Msg<T>>,
     /// A split read.
     split: Sender<Msg<T>>,
+    /// The worker's live flows, set after each batch and block.
+    live: Arc<AtomicUsize>,
 }
 
 /// One worker: its share of the flow table and its copy of the
@@ -1027,6 +1091,7 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
                 ) {
                     return;
                 }
+                out.live.store(table.len(), Ordering::Relaxed);
                 continue;
             }
             Work::Block(id, b) if id > last_split => {
@@ -1057,6 +1122,7 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
         if batch.flush {
             table.flush_labelled(&mut emit);
         }
+        out.live.store(table.len(), Ordering::Relaxed);
         if !flows.is_empty()
             && out
                 .flows
@@ -1065,7 +1131,8 @@ fn run_worker<T, W: FnMut(Flow) -> T>(
         {
             return;
         }
-        if out.flows.send(Msg::End).is_err() {
+        let upto = batch.first + items.len() as u64;
+        if out.flows.send(Msg::End(upto)).is_err() {
             return;
         }
     }
@@ -1116,7 +1183,7 @@ fn split_worker<T, W: FnMut(Flow) -> T>(
             if !flows.is_empty() && out.send(Msg::Flows(std::mem::take(&mut flows))).is_err() {
                 return false;
             }
-            if out.send(Msg::End).is_err() {
+            if out.send(Msg::End(b.first + b.items.len() as u64)).is_err() {
                 return false;
             }
             continue;
