@@ -45,6 +45,11 @@ pub struct LiveArgs {
     /// With -i: bytes kept of each frame.
     #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
     pub snaplen: u32,
+    /// With -i: the kernel's capture buffer in KiB (as tcpdump's -B):
+    /// frames that come while it is full are dropped (the statistics line
+    /// counts them).
+    #[arg(short = 'B', long, default_value_t = 8192, value_name = "KIB")]
+    pub buffer_size: u32,
     /// With -i: put the interface in promiscuous mode (off by default:
     /// only the host's own traffic and broadcasts are seen).
     #[arg(long)]
@@ -193,12 +198,19 @@ mod imp {
             LiveError::Failed(anyhow!("{iface}: cannot capture: {m}{}", hint(&m)))
         };
         let snaplen = i32::try_from(live.snaplen.max(64)).unwrap_or(i32::MAX);
+        // Not libpcap's immediate mode: on Linux it turns to a ring of
+        // fixed slots, one frame of the snap length each, so that a
+        // buffer of a few MiB holds a handful of frames and a burst is
+        // dropped by the kernel (50 HTTP exchanges on loopback: 908 of
+        // 1,000 packets). The ring of blocks packs frames, and a block is
+        // handed over when full or after the read timeout: a frame waits
+        // at most `TICK`.
         let mut cap = Capture::from_device(iface)
             .map_err(failed)?
             .promisc(live.promisc)
             .snaplen(snaplen)
+            .buffer_size(i32::try_from(live.buffer_size.saturating_mul(1024)).unwrap_or(i32::MAX))
             .timeout(i32::try_from(TICK.as_millis()).unwrap_or(200))
-            .immediate_mode(true)
             .precision(Precision::Nano)
             .open()
             .map_err(failed)?

@@ -180,6 +180,94 @@ fn an_http_exchange_on_loopback_is_labelled_http() {
 }
 
 #[test]
+fn a_burst_of_http_exchanges_on_loopback_is_captured_whole() {
+    burst_of_http_exchanges("1");
+}
+
+/// A burst of 50 HTTP exchanges on loopback, one after the other, captured
+/// with `-j JOBS`: each is one HTTP flow (no frame lost to a full capture
+/// ring), and the statistics line counts the live flows (of every thread).
+fn burst_of_http_exchanges(jobs: &str) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let filter = format!("tcp port {port}");
+    let Some(cap) = start(&[
+        "classify",
+        "-i",
+        "lo",
+        "-j",
+        jobs,
+        "--bpf",
+        &filter,
+        "--format",
+        "jsonl",
+        "--stats-interval",
+        "0.5",
+    ]) else {
+        return;
+    };
+    const EXCHANGES: usize = 50;
+    let server = std::thread::spawn(move || {
+        for _ in 0..EXCHANGES {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .unwrap();
+        }
+    });
+    let mut client_ports = Vec::new();
+    for _ in 0..EXCHANGES {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        client_ports.push(u64::from(c.local_addr().unwrap().port()));
+        c.write_all(b"GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            .unwrap();
+        let mut resp = String::new();
+        c.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    }
+    server.join().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let (code, out, err) = cap.stop("INT");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(" 0 dropped by the kernel"),
+        "packets dropped:\n{err}"
+    );
+    let flows = json_lines(&out);
+    assert_eq!(flows.len(), EXCHANGES, "{err}");
+    assert!(flows.iter().all(|f| f["protocol"] == "HTTP"), "{out}");
+    let mut ports: Vec<u64> = flows
+        .iter()
+        .map(|f| f["src_port"].as_u64().unwrap())
+        .collect();
+    ports.sort_unstable();
+    client_ports.sort_unstable();
+    assert_eq!(ports, client_ports, "{out}");
+    // A statistics line while the flows were live: some counted.
+    let live: Vec<u64> = err
+        .lines()
+        .filter_map(|l| {
+            l.split(" live flows")
+                .next()?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(!live.is_empty(), "no statistics line:\n{err}");
+    assert!(live.iter().all(|&n| n <= EXCHANGES as u64), "{err}");
+}
+
+#[test]
 fn udp_queries_are_labelled_dns_and_sigterm_flushes() {
     // A resolver on port 53 of a loopback address of its own (any
     // 127.0.0.0/8 address is the host's), so as not to meet a local one.
