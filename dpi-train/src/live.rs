@@ -23,8 +23,8 @@
 //! needs root, or the `CAP_NET_RAW` and `CAP_NET_ADMIN` capabilities), a
 //! `--bpf` expression libpcap cannot compile (exit status 2).
 
-use crate::runner::FlowSink;
-use dpi_core::{FileSummary, FlowConfig};
+use crate::runner::{FlowSink, RunOptions};
+use dpi_core::FileSummary;
 
 /// Options of live capture, shared by `dpi classify` and `dpi extract`.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -110,18 +110,18 @@ pub fn check_filter(live: &LiveArgs) -> Result<(), LiveError> {
 #[cfg(feature = "live")]
 pub fn run_live<S: FlowSink>(
     live: &LiveArgs,
-    cfg: &FlowConfig,
+    opts: &RunOptions,
     quiet: bool,
     sink: &mut S,
 ) -> Result<FileSummary, LiveError> {
-    imp::run(live, cfg, quiet, sink)
+    imp::run(live, opts, quiet, sink)
 }
 
 /// Live capture is not built in: an error saying so.
 #[cfg(not(feature = "live"))]
 pub fn run_live<S: FlowSink>(
     live: &LiveArgs,
-    _cfg: &FlowConfig,
+    _opts: &RunOptions,
     _quiet: bool,
     _sink: &mut S,
 ) -> Result<FileSummary, LiveError> {
@@ -138,11 +138,11 @@ mod imp {
     use std::time::{Duration, Instant, SystemTime};
 
     use anyhow::anyhow;
-    use dpi_core::{FileSummary, Flow, FlowConfig, FlowMeter, LinkType, Timestamp};
+    use dpi_core::{FileSummary, LinkType, Timestamp};
     use pcap::{Capture, Device, Linktype, Precision};
 
     use super::{LiveArgs, LiveError};
-    use crate::runner::{FlowSink, TICK};
+    use crate::runner::{FlowSink, RunOptions, StreamMeter, TICK};
 
     /// How long an empty capture is waited for before it is read again.
     const IDLE_WAIT: Duration = Duration::from_millis(5);
@@ -227,15 +227,14 @@ mod imp {
     /// Hands flows to a sink until it fails, then keeps its error.
     struct Emit<'a, S: FlowSink> {
         sink: &'a mut S,
-        work: Box<dyn FnMut(Flow) -> S::Item + Send>,
         written: u64,
         failed: Option<anyhow::Error>,
     }
 
     impl<S: FlowSink> Emit<'_, S> {
-        fn flow(&mut self, f: Flow) {
+        fn flow(&mut self, f: S::Item) {
             if self.failed.is_none() {
-                match self.sink.flow(0, (self.work)(f)) {
+                match self.sink.flow(0, f) {
                     Ok(()) => self.written += 1,
                     Err(e) => self.failed = Some(e),
                 }
@@ -245,7 +244,7 @@ mod imp {
 
     pub(super) fn run<S: FlowSink>(
         live: &LiveArgs,
-        cfg: &FlowConfig,
+        opts: &RunOptions,
         quiet: bool,
         sink: &mut S,
     ) -> Result<FileSummary, LiveError> {
@@ -272,9 +271,8 @@ mod imp {
         }
         let stats_every = (!quiet && live.stats_interval > 0.0)
             .then(|| Duration::from_secs_f64(live.stats_interval.min(1e9)));
-        let mut meter = FlowMeter::new(cfg.clone());
+        let mut meter = StreamMeter::new(&opts.flow, opts.stream_shards(), sink, 0);
         let mut out = Emit {
-            work: sink.worker(0),
             sink,
             written: 0,
             failed: None,
@@ -312,7 +310,7 @@ mod imp {
                         s.map_or(0, |s| s.received),
                         s.map_or(0, |s| s.dropped),
                         s.map_or(0, |s| s.if_dropped),
-                        meter.table().len(),
+                        meter.live_flows(),
                         out.written
                     );
                     last_stats = Instant::now();

@@ -5,7 +5,9 @@
 //! same whatever the thread count).
 //!
 //! The path `-` is standard input, read as a stream (see [`STDIN`]): flows
-//! reach the sink as they end, also while the input stays open.
+//! reach the sink as they end, also while the input stays open; its flows
+//! are spread over the threads only when several are asked for
+//! ([`RunOptions::stream_shards`], as for a live capture: [`StreamMeter`]).
 
 use std::io::IsTerminal;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -13,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use dpi_core::expect::ExpectConfig;
 use dpi_core::{
-    CaptureReader, FileSummary, Flow, FlowConfig, FlowMeter, LinkType, ShardedMeter, Timestamp,
+    CaptureReader, FileSummary, Flow, FlowConfig, FlowMeter, LinkType, MeterStats, ShardedMeter,
+    Timestamp,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -53,6 +56,124 @@ pub struct RunOptions {
     pub threads: usize,
     /// Show a progress bar when standard error is a terminal.
     pub progress: bool,
+}
+
+impl RunOptions {
+    /// The threads to run on: [`threads`](Self::threads), or one per core
+    /// when it is 0.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
+        }
+    }
+
+    /// The shards a stream (standard input, a live capture) is run over:
+    /// [`threads`](Self::threads) when it asks for several, else one. Its
+    /// packets come through one reader, which hands them over (decoded,
+    /// copied into batches) to the other threads while it runs a shard
+    /// itself, so spreading a stream pays only where the flows' own work
+    /// outweighs that and there are cores to spare: not by default
+    /// (benches/README.md, "Streams over several threads").
+    pub fn stream_shards(&self) -> usize {
+        self.threads.max(1)
+    }
+}
+
+/// The flow table of a stream, whose packets come one at a time (standard
+/// input, a live capture): one [`FlowMeter`], whose flows the sink's
+/// worker turns into items in the calling thread, or a [`ShardedMeter`]
+/// whose shards do, each in its thread. The items, and their order, are
+/// the same either way.
+// One per stream, held where it runs: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum StreamMeter<T: Send + 'static> {
+    /// One flow table, and the function that makes items of its flows.
+    One(FlowMeter, Box<dyn FnMut(Flow) -> T + Send>),
+    /// The flows spread over threads.
+    Sharded(ShardedMeter<T>),
+}
+
+impl<T: Send + 'static> StreamMeter<T> {
+    /// A meter of `shards` shards (one: a plain [`FlowMeter`]) whose
+    /// flows `sink`'s workers for file `file` make into items.
+    pub fn new<S: FlowSink<Item = T>>(
+        cfg: &FlowConfig,
+        shards: usize,
+        sink: &S,
+        file: usize,
+    ) -> Self {
+        if shards > 1 {
+            StreamMeter::Sharded(ShardedMeter::new(
+                cfg.clone(),
+                &ExpectConfig::default(),
+                shards,
+                |_| sink.worker(file),
+            ))
+        } else {
+            StreamMeter::One(FlowMeter::new(cfg.clone()), sink.worker(file))
+        }
+    }
+
+    /// Hands in one frame (see [`FlowMeter::push_frame`]).
+    pub fn push_frame(
+        &mut self,
+        link: LinkType,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+        emit: &mut impl FnMut(T),
+    ) {
+        match self {
+            StreamMeter::One(m, work) => {
+                m.push_frame(link, ts, data, orig_len, &mut |f| emit(work(f)))
+            }
+            StreamMeter::Sharded(m) => m.push_frame(link, ts, data, orig_len, emit),
+        }
+    }
+
+    /// Moves time on to `now` without a frame (see [`FlowMeter::expire`]).
+    pub fn expire(&mut self, now: Timestamp, emit: &mut impl FnMut(T)) {
+        match self {
+            StreamMeter::One(m, work) => m.expire(now, &mut |f| emit(work(f))),
+            StreamMeter::Sharded(m) => m.expire(now, emit),
+        }
+    }
+
+    /// Lets out what the threads finished meanwhile, handing them the
+    /// packets taken since ([`ShardedMeter::hand_over`]); nothing to do
+    /// for one flow table, which lets each flow out as it ends.
+    pub fn hand_over(&mut self, emit: &mut impl FnMut(T)) {
+        if let StreamMeter::Sharded(m) = self {
+            m.hand_over(emit);
+        }
+    }
+
+    /// Finishes every live flow.
+    pub fn flush(&mut self, emit: &mut impl FnMut(T)) {
+        match self {
+            StreamMeter::One(m, work) => m.flush(&mut |f| emit(work(f))),
+            StreamMeter::Sharded(m) => m.flush(emit),
+        }
+    }
+
+    /// Live flows (over the threads, as of their last batch).
+    pub fn live_flows(&self) -> usize {
+        match self {
+            StreamMeter::One(m, _) => m.table().len(),
+            StreamMeter::Sharded(m) => m.live_flows(),
+        }
+    }
+
+    /// Counters since the meter was made.
+    pub fn stats(&self) -> &MeterStats {
+        match self {
+            StreamMeter::One(m, _) => m.stats(),
+            StreamMeter::Sharded(m) => m.stats(),
+        }
+    }
 }
 
 /// A progress bar over the total size of `paths`, hidden when standard error
@@ -140,13 +261,7 @@ pub fn run_files<S: FlowSink>(
     sink: &mut S,
 ) -> anyhow::Result<()> {
     let pb = progress_bar(paths, opts.progress, "reading");
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        opts.threads
-    };
+    let threads = opts.thread_count();
     // A file read by every thread at once (classic pcap, most pcapng):
     // spreading it pays even for a sink whose workers do little.
     let shard = opts.threads != 0
@@ -162,7 +277,7 @@ pub fn run_files<S: FlowSink>(
     if threads <= 1 || paths.len() <= 1 || paths.iter().any(|p| p == STDIN) {
         for (i, path) in paths.iter().enumerate() {
             if path == STDIN {
-                let summary = run_stdin(i, &opts.flow, sink)?;
+                let summary = run_stdin(i, opts, sink)?;
                 sink.file_done(i, summary)?;
                 continue;
             }
@@ -267,12 +382,13 @@ fn read_stdin(frames: SyncSender<Message>, spare: Receiver<Vec<u8>>) {
 /// How standard input is named in errors.
 const STDIN_NAME: &str = "<stdin>";
 
-/// Runs the capture on standard input through one flow table, handing
-/// each flow to `sink` as it ends. Stops at the first error of the sink
-/// (the reading thread ends when the input does).
+/// Runs the capture on standard input through a flow table (spread over
+/// the threads as [`RunOptions::stream_shards`] says), handing each flow
+/// to `sink` as it ends. Stops at the first error of the sink (the
+/// reading thread ends when the input does).
 fn run_stdin<S: FlowSink>(
     file: usize,
-    cfg: &FlowConfig,
+    opts: &RunOptions,
     sink: &mut S,
 ) -> anyhow::Result<FileSummary> {
     let (frames_tx, frames) = sync_channel(QUEUE);
@@ -280,30 +396,34 @@ fn run_stdin<S: FlowSink>(
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || read_stdin(frames_tx, spare_rx))?;
-    let mut meter = FlowMeter::new(cfg.clone());
-    let mut work = sink.worker(file);
+    let mut meter = StreamMeter::new(&opts.flow, opts.stream_shards(), sink, file);
     let mut out = Emit {
         sink,
         file,
         failed: None,
     };
-    // The last frame's stamp and when it came.
+    // The last frame's stamp and when it came; when the threads were last
+    // handed what came.
     let mut last: Option<(Timestamp, Instant)> = None;
+    let mut handed = Instant::now();
     let error = loop {
         match frames.recv_timeout(TICK) {
             Ok(Message::Frame(f)) => {
-                meter.push_frame(f.link, f.ts, &f.data, f.orig_len, &mut |f| {
-                    out.flow(work(f))
-                });
+                meter.push_frame(f.link, f.ts, &f.data, f.orig_len, &mut |x| out.flow(x));
                 last = Some((f.ts, Instant::now()));
                 let _ = spare.try_send(f.data);
+                if handed.elapsed() >= TICK {
+                    meter.hand_over(&mut |x| out.flow(x));
+                    handed = Instant::now();
+                }
             }
             Ok(Message::End(error)) => break error,
             Err(RecvTimeoutError::Timeout) => {
                 if let Some((ts, at)) = last {
                     let waited = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
                     let now = Timestamp::from_nanos(ts.as_nanos().saturating_add(waited));
-                    meter.expire(now, &mut |f| out.flow(work(f)));
+                    meter.expire(now, &mut |x| out.flow(x));
+                    handed = Instant::now();
                 }
             }
             Err(RecvTimeoutError::Disconnected) => break None,
@@ -312,7 +432,7 @@ fn run_stdin<S: FlowSink>(
             break None;
         }
     };
-    meter.flush(&mut |f| out.flow(work(f)));
+    meter.flush(&mut |x| out.flow(x));
     if let Some(e) = out.failed {
         return Err(e);
     }

@@ -184,6 +184,12 @@ fn a_burst_of_http_exchanges_on_loopback_is_captured_whole() {
     burst_of_http_exchanges("1");
 }
 
+/// The same, the flows spread over two threads.
+#[test]
+fn a_burst_of_http_exchanges_on_loopback_over_two_threads() {
+    burst_of_http_exchanges("2");
+}
+
 /// A burst of 50 HTTP exchanges on loopback, one after the other, captured
 /// with `-j JOBS`: each is one HTTP flow (no frame lost to a full capture
 /// ring), and the statistics line counts the live flows (of every thread).

@@ -35,7 +35,12 @@ fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
 /// One whole HTTP exchange: handshake, request, response, a FIN each way,
 /// the last ACK.
 fn http_session() -> Vec<Vec<u8>> {
-    let (c, s, cp, sp) = ([192, 0, 2, 1], [192, 0, 2, 80], 40_000, 80);
+    http_session_from([192, 0, 2, 1], 40_000)
+}
+
+/// [`http_session`] from client `c`, port `cp`.
+fn http_session_from(c: [u8; 4], cp: u16) -> Vec<Vec<u8>> {
+    let (s, sp) = ([192, 0, 2, 80], 80);
     let req = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     let (ci, si) = (1000u32, 5000u32);
@@ -59,8 +64,84 @@ fn dpi() -> Command {
 
 #[test]
 fn a_closed_flow_is_written_while_the_input_stays_open() {
+    closed_flow_written_while_open("1");
+}
+
+/// Over two threads, the flow is a worker's or the reading thread's: its
+/// record must come either way, with no full batch of packets behind it.
+#[test]
+fn a_closed_flow_is_written_while_the_input_stays_open_over_two_threads() {
+    closed_flow_written_while_open("2");
+}
+
+/// Over two threads, with packets of another flow coming every 50 ms (so
+/// the input is never quiet and a batch of packets fills slowly): the
+/// closed flow's record still comes within a second or so.
+#[test]
+fn a_closed_flow_is_written_while_packets_trickle_in_over_two_threads() {
     let mut child = dpi()
-        .args(["classify", "--format", "jsonl", "-q", "-"])
+        .args(["classify", "--format", "jsonl", "-q", "-j", "2", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpi");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // The whole file's records: the header and the session, then one
+    // frame at a time (each its own record, stamped after the session).
+    let head = pcap(&http_session());
+    stdin.write_all(&head).unwrap();
+    stdin.flush().unwrap();
+    let start = Instant::now();
+    let mut got = None;
+    for i in 0..100u32 {
+        let f = udp_ipv4_frame([10, 9, 9, 9], 7000, [10, 9, 9, 8], 7001, &[7; 40]);
+        let len = f.len() as u32;
+        let mut rec = Vec::new();
+        for v in [1_700_000_001 + i, 0, len, len] {
+            rec.extend_from_slice(&v.to_le_bytes());
+        }
+        rec.extend_from_slice(&f);
+        stdin.write_all(&rec).unwrap();
+        stdin.flush().unwrap();
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            got = Some(line);
+            break;
+        }
+    }
+    let line = got.expect("the closed flow's record while packets kept coming for 5 s");
+    let waited = start.elapsed();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["protocol"].as_str(), v["dst_port"].as_u64()),
+        (Some("HTTP"), Some(80)),
+        "{line}"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "the record came {waited:?} after the session"
+    );
+    drop(stdin);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // The other flow's record at the end.
+    let last = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the last record");
+    assert!(last.contains("\"dst_port\":7001"), "{last}");
+}
+
+fn closed_flow_written_while_open(jobs: &str) {
+    let mut child = dpi()
+        .args(["classify", "--format", "jsonl", "-q", "-j", jobs, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -103,6 +184,72 @@ fn a_closed_flow_is_written_while_the_input_stays_open() {
         rx.recv_timeout(Duration::from_secs(5)).is_err(),
         "one flow, one record"
     );
+}
+
+/// Many flows, more packets than a batch holds: HTTP sessions (each on
+/// its own client port, closed) among DNS-shaped queries, and a flow
+/// whose packets span the whole capture.
+fn many_flows() -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    for i in 0..1200u16 {
+        let client = [10, 1, (i >> 8) as u8, i as u8];
+        let mut query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00".to_vec();
+        query.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        frames.push(udp_ipv4_frame(
+            client,
+            30000 + i,
+            [10, 0, 0, 53],
+            53,
+            &query,
+        ));
+        if i % 3 == 0 {
+            frames.extend(http_session_from(client, 40_000 + i));
+        }
+        frames.push(udp_ipv4_frame(
+            [10, 9, 9, 9],
+            7000,
+            [10, 9, 9, 8],
+            7001,
+            &[i as u8; 40],
+        ));
+    }
+    frames
+}
+
+/// Standard input read by one thread and by several: the same bytes.
+#[test]
+fn standard_input_over_threads_writes_what_one_thread_writes() {
+    let input = pcap(&many_flows());
+    let run = |jobs: &str| {
+        let mut child = dpi()
+            .args(["classify", "--format", "jsonl", "-q", "-j", jobs, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run dpi");
+        let mut stdin = child.stdin.take().unwrap();
+        let data = input.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "-j {jobs}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    let lines = one.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+    // 1,200 queries, 400 sessions, the long flow.
+    assert_eq!(lines, 1601);
+    let text = String::from_utf8_lossy(&one);
+    assert_eq!(text.matches("\"protocol\":\"HTTP\"").count(), 400);
+    for jobs in ["2", "3"] {
+        assert!(run(jobs) == one, "-j {jobs} wrote other bytes than -j 1");
+    }
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub fn run_inputs<S: FlowSink>(
         run_files(captures, opts, sink)?;
         return Ok(None);
     }
-    match crate::live::run_live(live, &opts.flow, !opts.progress, sink) {
+    match crate::live::run_live(live, opts, !opts.progress, sink) {
         Ok(summary) => {
             sink.file_done(0, summary)?;
             Ok(None)
@@ -78,7 +78,9 @@ pub struct FlowArgs {
     /// label nothing, spread only a pcap or pcapng file of 256 KiB or more
     /// that every thread reads blocks of, and read any other capture on
     /// one thread, as handing its packets over would cost more than it
-    /// spreads). The output is the same whatever the count.
+    /// spreads). Standard input (`-`) and a live capture (`-i`) are spread
+    /// only when a count of 2 or more is given. The output is the same
+    /// whatever the count.
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
     /// No progress bar, no summary on standard error.
