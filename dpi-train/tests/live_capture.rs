@@ -101,25 +101,38 @@ impl Capture {
     }
 }
 
-/// A local HTTP server answering one request; returns its port.
-fn http_server() -> (u16, std::thread::JoinHandle<()>) {
+/// Reads one HTTP request from the next connection to `listener` and
+/// answers it, closing the connection.
+fn answer(listener: &TcpListener) {
+    let (mut s, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 1024];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        .unwrap();
+}
+
+/// A local HTTP server answering `requests` requests; returns its port.
+fn http_server_for(requests: usize) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let h = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 1024];
-        let mut got = Vec::new();
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = s.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
+        for _ in 0..requests {
+            answer(&listener);
         }
-        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            .unwrap();
     });
     (port, h)
+}
+
+/// A local HTTP server answering one request; returns its port.
+fn http_server() -> (u16, std::thread::JoinHandle<()>) {
+    http_server_for(1)
 }
 
 fn http_exchange(port: u16) {
@@ -194,8 +207,8 @@ fn a_burst_of_http_exchanges_on_loopback_over_two_threads() {
 /// with `-j JOBS`: each is one HTTP flow (no frame lost to a full capture
 /// ring), and the statistics line counts the live flows (of every thread).
 fn burst_of_http_exchanges(jobs: &str) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    const EXCHANGES: usize = 50;
+    let (port, server) = http_server_for(EXCHANGES);
     let filter = format!("tcp port {port}");
     let Some(cap) = start(&[
         "classify",
@@ -212,23 +225,6 @@ fn burst_of_http_exchanges(jobs: &str) {
     ]) else {
         return;
     };
-    const EXCHANGES: usize = 50;
-    let server = std::thread::spawn(move || {
-        for _ in 0..EXCHANGES {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let mut got = Vec::new();
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = s.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-            }
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-                .unwrap();
-        }
-    });
     let mut client_ports = Vec::new();
     for _ in 0..EXCHANGES {
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -3,7 +3,7 @@
 //! the exit statuses (0, 1 for bad input, 2 for usage errors).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,29 @@ fn dpi() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dpi"))
 }
 
+/// `dpi classify --format jsonl -q -j JOBS -`, running: its standard
+/// input, and its output lines as they come.
+fn stream_jsonl(jobs: &str) -> (Child, ChildStdin, mpsc::Receiver<String>) {
+    let mut child = dpi()
+        .args(["classify", "--format", "jsonl", "-q", "-j", jobs, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpi");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    (child, stdin, rx)
+}
+
 #[test]
 fn a_closed_flow_is_written_while_the_input_stays_open() {
     closed_flow_written_while_open("1");
@@ -79,23 +102,7 @@ fn a_closed_flow_is_written_while_the_input_stays_open_over_two_threads() {
 /// closed flow's record still comes within a second or so.
 #[test]
 fn a_closed_flow_is_written_while_packets_trickle_in_over_two_threads() {
-    let mut child = dpi()
-        .args(["classify", "--format", "jsonl", "-q", "-j", "2", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run dpi");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, mut stdin, rx) = stream_jsonl("2");
     // The whole file's records: the header and the session, then one
     // frame at a time (each its own record, stamped after the session).
     let head = pcap(&http_session());
@@ -140,23 +147,7 @@ fn a_closed_flow_is_written_while_packets_trickle_in_over_two_threads() {
 }
 
 fn closed_flow_written_while_open(jobs: &str) {
-    let mut child = dpi()
-        .args(["classify", "--format", "jsonl", "-q", "-j", jobs, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run dpi");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, mut stdin, rx) = stream_jsonl(jobs);
     stdin.write_all(&pcap(&http_session())).unwrap();
     stdin.flush().unwrap();
     let start = Instant::now();
