@@ -410,11 +410,13 @@ fn run_stdin<S: FlowSink>(
         match frames.recv_timeout(TICK) {
             Ok(Message::Frame(f)) => {
                 meter.push_frame(f.link, f.ts, &f.data, f.orig_len, &mut |x| out.flow(x));
-                last = Some((f.ts, Instant::now()));
+                // One reading of the clock a frame, as before the threads.
+                let now = Instant::now();
+                last = Some((f.ts, now));
                 let _ = spare.try_send(f.data);
-                if handed.elapsed() >= TICK {
+                if now.duration_since(handed) >= TICK {
                     meter.hand_over(&mut |x| out.flow(x));
-                    handed = Instant::now();
+                    handed = now;
                 }
             }
             Ok(Message::End(error)) => break error,
