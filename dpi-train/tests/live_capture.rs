@@ -150,21 +150,29 @@ fn json_lines(out: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn an_http_exchange_on_loopback_is_labelled_http() {
-    let (port, server) = http_server();
+/// `dpi classify -i lo -j JOBS` of TCP port `port`, JSON lines, a
+/// statistics line every half second.
+fn classify_tcp_port(port: u16, jobs: &str) -> Option<Capture> {
     let filter = format!("tcp port {port}");
-    let Some(cap) = start(&[
+    start(&[
         "classify",
         "-i",
         "lo",
+        "-j",
+        jobs,
         "--bpf",
         &filter,
         "--format",
         "jsonl",
         "--stats-interval",
         "0.5",
-    ]) else {
+    ])
+}
+
+#[test]
+fn an_http_exchange_on_loopback_is_labelled_http() {
+    let (port, server) = http_server();
+    let Some(cap) = classify_tcp_port(port, "1") else {
         return;
     };
     http_exchange(port);
@@ -209,20 +217,7 @@ fn a_burst_of_http_exchanges_on_loopback_over_two_threads() {
 fn burst_of_http_exchanges(jobs: &str) {
     const EXCHANGES: usize = 50;
     let (port, server) = http_server_for(EXCHANGES);
-    let filter = format!("tcp port {port}");
-    let Some(cap) = start(&[
-        "classify",
-        "-i",
-        "lo",
-        "-j",
-        jobs,
-        "--bpf",
-        &filter,
-        "--format",
-        "jsonl",
-        "--stats-interval",
-        "0.5",
-    ]) else {
+    let Some(cap) = classify_tcp_port(port, jobs) else {
         return;
     };
     let mut client_ports = Vec::new();

@@ -62,16 +62,34 @@ fn dpi() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dpi"))
 }
 
-/// `dpi classify --format jsonl -q -j JOBS -`, running: its standard
-/// input, and its output lines as they come.
-fn stream_jsonl(jobs: &str) -> (Child, ChildStdin, mpsc::Receiver<String>) {
-    let mut child = dpi()
+/// `dpi classify --format jsonl -q -j JOBS -`, started, every stream
+/// piped.
+fn classify_stdin(jobs: &str) -> Child {
+    dpi()
         .args(["classify", "--format", "jsonl", "-q", "-j", jobs, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run dpi");
+        .expect("run dpi")
+}
+
+/// [`classify_stdin`] given all of `input`: its exit status, output and
+/// standard error.
+fn classify_all_of(jobs: &str, input: &[u8]) -> std::process::Output {
+    let mut child = classify_stdin(jobs);
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+/// [`classify_stdin`], running: its standard input, and its output lines
+/// as they come.
+fn stream_jsonl(jobs: &str) -> (Child, ChildStdin, mpsc::Receiver<String>) {
+    let mut child = classify_stdin(jobs);
     let stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -212,18 +230,7 @@ fn many_flows() -> Vec<Vec<u8>> {
 fn standard_input_over_threads_writes_what_one_thread_writes() {
     let input = pcap(&many_flows());
     let run = |jobs: &str| {
-        let mut child = dpi()
-            .args(["classify", "--format", "jsonl", "-q", "-j", jobs, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run dpi");
-        let mut stdin = child.stdin.take().unwrap();
-        let data = input.clone();
-        let writer = std::thread::spawn(move || stdin.write_all(&data));
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
+        let out = classify_all_of(jobs, &input);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -241,6 +248,39 @@ fn standard_input_over_threads_writes_what_one_thread_writes() {
     for jobs in ["2", "3"] {
         assert!(run(jobs) == one, "-j {jobs} wrote other bytes than -j 1");
     }
+}
+
+/// A stream cut inside a record, read by one thread and by two: the
+/// flows before the cut written (the same bytes), the error named with
+/// the place, exit status 1 both times.
+#[test]
+fn a_cut_stream_over_threads_keeps_what_came_before() {
+    let whole = pcap(&many_flows());
+    // Inside the last record: its header and a few bytes of its frame.
+    let cut = &whole[..whole.len() - 30];
+    let one = classify_all_of("1", cut);
+    let two = classify_all_of("2", cut);
+    assert_eq!(
+        one.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert_eq!(
+        two.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&two.stderr)
+    );
+    let lines = one
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    assert_eq!(lines, 1601, "every flow before the cut");
+    assert!(two.stdout == one.stdout, "-j 2 wrote other bytes than -j 1");
+    let err = String::from_utf8_lossy(&two.stderr);
+    assert!(err.contains("<stdin>"), "{err}");
 }
 
 #[test]
