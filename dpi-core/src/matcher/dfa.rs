@@ -180,21 +180,100 @@ impl Dfa {
     /// `hay`, ASCII case aside, in the order their ends are reached.
     #[inline]
     pub(crate) fn for_each_match(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-        let stride = self.stride as usize;
-        let mut s = self.start;
-        let mut at = 0;
-        while let Some((end, state)) = self.next_match(hay, at, s) {
-            let k = state as usize / stride;
-            let (lo, hi) = (self.match_ranges[k], self.match_ranges[k + 1]);
-            for &a in &self.matches[lo as usize..hi as usize] {
-                let a = a as usize;
-                // An atom ends where its match state is entered, so it
-                // starts its length before (saturating: a doctored table
-                // read back may give a length longer than the bytes seen).
-                f(a, end.saturating_sub(self.atom_lens[a] as usize), end);
+        self.matches_from(hay, 0, self.start, &mut f);
+    }
+
+    /// [`Dfa::for_each_match`] over two byte strings at once: `f(lane,
+    /// atom, start, end)` for every occurrence in `hays[lane]`, each lane's
+    /// in the order its ends are reached (the lanes' calls interleave).
+    ///
+    /// The two walks step together while both have bytes left: a step of
+    /// one waits for the load of its last one, so two independent walks
+    /// take little longer than one.
+    pub(crate) fn for_each_match_pair(
+        &self,
+        hays: [&[u8]; 2],
+        mut f: impl FnMut(usize, usize, usize, usize),
+    ) {
+        let mut s = [self.start; 2];
+        let mut at = [0usize; 2];
+        loop {
+            let n = (hays[0].len() - at[0]).min(hays[1].len() - at[1]);
+            if n == 0 {
+                break;
             }
+            let (k, after) = self.step_pair(hays, at, s, n);
+            at = [at[0] + k, at[1] + k];
+            s = after;
+            // A state below the limit after the last step was entered by
+            // it: one of the walks stopped there.
+            for lane in 0..2 {
+                if s[lane] < self.match_limit {
+                    self.report(s[lane], at[lane], &mut |a, st, e| f(lane, a, st, e));
+                }
+            }
+        }
+        for lane in 0..2 {
+            self.matches_from(hays[lane], at[lane], s[lane], &mut |a, st, e| {
+                f(lane, a, st, e)
+            });
+        }
+    }
+
+    /// Every occurrence ending past `at`, where the walk is in state `s`.
+    #[inline]
+    fn matches_from(
+        &self,
+        hay: &[u8],
+        mut at: usize,
+        mut s: u32,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) {
+        while let Some((end, state)) = self.next_match(hay, at, s) {
+            self.report(state, end, f);
             (at, s) = (end, state);
         }
+    }
+
+    /// The atoms of match state `state`, entered at `end`.
+    #[inline]
+    fn report(&self, state: u32, end: usize, f: &mut impl FnMut(usize, usize, usize)) {
+        let k = state as usize / self.stride as usize;
+        let (lo, hi) = (self.match_ranges[k], self.match_ranges[k + 1]);
+        for &a in &self.matches[lo as usize..hi as usize] {
+            let a = a as usize;
+            // An atom ends where its match state is entered, so it starts
+            // its length before (saturating: a doctored table read back
+            // may give a length longer than the bytes seen).
+            f(a, end.saturating_sub(self.atom_lens[a] as usize), end);
+        }
+    }
+
+    /// Steps both walks over at most `n` bytes each (`n` at least 1, and
+    /// both `hays[lane][at[lane]..]` that long), up to the first step
+    /// after which either is in a match state: the steps taken and the
+    /// states then.
+    #[inline(never)]
+    fn step_pair(
+        &self,
+        hays: [&[u8]; 2],
+        at: [usize; 2],
+        s: [u32; 2],
+        n: usize,
+    ) -> (usize, [u32; 2]) {
+        let trans = &self.trans[..];
+        let classes = &self.classes;
+        let limit = self.match_limit;
+        let (a, b) = (&hays[0][at[0]..at[0] + n], &hays[1][at[1]..at[1] + n]);
+        let (mut sa, mut sb) = (s[0], s[1]);
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            sa = trans[sa as usize + usize::from(classes[usize::from(x)])];
+            sb = trans[sb as usize + usize::from(classes[usize::from(y)])];
+            if sa < limit || sb < limit {
+                return (i + 1, [sa, sb]);
+            }
+        }
+        (n, [sa, sb])
     }
 
     /// Runs from state `s` over `hay[at..]` up to the first match state:
@@ -334,6 +413,14 @@ mod tests {
         v
     }
 
+    /// The pair walk, each lane's calls in order, as two lists.
+    fn ours_pair(atoms: &[Vec<u8>], hays: [&[u8]; 2]) -> [Vec<(usize, usize, usize)>; 2] {
+        let dfa = Dfa::build(atoms).unwrap();
+        let mut v = [Vec::new(), Vec::new()];
+        dfa.for_each_match_pair(hays, |lane, a, s, e| v[lane].push((a, s, e)));
+        v
+    }
+
     fn reference(atoms: &[Vec<u8>], hay: &[u8]) -> Vec<(usize, usize, usize)> {
         let ac = AhoCorasick::new(atoms).unwrap();
         let lower = hay.to_ascii_lowercase();
@@ -354,6 +441,12 @@ mod tests {
         let got = ours(&atoms, hay);
         assert_eq!(got, vec![(1, 1, 4), (0, 2, 4), (2, 2, 6), (3, 7, 9)]);
         assert_eq!(got, reference(&atoms, hay));
+        // Two lanes of different lengths, with matches at the same step.
+        let other = b"xhe\xff\x00 hers and more";
+        let [a, b] = ours_pair(&atoms, [hay, other]);
+        assert_eq!(a, got);
+        assert_eq!(b, vec![(0, 1, 3), (3, 3, 5), (0, 6, 8), (2, 6, 10)]);
+        assert_eq!(b, reference(&atoms, other));
     }
 
     #[test]
@@ -400,6 +493,21 @@ mod tests {
         ) {
             let atoms: Vec<Vec<u8>> = atoms.iter().map(|a| a.to_ascii_lowercase()).collect();
             prop_assert_eq!(ours(&atoms, &hay), reference(&atoms, &hay));
+        }
+
+        #[test]
+        fn pair_walk_is_two_walks(
+            atoms in proptest::collection::vec(proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'b'), Just(b'\0'), any::<u8>()], 1..5), 1..12),
+            a in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'B'), Just(b'b'), Just(b'\0'), any::<u8>()], 0..64),
+            b in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'B'), Just(b'b'), Just(b'\0'), any::<u8>()], 0..64),
+        ) {
+            let atoms: Vec<Vec<u8>> = atoms.iter().map(|a| a.to_ascii_lowercase()).collect();
+            let [ga, gb] = ours_pair(&atoms, [&a, &b]);
+            prop_assert_eq!(ga, reference(&atoms, &a));
+            prop_assert_eq!(gb, reference(&atoms, &b));
         }
     }
 }

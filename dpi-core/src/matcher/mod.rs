@@ -315,6 +315,9 @@ pub struct Scratch {
     outlook_stamp: Vec<u32>,
     matched_probes: Vec<u32>,
     matches: Vec<u32>,
+    /// The responder's atom occurrences (atom, start, end) while the
+    /// initiator's are looked at.
+    later: Vec<(usize, usize, usize)>,
     /// A direction's bytes in ASCII lower case, for an automaton of
     /// `aho-corasick`'s (our own table folds case itself).
     lower: Vec<u8>,
@@ -470,13 +473,25 @@ impl Matcher {
     /// Fills `scratch.matches` (unordered) for `view`.
     pub(crate) fn run(&self, view: &FlowView<'_>, scratch: &mut Scratch) {
         scratch.start(self.id, self.probes.len(), self.sigs.len());
-        for (d, hay) in [view.c2s, view.s2c].into_iter().enumerate() {
-            if hay.is_empty() {
-                continue;
+        match &self.atoms {
+            Some(
+                t @ compile::AtomTable {
+                    engine: compile::Engine::Dfa(dfa),
+                    ..
+                },
+            ) if !view.c2s.is_empty() && !view.s2c.is_empty() => {
+                self.scan_both(t, dfa, view, scratch)
             }
-            self.scan_fixed(d, hay, scratch);
-            if let Some(t) = &self.atoms {
-                self.scan(t, d, hay, scratch);
+            _ => {
+                for (d, hay) in [view.c2s, view.s2c].into_iter().enumerate() {
+                    if hay.is_empty() {
+                        continue;
+                    }
+                    self.scan_fixed(d, hay, scratch);
+                    if let Some(t) = &self.atoms {
+                        self.scan(t, d, hay, scratch);
+                    }
+                }
             }
         }
         let mut i = 0;
@@ -525,6 +540,37 @@ impl Matcher {
                 }
             }
         }
+    }
+
+    /// Both directions' bytes through the fixed-offset tables and the
+    /// automaton `dfa` of `table`, with the same calls in the same order as
+    /// one direction after the other: the automaton walks both directions
+    /// at once ([`dfa::Dfa::for_each_match_pair`]), and the responder's
+    /// occurrences wait in the scratch until the initiator's are done.
+    fn scan_both(
+        &self,
+        table: &compile::AtomTable,
+        dfa: &dfa::Dfa,
+        view: &FlowView<'_>,
+        scratch: &mut Scratch,
+    ) {
+        let hays = [view.c2s, view.s2c];
+        let scan = hays.map(|h| &h[..h.len().min(table.scan_limit)]);
+        self.scan_fixed(0, hays[0], scratch);
+        let mut later = std::mem::take(&mut scratch.later);
+        later.clear();
+        dfa.for_each_match_pair(scan, |lane, atom, start, end| {
+            if lane == 0 {
+                self.on_atom(table, atom, start, end, 0, hays[0], scratch);
+            } else {
+                later.push((atom, start, end));
+            }
+        });
+        self.scan_fixed(1, hays[1], scratch);
+        for &(atom, start, end) in &later {
+            self.on_atom(table, atom, start, end, 1, hays[1], scratch);
+        }
+        scratch.later = later;
     }
 
     /// One automaton pass over direction `d`'s bytes.
