@@ -337,6 +337,7 @@ impl FlowMeter {
     }
 
     /// Decodes a frame and counts it; the packet when it goes to a flow.
+    #[inline]
     pub(crate) fn accept<'d>(
         &mut self,
         link: LinkType,

@@ -76,6 +76,7 @@ impl Hash for FlowKey {
 /// depend on their order; the IP protocol and the VLAN id are mixed in
 /// after. The fields are those of [`FlowKey`], so packets of one key get
 /// one hash.
+#[inline]
 pub(crate) fn shard_hash(pkt: &Packet<'_>) -> u64 {
     // Multiplications by an odd constant (as FxHash does), and the high
     // bits mixed down at the end (the shard is taken modulo a small count).
@@ -99,6 +100,7 @@ pub(crate) fn shard_hash(pkt: &Packet<'_>) -> u64 {
 
 impl FlowKey {
     /// The key of `pkt` and whether its sender is the `lo` endpoint.
+    #[inline]
     pub(crate) fn of(pkt: &Packet<'_>) -> (FlowKey, bool) {
         let src = Endpoint::new(pkt.src, pkt.src_port);
         let dst = Endpoint::new(pkt.dst, pkt.dst_port);

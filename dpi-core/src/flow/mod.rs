@@ -29,6 +29,7 @@ pub use table::FlowTable;
 /// The shard (below `shards`) of the flow `pkt` belongs to: the same for
 /// both directions and in every process. Shard 0 gets half the share of
 /// each other shard (see [`shard_share`]).
+#[inline]
 pub(crate) fn shard_of(pkt: &crate::Packet<'_>, shards: usize) -> usize {
     let parts = 1 + WORKER_PARTS * (shards.max(1) as u64 - 1);
     // The hash scaled to `0..parts` by its high bits (a multiplication,
