@@ -168,6 +168,10 @@ fn pattern_kind() -> impl Strategy<Value = PatternKind> {
                 "x?ab",
                 "(ab|b)c?",
                 "\r\n",
+                // More literal prefixes than become atoms: cut shorter.
+                "a[ab/][ab/][ab/][ab/]",
+                "(?i)aba[ab/]b",
+                "[ab][ab][ab][ab][ab][ab]",
             ]),
             position()
         )

@@ -21,8 +21,13 @@ use crate::signature::{
 };
 
 /// At most this many literal prefixes of one regex become atoms; a regex
-/// with more is checked without an atom.
+/// with more has them cut shorter ([`regex_atoms`]).
 const MAX_REGEX_ATOMS: usize = 32;
+
+/// Literal prefixes are cut no shorter than this many bytes to make atoms;
+/// a regex whose prefixes stay too many even then is checked without an
+/// atom.
+const MIN_CUT_ATOM: usize = 3;
 
 /// Port ranges up to this many ports in total are expanded into the exact
 /// port map; wider ones are kept as ranges and checked one by one.
@@ -65,6 +70,7 @@ impl Probe {
         let n = match &self.kind {
             ProbeKind::Masked { checks } => checks.len(),
             ProbeKind::Literal { bytes, .. } => bytes.len(),
+            ProbeKind::Regex { cut: true, .. } => 0,
             ProbeKind::Regex { prefixes, .. } => prefixes
                 .as_ref()
                 .and_then(|p| p.iter().map(|l| l.len()).min())
@@ -104,6 +110,10 @@ pub(crate) enum ProbeKind {
         /// `prefixes` are all the regex matches: one found where the
         /// pattern needs it is a match, with no need to run the regex.
         exact: bool,
+        /// `prefixes` were cut from a larger set ([`regex_atoms`]): they
+        /// wake the regex, and weigh nothing in precedence, as a regex
+        /// without a usable set.
+        cut: bool,
         /// In a set read back from bytes, the budget its regexes are
         /// compiled under on first use (shared by all of them).
         lazy: Option<Arc<LazyRegexBudget>>,
@@ -632,9 +642,16 @@ fn regex_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
 /// are exact: the regex matches those literals and nothing else (no
 /// look-around, whose context the literals do not carry).
 fn regex_literals(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
+    literal_seq(hir).filter(|(lits, _)| lits.len() <= MAX_REGEX_ATOMS)
+}
+
+/// Every literal prefix of `hir` the extractor finds (within its own
+/// limits), sorted and distinct, when all are non-empty, and whether they
+/// are exact.
+fn literal_seq(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
-    if lits.is_empty() || lits.len() > MAX_REGEX_ATOMS || lits.iter().any(|l| l.is_empty()) {
+    if lits.is_empty() || lits.iter().any(|l| l.is_empty()) {
         return None;
     }
     let exact = seq.is_exact() && hir.properties().look_set().is_empty();
@@ -642,6 +659,37 @@ fn regex_literals(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> 
     out.sort();
     out.dedup();
     Some((out, exact))
+}
+
+/// The atoms of a regex: its literal prefixes ([`regex_literals`]) when
+/// there are at most [`MAX_REGEX_ATOMS`]; otherwise the same prefixes cut
+/// to the longest length (at least [`MIN_CUT_ATOM`] bytes) that leaves at
+/// most that many distinct ones. Every match still starts with one of
+/// them, so they can wake the regex; a cut set is not exact. `"SIP/2\.0
+/// [1-6][0-9][0-9] "` has 60 prefixes of 10 bytes, and six of 9 bytes
+/// (`"SIP/2.0 1"` to `"SIP/2.0 6"`). Returns the atoms, whether they are
+/// exact, and whether they were cut.
+fn regex_atoms(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool, bool)> {
+    let (lits, exact) = literal_seq(hir)?;
+    if lits.len() <= MAX_REGEX_ATOMS {
+        return Some((lits, exact, false));
+    }
+    let longest = lits.iter().map(Vec::len).max().unwrap_or(0);
+    (MIN_CUT_ATOM..longest).rev().find_map(|len| {
+        let mut cut: Vec<Vec<u8>> = lits
+            .iter()
+            .map(|l| l[..l.len().min(len)].to_vec())
+            .collect();
+        cut.sort();
+        cut.dedup();
+        (cut.len() <= MAX_REGEX_ATOMS).then_some((cut, false, true))
+    })
+}
+
+/// Whether the atoms of `hir` were cut from a larger set of prefixes
+/// ([`regex_atoms`]).
+pub(crate) fn regex_atoms_cut(hir: &regex_syntax::hir::Hir) -> bool {
+    regex_atoms(hir).is_some_and(|(_, _, cut)| cut)
 }
 
 /// Whether the literal prefixes of `hir` are all its matches (see
@@ -955,9 +1003,10 @@ fn compile_probe(
                 .map_err(|e| limit_error(set, at, format!("over a set-wide limit: {e}")))?;
             let hir = parse_hir(source);
             let first = hir.as_ref().map_or(FirstBytes::ALL, FirstBytes::of_hir);
-            let literals = hir.as_ref().and_then(regex_literals);
-            let exact = literals.as_ref().is_some_and(|(_, exact)| *exact);
-            let prefixes = literals.map(|(p, _)| p);
+            let atoms = hir.as_ref().and_then(regex_atoms);
+            let exact = atoms.as_ref().is_some_and(|&(_, exact, _)| exact);
+            let cut = atoms.as_ref().is_some_and(|&(_, _, cut)| cut);
+            let prefixes = atoms.map(|(p, _, _)| p);
             let looks_ahead = hir_looks_ahead(hir.as_ref());
             if let Some(p) = &prefixes {
                 for lit in p {
@@ -975,6 +1024,7 @@ fn compile_probe(
                             .map(|p| p.into_iter().map(Vec::into_boxed_slice).collect()),
                         first,
                         exact,
+                        cut,
                         lazy: None,
                     },
                     trivial: false,
@@ -1197,6 +1247,37 @@ mod tests {
         );
         assert_eq!(regex_prefixes(r".*foo"), None);
         assert_eq!(regex_prefixes(r"a?"), None);
+    }
+
+    #[test]
+    fn many_prefixes_are_cut_into_atoms() {
+        let atoms = |s: &str| regex_atoms(&parse_hir(s).unwrap());
+        // 60 prefixes of 10 bytes; 6 of 9.
+        let (sip, exact, cut) = atoms(r"SIP/2\.0 [1-6][0-9][0-9] ").unwrap();
+        assert!(cut && !exact);
+        assert_eq!(
+            sip,
+            (b'1'..=b'6')
+                .map(|d| [&b"SIP/2.0 "[..], &[d]].concat())
+                .collect::<Vec<_>>()
+        );
+        // Up to 32 stay as they are (exact when the regex is only them).
+        assert_eq!(
+            atoms("GET|POST"),
+            Some((vec![b"GET".to_vec(), b"POST".to_vec()], true, false))
+        );
+        // 7 methods x 16 case variants of "http": every prefix starts with
+        // one of the atoms, of at least three bytes.
+        let proxy = "(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH) (?i:https?)://";
+        let (full, _) = literal_seq(&parse_hir(proxy).unwrap()).unwrap();
+        let (cut_set, _, cut) = atoms(proxy).unwrap();
+        assert!(full.len() > MAX_REGEX_ATOMS && cut && cut_set.len() <= MAX_REGEX_ATOMS);
+        assert!(cut_set.iter().all(|a| a.len() >= MIN_CUT_ATOM));
+        assert!(full
+            .iter()
+            .all(|l| cut_set.iter().any(|a| l.starts_with(a))));
+        // Still too many at three bytes: no atom.
+        assert_eq!(atoms("[a-h][a-h][a-h]x"), None);
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! 1. **Atoms.** Every pattern contributes the literal bytes a match cannot
 //!    do without: a literal pattern its bytes, a masked pattern its longest
 //!    run of exact bytes (ties broken towards rarer bytes), a regex the set
-//!    of literal prefixes every match starts with (when that set is small
-//!    and finite). Case-sensitive atoms at a fixed offset are not searched
+//!    of literal prefixes every match starts with (when that set is
+//!    finite; a large one is cut to a length that leaves at most 32
+//!    distinct prefixes of at least 3 bytes). Case-sensitive atoms at a fixed offset are not searched
 //!    for but looked up where they must sit: for each distinct offset, a
 //!    table by first byte of the atoms starting there, so a direction costs
 //!    one lookup per offset its bytes reach (a std.sig set of prefixes has
@@ -857,6 +858,45 @@ mod tests {
     }
 
     #[test]
+    fn atoms_cut_from_many_prefixes_wake_their_regex() {
+        // 60 and 112 literal prefixes: both regexes get cut atoms.
+        let set = crate::signature::parse_extended(
+            "rule sip\n  protocol SIP\n  either at 0 regex \"SIP/2\\.0 [1-6][0-9][0-9] \"\nend\n\
+             rule proxy\n  protocol HTTP_Proxy\n  transport tcp\n  \
+             c2s at 0 regex \"(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH) (?i:https?)://\"\nend\n",
+            "cut.rules",
+        )
+        .unwrap();
+        let built = Matcher::new(&set).unwrap();
+        assert!(built.probes.iter().all(|p| p.has_atom));
+        let read = Matcher::from_bytes(&built.to_bytes()).unwrap();
+        let mut scratch = Scratch::new();
+        for m in [&built, &read] {
+            for class in b'1'..=b'7' {
+                let status = format!("SIP/2.0 {}03 x\r\n", char::from(class));
+                for view in [
+                    FlowView::new(17, 5060).with_c2s(status.as_bytes()),
+                    FlowView::new(17, 5060)
+                        .with_c2s(b"OPTIONS sip:a SIP/2.0\r\n")
+                        .with_s2c(status.as_bytes()),
+                ] {
+                    let want: &[u32] = if class <= b'6' { &[0] } else { &[] };
+                    assert_eq!(m.matches(&view, &mut scratch), want, "{status}");
+                }
+            }
+            for method in ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+                for scheme in ["http", "HTTPS", "hTtP"] {
+                    let req = format!("{method} {scheme}://example.com/ HTTP/1.1\r\n");
+                    let view = FlowView::new(6, 3128).with_c2s(req.as_bytes());
+                    assert_eq!(m.matches(&view, &mut scratch), &[1], "{req}");
+                }
+            }
+            let view = FlowView::new(6, 3128).with_c2s(b"GET /index.html HTTP/1.1\r\n");
+            assert!(m.matches(&view, &mut scratch).is_empty());
+        }
+    }
+
+    #[test]
     fn signature_weights_are_those_of_the_patterns() {
         // The weights read from the compiled probes, in a set compiled here
         // and in one read back, are those worked out from the patterns.
@@ -864,7 +904,8 @@ mod tests {
         set.extend(
             crate::signature::parse_extended(
                 "rule w\n  protocol W\n  c2s regex \"^(?:abc|de)[0-9]+\"\n  \
-                 s2c at 2 hex \"01 ?? 03\"\n  c2s nocase \"HeLLo\"\nend\n",
+                 s2c at 2 hex \"01 ?? 03\"\n  c2s nocase \"HeLLo\"\nend\n\
+                 rule cut\n  protocol SIP\n  either at 0 regex \"SIP/2\\.0 [1-6][0-9][0-9] \"\nend\n",
                 "w.rules",
             )
             .unwrap(),
@@ -878,6 +919,9 @@ mod tests {
         }
         // The masked pattern counts its 2 constrained bytes, the literal its 5.
         let last = set.signatures.len() - 1;
-        assert!(built.signature_weight(last) >= 2 + 5 + 2);
+        assert!(built.signature_weight(last - 1) >= 2 + 5 + 2);
+        // A regex whose atoms were cut from 60 prefixes weighs nothing, as
+        // when it had no atom.
+        assert_eq!(built.signature_weight(last), 0);
     }
 }

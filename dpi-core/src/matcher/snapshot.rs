@@ -31,7 +31,9 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::{regex_is_exact, Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind};
+use super::compile::{
+    regex_atoms_cut, regex_is_exact, Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind,
+};
 use super::Matcher;
 use std::sync::{Arc, OnceLock};
 
@@ -172,6 +174,7 @@ impl TryFrom<WireProbeKind> for ProbeKind {
                 };
                 let first = FirstBytes::of_hir(&hir);
                 let exact = prefixes.is_some() && regex_is_exact(&hir);
+                let cut = prefixes.is_some() && regex_atoms_cut(&hir);
                 ProbeKind::Regex {
                     re: OnceLock::new(),
                     source,
@@ -179,6 +182,7 @@ impl TryFrom<WireProbeKind> for ProbeKind {
                     prefixes,
                     first,
                     exact,
+                    cut,
                     // Set by `Matcher::from_bytes`, one budget for all.
                     lazy: None,
                 }
@@ -713,6 +717,7 @@ mod tests {
                     prefixes: prefixes.clone(),
                     first: super::super::compile::FirstBytes::of_regex(&source),
                     exact: false,
+                    cut: false,
                     lazy: None,
                 },
                 has_atom: false,
