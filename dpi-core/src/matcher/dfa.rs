@@ -483,28 +483,34 @@ mod tests {
         assert!(d.validate().is_err());
     }
 
+    /// Up to 12 atoms of 1 to 4 bytes, in lower case.
+    fn atom_set() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        proptest::collection::vec(
+            proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'b'), Just(b'\0'), any::<u8>()],
+                1..5,
+            ),
+            1..12,
+        )
+        .prop_map(|atoms| atoms.iter().map(|a| a.to_ascii_lowercase()).collect())
+    }
+
+    /// Up to 64 bytes, upper-case letters among them.
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![Just(b'a'), Just(b'B'), Just(b'b'), Just(b'\0'), any::<u8>()],
+            0..64,
+        )
+    }
+
     proptest! {
         #[test]
-        fn agrees_with_aho_corasick(
-            atoms in proptest::collection::vec(proptest::collection::vec(
-                prop_oneof![Just(b'a'), Just(b'b'), Just(b'\0'), any::<u8>()], 1..5), 1..12),
-            hay in proptest::collection::vec(
-                prop_oneof![Just(b'a'), Just(b'B'), Just(b'b'), Just(b'\0'), any::<u8>()], 0..64),
-        ) {
-            let atoms: Vec<Vec<u8>> = atoms.iter().map(|a| a.to_ascii_lowercase()).collect();
+        fn agrees_with_aho_corasick(atoms in atom_set(), hay in bytes()) {
             prop_assert_eq!(ours(&atoms, &hay), reference(&atoms, &hay));
         }
 
         #[test]
-        fn pair_walk_is_two_walks(
-            atoms in proptest::collection::vec(proptest::collection::vec(
-                prop_oneof![Just(b'a'), Just(b'b'), Just(b'\0'), any::<u8>()], 1..5), 1..12),
-            a in proptest::collection::vec(
-                prop_oneof![Just(b'a'), Just(b'B'), Just(b'b'), Just(b'\0'), any::<u8>()], 0..64),
-            b in proptest::collection::vec(
-                prop_oneof![Just(b'a'), Just(b'B'), Just(b'b'), Just(b'\0'), any::<u8>()], 0..64),
-        ) {
-            let atoms: Vec<Vec<u8>> = atoms.iter().map(|a| a.to_ascii_lowercase()).collect();
+        fn pair_walk_is_two_walks(atoms in atom_set(), a in bytes(), b in bytes()) {
             let [ga, gb] = ours_pair(&atoms, [&a, &b]);
             prop_assert_eq!(ga, reference(&atoms, &a));
             prop_assert_eq!(gb, reference(&atoms, &b));
