@@ -13,8 +13,9 @@
 //!    run of exact bytes (ties broken towards rarer bytes), a regex the set
 //!    of literal prefixes every match starts with (when that set is
 //!    finite; a large one is cut to a length that leaves at most 32
-//!    distinct prefixes of at least 3 bytes). Case-sensitive atoms at a fixed offset are not searched
-//!    for but looked up where they must sit: for each distinct offset, a
+//!    distinct prefixes of at least 3 bytes). Case-sensitive atoms at a
+//!    fixed offset are not searched for but looked up where they must
+//!    sit: for each distinct offset, a
 //!    table by first byte of the atoms starting there, so a direction costs
 //!    one lookup per offset its bytes reach (a std.sig set of prefixes has
 //!    a few dozen offsets) whatever the number of atoms, and short atoms
