@@ -635,19 +635,15 @@ pub(crate) fn pattern_weight(kind: &PatternKind) -> u32 {
 /// a small finite set of non-empty literals.
 #[cfg(test)]
 fn regex_prefixes(source: &str) -> Option<Vec<Vec<u8>>> {
-    regex_literals(&parse_hir(source)?).map(|(p, _)| p)
-}
-
-/// The literal prefixes of `hir` (as [`regex_prefixes`]), and whether they
-/// are exact: the regex matches those literals and nothing else (no
-/// look-around, whose context the literals do not carry).
-fn regex_literals(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
-    literal_seq(hir).filter(|(lits, _)| lits.len() <= MAX_REGEX_ATOMS)
+    literal_seq(&parse_hir(source)?)
+        .filter(|(lits, _)| lits.len() <= MAX_REGEX_ATOMS)
+        .map(|(p, _)| p)
 }
 
 /// Every literal prefix of `hir` the extractor finds (within its own
 /// limits), sorted and distinct, when all are non-empty, and whether they
-/// are exact.
+/// are exact: the regex matches those literals and nothing else (no
+/// look-around, whose context the literals do not carry).
 fn literal_seq(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
@@ -661,7 +657,7 @@ fn literal_seq(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
     Some((out, exact))
 }
 
-/// The atoms of a regex: its literal prefixes ([`regex_literals`]) when
+/// The atoms of a regex: its literal prefixes ([`literal_seq`]) when
 /// there are at most [`MAX_REGEX_ATOMS`]; otherwise the same prefixes cut
 /// to the longest length (at least [`MIN_CUT_ATOM`] bytes) that leaves at
 /// most that many distinct ones. Every match still starts with one of
@@ -686,16 +682,11 @@ fn regex_atoms(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool, bool
     })
 }
 
-/// Whether the atoms of `hir` were cut from a larger set of prefixes
-/// ([`regex_atoms`]).
-pub(crate) fn regex_atoms_cut(hir: &regex_syntax::hir::Hir) -> bool {
-    regex_atoms(hir).is_some_and(|(_, _, cut)| cut)
-}
-
-/// Whether the literal prefixes of `hir` are all its matches (see
-/// [`regex_literals`]).
-pub(crate) fn regex_is_exact(hir: &regex_syntax::hir::Hir) -> bool {
-    regex_literals(hir).is_some_and(|(_, exact)| exact)
+/// Whether the atoms of `hir` ([`regex_atoms`]) are all its matches, and
+/// whether they were cut from a larger set of prefixes: what a set read
+/// back works out again from the regex.
+pub(crate) fn regex_atom_flags(hir: &regex_syntax::hir::Hir) -> (bool, bool) {
+    regex_atoms(hir).map_or((false, false), |(_, exact, cut)| (exact, cut))
 }
 
 fn parse_hir(source: &str) -> Option<regex_syntax::hir::Hir> {

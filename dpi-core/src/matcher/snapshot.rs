@@ -31,9 +31,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::{
-    regex_atoms_cut, regex_is_exact, Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind,
-};
+use super::compile::{regex_atom_flags, Engine, FirstBytes, LazyRegexBudget, PortIndex, ProbeKind};
 use super::Matcher;
 use std::sync::{Arc, OnceLock};
 
@@ -173,8 +171,10 @@ impl TryFrom<WireProbeKind> for ProbeKind {
                     return Err(format!("regex {source:?} does not parse"));
                 };
                 let first = FirstBytes::of_hir(&hir);
-                let exact = prefixes.is_some() && regex_is_exact(&hir);
-                let cut = prefixes.is_some() && regex_atoms_cut(&hir);
+                let (exact, cut) = match prefixes {
+                    Some(_) => regex_atom_flags(&hir),
+                    None => (false, false),
+                };
                 ProbeKind::Regex {
                     re: OnceLock::new(),
                     source,
