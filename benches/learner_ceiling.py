@@ -299,6 +299,7 @@ def measure(args, corpus, sigs, tmp):
     counts = {name: [0] * k for name in ("alone_evidence", "alone_any", "grown_evidence", "grown_any", "hand")}
     one_capture = collections.Counter()  # reachable from one training capture only
     nowhere = collections.Counter()  # reachable from no training capture
+    missed = collections.Counter()  # reachable with evidence, not named by the learner
     for r, ls in zip(rows, flow_links):
         if not (r.get("ndpi_confidence") or "").startswith("DPI"):
             continue
@@ -312,6 +313,8 @@ def measure(args, corpus, sigs, tmp):
         with_evidence = alone_right or reachable(r, ls, fold, 2)
         with_any = with_evidence or reachable(r, ls, fold, 1)
         counts["alone_evidence"][fold] += with_evidence
+        if with_evidence and not alone_right:
+            missed[p] += 1
         if not with_evidence:
             (one_capture if with_any else nowhere)[p] += 1
         counts["alone_any"][fold] += with_any
@@ -354,6 +357,8 @@ def measure(args, corpus, sigs, tmp):
     for label, c in (("one training capture only", one_capture), ("no training capture", nowhere)):
         top = ", ".join(f"{p} {n}" for p, n in c.most_common(8))
         print(f"learner alone, flows linked to {label}: {sum(c.values()):,} ({top}, ...)")
+    top = ", ".join(f"{p} {n}" for p, n in missed.most_common(20))
+    print(f"learner alone, flows within the ceiling it does not name: {sum(missed.values()):,} ({top}, ...)")
 
 
 if __name__ == "__main__":
