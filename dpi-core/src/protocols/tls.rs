@@ -519,13 +519,34 @@ fn read_client_hello(body: &[u8], dtls: bool, whole: bool, ch: &mut ClientHello)
     if r.skip(usize::from(comp)).is_none() {
         return Status::Incomplete;
     }
+    let mut kinds = std::mem::take(&mut ch.extensions);
+    let status = read_extensions(&mut r, whole, &mut kinds, |kind, data| {
+        client_extension(kind, data, ch)
+    });
+    ch.extensions = kinds;
+    ch.extensions_complete = status == Status::Complete;
+    status
+}
+
+/// The extension block that ends a hello, read from `r`: each
+/// extension's type is pushed on `kinds` and `each(type, data)` reads it
+/// (`None`: it is malformed, and so is the hello). A block longer than
+/// the bytes left is read as far as they go, and the hello is incomplete;
+/// an extension that overruns a block that is all there is invalid. With
+/// `whole`, `r` holds the hello to its end, so a hello without the block
+/// (allowed before TLS 1.3) is complete.
+fn read_extensions(
+    r: &mut Reader<'_>,
+    whole: bool,
+    kinds: &mut Vec<u16>,
+    mut each: impl FnMut(u16, &[u8]) -> Option<()>,
+) -> Status {
     if r.is_empty() {
-        if !whole {
-            return Status::Incomplete;
-        }
-        // No extension block at all (allowed before TLS 1.3).
-        ch.extensions_complete = true;
-        return Status::Complete;
+        return if whole {
+            Status::Complete
+        } else {
+            Status::Incomplete
+        };
     }
     let Some(ext_len) = r.u16() else {
         return Status::Incomplete;
@@ -534,32 +555,29 @@ fn read_client_hello(body: &[u8], dtls: bool, whole: bool, ch: &mut ClientHello)
         Some(b) => (b, false),
         None => (r.rest(), true),
     };
+    let broken = if cut {
+        Status::Incomplete
+    } else {
+        Status::Invalid
+    };
     let mut e = Reader::new(block);
     while !e.is_empty() {
         let (Some(kind), Some(len)) = (e.u16(), e.u16()) else {
-            return if cut {
-                Status::Incomplete
-            } else {
-                Status::Invalid
-            };
+            return broken;
         };
-        ch.extensions.push(kind);
+        kinds.push(kind);
         let Some(data) = e.take(usize::from(len)) else {
-            return if cut {
-                Status::Incomplete
-            } else {
-                Status::Invalid
-            };
+            return broken;
         };
-        if client_extension(kind, data, ch).is_none() {
+        if each(kind, data).is_none() {
             return Status::Invalid;
         }
     }
     if cut {
-        return Status::Incomplete;
+        Status::Incomplete
+    } else {
+        Status::Complete
     }
-    ch.extensions_complete = true;
-    Status::Complete
 }
 
 /// Reads the extensions the metadata needs; `None` when one is malformed.
@@ -651,58 +669,34 @@ fn read_server_hello(body: &[u8], whole: bool, sh: &mut ServerHello) -> Status {
         return Status::Incomplete;
     };
     sh.cipher_suite = Some(cipher);
-    if r.is_empty() {
-        if !whole {
-            return Status::Incomplete;
-        }
-        sh.extensions_complete = true;
-        return Status::Complete;
-    }
-    let Some(ext_len) = r.u16() else {
-        return Status::Incomplete;
-    };
-    let (block, cut) = match r.take(usize::from(ext_len)) {
-        Some(b) => (b, false),
-        None => (r.rest(), true),
-    };
-    let mut e = Reader::new(block);
-    while !e.is_empty() {
-        let (Some(kind), Some(len)) = (e.u16(), e.u16()) else {
-            return if cut {
-                Status::Incomplete
-            } else {
-                Status::Invalid
-            };
-        };
-        sh.extensions.push(kind);
-        let Some(data) = e.take(usize::from(len)) else {
-            return if cut {
-                Status::Incomplete
-            } else {
-                Status::Invalid
-            };
-        };
-        let mut d = Reader::new(data);
-        match kind {
-            EXT_SUPPORTED_VERSIONS => sh.selected_version = d.u16(),
-            EXT_ALPN => {
-                let p = d
-                    .u16()
-                    .and_then(|_| d.u8())
-                    .and_then(|n| d.take(usize::from(n)));
-                if let Some(p) = p {
-                    sh.alpn = Some(String::from_utf8_lossy(p).into_owned());
-                    sh.alpn_raw = Some(p.to_vec());
-                }
+    let mut kinds = std::mem::take(&mut sh.extensions);
+    let status = read_extensions(&mut r, whole, &mut kinds, |kind, data| {
+        server_extension(kind, data, sh);
+        Some(())
+    });
+    sh.extensions = kinds;
+    sh.extensions_complete = status == Status::Complete;
+    status
+}
+
+/// Reads the extensions of a ServerHello the metadata needs; a malformed
+/// one is passed over.
+fn server_extension(kind: u16, data: &[u8], sh: &mut ServerHello) {
+    let mut d = Reader::new(data);
+    match kind {
+        EXT_SUPPORTED_VERSIONS => sh.selected_version = d.u16(),
+        EXT_ALPN => {
+            let p = d
+                .u16()
+                .and_then(|_| d.u8())
+                .and_then(|n| d.take(usize::from(n)));
+            if let Some(p) = p {
+                sh.alpn = Some(String::from_utf8_lossy(p).into_owned());
+                sh.alpn_raw = Some(p.to_vec());
             }
-            _ => {}
         }
+        _ => {}
     }
-    if cut {
-        return Status::Incomplete;
-    }
-    sh.extensions_complete = true;
-    Status::Complete
 }
 
 /// Registry entry: TLS over TCP (a handshake record at the start of either
