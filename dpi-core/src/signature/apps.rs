@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::SignatureError;
-use super::extended::{check_regex, write_text, Ctx, Token};
+use super::extended::{check_regex, write_rule_line, write_scope, write_text, Ctx, Token};
 use super::limits::Budget;
 use super::{column_of, compile_regex, Location, PortSet, Provenance, Signature, Transport};
 
@@ -478,12 +478,8 @@ pub(super) fn finish(
 /// Writes one application rule in the extended format.
 pub(super) fn write_rule(out: &mut String, rule: &AppRule) {
     use std::fmt::Write as _;
-    out.push_str("rule");
-    if let Some(id) = &rule.id {
-        out.push(' ');
-        write_text(out, id);
-    }
-    out.push_str("\n  app ");
+    write_rule_line(out, rule.id.as_deref());
+    out.push_str("  app ");
     write_text(out, &rule.app);
     out.push('\n');
     if let Some(p) = &rule.protocol {
@@ -491,27 +487,7 @@ pub(super) fn write_rule(out: &mut String, rule: &AppRule) {
         write_text(out, p);
         out.push('\n');
     }
-    if rule.transport != Transport::Any {
-        let _ = writeln!(out, "  transport {}", rule.transport);
-    }
-    if !rule.ports.is_any() {
-        let list: Vec<String> = rule
-            .ports
-            .ranges
-            .iter()
-            .map(|r| {
-                if r.start == r.end {
-                    r.start.to_string()
-                } else {
-                    format!("{}-{}", r.start, r.end)
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "  ports {}", list.join(", "));
-    }
-    if rule.priority != 0 {
-        let _ = writeln!(out, "  priority {}", rule.priority);
-    }
+    write_scope(out, rule.transport, &rule.ports, rule.priority);
     let list = |out: &mut String, key: &str, values: &[String]| {
         out.push_str("  ");
         out.push_str(key);

@@ -993,27 +993,25 @@ pub fn to_extended(set: &SignatureSet) -> String {
     out
 }
 
-fn write_rule(out: &mut String, sig: &Signature) {
-    use std::fmt::Write as _;
+/// The line that opens a rule: `rule`, and its id when it has one.
+pub(super) fn write_rule_line(out: &mut String, id: Option<&str>) {
     out.push_str("rule");
-    if let Some(id) = &sig.id {
+    if let Some(id) = id {
         out.push(' ');
         write_text(out, id);
     }
-    out.push_str("\n  protocol ");
-    write_text(out, &sig.protocol);
     out.push('\n');
-    if let Some(app) = &sig.app {
-        out.push_str("  app ");
-        write_text(out, app);
-        out.push('\n');
+}
+
+/// The lines of a rule's transport, ports and priority, each left out
+/// when it has its default value.
+pub(super) fn write_scope(out: &mut String, transport: Transport, ports: &PortSet, priority: i32) {
+    use std::fmt::Write as _;
+    if transport != Transport::Any {
+        let _ = writeln!(out, "  transport {transport}");
     }
-    if sig.transport != Transport::Any {
-        let _ = writeln!(out, "  transport {}", sig.transport);
-    }
-    if !sig.ports.is_any() {
-        let list: Vec<String> = sig
-            .ports
+    if !ports.is_any() {
+        let list: Vec<String> = ports
             .ranges
             .iter()
             .map(|r| {
@@ -1026,9 +1024,23 @@ fn write_rule(out: &mut String, sig: &Signature) {
             .collect();
         let _ = writeln!(out, "  ports {}", list.join(", "));
     }
-    if sig.priority != 0 {
-        let _ = writeln!(out, "  priority {}", sig.priority);
+    if priority != 0 {
+        let _ = writeln!(out, "  priority {priority}");
     }
+}
+
+fn write_rule(out: &mut String, sig: &Signature) {
+    use std::fmt::Write as _;
+    write_rule_line(out, sig.id.as_deref());
+    out.push_str("  protocol ");
+    write_text(out, &sig.protocol);
+    out.push('\n');
+    if let Some(app) = &sig.app {
+        out.push_str("  app ");
+        write_text(out, app);
+        out.push('\n');
+    }
+    write_scope(out, sig.transport, &sig.ports, sig.priority);
     if sig.encrypted {
         out.push_str("  encrypted\n");
     }
