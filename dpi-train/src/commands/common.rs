@@ -2,6 +2,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use dpi_core::{FileSummary, FlowConfig, MeterStats};
@@ -278,11 +279,20 @@ impl Report {
         }
     }
 
-    /// Prints the closing summary unless `quiet`.
-    pub fn finish(&self, quiet: bool) {
-        if quiet {
-            return;
+    /// Prints the closing summary unless `quiet`; the exit status: a
+    /// failure when a file failed.
+    pub fn finish(&self, quiet: bool) -> ExitCode {
+        if !quiet {
+            self.print();
         }
+        if self.failed > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+
+    fn print(&self) {
         let t = &self.totals;
         let inputs = match &self.interface {
             Some(i) if self.failed > 0 => format!("interface {i}, failed"),

@@ -133,12 +133,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = failed {
         return Err(e);
     }
-    w.report.finish(args.flow.quiet);
-    Ok(if w.report.failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(w.report.finish(args.flow.quiet))
 }
 
 #[cfg(test)]
