@@ -59,7 +59,12 @@ pub fn app_identity(rule: &AppRule) -> String {
 
 /// An application rule in one line, for reports.
 pub fn describe_app(rule: &AppRule) -> String {
-    app_identity(rule)
+    one_line(&app_identity(rule))
+}
+
+/// A rule's identity (its lines in the extended format) in one line.
+fn one_line(identity: &str) -> String {
+    identity
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && *l != "rule" && *l != "end")
@@ -67,22 +72,32 @@ pub fn describe_app(rule: &AppRule) -> String {
         .join("; ")
 }
 
+/// The id two records of one rule keep: the lesser of two, else the one
+/// there is.
+fn merge_id(a: &Option<String>, b: &Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y).clone()),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    }
+}
+
+/// The comments two records of one rule keep: those of both that are not
+/// blank and that `keep` takes, once each, sorted.
+fn merge_comments(a: &[String], b: &[String], keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let comments: BTreeSet<&String> = a
+        .iter()
+        .chain(b)
+        .filter(|c| !c.trim().is_empty() && keep(c))
+        .collect();
+    comments.into_iter().cloned().collect()
+}
+
 /// Merges two records of the same application rule.
 fn merge_app_pair(a: &AppRule, b: &AppRule) -> AppRule {
     let mut r = a.clone();
     r.location = None;
-    r.id = match (&a.id, &b.id) {
-        (Some(x), Some(y)) => Some(x.min(y).clone()),
-        (x, y) => x.clone().or_else(|| y.clone()),
-    };
-    let comments: BTreeSet<String> = a
-        .comments
-        .iter()
-        .chain(&b.comments)
-        .filter(|c| !c.trim().is_empty())
-        .cloned()
-        .collect();
-    r.comments = comments.into_iter().collect();
+    r.id = merge_id(&a.id, &b.id);
+    r.comments = merge_comments(&a.comments, &b.comments, |_| true);
     r.support = a.support.saturating_add(b.support);
     r.provenance = merge_provenance(&a.provenance, &b.provenance);
     r
@@ -90,12 +105,7 @@ fn merge_app_pair(a: &AppRule, b: &AppRule) -> AppRule {
 
 /// A rule in one line, for reports.
 pub fn describe(sig: &Signature) -> String {
-    identity(sig)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && *l != "rule" && *l != "end")
-        .collect::<Vec<_>>()
-        .join("; ")
+    one_line(&identity(sig))
 }
 
 fn merge_source(a: &Option<String>, b: &Option<String>) -> Option<String> {
@@ -152,18 +162,10 @@ pub fn merge_provenance(a: &Provenance, b: &Provenance) -> Provenance {
 pub fn merge_pair(a: &Signature, b: &Signature) -> Signature {
     let mut s = a.clone();
     s.location = None;
-    s.id = match (&a.id, &b.id) {
-        (Some(x), Some(y)) => Some(x.min(y).clone()),
-        (x, y) => x.clone().or_else(|| y.clone()),
-    };
-    let comments: BTreeSet<String> = a
-        .comments
-        .iter()
-        .chain(&b.comments)
-        .filter(|c| !c.trim().is_empty() && !c.starts_with(PROVENANCE_PREFIX))
-        .cloned()
-        .collect();
-    s.comments = comments.into_iter().collect();
+    s.id = merge_id(&a.id, &b.id);
+    s.comments = merge_comments(&a.comments, &b.comments, |c| {
+        !c.starts_with(PROVENANCE_PREFIX)
+    });
     s.support = a.support.saturating_add(b.support);
     s.provenance = merge_provenance(&a.provenance, &b.provenance);
     s.std_quoting = StdQuoting::default();
