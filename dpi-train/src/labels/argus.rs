@@ -62,19 +62,11 @@ fn header(path: &Path, line: &str) -> Result<Columns, ImportError> {
             "the first line is not an argus header (`StartTime<TAB>LastTime<TAB>Proto...`)",
         ));
     }
-    let find = |c: &str| names.iter().position(|n| *n == c);
-    let mut required = [0; 8];
-    for (slot, name) in required.iter_mut().zip(REQUIRED) {
-        *slot = find(name).ok_or_else(|| ImportError::missing_column(path, name))?;
-    }
-    let optional = OPTIONAL.map(find);
-    let needed = required
-        .iter()
-        .copied()
-        .chain(optional.iter().flatten().copied())
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let text::Columns {
+        required,
+        optional,
+        end: needed,
+    } = text::find_columns(path, &names, REQUIRED, OPTIONAL)?;
     Ok(Columns {
         required,
         optional,

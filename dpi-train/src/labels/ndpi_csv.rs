@@ -82,19 +82,11 @@ fn header(path: &Path, line: &str) -> Result<(char, Columns), ImportError> {
     };
     let sep = if body.contains('|') { '|' } else { ',' };
     let names: Vec<&str> = body.split(sep).map(str::trim).collect();
-    let find = |c: &str| names.iter().position(|n| *n == c);
-    let mut required = [0; 6];
-    for (slot, name) in required.iter_mut().zip(REQUIRED) {
-        *slot = find(name).ok_or_else(|| ImportError::missing_column(path, name))?;
-    }
-    let optional = OPTIONAL.map(find);
-    let used_end = required
-        .iter()
-        .copied()
-        .chain(optional.iter().flatten().copied())
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let text::Columns {
+        required,
+        optional,
+        end: used_end,
+    } = text::find_columns(path, &names, REQUIRED, OPTIONAL)?;
     let free_text = names
         .iter()
         .position(|n| is_free_text(n))

@@ -147,6 +147,44 @@ pub(crate) fn transport_number(name: &str) -> Option<u8> {
     Some(n)
 }
 
+/// Where a header's columns are (see [`find_columns`]).
+pub(crate) struct Columns<const R: usize, const O: usize> {
+    /// The index of each required column.
+    pub required: [usize; R],
+    /// The index of each optional column that is there.
+    pub optional: [Option<usize>; O],
+    /// One past the last of them: the fields a row must have.
+    pub end: usize,
+}
+
+/// Where the `required` and `optional` columns are among the header's
+/// `names`; an error naming the first required one that is missing.
+pub(crate) fn find_columns<const R: usize, const O: usize>(
+    path: &Path,
+    names: &[&str],
+    required: [&str; R],
+    optional: [&str; O],
+) -> Result<Columns<R, O>, ImportError> {
+    let find = |c: &str| names.iter().position(|n| *n == c);
+    let mut at = [0; R];
+    for (slot, name) in at.iter_mut().zip(required) {
+        *slot = find(name).ok_or_else(|| ImportError::missing_column(path, name))?;
+    }
+    let optional = optional.map(find);
+    let end = at
+        .iter()
+        .copied()
+        .chain(optional.iter().flatten().copied())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    Ok(Columns {
+        required: at,
+        optional,
+        end,
+    })
+}
+
 /// Whether the data holds nothing but white space.
 pub(crate) fn is_blank(data: &[u8]) -> bool {
     data.iter().all(u8::is_ascii_whitespace)
