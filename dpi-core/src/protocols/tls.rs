@@ -470,26 +470,29 @@ fn client_hello(body: &[u8], dtls: bool, whole: bool) -> Parsed<ClientHello> {
     }
 }
 
+/// What both hellos start with: the legacy version, stored in `version`
+/// once read (3.x or DTLS's 0xfe.., and 0x0100 from a DTLS client), the
+/// random and the session id; the status to stop with when it is cut
+/// short or malformed.
+fn read_hello_start(r: &mut Reader<'_>, dtls: bool, version: &mut u16) -> Result<(), Status> {
+    let v = r.u16().ok_or(Status::Incomplete)?;
+    if v >> 8 != 3 && v >> 8 != 0xfe && !(dtls && v == 0x0100) {
+        return Err(Status::Invalid);
+    }
+    *version = v;
+    r.skip(32).ok_or(Status::Incomplete)?;
+    let sid = r.u8().ok_or(Status::Incomplete)?;
+    if sid > 32 {
+        return Err(Status::Invalid);
+    }
+    r.skip(usize::from(sid)).ok_or(Status::Incomplete)?;
+    Ok(())
+}
+
 fn read_client_hello(body: &[u8], dtls: bool, whole: bool, ch: &mut ClientHello) -> Status {
     let mut r = Reader::new(body);
-    let Some(version) = r.u16() else {
-        return Status::Incomplete;
-    };
-    if version >> 8 != 3 && version >> 8 != 0xfe && !(dtls && version == 0x0100) {
-        return Status::Invalid;
-    }
-    ch.legacy_version = version;
-    if r.skip(32).is_none() {
-        return Status::Incomplete;
-    }
-    let Some(sid) = r.u8() else {
-        return Status::Incomplete;
-    };
-    if sid > 32 {
-        return Status::Invalid;
-    }
-    if r.skip(usize::from(sid)).is_none() {
-        return Status::Incomplete;
+    if let Err(status) = read_hello_start(&mut r, dtls, &mut ch.legacy_version) {
+        return status;
     }
     if dtls {
         let Some(cookie) = r.u8() else {
@@ -646,24 +649,8 @@ fn server_hello(body: &[u8], whole: bool) -> Parsed<ServerHello> {
 
 fn read_server_hello(body: &[u8], whole: bool, sh: &mut ServerHello) -> Status {
     let mut r = Reader::new(body);
-    let Some(version) = r.u16() else {
-        return Status::Incomplete;
-    };
-    if version >> 8 != 3 && version >> 8 != 0xfe {
-        return Status::Invalid;
-    }
-    sh.legacy_version = version;
-    if r.skip(32).is_none() {
-        return Status::Incomplete;
-    }
-    let Some(sid) = r.u8() else {
-        return Status::Incomplete;
-    };
-    if sid > 32 {
-        return Status::Invalid;
-    }
-    if r.skip(usize::from(sid)).is_none() {
-        return Status::Incomplete;
+    if let Err(status) = read_hello_start(&mut r, false, &mut sh.legacy_version) {
+        return status;
     }
     let (Some(cipher), Some(_comp)) = (r.u16(), r.u8()) else {
         return Status::Incomplete;

@@ -26,7 +26,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::SignatureError;
-use super::extended::{check_regex, write_rule_line, write_scope, write_text, Ctx, Token};
+use super::extended::{
+    check_regex, write_evidence, write_rule_line, write_scope, write_text, Ctx, Token,
+};
 use super::limits::Budget;
 use super::{column_of, compile_regex, Location, PortSet, Provenance, Signature, Transport};
 
@@ -477,7 +479,6 @@ pub(super) fn finish(
 
 /// Writes one application rule in the extended format.
 pub(super) fn write_rule(out: &mut String, rule: &AppRule) {
-    use std::fmt::Write as _;
     write_rule_line(out, rule.id.as_deref());
     out.push_str("  app ");
     write_text(out, &rule.app);
@@ -513,29 +514,7 @@ pub(super) fn write_rule(out: &mut String, rule: &AppRule) {
     if !rule.ja4.is_empty() {
         list(out, "ja4", &rule.ja4);
     }
-    if rule.support != 0 {
-        let _ = writeln!(out, "  support {}", rule.support);
-    }
-    let p = &rule.provenance;
-    if let Some(s) = &p.source {
-        out.push_str("  source ");
-        write_text(out, s);
-        out.push('\n');
-    }
-    if let Some(x) = p.precision {
-        let _ = writeln!(out, "  precision {x}");
-    }
-    if let Some(n) = p.true_positives {
-        let _ = writeln!(out, "  true-positives {n}");
-    }
-    if let Some(n) = p.false_positives {
-        let _ = writeln!(out, "  false-positives {n}");
-    }
-    if let Some(s) = &p.note {
-        out.push_str("  note ");
-        write_text(out, s);
-        out.push('\n');
-    }
+    write_evidence(out, rule.support, &rule.provenance);
     out.push_str("end\n");
 }
 

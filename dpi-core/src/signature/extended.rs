@@ -23,8 +23,8 @@ use super::error::{ErrorList, SignatureError, SignatureErrors};
 use super::limits::{self, Budget};
 use super::{
     column_of, compile_regex, numbered_lines, write_comment, Direction, Feature, Location,
-    MaskedByte, Pattern, PatternKind, PortRange, PortSet, Position, Side, Signature, SignatureSet,
-    Transport, ValueRange,
+    MaskedByte, Pattern, PatternKind, PortRange, PortSet, Position, Provenance, Side, Signature,
+    SignatureSet, Transport, ValueRange,
 };
 
 /// Parses extended-format text; `source` names it in errors and locations.
@@ -1029,6 +1029,34 @@ pub(super) fn write_scope(out: &mut String, transport: Transport, ports: &PortSe
     }
 }
 
+/// The lines of a rule's support and provenance, each left out when it
+/// is not known.
+pub(super) fn write_evidence(out: &mut String, support: u64, p: &Provenance) {
+    use std::fmt::Write as _;
+    if support != 0 {
+        let _ = writeln!(out, "  support {support}");
+    }
+    if let Some(s) = &p.source {
+        out.push_str("  source ");
+        write_text(out, s);
+        out.push('\n');
+    }
+    if let Some(x) = p.precision {
+        let _ = writeln!(out, "  precision {x}");
+    }
+    if let Some(n) = p.true_positives {
+        let _ = writeln!(out, "  true-positives {n}");
+    }
+    if let Some(n) = p.false_positives {
+        let _ = writeln!(out, "  false-positives {n}");
+    }
+    if let Some(s) = &p.note {
+        out.push_str("  note ");
+        write_text(out, s);
+        out.push('\n');
+    }
+}
+
 fn write_rule(out: &mut String, sig: &Signature) {
     use std::fmt::Write as _;
     write_rule_line(out, sig.id.as_deref());
@@ -1110,29 +1138,7 @@ fn write_rule(out: &mut String, sig: &Signature) {
             Feature::FirstPayloadFrom(s) => writeln!(out, "  first-payload {}", side(s)),
         };
     }
-    if sig.support != 0 {
-        let _ = writeln!(out, "  support {}", sig.support);
-    }
-    let p = &sig.provenance;
-    if let Some(s) = &p.source {
-        out.push_str("  source ");
-        write_text(out, s);
-        out.push('\n');
-    }
-    if let Some(x) = p.precision {
-        let _ = writeln!(out, "  precision {x}");
-    }
-    if let Some(n) = p.true_positives {
-        let _ = writeln!(out, "  true-positives {n}");
-    }
-    if let Some(n) = p.false_positives {
-        let _ = writeln!(out, "  false-positives {n}");
-    }
-    if let Some(s) = &p.note {
-        out.push_str("  note ");
-        write_text(out, s);
-        out.push('\n');
-    }
+    write_evidence(out, sig.support, &sig.provenance);
     match (sig.std_quoting.bare_src, sig.std_quoting.bare_dst) {
         (false, false) => {}
         (true, false) => out.push_str("  argus-bare src\n"),
