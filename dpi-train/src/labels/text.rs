@@ -153,7 +153,7 @@ pub(crate) struct Columns<const R: usize, const O: usize> {
     pub required: [usize; R],
     /// The index of each optional column that is there.
     pub optional: [Option<usize>; O],
-    /// One past the last of them: the fields a row must have.
+    /// One past the last of them.
     pub end: usize,
 }
 
