@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::SignatureError;
 use super::extended::{
-    check_regex, write_evidence, write_rule_line, write_scope, write_text, Ctx, Token,
+    check_regex, write_evidence, write_keyed, write_rule_line, write_scope, write_text, Ctx, Token,
 };
 use super::limits::Budget;
 use super::{column_of, compile_regex, Location, PortSet, Provenance, Signature, Transport};
@@ -480,13 +480,9 @@ pub(super) fn finish(
 /// Writes one application rule in the extended format.
 pub(super) fn write_rule(out: &mut String, rule: &AppRule) {
     write_rule_line(out, rule.id.as_deref());
-    out.push_str("  app ");
-    write_text(out, &rule.app);
-    out.push('\n');
+    write_keyed(out, "app", &rule.app);
     if let Some(p) = &rule.protocol {
-        out.push_str("  protocol ");
-        write_text(out, p);
-        out.push('\n');
+        write_keyed(out, "protocol", p);
     }
     write_scope(out, rule.transport, &rule.ports, rule.priority);
     let list = |out: &mut String, key: &str, values: &[String]| {

@@ -1037,9 +1037,7 @@ pub(super) fn write_evidence(out: &mut String, support: u64, p: &Provenance) {
         let _ = writeln!(out, "  support {support}");
     }
     if let Some(s) = &p.source {
-        out.push_str("  source ");
-        write_text(out, s);
-        out.push('\n');
+        write_keyed(out, "source", s);
     }
     if let Some(x) = p.precision {
         let _ = writeln!(out, "  precision {x}");
@@ -1051,22 +1049,25 @@ pub(super) fn write_evidence(out: &mut String, support: u64, p: &Provenance) {
         let _ = writeln!(out, "  false-positives {n}");
     }
     if let Some(s) = &p.note {
-        out.push_str("  note ");
-        write_text(out, s);
-        out.push('\n');
+        write_keyed(out, "note", s);
     }
+}
+
+/// A rule's line of `key` and its text `value`, quoted as it needs.
+pub(super) fn write_keyed(out: &mut String, key: &str, value: &str) {
+    out.push_str("  ");
+    out.push_str(key);
+    out.push(' ');
+    write_text(out, value);
+    out.push('\n');
 }
 
 fn write_rule(out: &mut String, sig: &Signature) {
     use std::fmt::Write as _;
     write_rule_line(out, sig.id.as_deref());
-    out.push_str("  protocol ");
-    write_text(out, &sig.protocol);
-    out.push('\n');
+    write_keyed(out, "protocol", &sig.protocol);
     if let Some(app) = &sig.app {
-        out.push_str("  app ");
-        write_text(out, app);
-        out.push('\n');
+        write_keyed(out, "app", app);
     }
     write_scope(out, sig.transport, &sig.ports, sig.priority);
     if sig.encrypted {
