@@ -80,6 +80,7 @@ fn feature_holds(f: &Feature, v: &FlowView<'_>) -> bool {
             None => v.c2s_packets + v.s2c_packets,
         }),
         Feature::FirstPayloadFrom(side) => v.first_payload == Some(side),
+        Feature::ClientPort { lo, hi } => lo <= v.client_port && v.client_port <= hi,
     }
 }
 
@@ -211,6 +212,10 @@ fn feature() -> impl Strategy<Value = Feature> {
         (proptest::option::of(side()), range())
             .prop_map(|(side, range)| Feature::Packets { side, range }),
         side().prop_map(Feature::FirstPayloadFrom),
+        (0u16..4, 0u16..4).prop_map(|(a, b)| Feature::ClientPort {
+            lo: a.min(b),
+            hi: a.max(b),
+        }),
     ]
 }
 
@@ -262,6 +267,7 @@ fn set() -> impl Strategy<Value = SignatureSet> {
 struct Flowish {
     transport: u8,
     port: u16,
+    client_port: u16,
     c2s: Vec<u8>,
     s2c: Vec<u8>,
     packets: (u64, u64),
@@ -272,6 +278,7 @@ impl Flowish {
     fn view(&self) -> FlowView<'_> {
         let size = |b: &[u8]| (!b.is_empty()).then_some(b.len() as u32 % 6);
         let mut v = FlowView::new(self.transport, self.port)
+            .with_client_port(self.client_port)
             .with_c2s(&self.c2s)
             .with_s2c(&self.s2c)
             .with_packets(self.packets.0, self.packets.1)
@@ -284,20 +291,23 @@ impl Flowish {
 fn flow() -> impl Strategy<Value = Flowish> {
     (
         prop::sample::select(vec![1u8, 6, 17]),
-        0u16..6,
+        (0u16..6, 0u16..5),
         payload(),
         payload(),
         (0u64..6, 0u64..6),
         proptest::option::of(side()),
     )
-        .prop_map(|(transport, port, c2s, s2c, packets, first)| Flowish {
-            transport,
-            port,
-            c2s,
-            s2c,
-            packets,
-            first,
-        })
+        .prop_map(
+            |(transport, (port, client_port), c2s, s2c, packets, first)| Flowish {
+                transport,
+                port,
+                client_port,
+                c2s,
+                s2c,
+                packets,
+                first,
+            },
+        )
 }
 
 proptest! {

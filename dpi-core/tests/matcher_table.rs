@@ -410,6 +410,18 @@ fn pattern_table() {
             false,
         ),
         ("first payload unknown", "first-payload s2c", tcp(1), false),
+        (
+            "client port",
+            "client-port 5355",
+            FlowView::new(17, 50000).with_client_port(5355),
+            true,
+        ),
+        (
+            "client port range",
+            "client-port 5350-5360",
+            FlowView::new(17, 5355).with_client_port(50000),
+            false,
+        ),
     ];
     for (name, body, view, want) in cases {
         let rules = rule("r", body);

@@ -279,5 +279,6 @@ pub(crate) fn feature(f: &Feature, view: &FlowView<'_>, complete: bool) -> Tri {
             None if complete => Tri::No,
             None => Tri::Maybe,
         },
+        Feature::ClientPort { lo, hi } => Tri::from_bool((lo..=hi).contains(&view.client_port)),
     }
 }

@@ -291,7 +291,7 @@ pub(super) struct AppPart {
 
 /// Keys that only a signature rule holds: byte patterns, features, flags
 /// of std.sig.
-const SIGNATURE_ONLY: [&str; 11] = [
+const SIGNATURE_ONLY: [&str; 12] = [
     "c2s",
     "s2c",
     "either",
@@ -303,6 +303,7 @@ const SIGNATURE_ONLY: [&str; 11] = [
     "size",
     "packets",
     "first-payload",
+    "client-port",
 ];
 
 impl AppPart {

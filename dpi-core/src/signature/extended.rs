@@ -492,7 +492,7 @@ pub(crate) fn parse_hex_bytes(text: &str) -> Result<Vec<MaskedByte>, (usize, &st
 }
 
 const KEYS: &str = "a key (protocol, app, transport, ports, priority, encrypted, c2s, s2c, \
-either, both, size, packets, first-payload, support, source, precision, true-positives, \
+either, both, size, packets, first-payload, client-port, support, source, precision, true-positives, \
 false-positives, note, argus-bare, hostname, alpn, ja4) or `end`";
 
 fn statement(
@@ -706,6 +706,13 @@ fn statement(
             condition(ctx, key_tok, budget)?;
             sig.features.push(Feature::FirstPayloadFrom(side));
         }
+        "client-port" => {
+            let v = args(1, 1, "a port or port range")?;
+            let (lo, hi) = port_range(&v[0])
+                .ok_or_else(|| ctx.error(v[0].start, v[0].raw, "a port or LOW-HIGH (0-65535)"))?;
+            condition(ctx, key_tok, budget)?;
+            sig.features.push(Feature::ClientPort { lo, hi });
+        }
         _ => match direction(key) {
             Some(direction) => {
                 let kind = pattern(ctx, tokens, budget)?;
@@ -767,6 +774,14 @@ fn range(t: &Token<'_>) -> Option<ValueRange> {
             })
         }
     }
+}
+
+/// A port, or `LOW-HIGH` with both ends given, within 0-65535.
+fn port_range(t: &Token<'_>) -> Option<(u16, u16)> {
+    let r = range(t)?;
+    let lo = u16::try_from(r.min).ok()?;
+    let hi = u16::try_from(r.max?).ok()?;
+    Some((lo, hi))
 }
 
 /// `DIR [at N | within N] [nocase] ("literal" | hex "..." | regex "...")`.
@@ -1137,6 +1152,8 @@ fn write_rule(out: &mut String, sig: &Signature) {
                 fmt_range(range)
             ),
             Feature::FirstPayloadFrom(s) => writeln!(out, "  first-payload {}", side(s)),
+            Feature::ClientPort { lo, hi } if lo == hi => writeln!(out, "  client-port {lo}"),
+            Feature::ClientPort { lo, hi } => writeln!(out, "  client-port {lo}-{hi}"),
         };
     }
     write_evidence(out, sig.support, &sig.provenance);
@@ -1442,6 +1459,14 @@ mod tests {
                 "  first-payload s2c",
                 Box::new(|s| s.features[0] == Feature::FirstPayloadFrom(Side::Responder)),
             ),
+            (
+                "  client-port 5355",
+                Box::new(|s| s.features[0] == Feature::ClientPort { lo: 5355, hi: 5355 }),
+            ),
+            (
+                "  client-port 0-1023",
+                Box::new(|s| s.features[0] == Feature::ClientPort { lo: 0, hi: 1023 }),
+            ),
         ];
         for (line, check) in cases {
             let sig = parse_one(line);
@@ -1517,6 +1542,9 @@ mod tests {
             ("  size c2s 5-1", 12, "5-1", "range"),
             ("  size up 5", 8, "up", "`c2s` or `s2c`"),
             ("  packets c2s", 14, "", "`total`"),
+            ("  client-port 70000", 15, "70000", "0-65535"),
+            ("  client-port 1024-", 15, "1024-", "LOW-HIGH"),
+            ("  client-port", 14, "", "a port"),
             ("  protocol Q", 3, "protocol", "at most one"),
             ("  encrypted yes", 13, "yes", "end of line"),
             ("  argus-bare src src", 18, "src", "each once"),

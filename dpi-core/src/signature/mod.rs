@@ -581,6 +581,16 @@ pub enum Feature {
     },
     /// The first payload of the flow was sent by this side.
     FirstPayloadFrom(Side),
+    /// The initiator's port lies in `lo..=hi`: a flow seen from its server
+    /// first (a response whose request went to another address, such as an
+    /// LLMNR or mDNS answer to a multicast query) is told by the port it
+    /// comes from, where `ports` tests the other side's.
+    ClientPort {
+        /// The lowest port allowed.
+        lo: u16,
+        /// The highest port allowed.
+        hi: u16,
+    },
 }
 
 /// An inclusive range of counts or sizes; `max: None` is unbounded.
@@ -1021,6 +1031,10 @@ pub(crate) mod strategies {
             (proptest::option::of(side()), value_range())
                 .prop_map(|(side, range)| Feature::Packets { side, range }),
             side().prop_map(Feature::FirstPayloadFrom),
+            (any::<u16>(), any::<u16>()).prop_map(|(a, b)| Feature::ClientPort {
+                lo: a.min(b),
+                hi: a.max(b),
+            }),
         ]
     }
 

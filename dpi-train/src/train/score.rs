@@ -180,6 +180,7 @@ fn features_hold(sig: &Signature, e: &Example) -> bool {
             range.contains(n)
         }
         Feature::FirstPayloadFrom(s) => e.first_payload == Some(*s),
+        Feature::ClientPort { lo, hi } => (*lo..=*hi).contains(&e.client_port),
     })
 }
 
