@@ -12,9 +12,10 @@
 # no figure counts a capture the shipped set was trained on. Each capture's
 # labels come from `ndpiReader -q -i CAPTURE -C WORK/labels/ndpi/NAME.csv`
 # (at most 60 s per capture), with the protocol names nDPI changed between
-# its 4.2 and 4.11 releases (DCE_RPC -> DCERPC, IPsec -> IPSec) written as
-# 4.11 writes them, since the shipped names follow the corpora's nDPI
-# 4.11. Then `dpi eval --corpus WORK --reference ndpi --candidate dpi`
+# its 4.2 and 4.11 releases for the same protocol id (DCE_RPC -> DCERPC,
+# IPsec -> IPSec, s7comm -> S7Comm, Redis -> RESP, Z39.50 -> Z3950,
+# SkypeCall -> Skype_TeamsCall) written as 4.11 writes them, since the
+# shipped names follow the corpora's nDPI 4.11. Then `dpi eval --corpus WORK --reference ndpi --candidate dpi`
 # runs with the built-in set and with the hand-written rules alone; with
 # --train (and DPI_CORPUS set) also with the learner trained on the three
 # shared corpora, alone (an empty hand-written set) and on top of the
@@ -92,7 +93,23 @@ for p in "$work"/pcap/*; do
         rm -f "$work/labels/ndpi/$n.csv"
     fi
 done
-sed -i -e 's/,DCE_RPC\([,.]\)/,DCERPC\1/; s/\.DCE_RPC,/.DCERPC,/; s/,IPsec\([,.]\)/,IPSec\1/; s/\.IPsec,/.IPSec,/' "$work"/labels/ndpi/*.csv
+# Names nDPI changed after 4.2 for the same protocol (same id, same
+# dissector), written as 4.11 writes them, in the ndpi_proto column only.
+for c in "$work"/labels/ndpi/*.csv; do
+    awk -F, -v OFS=, '
+        BEGIN {
+            split("DCE_RPC=DCERPC IPsec=IPSec s7comm=S7Comm Redis=RESP Z39.50=Z3950 SkypeCall=Skype_TeamsCall", kv, " ")
+            for (i in kv) { split(kv[i], p, "="); ren[p[1]] = p[2] }
+        }
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ndpi_proto") col = i; print; next }
+        col {
+            n = split($col, part, ".")
+            v = ""
+            for (i = 1; i <= n; i++) v = v (i > 1 ? "." : "") (part[i] in ren ? ren[part[i]] : part[i])
+            $col = v
+        }
+        { print }' "$c" >"$c.tmp" && mv "$c.tmp" "$c"
+done
 echo "ndpiReader ($(ndpiReader -h 2>&1 | grep -o 'nDPI [0-9.]*' | head -1)): $((kept - failed)) captures labelled, $failed failed or timed out"
 
 run() {
