@@ -15,6 +15,8 @@ pub enum Tunnel {
     Gre,
     /// VXLAN (UDP port 4789).
     Vxlan,
+    /// Geneve (UDP port 6081).
+    Geneve,
     /// IPv4 or IPv6 carried directly in IPv4 or IPv6 (IP protocols 4 and 41).
     IpInIp,
     /// TZSP (UDP port 37008).
@@ -30,6 +32,7 @@ impl Tunnel {
             Tunnel::Gtp => "gtp",
             Tunnel::Gre => "gre",
             Tunnel::Vxlan => "vxlan",
+            Tunnel::Geneve => "geneve",
             Tunnel::IpInIp => "ipinip",
             Tunnel::Tzsp => "tzsp",
             Tunnel::Capwap => "capwap",

@@ -3,8 +3,8 @@
 //! [`decode`] walks one frame from its link-layer header through VLAN tags,
 //! MPLS labels and PPPoE, the IPv4 or IPv6 header (with IPv6 extension
 //! headers and fragments) to the transport header, and looks through the
-//! tunnels real corpora carry (GTP-U, GRE, VXLAN, IP-in-IP, TZSP, CAPWAP
-//! data) the way nDPI does: the flow is the inner one and
+//! tunnels real corpora carry (GTP-U, GRE, VXLAN, Geneve, IP-in-IP, TZSP,
+//! CAPWAP data) the way nDPI does: the flow is the inner one and
 //! [`Packet::tunnel`](crate::Packet::tunnel) names the outer encapsulation.
 //! When the inner packet of a tunnel cannot be decoded, the outer packet is
 //! returned with no tunnel.
@@ -39,6 +39,7 @@ use crate::{LinkType, Packet};
 
 mod capwap;
 mod ethernet;
+mod geneve;
 mod gre;
 mod gtp;
 mod ieee80211;

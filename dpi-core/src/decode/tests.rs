@@ -601,6 +601,55 @@ fn ok_cases() -> Vec<(&'static str, LinkType, Vec<u8>, Want)> {
             },
         ),
         (
+            "geneve ethernet with an option",
+            LinkType::RAW,
+            ipv4(
+                17,
+                C4,
+                D4,
+                &udp(
+                    50000,
+                    6081,
+                    &cat(&[
+                        // Version 0, 2 option words; protocol TEB; VNI 42.
+                        &[0x02, 0, 0x65, 0x58, 0, 0, 0x2a, 0],
+                        // Option class 0x0108, type 1, length 1 word.
+                        &[0x01, 0x08, 0x01, 0x01, 0xca, 0xfe, 0xba, 0xbe],
+                        &eth(0x0800, &u4),
+                    ]),
+                ),
+            ),
+            tunnelled(Tunnel::Geneve),
+        ),
+        (
+            "geneve ipv4 without ethernet",
+            LinkType::RAW,
+            ipv4(
+                17,
+                C4,
+                D4,
+                &udp(6081, 6081, &cat(&[&[0, 0, 0x08, 0x00, 0, 0, 1, 0], &u4])),
+            ),
+            tunnelled(Tunnel::Geneve),
+        ),
+        (
+            "geneve control message is the outer flow",
+            LinkType::RAW,
+            ipv4(
+                17,
+                C4,
+                D4,
+                &udp(50000, 6081, &[0, 0x80, 0x08, 0x00, 0, 0, 1, 0, 0x45, 0]),
+            ),
+            want4(
+                C4,
+                D4,
+                17,
+                (50000, 6081),
+                &[0, 0x80, 0x08, 0x00, 0, 0, 1, 0, 0x45, 0],
+            ),
+        ),
+        (
             "gre ipv4",
             LinkType::RAW,
             ipv4(47, C4, D4, &cat(&[&[0, 0, 0x08, 0x00], &u4])),

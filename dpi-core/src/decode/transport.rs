@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::{
-    array, be16, capwap, gre, gtp, ip, truncated, tzsp, vxlan, Ctx, DecodeResult, Decoded,
+    array, be16, capwap, geneve, gre, gtp, ip, truncated, tzsp, vxlan, Ctx, DecodeResult, Decoded,
 };
 use crate::{Fragment, Packet, TcpInfo, Tunnel};
 
@@ -33,6 +33,7 @@ const ICMP_LEN: usize = 8;
 /// UDP ports of the tunnels looked through (either side).
 const PORT_GTP_U: u16 = 2152;
 const PORT_VXLAN: u16 = 4789;
+const PORT_GENEVE: u16 = 6081;
 const PORT_CAPWAP_DATA: u16 = 5247;
 const PORT_TZSP: u16 = 37008;
 
@@ -183,6 +184,8 @@ fn udp_tunnel(f: &[u8], off: usize, (sport, dport): (u16, u16), ctx: Ctx) -> Opt
         (gtp::gtp_u(f, off, ctx.deeper()?), Tunnel::Gtp)
     } else if either(PORT_VXLAN) {
         (vxlan::vxlan(f, off, ctx.deeper()?), Tunnel::Vxlan)
+    } else if either(PORT_GENEVE) {
+        (geneve::geneve(f, off, ctx.deeper()?), Tunnel::Geneve)
     } else if either(PORT_TZSP) {
         (tzsp::tzsp(f, off, ctx.deeper()?), Tunnel::Tzsp)
     } else if either(PORT_CAPWAP_DATA) {
