@@ -6,8 +6,10 @@
 //! tunnels real corpora carry (GTP-U, GRE, VXLAN, Geneve, IP-in-IP, TZSP,
 //! CAPWAP data) the way nDPI does: the flow is the inner one and
 //! [`Packet::tunnel`](crate::Packet::tunnel) names the outer encapsulation.
-//! When the inner packet of a tunnel cannot be decoded, the outer packet is
-//! returned with no tunnel.
+//! (nDPI 4.11 does not look through Geneve and keeps the outer UDP flow;
+//! Zeek, Suricata and tshark look through it, as this crate does.) When the
+//! inner packet of a tunnel cannot be decoded, the outer packet is returned
+//! with no tunnel.
 //!
 //! Nothing is copied or allocated, and no input makes it panic. Frames cut
 //! short by the snap length still decode as long as the transport header is
