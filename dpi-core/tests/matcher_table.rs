@@ -831,4 +831,18 @@ fn a_flow_seen_from_its_server_first_is_swapped() {
         .with_client_port(2100)
         .with_c2s(b"220 ready");
     assert!(c.classify(&udp).is_unknown());
+    // Before its bytes come, the flow's own view can match nothing (the
+    // banner rule alone), but the swapped one still can: no final answer
+    // yet.
+    let banner = rules.split_once("rule hello").unwrap().0;
+    let c = Classifier::new(&parse_extended(banner, "t.rules").unwrap()).unwrap();
+    let early = FlowView::new(6, 50000).with_client_port(2100);
+    match c.decide(&early, false) {
+        Decision::Pending(l) => assert!(l.is_unknown()),
+        Decision::Final(l) => panic!("final too early: {}", l.protocol),
+    }
+    match c.decide(&early.with_c2s(b"220 ready"), false) {
+        Decision::Final(l) => assert_eq!(&*l.protocol, "Banner"),
+        Decision::Pending(l) => panic!("still pending: {}", l.protocol),
+    }
 }

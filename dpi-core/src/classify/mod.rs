@@ -765,7 +765,7 @@ impl Classifier {
         if let Some(s) = self.first_match(scratch) {
             return Some((s, false));
         }
-        if view.client_port == 0 || view.client_port >= view.server_port {
+        if !swappable(view) {
             return None;
         }
         self.matcher.run(&view.swapped(), scratch);
@@ -923,14 +923,34 @@ impl Classifier {
             Some((b, false)) => self.rank[b],
             _ => u32::MAX,
         };
-        let best = best.map(|(b, _)| b);
         let open = self
             .matcher
             .any_applicable(view, scratch, &mut |s, scratch| {
                 self.rank[s] < limit && self.matcher.outlook(s, view, false, scratch) != Tri::No
             });
-        (best, !open)
+        // While the own view matches nothing, the swapped view decides:
+        // no label (or its label) is final only when no signature ranking
+        // above it can still match the swapped view.
+        let open = open
+            || (!matches!(best, Some((_, false))) && swappable(view) && {
+                let swapped = view.swapped();
+                let limit = best.map_or(u32::MAX, |(b, _)| self.rank[b]);
+                self.matcher.run(&swapped, scratch);
+                self.matcher
+                    .any_applicable(&swapped, scratch, &mut |s, scratch| {
+                        self.rank[s] < limit
+                            && self.matcher.outlook(s, &swapped, false, scratch) != Tri::No
+                    })
+            });
+        (best.map(|(b, _)| b), !open)
     }
+}
+
+/// Whether a flow that no signature names is tried with its sides swapped
+/// (see [`Classifier::best_side`]): its client's port is below its
+/// server's.
+fn swappable(view: &FlowView<'_>) -> bool {
+    view.client_port != 0 && view.client_port < view.server_port
 }
 
 /// What `dpi classify` gives [`FlowConfig::release_settled`](crate::FlowConfig::release_settled):
