@@ -154,6 +154,11 @@
 //!   packet count above its bound; a size or first-payload side that is
 //!   known and wrong. A direction holding
 //!   [`byte_limit`](FlowView::byte_limit) bytes is complete.
+//! - when no signature of the flow's own view matches and its client port
+//!   is below its server's (the flow may be named with its sides swapped,
+//!   see the [precedence](#precedence) section), the same holds of the
+//!   swapped view: no signature ranking above its best match, if any, could
+//!   match it later.
 //!
 //! Otherwise it is [`Decision::Pending`] with the best answer so far; ask
 //! again when more bytes arrive. Patterns that may lie anywhere keep a
