@@ -1,5 +1,5 @@
-//! Ethernet II and 802.3 frames, 802.1Q/QinQ tags, MPLS label stacks and
-//! PPPoE sessions, down to the IP header.
+//! Ethernet II and 802.3 frames, 802.1Q/QinQ tags, Cisco MetaData (SGT)
+//! headers, MPLS label stacks and PPPoE sessions, down to the IP header.
 
 use super::{be16, byte, ip, malformed, ppp, truncated, Ctx, DecodeError, DecodeResult};
 
@@ -20,6 +20,12 @@ const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 /// inner Ethernet frame.
 const ETHERTYPE_FABRICPATH: u16 = 0x8903;
 const FABRICPATH_TAG_LEN: usize = 2;
+/// Cisco MetaData, which carries a TrustSec security group tag inline:
+/// version (1 byte), length (1), option length and type (2), the tag (2),
+/// then the next ethertype (2).
+const ETHERTYPE_CISCO_METADATA: u16 = 0x8909;
+const CMD_LEN: usize = 8;
+const CMD_NEXT_TYPE: usize = 6;
 /// Values up to this are an 802.3 length, not an ethertype.
 const MAX_8023_LENGTH: u16 = 1500;
 
@@ -67,6 +73,10 @@ pub(super) fn ethertype(f: &[u8], mut off: usize, mut et: u16, mut ctx: Ctx) -> 
                 off += VLAN_LEN;
             }
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(f, off, ctx),
+            ETHERTYPE_CISCO_METADATA => {
+                et = be16(f, off + CMD_NEXT_TYPE).ok_or(truncated("cisco metadata", off))?;
+                off += CMD_LEN;
+            }
             ETHERTYPE_FABRICPATH => {
                 off += FABRICPATH_TAG_LEN;
                 et = be16(f, off + ETH_TYPE).ok_or(truncated("fabricpath", off))?;

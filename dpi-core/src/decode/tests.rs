@@ -173,6 +173,12 @@ fn ok_cases() -> Vec<(&'static str, LinkType, Vec<u8>, Want)> {
     vec![
         ("ethernet", LinkType::ETHERNET, eth(0x0800, &u4), inner()),
         ("ethernet ipv6", LinkType::ETHERNET, eth(0x86dd, &u6), w6()),
+        (
+            "cisco metadata (sgt 42)",
+            LinkType::ETHERNET,
+            eth(0x8909, &cat(&[&[1, 1, 0, 1, 0, 0x2a, 0x08, 0x00], &u4])),
+            inner(),
+        ),
         ("raw v4", LinkType::RAW, u4.clone(), inner()),
         ("raw v6", LinkType::RAW, u6.clone(), w6()),
         ("raw openbsd", LinkType::RAW_OPENBSD, u4.clone(), inner()),
