@@ -10,6 +10,8 @@ const ETH_TYPE: usize = 12;
 /// Ethertypes handled here.
 pub(super) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(super) const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Transparent Ethernet bridging: an Ethernet frame follows (GRE, Geneve).
+pub(super) const ETHERTYPE_TEB: u16 = 0x6558;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;

@@ -16,8 +16,6 @@ const OPT_LEN_MASK: u8 = 0x3f;
 const OPT_WORD: usize = 4;
 /// The O bit: a control message for the tunnel endpoint, not a packet.
 const FLAG_O: u8 = 0x80;
-/// Transparent Ethernet bridging.
-const PROTO_TEB: u16 = 0x6558;
 
 /// A Geneve packet at `off`; its inner packet.
 pub(super) fn geneve(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
@@ -35,7 +33,7 @@ pub(super) fn geneve(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
         return Err(truncated("geneve", off));
     }
     match protocol {
-        PROTO_TEB => ethernet::ethernet(f, inner, ctx),
+        ethernet::ETHERTYPE_TEB => ethernet::ethernet(f, inner, ctx),
         other => ethernet::ethertype(f, inner, other, ctx),
     }
 }

@@ -21,7 +21,6 @@ const GRE_FIELD_LEN: usize = 4;
 const GRE_V1_PAYLOAD_LEN: usize = 4;
 
 /// Protocol types.
-const PROTO_TEB: u16 = 0x6558;
 const PROTO_PPP: u16 = 0x880b;
 const PROTO_ERSPAN_2: u16 = 0x88be;
 const PROTO_ERSPAN_3: u16 = 0x22eb;
@@ -53,7 +52,7 @@ pub(super) fn gre(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
                 return Err(truncated("gre", off));
             }
             match protocol {
-                PROTO_TEB => ethernet::ethernet(f, p, ctx),
+                ethernet::ETHERTYPE_TEB => ethernet::ethernet(f, p, ctx),
                 PROTO_ERSPAN_2 if flags & GRE_S != 0 => {
                     ethernet::ethernet(f, p + ERSPAN_2_LEN, ctx)
                 }
