@@ -30,14 +30,20 @@ impl LinkType {
     pub const C_HDLC: LinkType = LinkType(104);
     /// OpenBSD loopback: a 4-byte address family in network byte order.
     pub const LOOP: LinkType = LinkType(108);
+    /// IEEE 802.11 frames with no radio header.
+    pub const IEEE802_11: LinkType = LinkType(105);
     /// Linux cooked capture v1.
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// IEEE 802.11 frames after a radiotap header (monitor-mode Wi-Fi).
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
     /// Per-Packet Information header followed by another link type.
     pub const PPI: LinkType = LinkType(192);
     /// Raw IPv4.
     pub const IPV4: LinkType = LinkType(228);
     /// Raw IPv6.
     pub const IPV6: LinkType = LinkType(229);
+    /// Linux netfilter NFLOG: a header and TLVs, the packet in one of them.
+    pub const NFLOG: LinkType = LinkType(239);
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: LinkType = LinkType(276);
     /// The value OpenBSD's libpcap writes for raw IP in some files.
@@ -58,6 +64,9 @@ impl LinkType {
             LinkType::IPV4 => "IPV4",
             LinkType::IPV6 => "IPV6",
             LinkType::LINUX_SLL2 => "LINUX_SLL2",
+            LinkType::IEEE802_11 => "IEEE802_11",
+            LinkType::IEEE802_11_RADIOTAP => "IEEE802_11_RADIOTAP",
+            LinkType::NFLOG => "NFLOG",
             _ => return None,
         })
     }

@@ -1,13 +1,10 @@
-//! Link-layer dispatch: the pseudo headers of loopback, cooked, PPP, HDLC and
-//! PPI captures, down to an ethertype or an IP header.
+//! Link-layer dispatch: the pseudo headers of loopback, cooked, PPP, HDLC,
+//! PPI, radiotap and NFLOG captures, down to an ethertype or an IP header.
 
 use super::{
     be16, byte, ethernet, ieee80211, ip, malformed, ppp, truncated, Ctx, DecodeError, DecodeResult,
 };
 use crate::LinkType;
-
-/// IEEE 802.11 without radio header (`LINKTYPE_IEEE802_11`), seen inside PPI.
-const IEEE802_11: LinkType = LinkType(105);
 
 /// BSD loopback header: a 4-byte address family.
 const NULL_LEN: usize = 4;
@@ -41,6 +38,26 @@ const PPI_MIN_LEN: usize = 8;
 const PPI_LEN: usize = 2;
 const PPI_DLT: usize = 4;
 
+/// Radiotap (radiotap.org): version 0, a pad byte, the header's length
+/// (LE u16 at 2, the present bitmaps and the fields included), the first
+/// present bitmap; the 802.11 frame follows the header. A frame that
+/// carries its FCS (the Flags field's 0x10) keeps it: the IP header's
+/// lengths end the packet before it.
+const RADIOTAP_MIN_LEN: usize = 8;
+const RADIOTAP_LEN: usize = 2;
+
+/// NFLOG (libpcap's LINKTYPE_NFLOG): address family, version 0, resource
+/// id (BE u16), then TLVs: length and type (u16 each, in the byte order of
+/// the host that captured), the length counting the 4-byte TLV header,
+/// each TLV padded to a multiple of 4 bytes. Type 9 (NFULA_PAYLOAD) holds
+/// the packet, from its IP header.
+const NFLOG_HEADER_LEN: usize = 4;
+const NFLOG_TLV_HEADER_LEN: usize = 4;
+const NFULA_PAYLOAD: u16 = 9;
+/// The address families of an NFLOG header (Linux's AF_INET, AF_INET6).
+const NFLOG_AF_INET: u8 = 2;
+const NFLOG_AF_INET6: u8 = 10;
+
 /// Decodes the frame of link type `link` whose link header starts at `off`.
 pub(super) fn decode_link<'a>(
     link: LinkType,
@@ -63,7 +80,9 @@ pub(super) fn decode_link<'a>(
         },
         LinkType::C_HDLC => c_hdlc(f, off, ctx),
         LinkType::PPI => ppi(f, off, ctx),
-        IEEE802_11 => ieee80211::data_frame(f, off, ctx),
+        LinkType::IEEE802_11 => ieee80211::data_frame(f, off, ctx),
+        LinkType::IEEE802_11_RADIOTAP => radiotap(f, off, ctx),
+        LinkType::NFLOG => nflog(f, off, ctx),
         other => Err(DecodeError::UnsupportedLinkType(other)),
     }
 }
@@ -158,4 +177,65 @@ fn ppi(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
         .deeper()
         .ok_or(malformed("ppi", off, "nested too deep"))?;
     decode_link(LinkType(dlt), f, off + len, inner)
+}
+
+/// Radiotap: skip the header, then the 802.11 frame.
+fn radiotap(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
+    let h: &[u8; RADIOTAP_MIN_LEN] = super::array(f, off).ok_or(truncated("radiotap", off))?;
+    if h[0] != 0 {
+        return Err(malformed("radiotap", off, "version is not 0"));
+    }
+    let len = usize::from(u16::from_le_bytes([h[RADIOTAP_LEN], h[RADIOTAP_LEN + 1]]));
+    if len < RADIOTAP_MIN_LEN {
+        return Err(malformed("radiotap", off, "header length below 8"));
+    }
+    if f.len() < off + len {
+        return Err(truncated("radiotap", off));
+    }
+    ieee80211::data_frame(f, off + len, ctx)
+}
+
+/// NFLOG: walk the TLVs to the payload and decode it by the header's
+/// address family. The byte order is the one in which the first TLV's type
+/// is below 256 (every NFULA type is).
+fn nflog(f: &[u8], off: usize, ctx: Ctx) -> DecodeResult<'_> {
+    let h: &[u8; NFLOG_HEADER_LEN] = super::array(f, off).ok_or(truncated("nflog", off))?;
+    let family = h[0];
+    if h[1] != 0 {
+        return Err(malformed("nflog", off, "version is not 0"));
+    }
+    let mut p = off + NFLOG_HEADER_LEN;
+    let first: &[u8; NFLOG_TLV_HEADER_LEN] = super::array(f, p).ok_or(truncated("nflog", p))?;
+    let little_endian = first[3] == 0;
+    let word = |b: [u8; 2]| {
+        if little_endian {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    loop {
+        let t: &[u8; NFLOG_TLV_HEADER_LEN] = super::array(f, p).ok_or(truncated("nflog", p))?;
+        let len = usize::from(word([t[0], t[1]]));
+        let kind = word([t[2], t[3]]);
+        if len < NFLOG_TLV_HEADER_LEN {
+            return Err(malformed("nflog", p, "TLV length below 4"));
+        }
+        let end = p + len;
+        if kind == NFULA_PAYLOAD {
+            // The packet ends with its TLV, or where the capture was cut.
+            let f = &f[..end.min(f.len())];
+            let inner = p + NFLOG_TLV_HEADER_LEN;
+            return match family {
+                NFLOG_AF_INET => ip::ipv4(f, inner, ctx),
+                NFLOG_AF_INET6 => ip::ipv6(f, inner, ctx),
+                other => Err(DecodeError::NotIp(u16::from(other))),
+            };
+        }
+        if end > f.len() {
+            return Err(truncated("nflog", p));
+        }
+        // TLVs are aligned to 4 bytes from the start of the header.
+        p = off + (end - off).next_multiple_of(4);
+    }
 }

@@ -311,6 +311,66 @@ fn ok_cases() -> Vec<(&'static str, LinkType, Vec<u8>, Want)> {
             inner(),
         ),
         (
+            "802.11",
+            LinkType::IEEE802_11,
+            cat(&[wifi_qos, llc_ipv4, &u4]),
+            inner(),
+        ),
+        (
+            // Present: TSFT, Flags (FCS included), Rate; then the 8-byte
+            // TSFT, flags 0x10, the rate, a pad byte; the FCS ends the frame.
+            "radiotap 802.11 with fcs",
+            LinkType::IEEE802_11_RADIOTAP,
+            cat(&[
+                &[
+                    0, 0, 20, 0, 0x07, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x10, 2, 0, 0,
+                ],
+                wifi_qos,
+                llc_ipv4,
+                &u4,
+                &[0xde, 0xad, 0xbe, 0xef],
+            ]),
+            inner(),
+        ),
+        (
+            "radiotap with an extended bitmap",
+            LinkType::IEEE802_11_RADIOTAP,
+            cat(&[
+                &[0, 0, 12, 0, 0, 0, 0, 0x80, 0, 0, 0, 0],
+                wifi_qos,
+                llc_ipv4,
+                &u4,
+            ]),
+            inner(),
+        ),
+        (
+            // Little-endian TLVs: a packet header (type 1, 8 bytes), a
+            // prefix (type 10, "ab" and its padding), the payload (type 9).
+            "nflog little-endian",
+            LinkType::NFLOG,
+            cat(&[
+                &[2, 0, 0, 1],
+                &[8, 0, 1, 0, 0x08, 0x00, 3, 0],
+                &[6, 0, 10, 0, b'a', b'b', 0, 0],
+                &(u4.len() as u16 + 4).to_le_bytes(),
+                &[9, 0],
+                &u4,
+            ]),
+            inner(),
+        ),
+        (
+            "nflog big-endian ipv6",
+            LinkType::NFLOG,
+            cat(&[
+                &[10, 0, 0, 0],
+                &[0, 8, 0, 1, 0x86, 0xdd, 3, 0],
+                &(u6.len() as u16 + 4).to_be_bytes(),
+                &[0, 9],
+                &u6,
+            ]),
+            w6(),
+        ),
+        (
             "vlan",
             LinkType::ETHERNET,
             eth(0x8100, &cat(&[&[0x20, 100, 0x08, 0x00], &u4])),
@@ -1008,10 +1068,10 @@ fn errors() {
             DecodeError::NotIp(0xc021),
         ),
         (
-            "radiotap",
-            LinkType(127),
+            "user link type",
+            LinkType(147),
             u4.clone(),
-            DecodeError::UnsupportedLinkType(LinkType(127)),
+            DecodeError::UnsupportedLinkType(LinkType(147)),
         ),
         (
             "empty ethernet",
@@ -1071,6 +1131,86 @@ fn errors() {
             },
         ),
         (
+            "radiotap version 1",
+            LinkType::IEEE802_11_RADIOTAP,
+            cat(&[&[1, 0, 8, 0, 0, 0, 0, 0], &u4]),
+            DecodeError::Malformed {
+                layer: "radiotap",
+                offset: 0,
+                reason: "version is not 0",
+            },
+        ),
+        (
+            "radiotap length below its header",
+            LinkType::IEEE802_11_RADIOTAP,
+            cat(&[&[0, 0, 4, 0, 0, 0, 0, 0], &u4]),
+            DecodeError::Malformed {
+                layer: "radiotap",
+                offset: 0,
+                reason: "header length below 8",
+            },
+        ),
+        (
+            "radiotap beacon",
+            LinkType::IEEE802_11_RADIOTAP,
+            cat(&[&[0, 0, 8, 0, 0, 0, 0, 0, 0x80, 0], &[0; 40]]),
+            DecodeError::NotIp(0),
+        ),
+        (
+            "nflog tlv length 2",
+            LinkType::NFLOG,
+            cat(&[&[2, 0, 0, 0], &[2, 0, 1, 0], &u4]),
+            DecodeError::Malformed {
+                layer: "nflog",
+                offset: 4,
+                reason: "TLV length below 4",
+            },
+        ),
+        (
+            "nflog tlv past the frame",
+            LinkType::NFLOG,
+            cat(&[&[2, 0, 0, 0], &[0, 1, 1, 0], &[0; 12]]),
+            DecodeError::Truncated {
+                layer: "nflog",
+                offset: 4,
+            },
+        ),
+        (
+            "nflog without payload",
+            LinkType::NFLOG,
+            cat(&[&[2, 0, 0, 0], &[8, 0, 1, 0, 0x08, 0x00, 3, 0]]),
+            DecodeError::Truncated {
+                layer: "nflog",
+                offset: 12,
+            },
+        ),
+        (
+            "nflog family other than IP",
+            LinkType::NFLOG,
+            cat(&[
+                &[7, 0, 0, 0],
+                &(u4.len() as u16 + 4).to_le_bytes(),
+                &[9, 0],
+                &u4,
+            ]),
+            DecodeError::NotIp(7),
+        ),
+        (
+            "nflog version 1",
+            LinkType::NFLOG,
+            cat(&[
+                &[2, 1, 0, 0],
+                &(u4.len() as u16 + 4).to_le_bytes(),
+                &[9, 0],
+                &u4,
+            ]),
+            DecodeError::Malformed {
+                layer: "nflog",
+                offset: 0,
+                reason: "version is not 0",
+            },
+        ),
+        (
             "ppi nested too deep",
             LinkType::PPI,
             [0, 0, 8, 0, 192, 0, 0, 0].repeat(6),
@@ -1121,7 +1261,7 @@ fn pseudowires_nest_only_to_the_depth_limit() {
 }
 
 /// Every link type the decoder knows, and a few it does not.
-const LINKS: [LinkType; 16] = [
+const LINKS: [LinkType; 18] = [
     LinkType::NULL,
     LinkType::ETHERNET,
     LinkType::PPP,
@@ -1135,8 +1275,10 @@ const LINKS: [LinkType; 16] = [
     LinkType::IPV6,
     LinkType::LINUX_SLL2,
     LinkType::RAW_OPENBSD,
-    LinkType(105),
-    LinkType(127),
+    LinkType::IEEE802_11,
+    LinkType::IEEE802_11_RADIOTAP,
+    LinkType::NFLOG,
+    LinkType(147),
     LinkType(u32::MAX),
 ];
 
