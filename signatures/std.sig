@@ -13,14 +13,12 @@ Service: DHCPV6          udp port 546   n =     3 src = "                  01000
 Service: DNP3            tcp port 20000 n =    27 src = "05    C4    0300"
 # dpi-train: source=trained:ndpi precision=1 tp=11 fp=0
 Service: DNS             tcp port 53    n =    11 src = "            00010000000000"
-# dpi-train: source=trained:ndpi precision=1 tp=1014 fp=0
-Service: DNS             udp port 53    n =  1014 src = "    010000010000"
-# dpi-train: source=trained:ndpi precision=1 tp=1017 fp=0
-Service: DNS             udp port 53    n =  1017 src = "    01000001  00"
+# dpi-train: source=trained:ndpi precision=1 tp=1015 fp=0
+Service: DNS             udp port 53    n =  1015 src = "    010000010000"
+# dpi-train: source=trained:ndpi precision=1 tp=1018 fp=0
+Service: DNS             udp port 53    n =  1018 src = "    01000001  00"
 # dpi-train: source=trained:ndpi precision=1 tp=42 fp=0
 Service: DNS             udp port 53    n =    42 src = "                    00000131"
-# dpi-train: source=trained:ndpi precision=1 tp=300 fp=0
-Service: DNS             udp port 53    n =   300 dst = "        0001000100"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
 Service: Discord         udp port 50004 n =     8 src = "1337CAFE"
 # dpi-train: source=trained:ndpi precision=1 tp=46 fp=0
