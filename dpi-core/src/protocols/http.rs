@@ -152,7 +152,8 @@ fn response_head<'b>(
 }
 
 /// The request methods recognised at the start of a flow (RFC 9110
-/// section 9, WebDAV, SSDP and a few more that real traffic carries).
+/// section 9, WebDAV, SSDP, the IN and OUT channels of RPC over HTTP
+/// ([MS-RPCH] section 2.1.2.1) and a few more that real traffic carries).
 const METHODS: &[&[u8]] = &[
     b"GET ",
     b"POST ",
@@ -176,6 +177,8 @@ const METHODS: &[&[u8]] = &[
     b"NOTIFY ",
     b"SUBSCRIBE ",
     b"UNSUBSCRIBE ",
+    b"RPC_IN_DATA ",
+    b"RPC_OUT_DATA ",
 ];
 
 /// The bytes start with an HTTP request method and a space.
@@ -288,6 +291,16 @@ mod tests {
         assert_eq!(r.status, 404);
         assert_eq!(r.server.as_deref(), Some("nginx"));
         assert_eq!(r.content_type.as_deref(), Some("text/html; charset=utf-8"));
+    }
+
+    #[test]
+    fn rpc_over_http_channels() {
+        let v = FlowView::new(6, 80).with_c2s(
+            b"RPC_IN_DATA /rpc/rpcproxy.dll?mail.example.org:6001 HTTP/1.1\r\nHost: mail.example.org\r\nContent-Length: 1073741824\r\n\r\n",
+        );
+        let m = super::super::extract(&v);
+        assert_eq!(m.hostname.as_deref(), Some("mail.example.org"));
+        assert_eq!(m.http_method.as_deref(), Some("RPC_IN_DATA"));
     }
 
     #[test]
