@@ -1,14 +1,14 @@
-//! Fuzzes the SSH, DHCP, SIP, STUN and SMTP parsers, and the whole
+//! Fuzzes the SSH, DHCP, SIP, STUN, SMTP and SOCKS parsers, and the whole
 //! registry through `FlowView::metadata` on a flow made from the input
 //! (transport and ports from the first bytes, the rest split into the two
 //! directions). Never a panic.
 #![no_main]
 
-use dpi_core::protocols::{dhcp, sip, smtp, ssh, stun};
+use dpi_core::protocols::{dhcp, sip, smtp, socks, ssh, stun};
 use dpi_core::FlowView;
 use libfuzzer_sys::fuzz_target;
 
-const PORTS: [u16; 12] = [22, 25, 53, 67, 68, 80, 137, 443, 1900, 3478, 5060, 5353];
+const PORTS: [u16; 13] = [22, 25, 53, 67, 68, 80, 137, 443, 1080, 1900, 3478, 5060, 5353];
 
 fuzz_target!(|data: &[u8]| {
     let _ = ssh::parse_banner(data);
@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(data.ends_with(rest));
     let _ = smtp::parse_hello(data);
     let _ = smtp::greeting_host(data);
+    let _ = socks::parse_request(data);
     if data.len() < 3 {
         return;
     }

@@ -9,7 +9,7 @@
 //!   panics and tells an incomplete message ([`Status::Incomplete`]: the
 //!   capture ended inside it; the fields read so far are kept) from an
 //!   invalid one ([`Status::Invalid`]): [`tls`], [`quic`], [`http`],
-//!   [`dns`], [`ssh`], [`dhcp`], [`sip`], [`stun`], [`smtp`].
+//!   [`dns`], [`ssh`], [`dhcp`], [`sip`], [`stun`], [`smtp`], [`socks`].
 //!
 //! # The registry
 //!
@@ -44,6 +44,7 @@ pub mod quic;
 mod reader;
 pub mod sip;
 pub mod smtp;
+pub mod socks;
 pub mod ssh;
 pub mod stun;
 pub mod tls;
@@ -113,7 +114,8 @@ pub struct Metadata {
     /// as `Hostname/SNI`: the HTTP `Host` header (also SSDP's), the TLS or
     /// QUIC server name, the DNS, mDNS or LLMNR query name, the NetBIOS
     /// name (decoded, lower case), the DHCP host name (option 12), the SSH
-    /// client's banner, the SMTP `EHLO`/`HELO` name, the STUN realm.
+    /// client's banner, the SMTP `EHLO`/`HELO` name, the STUN realm, the
+    /// host a SOCKS client asks its proxy to reach.
     pub hostname: Option<String>,
     /// The application protocols the client offers through TLS or QUIC's
     /// ALPN, in its order.
@@ -174,8 +176,9 @@ impl Metadata {
     /// the TLS, DTLS, QUIC, HTTP or DNS dissector (the server name, the
     /// `Host` header, the query name), or by the caller (no dissector). A
     /// NetBIOS name (dissector `netbios`: not a domain name, whatever it
-    /// looks like), a DHCP client's own name, an SMTP greeting, a STUN realm
-    /// or an SSH banner is not one. Application rules match this name.
+    /// looks like), a DHCP client's own name, an SMTP greeting, a STUN realm,
+    /// an SSH banner or a SOCKS destination (the server reached is the
+    /// proxy) is not one. Application rules match this name.
     ///
     /// ```
     /// use dpi_core::Metadata;
@@ -267,6 +270,7 @@ pub const DISSECTORS: &[Dissector] = &[
     sip::DISSECTOR,
     stun::DISSECTOR,
     smtp::DISSECTOR,
+    socks::DISSECTOR,
 ];
 
 /// IP protocol numbers.

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use super::tls::{parse_dtls_records, parse_handshake, parse_records, Hello, Transport};
-use super::{dhcp, dns, http, quic, sip, smtp, ssh, stun, Status};
+use super::{dhcp, dns, http, quic, sip, smtp, socks, ssh, stun, Status};
 use crate::FlowView;
 
 /// `Some(x)` in the truncation must be the whole message's `Some(x)`.
@@ -119,6 +119,7 @@ proptest! {
         let _ = sip::parse_request(&b);
         let _ = stun::parse_message(&b);
         let _ = smtp::parse_hello(&b);
+        let _ = socks::parse_request(&b);
         let half = b.len() / 2;
         for t in [6, 17] {
             let v = FlowView::new(t, port).with_c2s(&b[..half]).with_s2c(&b[half..]);
@@ -211,6 +212,23 @@ proptest! {
         for n in 0..hello.len() {
             if let Some(part) = smtp::parse_hello(&hello.as_bytes()[..n]).value {
                 prop_assert!(whole.starts_with(&part));
+            }
+        }
+        // SOCKS4a and SOCKS5: a name is read only once it is whole.
+        let mut s4 = b"\x04\x01\x00\x50\x00\x00\x00\x01user\x00".to_vec();
+        s4.extend(name.as_bytes());
+        s4.push(0);
+        let mut s5 = b"\x05\x01\x00\x05\x01\x00\x03".to_vec();
+        s5.push(name.len() as u8);
+        s5.extend(name.as_bytes());
+        s5.extend([1, 187]);
+        for req in [&s4, &s5] {
+            let whole = socks::parse_request(req).value;
+            prop_assert_eq!(whole.as_deref(), Some(name.as_str()));
+            for n in 0..req.len() {
+                let part = socks::parse_request(&req[..n]);
+                prop_assert!(part.status != Status::Invalid);
+                prop_assert!(same_if_set(&part.value, &Some(name.clone())));
             }
         }
         // DHCP: a host name read from a truncation is the whole one.
