@@ -149,12 +149,16 @@ pub fn is_client_initial(datagram: &[u8]) -> bool {
             return false;
         };
         let version = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+        // Long-header types: Initial 0 and 0-RTT 1 in version 1 and the
+        // drafts, Initial 1 and 0-RTT 2 in version 2 (RFC 9369 section
+        // 3.2). A 0-RTT packet may reach the capture before the Initial it
+        // was sent with.
         return match schemes(version).first() {
-            Some(Scheme::V2) => (b0 >> 4) & 3 == 1,
+            Some(Scheme::V2) => matches!((b0 >> 4) & 3, 1 | 2),
             Some(Scheme::V1(_))
                 if version >> 24 != u32::from(b'Q') && version >> 24 != u32::from(b'T') =>
             {
-                (b0 >> 4) & 3 == 0
+                matches!((b0 >> 4) & 3, 0 | 1)
             }
             Some(_) => true,
             None => false,
@@ -799,5 +803,29 @@ pub(crate) mod tests {
         assert!(is_client_initial(&g));
         g[11] = b'5';
         assert!(!is_client_initial(&g));
+        // 0-RTT: type 1 in version 1, 2 in version 2 (where 3 is Handshake).
+        let mut v2 = rfc9369();
+        for (b0, want) in [(0xe0, true), (0xf0, false)] {
+            v2[0] = b0;
+            assert_eq!(is_client_initial(&v2), want, "{b0:#x}");
+        }
+    }
+
+    #[test]
+    fn a_0rtt_packet_ahead_of_the_initial() {
+        // A 0-RTT packet of the same connection (RFC 9001 appendix A's
+        // Destination Connection ID), 32 bytes of protected payload, then
+        // the Initial in the next datagram: the capture saw them reordered.
+        let mut data = vec![0xd0];
+        data.extend(VERSION_1.to_be_bytes());
+        data.push(8);
+        data.extend(unhex(DCID));
+        data.extend([0, 0x40, 0x20]);
+        data.extend([0x5a; 32]);
+        assert!(is_client_initial(&data));
+        data.extend(rfc9001());
+        let p = parse_initial(&data);
+        let ch = p.value.and_then(|i| i.client_hello).unwrap();
+        assert_eq!(ch.server_name.as_deref(), Some("example.com"));
     }
 }
