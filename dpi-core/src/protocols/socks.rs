@@ -1,5 +1,7 @@
 //! SOCKS: the destination a client asks the proxy for, when it gives a
-//! name rather than an address (the flow's host name).
+//! name rather than an address (the flow's host name), and the fields of
+//! what the client then sends through the proxy (a TLS ClientHello's
+//! JA4, an HTTP request's host when the request gave an address).
 //!
 //! - SOCKS4 with its 4a extension: version 4, command (1 connect, 2 bind),
 //!   port, an IPv4 address, a user id ending in a NUL; an address of
@@ -225,17 +227,18 @@ fn applies(v: &FlowView<'_>) -> bool {
 fn extract(v: &FlowView<'_>, m: &mut Metadata) {
     let (parsed, used) = request(v.c2s);
     m.hostname = parsed.value;
-    if m.hostname.is_none() && parsed.status == Status::Complete {
-        // A request for an address: the name may come from what the
-        // client sends through the proxy (an HTTP Host header, a TLS
-        // server name). A SOCKS request inside is not read again.
+    if parsed.status == Status::Complete {
+        // What the client sends through the proxy: its fields (a TLS
+        // ClientHello's JA4 and ALPN, an HTTP request's), and its name when
+        // the request gave an address. A SOCKS request inside is not read
+        // again.
         let inner = FlowView {
             c2s: &v.c2s[used.min(v.c2s.len())..],
             s2c: &[],
             ..*v
         };
         if !matches!(inner.c2s.first(), Some(4 | 5)) {
-            m.hostname = super::extract(&inner).hostname;
+            m.fill(super::extract(&inner));
         }
     }
     // Not a server name that application rules match, whoever read it.
@@ -335,6 +338,7 @@ mod tests {
             .with_s2c(b"\x05\x00\x05\x00\x00\x01\x0a\x00\x00\x02\x00\x50");
         let m = super::super::extract(&v);
         assert_eq!(m.hostname.as_deref(), Some("www.example.org"));
+        assert_eq!(m.http_method.as_deref(), Some("GET"));
         assert_eq!((m.dissector, m.server_name()), (Some("socks"), None));
         // A name in the request wins over the one inside.
         let named = b"\x04\x01\x00\x50\x00\x00\x00\x01\x00a.example\x00GET / HTTP/1.1\r\nHost: b.example\r\n\r\n";
