@@ -205,6 +205,36 @@ fn server_agrees(version: u8, s2c: &[u8]) -> bool {
     }
 }
 
+/// The length of the server's SOCKS messages at the start of `s2c`, when
+/// they are all there: SOCKS4's 8-byte reply; SOCKS5's method selection,
+/// RFC 1929's status when it chose user name and password, and the reply
+/// (version, code, a reserved byte, the address type, the address, the
+/// port).
+fn reply_len(s2c: &[u8]) -> Option<usize> {
+    let mut r = Reader::new(s2c);
+    match r.u8()? {
+        0 => r.skip(7).map(|()| 8),
+        5 => {
+            if r.u8()? == 2 {
+                r.skip(2)?;
+            }
+            let (_, _, _, atyp) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
+            match atyp {
+                ATYP_IPV4 => r.skip(4)?,
+                ATYP_IPV6 => r.skip(16)?,
+                ATYP_NAME => {
+                    let len = r.u8()?;
+                    r.skip(usize::from(len))?
+                }
+                _ => return None,
+            }
+            r.skip(2)?;
+            Some(r.pos())
+        }
+        _ => None,
+    }
+}
+
 /// Registry entry: TCP flows whose client starts with a SOCKS4 request or
 /// a SOCKS5 greeting and whose server, when it answered, answers as a
 /// SOCKS server does.
@@ -232,9 +262,10 @@ fn extract(v: &FlowView<'_>, m: &mut Metadata) {
         // ClientHello's JA4 and ALPN, an HTTP request's), and its name when
         // the request gave an address. A SOCKS request inside is not read
         // again.
+        let s2c = reply_len(v.s2c).map_or(&[][..], |n| &v.s2c[n..]);
         let inner = FlowView {
             c2s: &v.c2s[used.min(v.c2s.len())..],
-            s2c: &[],
+            s2c,
             ..*v
         };
         if !matches!(inner.c2s.first(), Some(4 | 5)) {
@@ -348,6 +379,25 @@ mod tests {
         let twice = b"\x04\x01\x00\x50\x0a\x00\x00\x01\x00\x04\x01\x00\x50\x00\x00\x00\x01\x00c.example\x00";
         let m = super::super::extract(&FlowView::new(TCP, 1080).with_c2s(twice));
         assert_eq!(m.hostname, None);
+    }
+
+    #[test]
+    fn the_server_replies_are_measured() {
+        let cases: &[(&[u8], Option<usize>)] = &[
+            (b"\x00\x5a\x01\xbb\x0a\x00\x00\x01\x16\x03", Some(8)),
+            (
+                b"\x05\x00\x05\x00\x00\x01\x0a\x00\x00\x02\x00\x50\x16",
+                Some(12),
+            ),
+            (b"\x05\x02\x01\x00\x05\x00\x00\x03\x01a\x00\x50", Some(12)),
+            (b"\x05\x02\x01\x00\x05\x00\x00\x04", None),
+            (b"\x05\x00\x05\x00\x00\x07\x00\x00", None),
+            (b"\x00\x5a", None),
+            (b"", None),
+        ];
+        for (s2c, want) in cases {
+            assert_eq!(reply_len(s2c), *want, "{s2c:?}");
+        }
     }
 
     #[test]
