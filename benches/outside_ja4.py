@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""JA4 of `dpi classify` against FoxIO's reference outputs.
+"""JA4 and JA4S of `dpi classify` against FoxIO's reference outputs.
 
     python3 benches/outside_ja4.py JA4_REPO [--dpi PATH] [--out FILE]
 
 JA4_REPO is a checkout of FoxIO-LLC/ja4: its `pcap/` folder holds test
 captures and `python/test/testdata/NAME.json` what FoxIO's implementation
 prints for capture NAME (one record per stream: addresses, ports and, for a
-TLS or QUIC ClientHello, `JA4` or `JA4.1`). Each record with a JA4 is
-matched to dpi's flow of the same endpoints, in either direction, and
-counted as the same JA4, another JA4, no JA4, or no flow. The cases that
+TLS or QUIC ClientHello, `JA4` or `JA4.1`; for a ServerHello, `JA4S` or
+`JA4S.1`). Each record with one is matched to dpi's flow of the same
+endpoints, in either direction, and counted as the same fingerprint,
+another, none, or no flow. The cases that
 differ go to FILE (outside-ja4.tsv by default), one per line. A benchmark of
 agreement, not a test: the reference is FoxIO's own implementation, which
 may depart from its specification.
@@ -55,7 +56,8 @@ def main():
     refs = sorted(glob.glob(os.path.join(testdata, "*.json")))
     if not refs:
         sys.exit(f"outside_ja4: no reference outputs in {testdata}")
-    count = collections.Counter()
+    count = {kind: collections.Counter() for kind in ("JA4", "JA4S")}
+    captures = 0
     cases = []
     for ref_file in refs:
         name = os.path.basename(ref_file)[: -len(".json")]
@@ -65,31 +67,34 @@ def main():
         with open(ref_file, encoding="utf-8") as f:
             records = json.load(f)
         ours = flows(a.dpi, pcap)
-        count["captures"] += 1
+        captures += 1
         for r in records:
-            want = r.get("JA4") or r.get("JA4.1")
-            if not want:
-                continue
             key = (r["src"], int(r["srcport"]), r["dst"], int(r["dstport"]))
-            got = [d.get("ja4") for d in ours.get(key, [])]
-            count["reference"] += 1
-            if want in got:
-                count["same"] += 1
-                continue
-            case = "no flow" if not got else "none" if all(g is None for g in got) else "other"
-            count[case] += 1
-            got_text = ",".join(g for g in got if g)
-            cases.append(f"{name}\t{case}\t{key[0]}:{key[1]} {key[2]}:{key[3]}\t{want}\t{got_text}")
+            for kind, c in count.items():
+                want = r.get(kind) or r.get(kind + ".1")
+                if not want:
+                    continue
+                got = [d.get(kind.lower()) for d in ours.get(key, [])]
+                c["reference"] += 1
+                if want in got:
+                    c["same"] += 1
+                    continue
+                case = "no flow" if not got else "none" if all(g is None for g in got) else "other"
+                c[case] += 1
+                got_text = ",".join(g for g in got if g)
+                endpoints = f"{key[0]}:{key[1]} {key[2]}:{key[3]}"
+                cases.append(f"{name}\t{kind}\t{case}\t{endpoints}\t{want}\t{got_text}")
     with open(a.out, "w", encoding="utf-8") as f:
-        f.write("capture\tcase\tendpoints\tfoxio\tdpi\n")
+        f.write("capture\tfingerprint\tcase\tendpoints\tfoxio\tdpi\n")
         f.writelines(c + "\n" for c in cases)
-    n = count["reference"]
-    pct = 100.0 * count["same"] / n if n else 0.0
-    print(
-        f"captures {count['captures']}; ClientHellos FoxIO fingerprints {n}: same {count['same']} "
-        f"({pct:.2f}%), other {count['other']}, none {count['none']}, no flow {count['no flow']}; "
-        f"cases in {a.out}"
-    )
+    print(f"captures {captures}; cases in {a.out}")
+    for kind, c in count.items():
+        n = c["reference"]
+        pct = 100.0 * c["same"] / n if n else 0.0
+        print(
+            f"{kind}: FoxIO fingerprints {n}: same {c['same']} ({pct:.2f}%), "
+            f"other {c['other']}, none {c['none']}, no flow {c['no flow']}"
+        )
 
 
 if __name__ == "__main__":

@@ -61,16 +61,17 @@ fn argus_signatures_over_the_ndpi_corpus() {
     let mut lines = csv.lines();
     let header = lines.next().expect("a header");
     assert!(
-        header.ends_with(",protocol,app,confidence,reason,hostname,alpn,ja4,http_user_agent,http_url,dns_query_type,dns_answers,ssh_client,ssh_server"),
+        header.ends_with(",protocol,app,confidence,reason,hostname,alpn,ja4,ja4s,http_user_agent,http_url,dns_query_type,dns_answers,ssh_client,ssh_server"),
         "{header}"
     );
     let mut flows = 0usize;
     let mut by_signature = 0usize;
     for l in lines {
         flows += 1;
-        // The nine protocol fields are last (empty with --no-metadata),
-        // after the reason (a file:line) and the confidence.
-        if l.rsplit(',').nth(10) == Some("signature") {
+        // The protocol fields are last (empty with --no-metadata), after
+        // the reason (a file:line) and the confidence.
+        let fields = dpi_train::commands::classify::METADATA_COLUMNS.len();
+        if l.rsplit(',').nth(fields + 1) == Some("signature") {
             by_signature += 1;
         }
     }

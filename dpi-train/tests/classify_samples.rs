@@ -229,7 +229,7 @@ fn csv_and_table_and_payload() {
     let header = text.lines().next().unwrap();
     assert!(header.starts_with("file,transport,src_ip,src_port,dst_ip,dst_port,"));
     assert!(
-        header.ends_with(",s2c_sizes,duration,c2s_payload_bytes,s2c_payload_bytes,c2s_tcp_flags,s2c_tcp_flags,end_reason,protocol,app,confidence,reason,hostname,alpn,ja4,http_user_agent,http_url,dns_query_type,dns_answers,ssh_client,ssh_server"),
+        header.ends_with(",s2c_sizes,duration,c2s_payload_bytes,s2c_payload_bytes,c2s_tcp_flags,s2c_tcp_flags,end_reason,protocol,app,confidence,reason,hostname,alpn,ja4,ja4s,http_user_agent,http_url,dns_query_type,dns_answers,ssh_client,ssh_server"),
         "{header}"
     );
 

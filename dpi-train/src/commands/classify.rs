@@ -186,10 +186,11 @@ impl TailCache {
 }
 
 /// The metadata fields `dpi classify` writes, in order.
-pub const METADATA_COLUMNS: [&str; 9] = [
+pub const METADATA_COLUMNS: [&str; 10] = [
     "hostname",
     "alpn",
     "ja4",
+    "ja4s",
     "http_user_agent",
     "http_url",
     "dns_query_type",
@@ -198,17 +199,24 @@ pub const METADATA_COLUMNS: [&str; 9] = [
     "ssh_server",
 ];
 
-/// Appends the metadata fields of `m` to a JSON object (each `,"name":value`).
-fn put_metadata(out: &mut Vec<u8>, m: &Metadata) -> serde_json::Result<()> {
-    let strings = [
+/// The single-valued fields of `m`, in [`METADATA_COLUMNS`] order without
+/// its two lists (`alpn`, `dns_answers`).
+pub fn metadata_strings(m: &Metadata) -> [&Option<String>; 8] {
+    [
         &m.hostname,
         &m.ja4,
+        &m.ja4s,
         &m.http_user_agent,
         &m.http_url,
         &m.dns_query_type,
         &m.ssh_client,
         &m.ssh_server,
-    ];
+    ]
+}
+
+/// Appends the metadata fields of `m` to a JSON object (each `,"name":value`).
+fn put_metadata(out: &mut Vec<u8>, m: &Metadata) -> serde_json::Result<()> {
+    let strings = metadata_strings(m);
     let lists = [&m.alpn, &m.dns_answers];
     let mut s = strings.iter();
     let mut l = lists.iter();
@@ -228,19 +236,22 @@ fn put_metadata(out: &mut Vec<u8>, m: &Metadata) -> serde_json::Result<()> {
 /// The CSV cells of the metadata fields (lists joined with `;`, empty
 /// when absent).
 fn metadata_cells(m: &Metadata) -> Vec<String> {
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    let l = |v: &Option<Vec<String>>| v.as_ref().map(|x| x.join(";")).unwrap_or_default();
-    vec![
-        s(&m.hostname),
-        l(&m.alpn),
-        s(&m.ja4),
-        s(&m.http_user_agent),
-        s(&m.http_url),
-        s(&m.dns_query_type),
-        l(&m.dns_answers),
-        s(&m.ssh_client),
-        s(&m.ssh_server),
-    ]
+    let mut strings = metadata_strings(m).into_iter();
+    let mut lists = [&m.alpn, &m.dns_answers].into_iter();
+    METADATA_COLUMNS
+        .iter()
+        .map(|&name| {
+            if name == "alpn" || name == "dns_answers" {
+                lists
+                    .next()
+                    .and_then(|v| v.as_ref())
+                    .map(|x| x.join(";"))
+                    .unwrap_or_default()
+            } else {
+                strings.next().cloned().flatten().unwrap_or_default()
+            }
+        })
+        .collect()
 }
 
 /// Appends the JSON line of a classified flow, byte for byte what

@@ -18,7 +18,7 @@
 //!
 //! then, for `dpi classify`, `protocol`, `confidence`, `reason` (utf8),
 //! `app` (utf8, null), and the protocol fields `hostname`, `alpn`
-//! (list\<utf8\>), `ja4`, `http_user_agent`, `http_url`, `dns_query_type`,
+//! (list\<utf8\>), `ja4`, `ja4s`, `http_user_agent`, `http_url`, `dns_query_type`,
 //! `dns_answers` (list\<utf8\>), `ssh_client`, `ssh_server` (utf8), null
 //! when absent.
 //!
@@ -43,7 +43,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::commands::classify::METADATA_COLUMNS;
+use crate::commands::classify::{metadata_strings, METADATA_COLUMNS};
 use crate::record::transport_name;
 
 /// Rows kept in the column builders before they are handed to the writer.
@@ -138,8 +138,8 @@ struct Builders {
     s2c_payload: BinaryBuilder,
     /// `protocol`, `app`, `confidence`, `reason`.
     labels: [StringBuilder; 4],
-    /// The seven single-valued protocol fields, in [`METADATA_COLUMNS`] order.
-    meta: [StringBuilder; 7],
+    /// The single-valued protocol fields, in [`METADATA_COLUMNS`] order.
+    meta: [StringBuilder; 8],
     alpn: ListBuilder<StringBuilder>,
     dns_answers: ListBuilder<StringBuilder>,
 }
@@ -349,16 +349,7 @@ impl ParquetFlows {
                     b.labels[2].append_value(c.confidence.as_str());
                     b.labels[3].append_value(&*c.reason);
                     let m = l.metadata;
-                    let single = [
-                        &m.hostname,
-                        &m.ja4,
-                        &m.http_user_agent,
-                        &m.http_url,
-                        &m.dns_query_type,
-                        &m.ssh_client,
-                        &m.ssh_server,
-                    ];
-                    for (col, v) in b.meta.iter_mut().zip(single) {
+                    for (col, v) in b.meta.iter_mut().zip(metadata_strings(m)) {
                         col.append_option(v.as_deref());
                     }
                     push_list(&mut b.alpn, &m.alpn);
