@@ -902,6 +902,7 @@ mod tests {
         hostname: Option<&'a str>,
         alpn: Option<&'a [String]>,
         ja4: Option<&'a str>,
+        ja4s: Option<&'a str>,
         http_user_agent: Option<&'a str>,
         http_url: Option<&'a str>,
         dns_query_type: Option<&'a str>,
@@ -944,6 +945,7 @@ mod tests {
                 hostname: m.hostname.as_deref(),
                 alpn: m.alpn.as_deref(),
                 ja4: m.ja4.as_deref(),
+                ja4s: m.ja4s.as_deref(),
                 http_user_agent: m.http_user_agent.as_deref(),
                 http_url: m.http_url.as_deref(),
                 dns_query_type: m.dns_query_type.as_deref(),
@@ -971,6 +973,7 @@ mod tests {
             dns_answers: list(1),
             ssh_client: pick(5),
             ssh_server: pick(6),
+            ja4s: pick(7),
             ..Metadata::default()
         }
     }
