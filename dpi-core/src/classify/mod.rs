@@ -928,26 +928,26 @@ impl Classifier {
             Some((b, false)) => self.rank[b],
             _ => u32::MAX,
         };
-        let open = self
-            .matcher
-            .any_applicable(view, scratch, &mut |s, scratch| {
-                self.rank[s] < limit && self.matcher.outlook(s, view, false, scratch) != Tri::No
-            });
-        // While the own view matches nothing, the swapped view decides:
-        // no label (or its label) is final only when no signature ranking
-        // above it can still match the swapped view.
-        let open = open
+        let open = self.may_still_match(view, limit, scratch)
+            // While the own view matches nothing, the swapped view decides:
+            // no label (or its label) is final only when no signature
+            // ranking above it can still match the swapped view.
             || (!matches!(best, Some((_, false))) && swappable(view) && {
                 let swapped = view.swapped();
-                let limit = best.map_or(u32::MAX, |(b, _)| self.rank[b]);
                 self.matcher.run(&swapped, scratch);
-                self.matcher
-                    .any_applicable(&swapped, scratch, &mut |s, scratch| {
-                        self.rank[s] < limit
-                            && self.matcher.outlook(s, &swapped, false, scratch) != Tri::No
-                    })
+                let limit = best.map_or(u32::MAX, |(b, _)| self.rank[b]);
+                self.may_still_match(&swapped, limit, scratch)
             });
         (best.map(|(b, _)| b), !open)
+    }
+
+    /// Whether a signature ranking above `limit` may still match `view`
+    /// as more bytes come (the matcher has run over `view` into `scratch`).
+    fn may_still_match(&self, view: &FlowView<'_>, limit: u32, scratch: &mut Scratch) -> bool {
+        self.matcher
+            .any_applicable(view, scratch, &mut |s, scratch| {
+                self.rank[s] < limit && self.matcher.outlook(s, view, false, scratch) != Tri::No
+            })
     }
 }
 
