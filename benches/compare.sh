@@ -5,7 +5,7 @@
 #
 #   DPI_CORPUS=DIR benches/compare.sh [--pairs N] [--copies K] [--jobs "1 2"]
 #                                    [--work DIR] [--no-flood] [--flood-flows N]
-#                                    [--pcapng]
+#                                    [--pcapng] [--halves]
 #
 # The large capture: every Ethernet capture of $DPI_CORPUS/ndpi and
 # $DPI_CORPUS/zeek merged by time (mergecap), K copies shifted by one day
@@ -28,12 +28,19 @@
 # copy out of the page cache that any reader of it pays), then N pairs (3
 # by default): `dpi classify -j J -q
 # --format jsonl -o /dev/null` for each J of --jobs, then `ndpiReader -q -n 1
-# -i`. Printed per run: wall and CPU (user + system) seconds, packets per
-# second of wall and of CPU time, peak RSS; per pair, how many times faster
-# dpi is (wall and CPU), and how many times faster each J is than the
-# first (wall); then the medians, with a fifth of ndpiReader's time next to
-# the time of reading the file alone. A benchmark, not a test: the
-# figures depend on the machine and its load, the ratios of one pair less so.
+# -i`, then (classic pcap files) the floor, `capture-floor --map`: the file
+# mapped, every packet decoded to its 5-tuple and counted in a flow table,
+# a line written per flow, nothing classified (benches/src/bin/
+# capture_floor.rs). With --halves, also the capture cut into two halves
+# by packet count (`editcap -c`) and `dpi classify -j 1` run on both halves
+# at once: what two threads sharing nothing would take, the most `-j 2`
+# could gain on this machine. Printed per run: wall and CPU (user + system)
+# seconds, packets per second of wall and of CPU time, peak RSS; per pair,
+# how many times faster dpi and the floor are than ndpiReader (wall and
+# CPU), and how many times faster each J is than the first (wall); then the
+# medians, with a fifth of ndpiReader's time next to the time of reading
+# the file alone and to the floor's. A benchmark, not a test: the figures
+# depend on the machine and its load, the ratios of one pair less so.
 set -euo pipefail
 
 pairs=3
@@ -42,9 +49,10 @@ jobs="1"
 flood=1
 flood_flows=1000000
 pcapng=0
+halves=0
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/target/compare"
-usage="usage: $0 [--pairs N] [--copies K] [--jobs \"J...\"] [--work DIR] [--no-flood] [--flood-flows N] [--pcapng]"
+usage="usage: $0 [--pairs N] [--copies K] [--jobs \"J...\"] [--work DIR] [--no-flood] [--flood-flows N] [--pcapng] [--halves]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --pairs) pairs=$2; shift 2 ;;
@@ -54,6 +62,7 @@ while [ $# -gt 0 ]; do
     --no-flood) flood=0; shift ;;
     --flood-flows) flood_flows=$2; shift 2 ;;
     --pcapng) pcapng=1; shift ;;
+    --halves) halves=1; shift ;;
     -h|--help) echo "$usage"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -69,9 +78,11 @@ for t in mergecap editcap capinfos ndpiReader; do
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian: time)"
 
-echo "building dpi and dpi-samples (release)" >&2
-(cd "$root" && cargo build --release -q -p dpi-train -p dpi-samples)
+echo "building dpi, dpi-samples and capture-floor (release)" >&2
+(cd "$root" && cargo build --release -q -p dpi-train -p dpi-samples \
+  && cargo build --release -q -p dpi-benches --bin capture-floor)
 dpi="$root/target/release/dpi"
+floorbin="$root/target/release/capture-floor"
 samples="$root/target/release/dpi-samples"
 mkdir -p "$work"
 
@@ -162,6 +173,21 @@ run_capture() {
   done
   for j in $jobs; do measure "$dpi" classify -j "$j" -q --format jsonl -o /dev/null "$cap" > /dev/null; done
   measure ndpiReader -q -n 1 -i "$cap" > /dev/null
+  # The floor reads classic pcap files only.
+  local floor_on=0
+  case "$cap" in *.pcap) floor_on=1; measure "$floorbin" --map "$cap" > /dev/null ;; esac
+  local half1="" half2=""
+  if [ "$halves" = 1 ] && [ "$floor_on" = 1 ]; then
+    half1="${cap%.pcap}.half-1.pcap"; half2="${cap%.pcap}.half-2.pcap"
+    if [ ! -s "$half1" ] || [ ! -s "$half2" ]; then
+      local hdir; hdir=$(mktemp -d "$work/halves.XXXXXX")
+      editcap -F pcap -c $(((packets + 1) / 2)) "$cap" "$hdir/half.pcap"
+      local parts=("$hdir"/half_*.pcap)
+      [ "${#parts[@]}" = 2 ] || die "editcap cut $cap into ${#parts[@]} parts, not 2"
+      mv "${parts[0]}" "$half1"; mv "${parts[1]}" "$half2"; rmdir "$hdir"
+    fi
+    measure bash -c '"$0" classify -j 1 -q --format jsonl -o /dev/null "$1" & "$0" classify -j 1 -q --format jsonl -o /dev/null "$2" & wait -n && wait -n' "$dpi" "$half1" "$half2" > /dev/null
+  fi
   # What reading the file alone takes: the copy out of the page cache that
   # every reader of the file pays (dd with dpi's read size).
   local floor
@@ -184,6 +210,26 @@ run_capture() {
       "$(awk -v n="$packets" -v t="$w" 'BEGIN{print (t>0 ? n/t : 0)}')" \
       "$(awk -v n="$packets" -v t="$c" 'BEGIN{print (t>0 ? n/t : 0)}')" \
       "$(awk -v r="$r" 'BEGIN{print r/1024}')"
+    if [ "$floor_on" = 1 ]; then
+      local fw fc fr
+      read -r fw fc fr <<< "$(measure "$floorbin" --map "$cap")"
+      echo "$fw" >> "$tmp/floor.wall"; echo "$fc" >> "$tmp/floor.cpu"; echo "$fr" >> "$tmp/floor.rss"
+      printf '%-6s %-22s %8s %8s %12.0f %12.0f %9.1f\n' "$p" "floor (no classifying)" "$fw" "$fc" \
+        "$(awk -v n="$packets" -v t="$fw" 'BEGIN{print (t>0 ? n/t : 0)}')" \
+        "$(awk -v n="$packets" -v t="$fc" 'BEGIN{print (t>0 ? n/t : 0)}')" \
+        "$(awk -v r="$fr" 'BEGIN{print r/1024}')"
+      printf '%-6s %-22s wall %.2fx  CPU %.2fx\n' "$p" "ndpiReader / floor" \
+        "$(awk -v a="$w" -v b="$fw" 'BEGIN{print (b>0 ? a/b : 0)}')" \
+        "$(awk -v a="$c" -v b="$fc" 'BEGIN{print (b>0 ? a/b : 0)}')"
+    fi
+    if [ -n "$half1" ]; then
+      local hw hc hr
+      read -r hw hc hr <<< "$(measure bash -c '"$0" classify -j 1 -q --format jsonl -o /dev/null "$1" & "$0" classify -j 1 -q --format jsonl -o /dev/null "$2" & wait -n && wait -n' "$dpi" "$half1" "$half2")"
+      echo "$hw" >> "$tmp/halves.wall"; echo "$hc" >> "$tmp/halves.cpu"; echo "$hr" >> "$tmp/halves.rss"
+      printf '%-6s %-22s %8s %8s\n' "$p" "halves at once, -j 1" "$hw" "$hc"
+      printf '%-6s %-22s wall %.2fx\n' "$p" "dpi -j $first / halves" \
+        "$(awk -v a="$(tail -1 "$tmp/dpi$first.wall")" -v b="$hw" 'BEGIN{print (b>0 ? a/b : 0)}')"
+    fi
     for j in $jobs; do
       printf '%-6s %-22s wall %.2fx  CPU %.2fx\n' "$p" "ndpiReader / dpi -j $j" \
         "$(awk -v a="$w" -v b="$(tail -1 "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
@@ -196,13 +242,24 @@ run_capture() {
     done
   done
   echo "-- medians over $pairs pairs"
-  for t in $(for j in $jobs; do echo "dpi$j"; done) ndpi; do
+  local extra=""
+  [ "$floor_on" = 1 ] && extra="floor"
+  [ -n "$half1" ] && extra="$extra halves"
+  for t in $(for j in $jobs; do echo "dpi$j"; done) ndpi $extra; do
     printf '%-22s wall %8s s  CPU %8s s  peak RSS %8.1f MB\n' "$t" \
       "$(median < "$tmp/$t.wall")" "$(median < "$tmp/$t.cpu")" \
       "$(median < "$tmp/$t.rss" | awk '{print $1/1024}')"
   done
   printf 'ndpiReader / 5: %.3f s wall; reading the file alone: %s s\n' \
     "$(median < "$tmp/ndpi.wall" | awk '{print $1 / 5}')" "$floor"
+  if [ "$floor_on" = 1 ]; then
+    printf 'ndpiReader / floor: wall %.2fx (medians): the most any classifier writing a record per flow could reach here\n' \
+      "$(awk -v a="$(median < "$tmp/ndpi.wall")" -v b="$(median < "$tmp/floor.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')"
+  fi
+  if [ -n "$half1" ]; then
+    printf 'dpi -j %s / halves at once: wall %.2fx (medians): what two threads sharing nothing gain here\n' "$first" \
+      "$(awk -v a="$(median < "$tmp/dpi$first.wall")" -v b="$(median < "$tmp/halves.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')"
+  fi
   for j in $jobs; do
     printf 'ndpiReader / dpi -j %s: wall %.2fx, CPU %.2fx (medians)\n' "$j" \
       "$(awk -v a="$(median < "$tmp/ndpi.wall")" -v b="$(median < "$tmp/dpi$j.wall")" 'BEGIN{print (b>0 ? a/b : 0)}')" \
