@@ -21,8 +21,8 @@ Service: DNS             udp port 53    n =  1018 src = "    01000001  00"
 Service: DNS             udp port 53    n =    42 src = "                    00000131"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0
 Service: Discord         udp port 50004 n =     8 src = "1337CAFE"
-# dpi-train: source=trained:ndpi precision=1 tp=46 fp=0
-Service: FTP_CONTROL     tcp port 21    n =    46 src = "5553455220"
+# dpi-train: source=trained:ndpi precision=1 tp=47 fp=0
+Service: FTP_CONTROL     tcp port 21    n =    47 dst = "323230"
 # dpi-train: source=trained:ndpi precision=1 tp=6 fp=0
 Service: Gnutella        tcp port 6346  n =     6 src = "474E5554454C4C4120434F4E4E4543542F302E360D0A"
 # dpi-train: source=trained:ndpi precision=1 tp=35 fp=0
@@ -37,6 +37,8 @@ Service: HTTP            tcp port 80    n =   141 dst = "485454502F312E  2032303
 Service: HTTP            tcp port 80    n =    14 dst = "485454502F312E  2034  3120"
 # dpi-train: source=trained:ndpi precision=1 tp=158 fp=0
 Service: HTTP            tcp port 80    n =   158 dst = "        2F312E  203230        0D0A5365727665723A20"
+# dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
+Service: IMAP            tcp port 143   n =     4 dst = "2A204F4B20"
 # dpi-train: source=trained:ndpi precision=1 tp=20 fp=0
 Service: LDAP            tcp port 389   n =    20 src = "30  020101"
 # dpi-train: source=trained:ndpi precision=1 tp=13 fp=0
@@ -73,6 +75,8 @@ Service: NetBIOS         tcp port 445   n =    10 src = "000000  FF534D427200000
 Service: NetBIOS         udp port 138   n =    21 src = "11              008A00"
 # dpi-train: source=trained:ndpi precision=1 tp=22 fp=0
 Service: NetBIOS         udp port 138   n =    22 src = "11              00  00  0000"
+# dpi-train: source=trained:ndpi precision=1 tp=14 fp=0
+Service: POP3            tcp port 110   n =    14 dst = "2B4F4B20"
 # dpi-train: source=trained:ndpi precision=1 tp=3 fp=0
 Service: PPTP            tcp port 1723  n =     3 src = "009C00011A2B3C4D0001000001000000000000"
 # dpi-train: source=trained:ndpi precision=1 tp=4 fp=0
@@ -101,8 +105,6 @@ Service: Radius          udp port 1812  n =     5 src = "                       
 Service: Radius          udp port 1812  n =    11 dst = "    00                                    06          060000"
 # dpi-train: source=trained:ndpi precision=1 tp=7 fp=0
 Service: SIP             udp port 5060  n =     7 src = "5349502F322E3020"
-# dpi-train: source=trained:ndpi precision=1 tp=3 fp=0
-Service: SMTP            tcp port 25    n =     3 src = "65686C6F"
 # dpi-train: source=trained:ndpi precision=1 tp=7 fp=0
 Service: SOCKS           tcp port 1080  n =     7 src = "05020001050100"
 # dpi-train: source=trained:ndpi precision=1 tp=8 fp=0

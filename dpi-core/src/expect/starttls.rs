@@ -27,6 +27,9 @@ pub struct Upgrade {
     /// The protocol the session becomes, as nDPI names it: `SMTPS`,
     /// `IMAPS`, `POPS` or `FTPS`.
     pub protocol: &'static str,
+    /// The plain-text protocol the session was before it: `SMTP`, `IMAP`,
+    /// `POP3` or `FTP_CONTROL`, as nDPI names them.
+    pub from: &'static str,
     /// The command that asked for it: `STARTTLS`, `STLS`, `AUTH TLS` or `AUTH SSL`.
     pub command: &'static str,
 }
@@ -39,7 +42,7 @@ pub struct Upgrade {
 ///
 /// let c2s = b"EHLO a\r\nSTARTTLS\r\n\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00";
 /// let u = upgrade(c2s, b"220 mx ESMTP\r\n250 ok\r\n220 go ahead\r\n").unwrap();
-/// assert_eq!((u.protocol, u.command), ("SMTPS", "STARTTLS"));
+/// assert_eq!((u.protocol, u.from, u.command), ("SMTPS", "SMTP", "STARTTLS"));
 /// assert!(upgrade(b"EHLO a\r\nSTARTTLS\r\nQUIT\r\n", b"220 mx\r\n").is_none());
 /// ```
 pub fn upgrade(c2s: &[u8], s2c: &[u8]) -> Option<Upgrade> {
@@ -67,7 +70,19 @@ fn command(line: &[u8], s2c: &[u8]) -> Option<Upgrade> {
     let eq = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
     let greets = |g: &[u8]| s2c.starts_with(g);
     let imap = greets(b"* OK") || greets(b"* PREAUTH");
-    let upgrade = |protocol, command| Some(Upgrade { protocol, command });
+    let upgrade = |protocol, command| {
+        let from = match protocol {
+            "SMTPS" => "SMTP",
+            "IMAPS" => "IMAP",
+            "POPS" => "POP3",
+            _ => "FTP_CONTROL",
+        };
+        Some(Upgrade {
+            protocol,
+            from,
+            command,
+        })
+    };
     if eq(line, b"STARTTLS") {
         return if imap {
             upgrade("IMAPS", "STARTTLS")
@@ -124,20 +139,26 @@ mod tests {
 
     #[test]
     fn each_protocol() {
-        let cases: [(&[u8], &[u8], &str); 5] = [
-            (b"EHLO x\r\nSTARTTLS\r\n", b"220 mail\r\n", "SMTPS"),
+        let cases: [(&[u8], &[u8], &str, &str); 5] = [
+            (b"EHLO x\r\nSTARTTLS\r\n", b"220 mail\r\n", "SMTPS", "SMTP"),
             (
                 b"a001 CAPABILITY\r\na002 STARTTLS\r\n",
                 b"* OK IMAP4rev1\r\n",
                 "IMAPS",
+                "IMAP",
             ),
-            (b"STARTTLS\r\n", b"* OK ready\r\n", "IMAPS"),
-            (b"CAPA\r\nSTLS\r\n", b"+OK POP3\r\n", "POPS"),
-            (b"AUTH TLS\r\n", b"220 FTP\r\n234 go\r\n", "FTPS"),
+            (b"STARTTLS\r\n", b"* OK ready\r\n", "IMAPS", "IMAP"),
+            (b"CAPA\r\nSTLS\r\n", b"+OK POP3\r\n", "POPS", "POP3"),
+            (
+                b"AUTH TLS\r\n",
+                b"220 FTP\r\n234 go\r\n",
+                "FTPS",
+                "FTP_CONTROL",
+            ),
         ];
-        for (c2s, s2c, want) in cases {
-            let got = upgrade(&with_hello(c2s), s2c).map(|u| u.protocol);
-            assert_eq!(got, Some(want), "{}", String::from_utf8_lossy(c2s));
+        for (c2s, s2c, want, from) in cases {
+            let got = upgrade(&with_hello(c2s), s2c).map(|u| (u.protocol, u.from));
+            assert_eq!(got, Some((want, from)), "{}", String::from_utf8_lossy(c2s));
         }
     }
 

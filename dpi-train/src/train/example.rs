@@ -82,6 +82,32 @@ impl Class {
     }
 }
 
+impl Class {
+    /// The class a flow is mined as: a TCP session the reference names by
+    /// its in-session upgrade (`SMTPS` after `STARTTLS`, `POPS` after
+    /// `STLS`, ...) counts for the plain-text protocol it began as, since
+    /// the classifier names the upgrade itself from the session's bytes
+    /// whatever rule named the plain protocol
+    /// ([`dpi_core::expect::starttls`]): a rule for SMTP that matches such
+    /// a session is right. A session of the upgraded name with no upgrade
+    /// in its bytes (SMTPS on port 465, TLS from the start) keeps it.
+    pub fn before_upgrade(self, e: &Example) -> Class {
+        let upgraded = |p: &str| {
+            if e.transport != 6 || !matches!(p, "SMTPS" | "IMAPS" | "POPS" | "FTPS") {
+                return None;
+            }
+            dpi_core::expect::starttls::upgrade(&e.c2s, &e.s2c)
+                .filter(|u| u.protocol == p)
+                .map(|u| u.from.to_owned())
+        };
+        match self {
+            Class::Labelled(p) => Class::Labelled(upgraded(&p).unwrap_or(p)),
+            Class::Weak(p) => Class::Weak(upgraded(&p).unwrap_or(p)),
+            Class::Unlabelled => Class::Unlabelled,
+        }
+    }
+}
+
 /// One flow as training uses it: what a signature can look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
@@ -304,5 +330,75 @@ mod hex_bytes {
         let s = String::deserialize(d)?;
         super::unhex(&s)
             .ok_or_else(|| serde::de::Error::custom("expected an even number of hex digits"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TCP session with both directions' first bytes.
+    fn session(port: u16, c2s: &[u8], s2c: &[u8]) -> Example {
+        let mut e = Example::initiator_only("a.pcap", 6, 40000, port, c2s.to_vec());
+        e.s2c = s2c.to_vec();
+        e.s2c_first_size = Some(s2c.len() as u32);
+        e.hash = e.content_hash();
+        e
+    }
+
+    const HELLO: &[u8] = b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00";
+
+    #[test]
+    fn upgraded_sessions_are_mined_as_what_they_began_as() {
+        let starttls = session(
+            25,
+            &[b"EHLO x\r\nSTARTTLS\r\n".as_slice(), HELLO].concat(),
+            b"220 mx ESMTP\r\n250 ok\r\n220 go\r\n",
+        );
+        let smtps = |c: fn(String) -> Class| c("SMTPS".into());
+        assert_eq!(
+            smtps(Class::Labelled).before_upgrade(&starttls),
+            Class::Labelled("SMTP".into())
+        );
+        assert_eq!(
+            smtps(Class::Weak).before_upgrade(&starttls),
+            Class::Weak("SMTP".into())
+        );
+        let stls = session(
+            110,
+            &[b"CAPA\r\nSTLS\r\n".as_slice(), HELLO].concat(),
+            b"+OK ready\r\n",
+        );
+        assert_eq!(
+            Class::Labelled("POPS".into()).before_upgrade(&stls),
+            Class::Labelled("POP3".into())
+        );
+    }
+
+    #[test]
+    fn other_sessions_keep_their_class() {
+        // TLS from the first byte (port 465): no upgrade in the bytes.
+        let implicit = session(465, HELLO, b"\x16\x03\x03\x00\x02\x02\x00");
+        let c = Class::Labelled("SMTPS".into());
+        assert_eq!(c.clone().before_upgrade(&implicit), c);
+        // An upgrade to another protocol than the label's.
+        let starttls = session(
+            25,
+            &[b"EHLO x\r\nSTARTTLS\r\n".as_slice(), HELLO].concat(),
+            b"220 mx\r\n",
+        );
+        let imaps = Class::Labelled("IMAPS".into());
+        assert_eq!(imaps.clone().before_upgrade(&starttls), imaps);
+        // Plain labels, unlabelled flows and UDP flows.
+        let smtp = Class::Labelled("SMTP".into());
+        assert_eq!(smtp.clone().before_upgrade(&starttls), smtp);
+        assert_eq!(
+            Class::Unlabelled.before_upgrade(&starttls),
+            Class::Unlabelled
+        );
+        let mut udp = starttls.clone();
+        udp.transport = 17;
+        let smtps = Class::Labelled("SMTPS".into());
+        assert_eq!(smtps.clone().before_upgrade(&udp), smtps);
     }
 }

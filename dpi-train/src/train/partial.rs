@@ -908,8 +908,11 @@ impl Partial {
     /// files of the same name); its fold comes from its file name
     /// (`e.capture`), so how captures are grouped into folders does not
     /// change the statistics. A capture's flows must all be added to one
-    /// partial (merging refuses partials that share a capture).
+    /// partial (merging refuses partials that share a capture). A session
+    /// the reference names by its in-session upgrade counts for the
+    /// protocol it began as ([`Class::before_upgrade`]).
     pub fn add_in(&mut self, capture: &str, e: Example, class: Class) {
+        let class = class.before_upgrade(&e);
         let fold = usize::from(fold_of(&e.capture, self.settings.folds));
         let key = GroupKey {
             transport: e.transport,
