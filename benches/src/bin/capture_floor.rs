@@ -433,3 +433,165 @@ fn write_line<W: Write>(
     line.push(b'\n');
     out.write_all(line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn floor(stage: Stage) -> Floor<Vec<u8>> {
+        Floor {
+            stage,
+            flows: HashMap::new(),
+            written: 0,
+            checksum: 0,
+            out: Vec::new(),
+            line: Vec::new(),
+        }
+    }
+
+    /// An Ethernet frame with an IPv4 header and the first bytes of TCP.
+    fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&[0; 9]);
+        f.push(flags);
+        f.extend_from_slice(&[0; 6]);
+        f
+    }
+
+    /// A little-endian microsecond pcap record.
+    fn record(seconds: u32, frame: &[u8]) -> Vec<u8> {
+        let n = frame.len() as u32;
+        [
+            seconds.to_le_bytes(),
+            0u32.to_le_bytes(),
+            n.to_le_bytes(),
+            n.to_le_bytes(),
+        ]
+        .concat()
+        .into_iter()
+        .chain(frame.iter().copied())
+        .collect()
+    }
+
+    const LE_MICRO: [u8; 24] = [
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+
+    #[test]
+    fn both_directions_are_one_flow() {
+        let a = decode(&tcp4([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80, 0x02)).unwrap();
+        let b = decode(&tcp4([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000, 0x12)).unwrap();
+        assert!(a.key == b.key);
+        assert_ne!(a.dir, b.dir);
+        assert!(a.syn_only && !b.syn_only);
+        let rst = decode(&tcp4([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000, 0x04)).unwrap();
+        assert!(rst.fin_or_rst);
+        // An 802.1Q tag before the ethertype.
+        let plain = tcp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2, 0);
+        let mut tagged = plain[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+        tagged.extend_from_slice(&plain[12..]);
+        assert!(decode(&tagged).unwrap().key == decode(&plain).unwrap().key);
+        // Cut frames and other ethertypes give nothing.
+        for n in 0..plain.len() {
+            let _ = decode(&plain[..n]);
+        }
+        assert!(decode(&plain[..20]).is_none());
+        let mut arp = plain.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert!(decode(&arp).is_none());
+    }
+
+    #[test]
+    fn flows_end_idle_or_at_a_new_syn() {
+        let syn = tcp4([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80, 0x02);
+        let fin = tcp4([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000, 0x11);
+        let mut file = LE_MICRO.to_vec();
+        for (t, f) in [(0, &syn), (1, &fin), (2, &syn), (2000, &syn), (2001, &fin)] {
+            file.extend(record(t, f));
+        }
+        let mut fl = floor(Stage::Lines);
+        let mut records = 0;
+        let format = global_header(&file[..24]).unwrap();
+        assert_eq!(
+            fl.walk(&file[24..], format, &mut records),
+            Ok(file.len() - 24)
+        );
+        fl.finish().unwrap();
+        // A SYN after the FIN, then a SYN 1,998 s later.
+        assert_eq!((records, fl.written), (5, 3));
+        let text = String::from_utf8(fl.out).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.lines().all(|l| l.starts_with("6 ")), "{text}");
+    }
+
+    #[test]
+    fn bad_files_are_refused() {
+        assert!(global_header(&[0u8; 24]).is_err());
+        let mut linux_sll = LE_MICRO;
+        linux_sll[20] = 113;
+        assert!(global_header(&linux_sll).is_err());
+        // A record that says it is larger than 16 MiB.
+        let mut rec = record(0, &[0u8; 20]);
+        rec[8..12].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        let mut records = 0;
+        let format = global_header(&LE_MICRO).unwrap();
+        assert!(floor(Stage::Table)
+            .walk(&rec, format, &mut records)
+            .is_err());
+        // A cut record is left for the next read.
+        let whole = record(0, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 1, 2, 0));
+        let got = floor(Stage::Table).walk(&whole[..whole.len() - 1], format, &mut records);
+        assert_eq!(got, Ok(0));
+    }
+
+    #[test]
+    fn read_and_mapped_files_agree_and_cut_files_fail() {
+        let frame = tcp4([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80, 0x02);
+        let mut file = LE_MICRO.to_vec();
+        for t in 0..3000 {
+            file.extend(record(t * 700, &frame));
+        }
+        let path = std::env::temp_dir().join(format!("capture-floor-{}.pcap", std::process::id()));
+        std::fs::write(&path, &file).unwrap();
+        let mut read = floor(Stage::Lines);
+        let n = read.read_file(File::open(&path).unwrap()).unwrap();
+        let mut mapped = floor(Stage::Lines);
+        let m = mapped.map_file(&File::open(&path).unwrap()).unwrap();
+        read.finish().unwrap();
+        mapped.finish().unwrap();
+        // Idle for 700 s each time: every packet is a flow of its own.
+        assert_eq!(
+            (n, m, read.written, mapped.written),
+            (3000, 3000, 3000, 3000)
+        );
+        assert_eq!(read.out, mapped.out);
+        std::fs::write(&path, &file[..file.len() - 3]).unwrap();
+        let e = floor(Stage::Table).read_file(File::open(&path).unwrap());
+        assert!(e.unwrap_err().contains("truncated"));
+        let e = floor(Stage::Table).map_file(&File::open(&path).unwrap());
+        assert!(e.unwrap_err().contains("truncated"));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_cost_no_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode(&data);
+            let mut records = 0;
+            for format in [(false, 1_000), (true, 1)] {
+                let mut fl = floor(Stage::Lines);
+                if let Ok(used) = fl.walk(&data, format, &mut records) {
+                    prop_assert!(used <= data.len());
+                }
+                prop_assert!(fl.finish().is_ok());
+            }
+        }
+    }
+}
