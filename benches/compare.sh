@@ -33,8 +33,8 @@
 # a line written per flow, nothing classified (benches/src/bin/
 # capture_floor.rs). With --halves, also the capture cut into two halves
 # by packet count (`editcap -c`) and `dpi classify -j 1` run on both halves
-# at once: what two threads sharing nothing would take, the most `-j 2`
-# could gain on this machine. Printed per run: wall and CPU (user + system)
+# at once: what two threads sharing nothing take on this machine (the
+# halves are cut by packets, not by work, so they may be uneven). Printed per run: wall and CPU (user + system)
 # seconds, packets per second of wall and of CPU time, peak RSS; per pair,
 # how many times faster dpi and the floor are than ndpiReader (wall and
 # CPU), and how many times faster each J is than the first (wall); then the
@@ -151,6 +151,13 @@ measure() {
   awk '{printf "%s %.2f %s\n", $2, $3 + $4, $5}' <<< "$out"
 }
 
+# `dpi classify -j 1` on two captures at once; prints what measure prints.
+halves_at_once() {
+  measure bash -c '"$0" classify -j 1 -q --format jsonl -o /dev/null "$1" &
+    "$0" classify -j 1 -q --format jsonl -o /dev/null "$2" &
+    wait -n && wait -n' "$dpi" "$1" "$2"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_capture() {
@@ -179,14 +186,14 @@ run_capture() {
   local half1="" half2=""
   if [ "$halves" = 1 ] && [ "$floor_on" = 1 ]; then
     half1="${cap%.pcap}.half-1.pcap"; half2="${cap%.pcap}.half-2.pcap"
-    if [ ! -s "$half1" ] || [ ! -s "$half2" ]; then
+    if [ ! -s "$half1" ] || [ ! -s "$half2" ] || [ "$cap" -nt "$half1" ]; then
       local hdir; hdir=$(mktemp -d "$work/halves.XXXXXX")
       editcap -F pcap -c $(((packets + 1) / 2)) "$cap" "$hdir/half.pcap"
       local parts=("$hdir"/half_*.pcap)
       [ "${#parts[@]}" = 2 ] || die "editcap cut $cap into ${#parts[@]} parts, not 2"
       mv "${parts[0]}" "$half1"; mv "${parts[1]}" "$half2"; rmdir "$hdir"
     fi
-    measure bash -c '"$0" classify -j 1 -q --format jsonl -o /dev/null "$1" & "$0" classify -j 1 -q --format jsonl -o /dev/null "$2" & wait -n && wait -n' "$dpi" "$half1" "$half2" > /dev/null
+    halves_at_once "$half1" "$half2" > /dev/null
   fi
   # What reading the file alone takes: the copy out of the page cache that
   # every reader of the file pays (dd with dpi's read size).
@@ -224,7 +231,7 @@ run_capture() {
     fi
     if [ -n "$half1" ]; then
       local hw hc hr
-      read -r hw hc hr <<< "$(measure bash -c '"$0" classify -j 1 -q --format jsonl -o /dev/null "$1" & "$0" classify -j 1 -q --format jsonl -o /dev/null "$2" & wait -n && wait -n' "$dpi" "$half1" "$half2")"
+      read -r hw hc hr <<< "$(halves_at_once "$half1" "$half2")"
       echo "$hw" >> "$tmp/halves.wall"; echo "$hc" >> "$tmp/halves.cpu"; echo "$hr" >> "$tmp/halves.rss"
       printf '%-6s %-22s %8s %8s\n' "$p" "halves at once, -j 1" "$hw" "$hc"
       printf '%-6s %-22s wall %.2fx\n' "$p" "dpi -j $first / halves" \
