@@ -379,3 +379,40 @@ fn upgraded_sessions_count_for_the_plain_protocol() {
         .fold(0.0, f64::max);
     assert_eq!(best, 40.0, "{smtp:#?}");
 }
+
+/// A rule seen working on one port only keeps that port, unless its
+/// pattern at a fixed offset is long enough to be the protocol's wherever
+/// it is (a banner): then it goes to any port.
+#[test]
+fn only_strong_patterns_leave_the_one_port_they_were_seen_on() {
+    let banner = |s: u64| [b"BANNER-7.0-".as_slice(), &noise(s, 20)].concat();
+    let magic = |s: u64| [b"\x7f\x10".as_slice(), &noise(s + 3, 20)].concat();
+    let other = |s: u64| noise(s + 77, 24);
+    let ex = corpus(
+        &[
+            ("Banner", 7000, &banner),
+            ("Magic", 7001, &magic),
+            ("Noise", 7002, &other),
+        ],
+        80,
+    );
+    let sigs = mine(&partial_of(&ex));
+    let of =
+        |name: &str| -> Vec<&Signature> { sigs.iter().filter(|s| s.protocol == name).collect() };
+    let banner = of("Banner");
+    assert!(!banner.is_empty(), "{sigs:#?}");
+    assert!(
+        banner
+            .iter()
+            .any(|s| s.ports == dpi_core::signature::PortSet::any()),
+        "{banner:#?}"
+    );
+    let magic = of("Magic");
+    assert!(!magic.is_empty(), "{sigs:#?}");
+    assert!(
+        magic
+            .iter()
+            .all(|s| s.ports == dpi_core::signature::PortSet::single(7001)),
+        "{magic:#?}"
+    );
+}

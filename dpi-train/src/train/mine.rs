@@ -27,7 +27,8 @@
 //! [`super::score`]); it is tried with any server port first and with the
 //! protocol's main port as a supporting condition when that is needed for
 //! precision or when the rule was seen working on one port only (no two
-//! server ports with true positives in two captures each), provided that
+//! server ports with true positives in two captures each) and has no
+//! pattern at a fixed offset of [`STRONG_BITS`] constrained bits, provided that
 //! without any port it is right at least [`PORTLESS_PRECISION`] of the
 //! time on the mining folds. Candidates that cover `min_support` flows and
 //! reach the precision threshold on the mining folds are chosen greedily
@@ -66,6 +67,12 @@ pub const PORTLESS_PRECISION: f64 = 0.5;
 /// Least precision on the mining folds of a one-direction pattern to be
 /// paired with one of the other direction.
 pub const NEAR_PRECISION: f64 = 0.2;
+/// Constrained bits (as [`MIN_BITS`] counts them) from which a pattern at
+/// a fixed offset is specific enough to go to any port when it passes
+/// without one, although it was seen working on one port only: six bytes
+/// of a banner or magic number (`SSH-2.0`) do not open another
+/// protocol's flows by chance.
+pub const STRONG_BITS: u32 = 48;
 /// Patterns per direction tried in pairs.
 pub const NEAR_MAX: usize = 4;
 /// Most rotations per protocol: its captures are spread over at most this
@@ -526,7 +533,7 @@ impl Ctx<'_, '_> {
             .map(|(p, n)| (*p, *n));
         let here = m.except(held);
         let any_ok = !needs_port && self.passes(here);
-        let roams = m.ports_in_two_captures(held) >= 2;
+        let roams = m.ports_in_two_captures(held) >= 2 || strong(&sig);
         if let Some((port, _)) = main {
             if (!any_ok || !roams) && self.portless_precise(&sig, &m) {
                 let mut sp = sig.clone();
@@ -581,6 +588,26 @@ impl Ctx<'_, '_> {
         };
         c.precision().is_some_and(|p| p >= PORTLESS_PRECISION)
     }
+}
+
+/// Whether a pattern of `sig` at a fixed offset has [`STRONG_BITS`]
+/// constrained bits.
+fn strong(sig: &Signature) -> bool {
+    sig.patterns.iter().any(|p| match &p.kind {
+        PatternKind::Masked { bytes, .. } => super::masked::bits(bytes) >= STRONG_BITS,
+        PatternKind::Literal {
+            bytes,
+            nocase: false,
+            position: Position::At(_),
+        } => {
+            let exact: Vec<_> = bytes
+                .iter()
+                .map(|&b| dpi_core::signature::MaskedByte::exact(b))
+                .collect();
+            super::masked::bits(&exact) >= STRONG_BITS
+        }
+        _ => false,
+    })
 }
 
 /// Picks candidates greedily by the positives they add; stops when the
