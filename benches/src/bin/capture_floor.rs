@@ -171,6 +171,9 @@ impl<W: Write> Floor<W> {
             let n = file.read(&mut buf[end..]).map_err(|e| e.to_string())?;
             if n == 0 {
                 return match end - start {
+                    _ if header.is_none() && self.stage != Stage::Read => {
+                        Err("shorter than a pcap header".into())
+                    }
                     0 => Ok(records),
                     left => Err(format!("{left} bytes of a truncated record at the end")),
                 };
@@ -572,6 +575,11 @@ mod tests {
             (3000, 3000, 3000, 3000)
         );
         assert_eq!(read.out, mapped.out);
+        std::fs::write(&path, &file[..10]).unwrap();
+        let e = floor(Stage::Table).read_file(File::open(&path).unwrap());
+        assert!(e.unwrap_err().contains("header"));
+        let e = floor(Stage::Table).map_file(&File::open(&path).unwrap());
+        assert!(e.unwrap_err().contains("header"));
         std::fs::write(&path, &file[..file.len() - 3]).unwrap();
         let e = floor(Stage::Table).read_file(File::open(&path).unwrap());
         assert!(e.unwrap_err().contains("truncated"));
