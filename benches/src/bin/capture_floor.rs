@@ -22,7 +22,12 @@
 //!   counters and its first and last times.
 //!
 //! It classifies nothing and keeps no payload: whatever it takes, a
-//! classifier that writes a record per flow takes at least as long. Only
+//! classifier that writes a record per flow takes at least as long. It
+//! reads records and headers with a few lines of its own rather than with
+//! `dpi_core::capture` and `dpi_core::decode`, on purpose: those handle
+//! every link type, tunnel, fragment and damaged record, and the floor
+//! must not carry that cost, or it would measure dpi rather than the
+//! least any reader pays. Only
 //! Ethernet pcap files are read (what `benches/compare.sh` builds); the flow
 //! count and a checksum go to standard error so that no stage is optimised
 //! away.
